@@ -1,0 +1,52 @@
+import { z } from "zod";
+import { MAX_ID_CHARS } from "./constants.js";
+import { CorrelationId, SessionId } from "./hub-messages.js";
+
+const Labels = z.record(z.string().min(1).max(128), z.string().max(256));
+
+/** `hello`: the agent's first frame. */
+export const Hello = z.object({
+  type: z.literal("hello"),
+  protocol: z.number().int().positive(),
+  agentVersion: z.string().max(64),
+  hostname: z.string().max(255),
+  platform: z.string().max(64),
+  arch: z.string().max(64),
+  labels: Labels.default({}),
+  capabilities: z.array(z.string().max(64)).max(64).default([]),
+});
+export type Hello = z.infer<typeof Hello>;
+
+/**
+ * `session_response` as the hub reads it. Legacy agents may spell `session_id`; the transform folds it.
+ * Agents build this frame only through {@link buildResponse}.
+ */
+export const SessionResponse = z
+  .object({
+    type: z.literal("session_response"),
+    sessionId: SessionId.optional(),
+    session_id: SessionId.optional(),
+    correlationId: CorrelationId.optional(),
+    ok: z.boolean(),
+    result: z.unknown().optional(),
+    error: z.string().max(64 * 1024).optional(),
+    code: z.string().max(64).optional(),
+    durationMs: z.number().nonnegative().optional(),
+  })
+  .refine((r) => r.sessionId !== undefined || r.session_id !== undefined, {
+    message: "sessionId is required",
+    path: ["sessionId"],
+  })
+  .transform(({ session_id, sessionId, ...rest }) => ({ ...rest, sessionId: (sessionId ?? session_id) as string }));
+export type SessionResponse = z.output<typeof SessionResponse>;
+
+export type AgentToHub = Hello | SessionResponse;
+export type AgentToHubType = AgentToHub["type"];
+
+/** The schema of each agent → hub frame, by `type`. */
+export const AGENT_TO_HUB_SCHEMAS = {
+  hello: Hello,
+  session_response: SessionResponse,
+} as const satisfies Record<AgentToHubType, z.ZodType>;
+
+export { Labels, MAX_ID_CHARS };
