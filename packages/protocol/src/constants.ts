@@ -45,6 +45,7 @@ export const ERROR_CODES = {
   timeout: "The command's deadline passed before an answer arrived.",
   cancelled: "The caller gave up and the hub cancelled the command.",
   bad_command: "The command frame failed its schema (missing or malformed fields).",
+  bad_response: "The agent's response failed its schema; the command it named fails with this code.",
   empty_query: "The query text is empty.",
   unsupported_query: "The collector does not answer this query.",
   unknown_collector: "No collector of that name exists on the agent.",

@@ -1,0 +1,299 @@
+import {
+  CloseCode,
+  commandRef,
+  parseAgentToHub,
+  VIOLATION_BUDGET,
+  VIOLATION_WINDOW_MS,
+  type AgentToHub,
+  type DispatchTable,
+  type Hello,
+  type SessionResponse,
+} from "@uplink/protocol";
+import type { RawData, WebSocket } from "ws";
+import { AgentAnsweredError, AgentBusyError, CommandTimeoutError, ConnectionLostError, type HubError } from "../errors.js";
+import type { Logger } from "../logger.js";
+import type { HubMetrics } from "../metrics.js";
+import { PendingCommands, type CommandReply, type CommandRequest, type PendingCommand } from "./pending-commands.js";
+
+/**
+ * A connection's life:
+ *
+ *   open ──close(code, error)──▶ closing ──socket closed──▶ closed
+ *     └───────────socket closed / terminated─────────────────▲
+ *
+ * `open`: commands may be sent. `closing`: the hub decided to close (replaced, revoked, shutdown,
+ * violations); pending commands already failed. `closed`: the socket is gone and every timer of the
+ * connection is cleared.
+ */
+export type ConnectionState = "open" | "closing" | "closed";
+
+/**
+ * A legacy (protocol-1) session: the agent does not echo correlationIds, so its replies are matched to
+ * the one command of that session in flight. `ghost` holds the slot after a timeout until the late reply
+ * arrives (or one more timeout passes), so the late reply can never be taken for the next command's.
+ */
+interface LegacySession {
+  active: PendingCommand | "ghost" | null;
+  queue: PendingCommand[];
+  ghostTimer?: NodeJS.Timeout;
+}
+
+export interface AgentConnectionOptions {
+  agentId: string;
+  protocol: number;
+  log: Logger;
+  metrics: HubMetrics;
+  /** Past this many bytes buffered on the socket, new commands fail fast as busy. */
+  sendHighWaterBytes: number;
+  onHello(connection: AgentConnection, hello: Hello): void;
+  onClose(connection: AgentConnection): void;
+}
+
+/** Grace for the close handshake before the socket is cut. */
+const CLOSE_GRACE_MS = 1000;
+
+/**
+ * One agent's WebSocket: sends commands, routes every reply to the caller that asked by correlationId
+ * (rule 4), drops and counts what matches nothing (rule 5), and fails everything pending the moment it
+ * closes (rule 8).
+ */
+export class AgentConnection {
+  readonly agentId: string;
+  readonly protocol: number;
+  readonly connectedAt = Date.now();
+  lastSeenAt = this.connectedAt;
+  /** Liveness: set by a pong, cleared by each ping sweep (rule 11). */
+  alive = true;
+  #state: ConnectionState = "open";
+  readonly #ws: WebSocket;
+  readonly #opts: AgentConnectionOptions;
+  readonly #log: Logger;
+  readonly #pending = new PendingCommands();
+  readonly #legacy = new Map<string, LegacySession>();
+  readonly #violations: number[] = [];
+  #closeError: HubError | undefined;
+  #terminateTimer: NodeJS.Timeout | undefined;
+  readonly #handlers: DispatchTable<AgentToHub>;
+
+  constructor(ws: WebSocket, opts: AgentConnectionOptions) {
+    this.#ws = ws;
+    this.#opts = opts;
+    this.agentId = opts.agentId;
+    this.protocol = opts.protocol;
+    this.#log = opts.log;
+    this.#handlers = {
+      hello: (hello) => opts.onHello(this, hello),
+      session_response: (response) => this.#onResponse(response),
+    };
+    ws.on("message", (data, isBinary) => this.#onMessage(data, isBinary));
+    ws.on("pong", () => (this.alive = true));
+    ws.on("error", (err) => this.#log.warn({ err: err.message }, "agent socket error"));
+    ws.on("close", (code, reason) => this.#onClosed(code, reason.toString()));
+  }
+
+  get state(): ConnectionState {
+    return this.#state;
+  }
+
+  /** Commands awaiting a reply on this connection. */
+  get pendingCount(): number {
+    return this.#pending.size;
+  }
+
+  #setState(next: ConnectionState, why: string): void {
+    this.#log.debug({ from: this.#state, to: next, why }, "connection state");
+    this.#state = next;
+  }
+
+  /**
+   * Sends a command and resolves with the agent's reply. Rejects with a HubError on deadline
+   * (after sending `cancel`), on a backed-up socket (busy), or when the connection closes.
+   */
+  send(request: CommandRequest): Promise<CommandReply> {
+    if (this.#state !== "open") {
+      return Promise.reject(this.#closeError ?? new ConnectionLostError("agent_disconnected", `agent ${this.agentId} disconnected`));
+    }
+    if (this.#ws.bufferedAmount > this.#opts.sendHighWaterBytes) {
+      this.#opts.metrics.commandsCompleted.inc({ kind: request.kind, outcome: "busy" });
+      return Promise.reject(new AgentBusyError(`agent ${this.agentId} is not reading its socket fast enough`));
+    }
+    const entry = this.#pending.add(request, (e) => this.#onDeadline(e));
+    if (this.protocol >= 2) this.#write(entry);
+    else this.#enqueueLegacy(entry);
+    return entry.promise;
+  }
+
+  /** Pings for liveness; a socket that did not pong since the last ping is terminated instead. */
+  sweep(): void {
+    if (this.#state === "closed") return;
+    if (!this.alive) {
+      this.#log.warn("no pong since the last ping; terminating");
+      this.#closeError ??= new ConnectionLostError("agent_disconnected", `agent ${this.agentId} stopped answering pings`);
+      this.#ws.terminate();
+      return;
+    }
+    this.alive = false;
+    this.#ws.ping();
+  }
+
+  /** Closes with `code`, failing every pending command with `error` at once. Idempotent. */
+  close(code: number, reason: string, error: HubError): void {
+    if (this.#state !== "open") return;
+    this.#closeError = error;
+    this.#setState("closing", reason);
+    this.#failEverything(error);
+    this.#ws.close(code, reason);
+    this.#terminateTimer = setTimeout(() => this.#ws.terminate(), CLOSE_GRACE_MS);
+  }
+
+  #write(entry: PendingCommand): void {
+    const { request } = entry;
+    const frame =
+      this.protocol >= 2
+        ? { type: "session_command", sessionId: request.sessionId, correlationId: request.correlationId, kind: request.kind, collector: request.collector, query: request.query, timeoutMs: request.timeoutMs }
+        : { type: "session_command", sessionId: request.sessionId, session_id: request.sessionId, kind: request.kind, collector: request.collector, query: request.query, timeoutMs: request.timeoutMs };
+    entry.sent = true;
+    entry.sentAt = performance.now();
+    this.#ws.send(JSON.stringify(frame));
+    this.#opts.metrics.commandsSent.inc({ kind: request.kind });
+    request.log.debug({ sessionId: request.sessionId, kind: request.kind }, "command sent");
+  }
+
+  #onDeadline(entry: PendingCommand): void {
+    const { request } = entry;
+    this.#opts.metrics.commandsCompleted.inc({ kind: request.kind, outcome: "timeout" });
+    request.log.warn({ timeoutMs: request.timeoutMs, sent: entry.sent }, "command timed out");
+    if (this.protocol >= 2) {
+      if (this.#state === "open") this.#ws.send(JSON.stringify({ type: "cancel", correlationId: request.correlationId }));
+    } else {
+      this.#legacyTimedOut(entry);
+    }
+    entry.reject(new CommandTimeoutError(request.timeoutMs));
+  }
+
+  #onMessage(data: RawData, isBinary: boolean): void {
+    this.lastSeenAt = Date.now();
+    if (isBinary) return this.#violation("binary frame", undefined);
+    const parsed = parseAgentToHub(data.toString());
+    if (!parsed.ok) return this.#violation(parsed.error, parsed.raw);
+    try {
+      (this.#handlers[parsed.message.type] as (m: AgentToHub) => void)(parsed.message);
+    } catch (err) {
+      this.#log.error({ err }, "handling an agent frame failed");
+    }
+  }
+
+  #onResponse(response: SessionResponse): void {
+    if (response.correlationId !== undefined) {
+      const entry = this.#pending.take(response.correlationId);
+      if (entry === undefined) return this.#orphan("unknown", response);
+      return this.#complete(entry, response);
+    }
+    if (this.protocol >= 2) return this.#orphan("missing_correlation_id", response);
+    this.#onLegacyResponse(response);
+  }
+
+  #complete(entry: PendingCommand, response: SessionResponse): void {
+    const { request } = entry;
+    const seconds = (performance.now() - entry.sentAt) / 1000;
+    this.#opts.metrics.commandDuration.observe({ kind: request.kind }, seconds);
+    this.#opts.metrics.commandsCompleted.inc({ kind: request.kind, outcome: response.ok ? "ok" : response.code === "busy" ? "busy" : "error" });
+    const reply: CommandReply = { correlationId: request.correlationId, ok: response.ok };
+    if (response.result !== undefined) reply.result = response.result;
+    if (response.error !== undefined) reply.error = response.error;
+    if (response.code !== undefined) reply.code = response.code;
+    if (response.durationMs !== undefined) reply.durationMs = response.durationMs;
+    entry.resolve(reply);
+  }
+
+  #orphan(reason: string, response: SessionResponse): void {
+    this.#opts.metrics.orphanReplies.inc({ reason });
+    this.#log.warn({ correlationId: response.correlationId, sessionId: response.sessionId, reason }, "orphan reply dropped");
+  }
+
+  #violation(error: string, raw: unknown): void {
+    this.#opts.metrics.frameViolations.inc();
+    const ref = commandRef(raw);
+    this.#log.warn({ correlationId: ref?.correlationId, error }, "invalid agent frame");
+    // A malformed reply that still names a pending command fails that command instead of leaving it to its deadline.
+    const entry = ref?.correlationId !== undefined ? this.#pending.take(ref.correlationId) : undefined;
+    if (entry !== undefined) {
+      this.#opts.metrics.commandsCompleted.inc({ kind: entry.request.kind, outcome: "error" });
+      entry.reject(new AgentAnsweredError("bad_response", `agent sent a malformed response: ${error}`));
+    }
+    const now = Date.now();
+    this.#violations.push(now);
+    while (this.#violations.length > 0 && this.#violations[0]! <= now - VIOLATION_WINDOW_MS) this.#violations.shift();
+    if (this.#violations.length > VIOLATION_BUDGET) {
+      this.close(CloseCode.POLICY_VIOLATION, "too many protocol violations", new ConnectionLostError("agent_disconnected", `agent ${this.agentId} was disconnected for protocol violations`));
+    }
+  }
+
+  #enqueueLegacy(entry: PendingCommand): void {
+    const sessionId = entry.request.sessionId;
+    let session = this.#legacy.get(sessionId);
+    if (session === undefined) {
+      session = { active: null, queue: [] };
+      this.#legacy.set(sessionId, session);
+    }
+    session.queue.push(entry);
+    this.#pumpLegacy(sessionId, session);
+  }
+
+  #pumpLegacy(sessionId: string, session: LegacySession): void {
+    if (session.active !== null) return;
+    const next = session.queue.shift();
+    if (next === undefined) {
+      this.#legacy.delete(sessionId);
+      return;
+    }
+    session.active = next;
+    this.#write(next);
+  }
+
+  #onLegacyResponse(response: SessionResponse): void {
+    const session = this.#legacy.get(response.sessionId);
+    const active = session?.active;
+    if (session === undefined || active === null || active === undefined) return this.#orphan("legacy_unmatched", response);
+    session.active = null;
+    if (active === "ghost") {
+      clearTimeout(session.ghostTimer);
+      this.#orphan("late", response);
+    } else {
+      const entry = this.#pending.take(active.request.correlationId);
+      if (entry !== undefined) this.#complete(entry, response);
+    }
+    this.#pumpLegacy(response.sessionId, session);
+  }
+
+  #legacyTimedOut(entry: PendingCommand): void {
+    const sessionId = entry.request.sessionId;
+    const session = this.#legacy.get(sessionId);
+    if (session === undefined) return;
+    if (!entry.sent) {
+      session.queue = session.queue.filter((e) => e !== entry);
+      return this.#pumpLegacy(sessionId, session);
+    }
+    session.active = "ghost";
+    session.ghostTimer = setTimeout(() => {
+      session.active = null;
+      this.#pumpLegacy(sessionId, session);
+    }, entry.request.timeoutMs);
+  }
+
+  #failEverything(error: HubError): void {
+    for (const session of this.#legacy.values()) clearTimeout(session.ghostTimer);
+    this.#legacy.clear();
+    for (const entry of this.#pending.rejectAll(error)) {
+      this.#opts.metrics.commandsCompleted.inc({ kind: entry.request.kind, outcome: "disconnected" });
+    }
+  }
+
+  #onClosed(code: number, reason: string): void {
+    clearTimeout(this.#terminateTimer);
+    const error = this.#closeError ?? new ConnectionLostError("agent_disconnected", `agent ${this.agentId} disconnected`);
+    this.#setState("closed", `socket closed ${code}${reason ? ` ${reason}` : ""}`);
+    this.#failEverything(error);
+    this.#opts.onClose(this);
+  }
+}

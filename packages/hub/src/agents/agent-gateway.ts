@@ -1,0 +1,207 @@
+import type { IncomingMessage } from "node:http";
+import type { Duplex } from "node:stream";
+import { AGENT_PATH, MIN_PROTOCOL_VERSION, PROTOCOL_HEADER, PROTOCOL_VERSION } from "@uplink/protocol";
+import { WebSocketServer, type WebSocket } from "ws";
+import type { Logger } from "../logger.js";
+import type { HubMetrics } from "../metrics.js";
+import { bearer, parseCredential, secretMatches } from "../security/credentials.js";
+import type { Store } from "../store/store.js";
+import { AgentConnection } from "./agent-connection.js";
+import type { AgentRegistry } from "./agent-registry.js";
+import type { HealthPoller } from "./health-poller.js";
+
+export interface AgentGatewayOptions {
+  hubId: string;
+  /** Admission cap; 0 is unlimited. */
+  maxAgents: number;
+  maxPayloadBytes: number;
+  maxInflight: number;
+  healthIntervalMs: number;
+  sendHighWaterBytes: number;
+  /** Seconds a refused agent is told to wait (503 Retry-After). */
+  retryAfterS: number;
+}
+
+interface Refusal {
+  status: number;
+  code: string;
+  message: string;
+  headers?: Record<string, string>;
+}
+
+const STATUS_TEXT: Record<number, string> = {
+  400: "Bad Request",
+  401: "Unauthorized",
+  403: "Forbidden",
+  404: "Not Found",
+  426: "Upgrade Required",
+  500: "Internal Server Error",
+  503: "Service Unavailable",
+};
+
+/**
+ * The agent endpoint. Every decision is made before the upgrade, answered as plain HTTP when refused:
+ *
+ *   agent ── GET /v1/agent, Authorization, Uplink-Protocol ──▶ hub
+ *            path?            no  → 404
+ *            protocol 1..2?   no  → 426
+ *            slot free?       no  → 503 + Retry-After   (nothing reserved)
+ *            reserve slot
+ *            credential ok?   no  → 401 / 403           (slot released)
+ *   agent ◀── 101 Switching Protocols, then `welcome` ── hub
+ *
+ * The slot is held until the socket closes, whatever the reason.
+ */
+export class AgentGateway {
+  readonly #wss: WebSocketServer;
+  readonly #opts: AgentGatewayOptions;
+  readonly #store: Store;
+  readonly #registry: AgentRegistry;
+  readonly #poller: HealthPoller;
+  readonly #metrics: HubMetrics;
+  readonly #log: Logger;
+  #slots = 0;
+  #accepting = true;
+  #whenEmpty: (() => void)[] = [];
+
+  constructor(opts: AgentGatewayOptions, deps: { store: Store; registry: AgentRegistry; poller: HealthPoller; metrics: HubMetrics; log: Logger }) {
+    this.#opts = opts;
+    this.#store = deps.store;
+    this.#registry = deps.registry;
+    this.#poller = deps.poller;
+    this.#metrics = deps.metrics;
+    this.#log = deps.log;
+    this.#wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxPayloadBytes, clientTracking: false });
+  }
+
+  /** Sockets admitted or being admitted (the admission cap counts these). */
+  get slots(): number {
+    return this.#slots;
+  }
+
+  /** Refuses every further upgrade (shutdown). */
+  stopAccepting(): void {
+    this.#accepting = false;
+  }
+
+  /** The HTTP server's `upgrade` listener. Never throws. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on("error", (err) => this.#log.debug({ err: err.message }, "upgrade socket error"));
+    const path = (req.url ?? "").split("?")[0];
+    if (path !== AGENT_PATH) return this.#refuse(socket, { status: 404, code: "not_found", message: `no WebSocket endpoint at ${path}` });
+    if (!this.#accepting) return this.#refuse(socket, { status: 503, code: "hub_shutting_down", message: "hub is shutting down", headers: { "Retry-After": String(this.#opts.retryAfterS) } });
+    const protocol = parseProtocol(req.headers[PROTOCOL_HEADER]);
+    if (protocol === undefined) {
+      return this.#refuse(socket, { status: 426, code: "invalid_request", message: `unsupported protocol; this hub speaks ${MIN_PROTOCOL_VERSION} to ${PROTOCOL_VERSION}`, headers: { [PROTOCOL_HEADER]: String(PROTOCOL_VERSION) } });
+    }
+    if (this.#opts.maxAgents > 0 && this.#slots >= this.#opts.maxAgents) {
+      return this.#refuse(socket, { status: 503, code: "busy", message: `hub is at its cap of ${this.#opts.maxAgents} agents`, headers: { "Retry-After": String(this.#opts.retryAfterS) } });
+    }
+    this.#slots++;
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      this.#slots--;
+      if (this.#slots === 0) for (const resolve of this.#whenEmpty.splice(0)) resolve();
+    };
+    socket.once("close", release);
+    this.#authenticate(req)
+      .then((outcome) => {
+        if (socket.destroyed) return release();
+        if ("status" in outcome) {
+          release();
+          return this.#refuse(socket, outcome);
+        }
+        this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, outcome.agentId, protocol, release));
+      })
+      .catch((err: unknown) => {
+        release();
+        this.#log.error({ err }, "agent authentication failed");
+        this.#refuse(socket, { status: 503, code: "not_ready", message: "hub store unavailable", headers: { "Retry-After": String(this.#opts.retryAfterS) } });
+      });
+  }
+
+  async #authenticate(req: IncomingMessage): Promise<{ agentId: string } | Refusal> {
+    const value = bearer(req.headers.authorization);
+    const credential = value === undefined ? undefined : parseCredential(value);
+    if (credential === undefined) return { status: 401, code: "unauthorized", message: "missing or malformed agent credential" };
+    const agent = await this.#store.findAgent(credential.id);
+    if (agent === undefined || !secretMatches(credential.secret, agent.secretHash)) {
+      return { status: 401, code: "unauthorized", message: "unknown agent or wrong key" };
+    }
+    if (agent.revokedAt !== null) return { status: 403, code: "forbidden", message: `agent ${agent.id} is revoked` };
+    return { agentId: agent.id };
+  }
+
+  #accept(ws: WebSocket, agentId: string, protocol: number, release: () => void): void {
+    const log = this.#log.child({ agentId });
+    const connection = new AgentConnection(ws, {
+      agentId,
+      protocol,
+      log,
+      metrics: this.#metrics,
+      sendHighWaterBytes: this.#opts.sendHighWaterBytes,
+      onHello: (c, hello) => {
+        log.info({ hostname: hello.hostname, agentVersion: hello.agentVersion, protocol: hello.protocol }, "agent hello");
+        this.#registry.recordHello(c, hello);
+      },
+      onClose: (c) => {
+        release();
+        this.#poller.untrack(c);
+        this.#registry.remove(c);
+        log.info("agent disconnected");
+      },
+    });
+    this.#metrics.agentConnections.inc();
+    this.#registry.add(connection);
+    if (protocol >= 2) {
+      ws.send(
+        JSON.stringify({
+          type: "welcome",
+          protocol: Math.min(protocol, PROTOCOL_VERSION),
+          hubId: this.#opts.hubId,
+          agentId,
+          healthIntervalMs: this.#opts.healthIntervalMs,
+          maxInflight: this.#opts.maxInflight,
+        }),
+      );
+    }
+    this.#poller.track(connection);
+    log.info({ protocol }, "agent connected");
+  }
+
+  #refuse(socket: Duplex, refusal: Refusal): void {
+    this.#metrics.upgradesRefused.inc({ status: String(refusal.status) });
+    if (socket.destroyed) return;
+    const body = JSON.stringify({ error: { code: refusal.code, message: refusal.message } });
+    const headers = {
+      "Content-Type": "application/json",
+      "Content-Length": String(Buffer.byteLength(body)),
+      Connection: "close",
+      ...refusal.headers,
+    };
+    const head = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join("");
+    socket.end(`HTTP/1.1 ${refusal.status} ${STATUS_TEXT[refusal.status] ?? ""}\r\n${head}\r\n${body}`, () => socket.destroy());
+  }
+
+  /** Resolves once every admitted socket has closed and released its slot. */
+  drained(): Promise<void> {
+    if (this.#slots === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#whenEmpty.push(resolve));
+  }
+
+  /** Closes the WebSocket server (connections are closed by the registry first). */
+  close(): Promise<void> {
+    return new Promise((resolve) => this.#wss.close(() => resolve()));
+  }
+}
+
+/** `Uplink-Protocol` header → version; absent means 1; undefined when unsupported. */
+function parseProtocol(header: string | string[] | undefined): number | undefined {
+  if (header === undefined) return MIN_PROTOCOL_VERSION;
+  const value = Array.isArray(header) ? header[0] : header;
+  if (value === undefined || !/^\d+$/.test(value.trim())) return undefined;
+  const version = Number(value);
+  return version >= MIN_PROTOCOL_VERSION && version <= PROTOCOL_VERSION ? version : undefined;
+}

@@ -1,0 +1,99 @@
+import { CloseCode, type Hello, type HealthResult } from "@uplink/protocol";
+import { ConnectionLostError, type HubError } from "../errors.js";
+import type { Logger } from "../logger.js";
+import type { AgentStatus, Store } from "../store/store.js";
+import type { AgentConnection } from "./agent-connection.js";
+
+/**
+ * The agents connected to this hub process, one connection per agentId (rule 9: the newest wins).
+ * It records presence in the store: online on connect, offline on disconnect, hello metadata, health.
+ */
+export class AgentRegistry {
+  readonly #byId = new Map<string, AgentConnection>();
+  readonly #status = new Map<string, AgentStatus>();
+  readonly #store: Store;
+  readonly #log: Logger;
+  readonly #replicaId: string;
+
+  constructor(deps: { store: Store; log: Logger; replicaId: string }) {
+    this.#store = deps.store;
+    this.#log = deps.log;
+    this.#replicaId = deps.replicaId;
+  }
+
+  get size(): number {
+    return this.#byId.size;
+  }
+
+  get(agentId: string): AgentConnection | undefined {
+    return this.#byId.get(agentId);
+  }
+
+  connections(): IterableIterator<AgentConnection> {
+    return this.#byId.values();
+  }
+
+  /** Commands awaiting a reply across every connection. */
+  pendingCount(): number {
+    let n = 0;
+    for (const c of this.#byId.values()) n += c.pendingCount;
+    return n;
+  }
+
+  /** Adds a new connection; an older one of the same agent is closed with 4409 and its commands fail. */
+  add(connection: AgentConnection): void {
+    const previous = this.#byId.get(connection.agentId);
+    this.#byId.set(connection.agentId, connection);
+    this.#status.set(connection.agentId, "online");
+    if (previous !== undefined) {
+      this.#log.info({ agentId: connection.agentId }, "newer connection replaces the older one");
+      previous.close(CloseCode.REPLACED, "replaced by a newer connection", new ConnectionLostError("agent_replaced", `agent ${connection.agentId} reconnected; the older connection was replaced`));
+    }
+    this.#persist(connection.agentId, {
+      status: "online",
+      protocol: connection.protocol,
+      connectedAt: connection.connectedAt,
+      lastSeenAt: connection.connectedAt,
+      replicaId: this.#replicaId,
+    });
+  }
+
+  /** Removes a closed connection; only the current one of its agent marks the agent offline. */
+  remove(connection: AgentConnection): void {
+    if (this.#byId.get(connection.agentId) !== connection) return;
+    this.#byId.delete(connection.agentId);
+    this.#status.delete(connection.agentId);
+    this.#persist(connection.agentId, { status: "offline", lastSeenAt: connection.lastSeenAt });
+  }
+
+  recordHello(connection: AgentConnection, hello: Hello): void {
+    if (this.#byId.get(connection.agentId) !== connection) return;
+    this.#persist(connection.agentId, {
+      hostname: hello.hostname,
+      agentVersion: hello.agentVersion,
+      platform: hello.platform,
+      arch: hello.arch,
+      protocol: hello.protocol,
+      ...(Object.keys(hello.labels).length > 0 ? { labels: hello.labels } : {}),
+    });
+  }
+
+  /** A health poll answered (`health`) or failed (`null`): the agent is online or unresponsive. */
+  recordHealth(connection: AgentConnection, health: HealthResult | null): void {
+    if (this.#byId.get(connection.agentId) !== connection) return;
+    const status: AgentStatus = health === null ? "unresponsive" : "online";
+    const previous = this.#status.get(connection.agentId);
+    this.#status.set(connection.agentId, status);
+    if (previous !== status) this.#log.info({ agentId: connection.agentId, from: previous, to: status }, "agent health status changed");
+    this.#persist(connection.agentId, health === null ? { status } : { status, lastHealth: health, lastSeenAt: connection.lastSeenAt });
+  }
+
+  /** Closes every connection with `code`, failing their pending commands with `error`. */
+  closeAll(code: number, reason: string, error: HubError): void {
+    for (const connection of [...this.#byId.values()]) connection.close(code, reason, error);
+  }
+
+  #persist(agentId: string, patch: Parameters<Store["updateAgent"]>[1]): void {
+    this.#store.updateAgent(agentId, patch).catch((err: unknown) => this.#log.error({ agentId, err }, "recording agent presence failed"));
+  }
+}

@@ -1,0 +1,94 @@
+import type { CommandKind } from "@uplink/protocol";
+import type { Logger } from "../logger.js";
+import type { HubError } from "../errors.js";
+
+/** What the hub sends for one command. */
+export interface CommandRequest {
+  correlationId: string;
+  sessionId: string;
+  kind: CommandKind;
+  collector: string;
+  query: string;
+  timeoutMs: number;
+  /** A child logger carrying the correlationId. */
+  log: Logger;
+}
+
+/** An agent's answer, routed to the caller that asked. */
+export interface CommandReply {
+  correlationId: string;
+  ok: boolean;
+  result?: unknown;
+  error?: string;
+  code?: string;
+  /** As the agent measured it. */
+  durationMs?: number;
+}
+
+/** One command waiting for its reply. */
+export interface PendingCommand {
+  request: CommandRequest;
+  promise: Promise<CommandReply>;
+  sentAt: number;
+  /** Whether the frame was written (legacy sessions queue commands before sending them). */
+  sent: boolean;
+  timer: NodeJS.Timeout;
+  resolve(reply: CommandReply): void;
+  reject(error: HubError): void;
+}
+
+/**
+ * Commands pending on one connection, keyed by correlationId, each with its own deadline.
+ * Separate from the outgoing frames: an entry leaves the map exactly once (reply, deadline, or close).
+ */
+export class PendingCommands {
+  readonly #byId = new Map<string, PendingCommand>();
+
+  get size(): number {
+    return this.#byId.size;
+  }
+
+  /**
+   * Registers a command and returns its entry; `entry.promise` settles with the reply or an error.
+   * `onDeadline` runs once if nothing removed the entry by `timeoutMs`.
+   */
+  add(request: CommandRequest, onDeadline: (entry: PendingCommand) => void): PendingCommand {
+    let settle!: Pick<PendingCommand, "resolve" | "reject">;
+    const promise = new Promise<CommandReply>((resolve, reject) => (settle = { resolve, reject }));
+    const entry: PendingCommand = {
+      request,
+      promise,
+      sentAt: performance.now(),
+      sent: false,
+      ...settle,
+      timer: setTimeout(() => {
+        if (this.#byId.get(request.correlationId) === entry) {
+          this.#byId.delete(request.correlationId);
+          onDeadline(entry);
+        }
+      }, request.timeoutMs),
+    };
+    this.#byId.set(request.correlationId, entry);
+    return entry;
+  }
+
+  /** Removes and returns the entry, clearing its deadline; undefined when not pending. */
+  take(correlationId: string): PendingCommand | undefined {
+    const entry = this.#byId.get(correlationId);
+    if (entry === undefined) return undefined;
+    this.#byId.delete(correlationId);
+    clearTimeout(entry.timer);
+    return entry;
+  }
+
+  /** Fails every pending command with one error, clears every deadline, and returns what it failed. */
+  rejectAll(error: HubError): PendingCommand[] {
+    const entries = [...this.#byId.values()];
+    this.#byId.clear();
+    for (const entry of entries) {
+      clearTimeout(entry.timer);
+      entry.reject(error);
+    }
+    return entries;
+  }
+}

@@ -1,0 +1,56 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { describeIssues } from "@uplink/protocol";
+import type { z } from "zod";
+import { BadRequestError, HubError, PayloadTooLargeError, RateLimitedError } from "../errors.js";
+
+/** Writes a JSON response. */
+export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { "Content-Type": "application/json; charset=utf-8", "Content-Length": Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+/** Writes `{"error": {code, message}}` with the error's status. */
+export function sendError(res: ServerResponse, error: HubError, headers: Record<string, string> = {}): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  if (error instanceof RateLimitedError) headers = { ...headers, "Retry-After": String(error.retryAfterS) };
+  sendJson(res, error.status, { error: { code: error.code, message: error.message } }, headers);
+}
+
+/**
+ * Reads and validates a JSON body: 415 unless JSON, 413 past `limit` bytes (counted as they arrive,
+ * so a huge body is never buffered), 400 when it is not JSON or fails the schema (the message names
+ * the field).
+ */
+export async function readJson<S extends z.ZodType>(req: IncomingMessage, schema: S, limit: number): Promise<z.output<S>> {
+  const type = req.headers["content-type"];
+  if (type !== undefined && !/^application\/json\b/i.test(type)) {
+    throw new HubError("unsupported_media_type", 415, "request body must be application/json");
+  }
+  const declared = Number(req.headers["content-length"] ?? 0);
+  if (declared > limit) throw new PayloadTooLargeError(limit);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw new PayloadTooLargeError(limit);
+    chunks.push(chunk);
+  }
+  let value: unknown;
+  try {
+    value = size === 0 ? {} : JSON.parse(Buffer.concat(chunks).toString("utf8"));
+  } catch {
+    throw new BadRequestError("request body is not valid JSON");
+  }
+  return parseWith(schema, value, "body");
+}
+
+/** Validates `value` (a body or a query string); a failure is a 400 naming the field. */
+export function parseWith<S extends z.ZodType>(schema: S, value: unknown, where: "body" | "query"): z.output<S> {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new BadRequestError(`invalid ${where}: ${describeIssues(parsed.error)}`);
+  return parsed.data;
+}

@@ -1,0 +1,25 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Logger } from "../logger.js";
+import type { Scope } from "../store/store.js";
+import type { Principal } from "./auth.js";
+
+/** What a route handler gets. */
+export interface RouteContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+  params: Record<string, string | undefined>;
+  query: URLSearchParams;
+  /** Null on routes without a scope. */
+  principal: Principal | null;
+  /** The client's own X-Request-Id, logged and stored beside the correlationId. */
+  requestId: string | null;
+  log: Logger;
+}
+
+/** One REST endpoint. `scope: null` routes need no token. Handlers write the response or throw a HubError. */
+export interface Route {
+  method: "GET" | "POST" | "DELETE";
+  path: string;
+  scope: Scope | null;
+  handle(ctx: RouteContext): Promise<void>;
+}

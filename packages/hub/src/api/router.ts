@@ -1,0 +1,66 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+import FindMyWay from "find-my-way";
+import { HubError, NotFoundError } from "../errors.js";
+import type { Logger } from "../logger.js";
+import type { Store } from "../store/store.js";
+import { authenticate } from "./auth.js";
+import { sendError } from "./http.js";
+import type { Route, RouteContext } from "./route.js";
+
+const REQUEST_ID_MAX = 128;
+
+/**
+ * Builds the HTTP request listener over `routes` (find-my-way does the path matching). Every error a
+ * handler throws becomes `{"error": {code, message}}`; anything unexpected is a logged 500 and never
+ * escapes the listener.
+ */
+export function createRequestListener(routes: Route[], deps: { store: Store; log: Logger }): (req: IncomingMessage, res: ServerResponse) => void {
+  const router = FindMyWay({
+    ignoreTrailingSlash: true,
+    maxParamLength: 256,
+    defaultRoute: (req, res) => {
+      const path = (req.url ?? "/").split("?")[0]!;
+      const allowed = routes.filter((r) => r.method !== req.method && router.find(r.method, path) !== null).map((r) => r.method);
+      if (allowed.length > 0) {
+        sendError(res, new HubError("method_not_allowed", 405, `${req.method} is not allowed on ${path}`), { Allow: [...new Set(allowed)].join(", ") });
+      } else {
+        sendError(res, new NotFoundError(`no route ${req.method} ${path}`));
+      }
+    },
+  });
+  for (const route of routes) {
+    router.on(route.method, route.path, (req, res, params) => {
+      void run(route, req, res, params as Record<string, string | undefined>);
+    });
+  }
+
+  async function run(route: Route, req: IncomingMessage, res: ServerResponse, params: Record<string, string | undefined>): Promise<void> {
+    const header = req.headers["x-request-id"];
+    const requestId = typeof header === "string" && header.length > 0 && header.length <= REQUEST_ID_MAX ? header : null;
+    const log = requestId === null ? deps.log : deps.log.child({ requestId });
+    const url = req.url ?? "/";
+    const q = url.indexOf("?");
+    const ctx: RouteContext = { req, res, params, query: new URLSearchParams(q < 0 ? "" : url.slice(q + 1)), principal: null, requestId, log };
+    try {
+      if (route.scope !== null) ctx.principal = await authenticate(req, deps.store, route.scope);
+      await route.handle(ctx);
+    } catch (err) {
+      if (err instanceof HubError) {
+        if (err.status >= 500) log.error({ err, route: route.path }, "request failed");
+        sendError(res, err);
+      } else {
+        log.error({ err, route: route.path }, "unexpected failure");
+        sendError(res, new HubError("internal", 500, "internal error"));
+      }
+    }
+  }
+
+  return (req, res) => {
+    try {
+      router.lookup(req, res);
+    } catch (err) {
+      deps.log.error({ err }, "routing failed");
+      sendError(res, new HubError("invalid_request", 400, "malformed request"));
+    }
+  };
+}

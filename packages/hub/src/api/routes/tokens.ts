@@ -1,0 +1,51 @@
+import { z } from "zod";
+import { NotFoundError } from "../../errors.js";
+import { createToken, publicToken } from "../../security/tokens.js";
+import { SCOPES } from "../../store/store.js";
+import { readJson, sendJson } from "../http.js";
+import type { Route } from "../route.js";
+import { MAX_BODY_BYTES, type ApiServices } from "../services.js";
+
+export const TokenBody = z
+  .object({
+    kind: z.enum(["api", "enroll"]),
+    scope: z.enum(SCOPES).optional(),
+    name: z.string().trim().min(1).max(128),
+    ttlSeconds: z.number().int().positive().max(10 * 365 * 24 * 3600).optional(),
+  })
+  .refine((t) => t.kind === "api" || t.scope === undefined, { message: "enrollment tokens take no scope", path: ["scope"] });
+
+/** `/api/v1/tokens`: create (the secret shown once), list (never the secret), revoke. */
+export function tokenRoutes(s: ApiServices): Route[] {
+  return [
+    {
+      method: "POST",
+      path: "/api/v1/tokens",
+      scope: "admin",
+      async handle({ req, res, principal, log }) {
+        const body = await readJson(req, TokenBody, MAX_BODY_BYTES);
+        const { token, record } = await createToken(s.store, { ...body, scope: body.kind === "api" ? (body.scope ?? "read") : null });
+        log.info({ tokenId: record.id, kind: record.kind, scope: record.scope, by: principal?.name }, "token created");
+        sendJson(res, 201, { ...record, token });
+      },
+    },
+    {
+      method: "GET",
+      path: "/api/v1/tokens",
+      scope: "admin",
+      async handle({ res }) {
+        sendJson(res, 200, { tokens: (await s.store.listTokens()).map(publicToken) });
+      },
+    },
+    {
+      method: "DELETE",
+      path: "/api/v1/tokens/:id",
+      scope: "admin",
+      async handle({ res, params, principal, log }) {
+        if (!(await s.store.revokeToken(params.id!, Date.now()))) throw new NotFoundError(`no live token ${params.id}`);
+        log.info({ tokenId: params.id, by: principal?.name }, "token revoked");
+        res.writeHead(204).end();
+      },
+    },
+  ];
+}

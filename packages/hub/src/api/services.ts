@@ -1,0 +1,22 @@
+import type { AgentRegistry } from "../agents/agent-registry.js";
+import type { HubConfig } from "../config.js";
+import type { Logger } from "../logger.js";
+import type { HubMetrics } from "../metrics.js";
+import type { QueryService } from "../queries/query-service.js";
+import type { RateLimiter } from "../security/rate-limiter.js";
+import type { Store } from "../store/store.js";
+
+/** What the REST routes work with. */
+export interface ApiServices {
+  config: HubConfig;
+  hubId: string;
+  store: Store;
+  registry: AgentRegistry;
+  queries: QueryService;
+  metrics: HubMetrics;
+  enrollLimiter: RateLimiter;
+  log: Logger;
+}
+
+/** Largest REST request body. */
+export const MAX_BODY_BYTES = 1024 * 1024;

@@ -1,0 +1,73 @@
+import type { Command } from "commander";
+import type { ApiClient } from "../client.js";
+import { ago, labelsText, renderTable } from "../format.js";
+import type { CliContext } from "../context.js";
+
+/** An agent as `GET /api/v1/agents` returns it. */
+export interface AgentView {
+  id: string;
+  hostname: string;
+  labels: Record<string, string>;
+  status: string;
+  protocol: number | null;
+  agentVersion: string | null;
+  platform: string | null;
+  arch: string | null;
+  enrolledAt: string;
+  connectedAt: string | null;
+  lastSeenAt: string | null;
+  lastHealth: Record<string, unknown> | null;
+  replicaId: string | null;
+}
+
+/** Lists agents, optionally filtered. */
+export async function listAgents(client: ApiClient, filter: { status?: string; label?: string[] }): Promise<AgentView[]> {
+  const params = new URLSearchParams();
+  if (filter.status) params.set("status", filter.status);
+  for (const l of filter.label ?? []) params.append("label", l);
+  const qs = params.size > 0 ? `?${params}` : "";
+  return (await client.request<{ agents: AgentView[] }>("GET", `/api/v1/agents${qs}`)).data.agents;
+}
+
+export function registerAgents(program: Command, context: () => CliContext): void {
+  program
+    .command("agents")
+    .description("list agents")
+    .option("--status <status>", "online, offline or unresponsive")
+    .option("--label <k=v>", "only agents with this label (repeatable)", (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .action(async (opts: { status?: string; label: string[] }) => {
+      const { client, json, out } = context();
+      const agents = await listAgents(client, opts);
+      if (json) return out(JSON.stringify({ agents }));
+      out(
+        renderTable(
+          ["ID", "HOSTNAME", "STATUS", "VERSION", "LABELS", "LAST SEEN"],
+          agents.map((a) => [a.id, a.hostname, a.status, a.agentVersion ?? "", labelsText(a.labels), ago(a.lastSeenAt)]),
+        ).trimEnd(),
+      );
+    });
+
+  program
+    .command("agent <id>")
+    .description("show one agent")
+    .action(async (id: string) => {
+      const { client, json, out } = context();
+      const { data: a } = await client.request<AgentView>("GET", `/api/v1/agents/${encodeURIComponent(id)}`);
+      if (json) return out(JSON.stringify(a));
+      const rows: [string, string][] = [
+        ["id", a.id],
+        ["hostname", a.hostname],
+        ["status", a.status],
+        ["labels", labelsText(a.labels)],
+        ["version", a.agentVersion ?? ""],
+        ["protocol", String(a.protocol ?? "")],
+        ["platform", [a.platform, a.arch].filter(Boolean).join("/")],
+        ["enrolled", a.enrolledAt],
+        ["connected", a.connectedAt ?? ""],
+        ["last seen", `${a.lastSeenAt ?? ""} (${ago(a.lastSeenAt)})`],
+        ["replica", a.replicaId ?? ""],
+        ["health", a.lastHealth === null ? "" : JSON.stringify(a.lastHealth)],
+      ];
+      out(rows.map(([k, v]) => `${k.padEnd(10)} ${v}`).join("\n"));
+    });
+}

@@ -1,0 +1,39 @@
+import type { Command } from "commander";
+import { renderTable } from "../format.js";
+import type { CliContext } from "../context.js";
+
+interface HistoryRow {
+  seq: number;
+  correlationId: string;
+  agentId: string;
+  requester: string;
+  query: string;
+  status: string;
+  createdAt: string;
+  durationMs: number | null;
+  error: { code: string; message: string } | null;
+}
+
+export function registerHistory(program: Command, context: () => CliContext): void {
+  program
+    .command("history")
+    .description("the query audit, newest first")
+    .option("--agent <id>", "only queries to this agent")
+    .option("--limit <n>", "rows (default 50, at most 500)")
+    .option("--before <seq>", "rows older than this seq (paging)")
+    .action(async (opts: { agent?: string; limit?: string; before?: string }) => {
+      const { client, json, out } = context();
+      const params = new URLSearchParams();
+      if (opts.agent) params.set("agentId", opts.agent);
+      if (opts.limit) params.set("limit", opts.limit);
+      if (opts.before) params.set("before", opts.before);
+      const qs = params.size > 0 ? `?${params}` : "";
+      const { data } = await client.request<{ queries: HistoryRow[]; nextBefore: number | null }>("GET", `/api/v1/queries${qs}`);
+      if (json) return out(JSON.stringify(data));
+      const table = renderTable(
+        ["SEQ", "TIME", "AGENT", "BY", "STATUS", "MS", "QUERY"],
+        data.queries.map((q) => [String(q.seq), q.createdAt, q.agentId, q.requester, q.error ? `${q.status}:${q.error.code}` : q.status, q.durationMs === null ? "" : q.durationMs.toFixed(1), q.query.replace(/\s+/g, " ").slice(0, 80)]),
+      );
+      out(`${table}${data.nextBefore === null ? "" : `more: --before ${data.nextBefore}`}`.trimEnd());
+    });
+}

@@ -1,0 +1,56 @@
+import { Command } from "commander";
+import { z } from "zod";
+import { ApiClient, ApiError } from "./client.js";
+import { registerAgents } from "./commands/agents.js";
+import { registerHistory } from "./commands/history.js";
+import { registerQuery } from "./commands/query.js";
+import type { CliContext } from "./context.js";
+
+/**
+ * Exit codes of `uplink`: 0 success · 1 the hub answered an error · 2 bad usage or configuration ·
+ * 3 the hub could not be reached.
+ */
+export const EXIT = { ok: 0, apiError: 1, usage: 2, unreachable: 3 } as const;
+
+const CliConfig = z.object({
+  hub: z.url({ message: "--hub / UPLINK_HUB must be the hub's URL, e.g. http://127.0.0.1:7070" }),
+  token: z.string().min(1, "--token / UPLINK_TOKEN is required"),
+  json: z.boolean(),
+});
+
+const program = new Command("uplink")
+  .description("operator client of an Uplink hub")
+  .option("--hub <url>", "hub URL (env UPLINK_HUB)")
+  .option("--token <token>", "API token (env UPLINK_TOKEN)")
+  .option("--json", "machine-readable output")
+  .showHelpAfterError();
+
+let context: CliContext | undefined;
+const getContext = (): CliContext => {
+  if (context !== undefined) return context;
+  const opts = program.opts<{ hub?: string; token?: string; json?: boolean }>();
+  const parsed = CliConfig.safeParse({ hub: opts.hub ?? process.env.UPLINK_HUB, token: opts.token ?? process.env.UPLINK_TOKEN ?? "", json: opts.json ?? false });
+  if (!parsed.success) throw new UsageError(parsed.error.issues[0]!.message);
+  context = { client: new ApiClient(parsed.data.hub, parsed.data.token), json: parsed.data.json, out: (text) => process.stdout.write(`${text}\n`) };
+  return context;
+};
+
+class UsageError extends Error {}
+
+registerAgents(program, getContext);
+registerQuery(program, getContext);
+registerHistory(program, getContext);
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof UsageError) {
+    process.stderr.write(`uplink: ${err.message}\n`);
+    process.exit(EXIT.usage);
+  }
+  if (err instanceof ApiError) {
+    const where = err.correlationId ? ` (correlationId ${err.correlationId})` : "";
+    process.stderr.write(`uplink: ${err.status > 0 ? `${err.status} ` : ""}${err.code}: ${err.message}${where}\n`);
+    process.exit(err.status === 0 ? EXIT.unreachable : EXIT.apiError);
+  }
+  process.stderr.write(`uplink: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.exit(EXIT.apiError);
+});

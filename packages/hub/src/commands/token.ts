@@ -1,0 +1,83 @@
+import { join } from "node:path";
+import type { Command } from "commander";
+import { z } from "zod";
+import { DEFAULT_DATA_DIR, ConfigError } from "../config.js";
+import { NotFoundError } from "../errors.js";
+import { createToken, publicToken, type PublicToken } from "../security/tokens.js";
+import { SqliteStore } from "../store/sqlite-store.js";
+import { SCOPES, type Store } from "../store/store.js";
+import { renderTable } from "../cli/format.js";
+
+const CreateOptions = z.object({
+  kind: z.enum(["api", "enroll"]),
+  scope: z.enum(SCOPES).optional(),
+  name: z.string().trim().min(1, "--name is required").max(128),
+  ttl: z.coerce.number().int().positive().optional(),
+});
+
+/**
+ * `uplink-hub token create|list|revoke`: the bootstrap path of a new hub. Writes straight to the
+ * store in `--data-dir` (SQLite in WAL mode, safe beside a running hub).
+ */
+export function registerToken(program: Command): void {
+  const token = program.command("token").description("manage API and enrollment tokens in the hub's store");
+  const dataDir = (cmd: Command): string => (cmd.optsWithGlobals().dataDir as string | undefined) ?? process.env.UPLINK_DATA_DIR ?? DEFAULT_DATA_DIR;
+
+  token
+    .command("create")
+    .description("create a token; its secret is printed once, as the last line")
+    .requiredOption("--kind <kind>", "api or enroll")
+    .option("--scope <scope>", "read, query or admin (api tokens; default read)")
+    .requiredOption("--name <name>", "who or what the token is for")
+    .option("--ttl <seconds>", "expire after this many seconds")
+    .option("--data-dir <dir>", "directory of the hub's store (env UPLINK_DATA_DIR)")
+    .option("--json", "print a JSON object with the token")
+    .action(async (opts: Record<string, unknown>, cmd: Command) => {
+      const parsed = CreateOptions.safeParse(opts);
+      if (!parsed.success) throw new ConfigError(`invalid --${String(parsed.error.issues[0]!.path[0])}: ${parsed.error.issues[0]!.message}`);
+      const o = parsed.data;
+      if (o.kind === "enroll" && o.scope !== undefined) throw new ConfigError("invalid --scope: enrollment tokens take no scope");
+      const created = await withStore(dataDir(cmd), (store) =>
+        createToken(store, { kind: o.kind, scope: o.kind === "api" ? (o.scope ?? "read") : null, name: o.name, ttlSeconds: o.ttl }),
+      );
+      if (opts.json) process.stdout.write(`${JSON.stringify({ ...created.record, token: created.token })}\n`);
+      else process.stdout.write(`created ${created.record.kind} token ${created.record.id} (${created.record.scope ?? "enroll"}) "${created.record.name}"\n${created.token}\n`);
+    });
+
+  token
+    .command("list")
+    .description("list tokens (never their secrets)")
+    .option("--data-dir <dir>", "directory of the hub's store (env UPLINK_DATA_DIR)")
+    .option("--json", "print JSON")
+    .action(async (opts: { json?: boolean }, cmd: Command) => {
+      const tokens = await withStore(dataDir(cmd), async (store) => (await store.listTokens()).map(publicToken));
+      process.stdout.write(opts.json ? `${JSON.stringify({ tokens })}\n` : renderTokens(tokens));
+    });
+
+  token
+    .command("revoke <id>")
+    .description("revoke a token")
+    .option("--data-dir <dir>", "directory of the hub's store (env UPLINK_DATA_DIR)")
+    .action(async (id: string, _opts: unknown, cmd: Command) => {
+      const revoked = await withStore(dataDir(cmd), (store) => store.revokeToken(id, Date.now()));
+      if (!revoked) throw new NotFoundError(`no live token ${id}`);
+      process.stdout.write(`revoked ${id}\n`);
+    });
+}
+
+async function withStore<T>(dataDir: string, work: (store: Store) => Promise<T>): Promise<T> {
+  const store = new SqliteStore(join(dataDir, "uplink.db"));
+  try {
+    return await work(store);
+  } finally {
+    await store.close();
+  }
+}
+
+function renderTokens(tokens: PublicToken[]): string {
+  const iso = (ms: number | null) => (ms === null ? "" : new Date(ms).toISOString());
+  return renderTable(
+    ["ID", "KIND", "SCOPE", "NAME", "CREATED", "EXPIRES", "REVOKED"],
+    tokens.map((t) => [t.id, t.kind, t.scope ?? "", t.name, iso(t.createdAt), iso(t.expiresAt), iso(t.revokedAt)]),
+  );
+}

@@ -1,0 +1,88 @@
+import {
+  DEFAULT_HEALTH_INTERVAL_MS,
+  DEFAULT_MAX_INFLIGHT,
+  DEFAULT_MAX_PAYLOAD_BYTES,
+  DEFAULT_PING_INTERVAL_MS,
+  DEFAULT_QUERY_TIMEOUT_MS,
+  MAX_TIMEOUT_MS,
+} from "@uplink/protocol";
+import { z } from "zod";
+
+export const DEFAULT_PORT = 7070;
+export const DEFAULT_HOST = "0.0.0.0";
+export const DEFAULT_DATA_DIR = "./data";
+export const DEFAULT_LOG_LEVEL = "info";
+/** A result larger than this (as JSON) is not kept in the audit; the row says `resultTruncated`. */
+export const DEFAULT_AUDIT_RESULT_MAX_BYTES = 256 * 1024;
+/** Past this many bytes buffered towards one agent, new commands to it fail fast as busy. */
+export const DEFAULT_SEND_HIGH_WATER_BYTES = 8 * 1024 * 1024;
+
+/** `15000`, `15000ms`, `15s`, `2m` → milliseconds. */
+const Duration = z.union([z.number(), z.string()]).transform((value, ctx) => {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/.exec(String(value));
+  if (match === null) {
+    ctx.addIssue({ code: "custom", message: `expected a duration such as 1500, 1500ms, 15s or 2m, got ${JSON.stringify(value)}` });
+    return z.NEVER;
+  }
+  const unit = match[2] ?? "ms";
+  return Math.round(Number(match[1]) * (unit === "m" ? 60_000 : unit === "s" ? 1000 : 1));
+});
+const positiveDuration = (max = Number.MAX_SAFE_INTEGER) =>
+  Duration.pipe(z.number().int().min(1, "must be at least 1 ms").max(max, `must be at most ${max} ms`));
+const Int = z.coerce.number().int();
+
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+
+/** The one schema of `uplink-hub serve`'s configuration. */
+export const HubConfigSchema = z.object({
+  port: Int.min(0).max(65535).default(DEFAULT_PORT),
+  host: z.string().min(1).default(DEFAULT_HOST),
+  dataDir: z.string().min(1).default(DEFAULT_DATA_DIR),
+  /** Admission cap (WS_MAX_CLIENTS): 0 is unlimited, a negative value counts as 0. */
+  maxAgents: Int.transform((n) => Math.max(0, n)).default(0),
+  healthIntervalMs: positiveDuration().default(DEFAULT_HEALTH_INTERVAL_MS),
+  queryTimeoutMs: positiveDuration(MAX_TIMEOUT_MS).default(DEFAULT_QUERY_TIMEOUT_MS),
+  pingIntervalMs: positiveDuration().default(DEFAULT_PING_INTERVAL_MS),
+  maxPayloadBytes: Int.min(1024).default(DEFAULT_MAX_PAYLOAD_BYTES),
+  maxInflight: Int.min(1).max(1024).default(DEFAULT_MAX_INFLIGHT),
+  logLevel: z.enum(LOG_LEVELS).default(DEFAULT_LOG_LEVEL),
+});
+export type HubConfig = Readonly<z.output<typeof HubConfigSchema>>;
+export type HubConfigInput = z.input<typeof HubConfigSchema>;
+
+/** How each setting is spelled on the command line and in the environment. */
+export const HUB_SETTINGS: readonly { key: keyof HubConfig; flag: string; env: string; description: string }[] = [
+  { key: "port", flag: "--port <port>", env: "UPLINK_PORT", description: "HTTP and WebSocket port (0 picks a free one)" },
+  { key: "host", flag: "--host <host>", env: "UPLINK_HOST", description: "address to bind" },
+  { key: "dataDir", flag: "--data-dir <dir>", env: "UPLINK_DATA_DIR", description: "directory of the embedded SQLite store" },
+  { key: "maxAgents", flag: "--max-agents <n>", env: "WS_MAX_CLIENTS", description: "admission cap on agent sockets; 0 is unlimited" },
+  { key: "healthIntervalMs", flag: "--health-interval <duration>", env: "UPLINK_HEALTH_INTERVAL", description: "health poll interval per agent (jittered)" },
+  { key: "queryTimeoutMs", flag: "--query-timeout <duration>", env: "UPLINK_QUERY_TIMEOUT", description: "default deadline of a query" },
+  { key: "pingIntervalMs", flag: "--ping-interval <duration>", env: "UPLINK_PING_INTERVAL", description: "WebSocket ping interval; no pong by the next ping terminates the socket" },
+  { key: "maxPayloadBytes", flag: "--max-payload <bytes>", env: "UPLINK_MAX_PAYLOAD", description: "largest WebSocket frame accepted (close 1009 above)" },
+  { key: "maxInflight", flag: "--max-inflight <n>", env: "UPLINK_MAX_INFLIGHT", description: "queries an agent runs at once (sent in welcome)" },
+  { key: "logLevel", flag: "--log-level <level>", env: "UPLINK_LOG_LEVEL", description: "fatal, error, warn, info, debug, trace or silent" },
+];
+
+/** A setting has a bad value; the message names it. */
+export class ConfigError extends Error {}
+
+/**
+ * Parses the configuration once: command-line values win over environment variables, which win over
+ * defaults. Throws a ConfigError naming the setting when a value is bad.
+ */
+export function parseHubConfig(flags: Record<string, unknown>, env: NodeJS.ProcessEnv): HubConfig {
+  const raw: Record<string, unknown> = {};
+  for (const s of HUB_SETTINGS) {
+    const value = flags[s.key] ?? env[s.env];
+    if (value !== undefined && value !== "") raw[s.key] = value;
+  }
+  const parsed = HubConfigSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const setting = HUB_SETTINGS.find((s) => s.key === issue.path[0]);
+    const name = setting ? `${setting.flag.split(" ")[0]} / ${setting.env}` : String(issue.path[0]);
+    throw new ConfigError(`invalid ${name}: ${issue.message}`);
+  }
+  return Object.freeze(parsed.data);
+}

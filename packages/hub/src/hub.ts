@@ -1,0 +1,134 @@
+import { randomBytes } from "node:crypto";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { CloseCode } from "@uplink/protocol";
+import { AgentGateway } from "./agents/agent-gateway.js";
+import { AgentRegistry } from "./agents/agent-registry.js";
+import { HealthPoller } from "./agents/health-poller.js";
+import { createRequestListener } from "./api/router.js";
+import { agentRoutes } from "./api/routes/agents.js";
+import { enrollRoutes } from "./api/routes/enroll.js";
+import { historyRoutes } from "./api/routes/history.js";
+import { systemRoutes } from "./api/routes/system.js";
+import { tokenRoutes } from "./api/routes/tokens.js";
+import type { ApiServices } from "./api/services.js";
+import { DEFAULT_AUDIT_RESULT_MAX_BYTES, DEFAULT_SEND_HIGH_WATER_BYTES, type HubConfig } from "./config.js";
+import { ConnectionLostError } from "./errors.js";
+import type { Logger } from "./logger.js";
+import { HubMetrics } from "./metrics.js";
+import { LocalCommandRouter } from "./queries/command-router.js";
+import { QueryService } from "./queries/query-service.js";
+import { RateLimiter } from "./security/rate-limiter.js";
+import { SqliteStore } from "./store/sqlite-store.js";
+import type { Store } from "./store/store.js";
+
+/** Enrollment attempts allowed per client address per minute. */
+export const ENROLL_ATTEMPTS_PER_MINUTE = 30;
+/** Seconds a refused agent is told to wait before retrying. */
+export const RETRY_AFTER_S = 5;
+/** How long shutdown waits for in-flight HTTP requests before cutting their connections. */
+const HTTP_DRAIN_MS = 3000;
+
+export interface HubDeps {
+  log: Logger;
+  /** Defaults to the embedded SQLite file in `config.dataDir`. */
+  store?: Store;
+  hubId?: string;
+}
+
+export interface Hub {
+  readonly hubId: string;
+  readonly server: Server;
+  readonly store: Store;
+  readonly registry: AgentRegistry;
+  readonly metrics: HubMetrics;
+  /** Starts listening on the configured host and port; resolves with the bound address. */
+  listen(): Promise<AddressInfo>;
+  /**
+   * Stops: refuses new agents, closes agent sockets with 1001 (failing their pending commands at once),
+   * lets in-flight requests answer, closes the store. Idempotent.
+   */
+  close(): Promise<void>;
+}
+
+/** Builds a hub that is not yet listening. `main` listens and handles signals. */
+export function buildHub(config: HubConfig, deps: HubDeps): Hub {
+  const hubId = deps.hubId ?? `hub_${randomBytes(4).toString("hex")}`;
+  const log = deps.log.child({ hubId });
+  const store = deps.store ?? new SqliteStore(join(config.dataDir, "uplink.db"));
+  const metrics = new HubMetrics();
+  const registry = new AgentRegistry({ store, log, replicaId: hubId });
+  metrics.observe({ connectedAgents: () => registry.size, pendingCommands: () => registry.pendingCount() });
+  const poller = new HealthPoller({ intervalMs: config.healthIntervalMs, registry, metrics, log });
+  const gateway = new AgentGateway(
+    {
+      hubId,
+      maxAgents: config.maxAgents,
+      maxPayloadBytes: config.maxPayloadBytes,
+      maxInflight: config.maxInflight,
+      healthIntervalMs: config.healthIntervalMs,
+      sendHighWaterBytes: DEFAULT_SEND_HIGH_WATER_BYTES,
+      retryAfterS: RETRY_AFTER_S,
+    },
+    { store, registry, poller, metrics, log },
+  );
+  const queries = new QueryService({ store, router: new LocalCommandRouter(registry), metrics, log, auditResultMaxBytes: DEFAULT_AUDIT_RESULT_MAX_BYTES });
+  const services: ApiServices = { config, hubId, store, registry, queries, metrics, enrollLimiter: new RateLimiter(ENROLL_ATTEMPTS_PER_MINUTE, 60_000), log };
+  const routes = [systemRoutes, enrollRoutes, agentRoutes, historyRoutes, tokenRoutes].flatMap((r) => r(services));
+
+  const server = createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 10 * 60_000 }, createRequestListener(routes, { store, log }));
+  server.maxHeadersCount = 200;
+  server.on("upgrade", (req, socket, head) => gateway.handleUpgrade(req, socket, head));
+  server.on("clientError", (_err, socket) => {
+    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
+    else socket.destroy();
+  });
+
+  let pingTimer: NodeJS.Timeout | undefined;
+  let closing: Promise<void> | undefined;
+
+  async function listen(): Promise<AddressInfo> {
+    await store.markOffline(null);
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(config.port, config.host, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+    pingTimer = setInterval(() => {
+      for (const connection of registry.connections()) connection.sweep();
+    }, config.pingIntervalMs);
+    const address = server.address() as AddressInfo;
+    log.info({ host: address.address, port: address.port, maxAgents: config.maxAgents }, "hub listening");
+    return address;
+  }
+
+  async function shutdown(): Promise<void> {
+    log.info("hub shutting down");
+    gateway.stopAccepting();
+    clearInterval(pingTimer);
+    poller.stop();
+    const httpClosed = new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()));
+    registry.closeAll(CloseCode.GOING_AWAY, "hub shutting down", new ConnectionLostError("hub_shutting_down", "the hub is shutting down"));
+    await gateway.drained();
+    await gateway.close();
+    const cut = setTimeout(() => server.closeAllConnections(), HTTP_DRAIN_MS);
+    server.closeIdleConnections();
+    await httpClosed;
+    clearTimeout(cut);
+    await store.close();
+    log.info("hub stopped");
+  }
+
+  return {
+    hubId,
+    server,
+    store,
+    registry,
+    metrics,
+    listen,
+    close: () => (closing ??= shutdown()),
+  };
+}

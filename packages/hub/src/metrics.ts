@@ -1,0 +1,88 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+/** Outcome label of a finished command. */
+export type CommandOutcome = "ok" | "error" | "busy" | "timeout" | "disconnected";
+
+/**
+ * The hub's Prometheus metrics, on a registry of its own (so several hubs in one process never share
+ * counters). Gauges that mirror live state read it at scrape time through `observe`.
+ */
+export class HubMetrics {
+  readonly registry = new Registry();
+  readonly commandsSent = new Counter({
+    name: "uplink_commands_sent_total",
+    help: "Commands written to an agent socket, by kind",
+    labelNames: ["kind"] as const,
+    registers: [this.registry],
+  });
+  readonly commandsCompleted = new Counter({
+    name: "uplink_commands_completed_total",
+    help: "Commands that ended, by kind and outcome (ok, error, busy, timeout, disconnected)",
+    labelNames: ["kind", "outcome"] as const,
+    registers: [this.registry],
+  });
+  readonly commandDuration = new Histogram({
+    name: "uplink_command_duration_seconds",
+    help: "Time from sending a command to its reply, by kind",
+    labelNames: ["kind"] as const,
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  readonly orphanReplies = new Counter({
+    name: "uplink_orphan_replies_total",
+    help: "Replies dropped because no pending command on that connection matched (late, duplicate, unknown)",
+    labelNames: ["reason"] as const,
+    registers: [this.registry],
+  });
+  readonly frameViolations = new Counter({
+    name: "uplink_frame_violations_total",
+    help: "Agent frames that were not JSON or failed their schema",
+    registers: [this.registry],
+  });
+  readonly agentConnections = new Counter({
+    name: "uplink_agent_connections_total",
+    help: "Agent sockets accepted",
+    registers: [this.registry],
+  });
+  readonly upgradesRefused = new Counter({
+    name: "uplink_agent_upgrades_refused_total",
+    help: "Agent upgrade attempts refused before the upgrade, by HTTP status",
+    labelNames: ["status"] as const,
+    registers: [this.registry],
+  });
+  readonly healthPollFailures = new Counter({
+    name: "uplink_health_poll_failures_total",
+    help: "Health polls that timed out or failed",
+    registers: [this.registry],
+  });
+  readonly storeWriteSeconds = new Histogram({
+    name: "uplink_store_write_seconds",
+    help: "Latency of audit writes to the store",
+    buckets: [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1],
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Registers gauges read from live state at scrape time. */
+  observe(sources: { connectedAgents(): number; pendingCommands(): number }): void {
+    new Gauge({
+      name: "uplink_agents_connected",
+      help: "Agent sockets open on this hub",
+      registers: [this.registry],
+      collect() {
+        this.set(sources.connectedAgents());
+      },
+    });
+    new Gauge({
+      name: "uplink_pending_commands",
+      help: "Commands awaiting a reply on this hub",
+      registers: [this.registry],
+      collect() {
+        this.set(sources.pendingCommands());
+      },
+    });
+  }
+}

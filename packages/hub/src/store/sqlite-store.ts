@@ -1,0 +1,256 @@
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import Database from "better-sqlite3";
+import type {
+  AgentFilter,
+  AgentPatch,
+  AgentRecord,
+  AuditFinish,
+  AuditQuery,
+  AuditRecord,
+  NewAudit,
+  Store,
+  TokenRecord,
+} from "./store.js";
+import { SQLITE_MIGRATIONS } from "./sqlite-migrations.js";
+
+type Row = Record<string, unknown>;
+
+/** Column of `agents` for each patchable field. */
+const AGENT_COLUMNS: Record<keyof AgentPatch, string> = {
+  hostname: "hostname",
+  labels: "labels",
+  status: "status",
+  protocol: "protocol",
+  agentVersion: "agent_version",
+  platform: "platform",
+  arch: "arch",
+  connectedAt: "connected_at",
+  lastSeenAt: "last_seen_at",
+  lastHealth: "last_health",
+  replicaId: "replica_id",
+};
+
+/**
+ * The embedded store: one SQLite file in WAL mode. It owns its handle, migrates on open and prepares
+ * each fixed statement once. `synchronous=NORMAL` under WAL keeps every committed write across a
+ * process crash (only an OS crash can lose the last transactions).
+ */
+export class SqliteStore implements Store {
+  readonly #db: Database.Database;
+  readonly #stmt;
+  #closed = false;
+
+  /** Opens (creating and migrating) the database at `path`; `:memory:` for a throwaway store. */
+  constructor(path: string) {
+    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+    this.#db = new Database(path);
+    this.#db.pragma("journal_mode = WAL");
+    this.#db.pragma("synchronous = NORMAL");
+    this.#db.pragma("busy_timeout = 5000");
+    this.#db.pragma("foreign_keys = ON");
+    this.#migrate();
+    const db = this.#db;
+    this.#stmt = {
+      insertToken: db.prepare(
+        `INSERT INTO tokens (id, kind, scope, name, secret_hash, created_at, expires_at, revoked_at)
+         VALUES (@id, @kind, @scope, @name, @secretHash, @createdAt, @expiresAt, @revokedAt)`,
+      ),
+      findToken: db.prepare(`SELECT * FROM tokens WHERE id = ?`),
+      listTokens: db.prepare(`SELECT * FROM tokens ORDER BY created_at, id`),
+      revokeToken: db.prepare(`UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`),
+      insertAgent: db.prepare(
+        `INSERT INTO agents (id, secret_hash, hostname, labels, enrolled_at) VALUES (?, ?, ?, ?, ?)`,
+      ),
+      findAgent: db.prepare(`SELECT * FROM agents WHERE id = ?`),
+      listAgents: db.prepare(`SELECT * FROM agents WHERE revoked_at IS NULL ORDER BY hostname, id`),
+      revokeAgent: db.prepare(
+        `UPDATE agents SET revoked_at = ?, status = 'offline' WHERE id = ? AND revoked_at IS NULL`,
+      ),
+      markAllOffline: db.prepare(`UPDATE agents SET status = 'offline' WHERE status != 'offline'`),
+      markReplicaOffline: db.prepare(`UPDATE agents SET status = 'offline' WHERE replica_id = ? AND status != 'offline'`),
+      insertAudit: db.prepare(
+        `INSERT INTO query_audit (correlation_id, agent_id, requester, session_id, request_id, collector, query, status, created_at)
+         VALUES (@correlationId, @agentId, @requester, @sessionId, @requestId, @collector, @query, 'pending', @createdAt)`,
+      ),
+      finishAudit: db.prepare(
+        `UPDATE query_audit SET status = @status, finished_at = @finishedAt, duration_ms = @durationMs,
+           error_code = @errorCode, error_message = @errorMessage, result = @resultJson, result_truncated = @resultTruncated
+         WHERE correlation_id = @correlationId`,
+      ),
+      listAudit: db.prepare(
+        `SELECT * FROM query_audit WHERE (@agentId IS NULL OR agent_id = @agentId) AND (@before IS NULL OR seq < @before)
+         ORDER BY seq DESC LIMIT @limit`,
+      ),
+    };
+  }
+
+  #migrate(): void {
+    const applied = this.#db.pragma("user_version", { simple: true }) as number;
+    for (let i = applied; i < SQLITE_MIGRATIONS.length; i++) {
+      this.#db.transaction(() => {
+        this.#db.exec(SQLITE_MIGRATIONS[i]!);
+        this.#db.pragma(`user_version = ${i + 1}`);
+      })();
+    }
+  }
+
+  async ready(): Promise<boolean> {
+    if (this.#closed) return false;
+    try {
+      this.#db.prepare("SELECT 1").get();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#db.close();
+  }
+
+  async createToken(token: TokenRecord): Promise<void> {
+    this.#stmt.insertToken.run(token);
+  }
+
+  async findToken(id: string): Promise<TokenRecord | undefined> {
+    const row = this.#stmt.findToken.get(id) as Row | undefined;
+    return row && toToken(row);
+  }
+
+  async listTokens(): Promise<TokenRecord[]> {
+    return (this.#stmt.listTokens.all() as Row[]).map(toToken);
+  }
+
+  async revokeToken(id: string, at: number): Promise<boolean> {
+    return this.#stmt.revokeToken.run(at, id).changes > 0;
+  }
+
+  async createAgent(agent: Pick<AgentRecord, "id" | "secretHash" | "hostname" | "labels" | "enrolledAt">): Promise<void> {
+    this.#stmt.insertAgent.run(agent.id, agent.secretHash, agent.hostname, JSON.stringify(agent.labels), agent.enrolledAt);
+  }
+
+  async findAgent(id: string): Promise<AgentRecord | undefined> {
+    const row = this.#stmt.findAgent.get(id) as Row | undefined;
+    return row && toAgent(row);
+  }
+
+  async listAgents(filter: AgentFilter): Promise<AgentRecord[]> {
+    return (this.#stmt.listAgents.all() as Row[]).map(toAgent).filter((a) => matchesFilter(a, filter));
+  }
+
+  async updateAgent(id: string, patch: AgentPatch): Promise<void> {
+    const keys = Object.keys(patch) as (keyof AgentPatch)[];
+    if (keys.length === 0) return;
+    const sets = keys.map((k) => `${AGENT_COLUMNS[k]} = @${k}`).join(", ");
+    const values: Row = { id };
+    for (const k of keys) values[k] = toColumnValue(patch[k]);
+    // The patch's key set is one of a few shapes; better-sqlite3 caches nothing, so keep statements by shape.
+    this.#patchStatement(sets).run(values);
+  }
+
+  readonly #patchStatements = new Map<string, Database.Statement>();
+  #patchStatement(sets: string): Database.Statement {
+    let stmt = this.#patchStatements.get(sets);
+    if (stmt === undefined) {
+      stmt = this.#db.prepare(`UPDATE agents SET ${sets} WHERE id = @id`);
+      this.#patchStatements.set(sets, stmt);
+    }
+    return stmt;
+  }
+
+  async revokeAgent(id: string, at: number): Promise<boolean> {
+    return this.#stmt.revokeAgent.run(at, id).changes > 0;
+  }
+
+  async markOffline(replicaId: string | null): Promise<void> {
+    if (replicaId === null) this.#stmt.markAllOffline.run();
+    else this.#stmt.markReplicaOffline.run(replicaId);
+  }
+
+  async insertAudit(row: NewAudit): Promise<void> {
+    this.#stmt.insertAudit.run(row);
+  }
+
+  async finishAudit(correlationId: string, finish: AuditFinish): Promise<void> {
+    this.#stmt.finishAudit.run({ ...finish, correlationId, resultTruncated: finish.resultTruncated ? 1 : 0 });
+  }
+
+  async listAudit(query: AuditQuery): Promise<AuditRecord[]> {
+    const rows = this.#stmt.listAudit.all({
+      agentId: query.agentId ?? null,
+      before: query.before ?? null,
+      limit: query.limit,
+    }) as Row[];
+    return rows.map(toAudit);
+  }
+}
+
+function toColumnValue(value: unknown): unknown {
+  if (value === undefined) return null;
+  if (value !== null && typeof value === "object") return JSON.stringify(value);
+  return value;
+}
+
+/** True when the agent matches every condition of the filter. */
+export function matchesFilter(agent: AgentRecord, filter: AgentFilter): boolean {
+  if (filter.status !== undefined && agent.status !== filter.status) return false;
+  for (const [k, v] of Object.entries(filter.labels ?? {})) if (agent.labels[k] !== v) return false;
+  return true;
+}
+
+function toToken(r: Row): TokenRecord {
+  return {
+    id: r.id as string,
+    kind: r.kind as TokenRecord["kind"],
+    scope: (r.scope as TokenRecord["scope"]) ?? null,
+    name: r.name as string,
+    secretHash: r.secret_hash as string,
+    createdAt: r.created_at as number,
+    expiresAt: (r.expires_at as number | null) ?? null,
+    revokedAt: (r.revoked_at as number | null) ?? null,
+  };
+}
+
+function toAgent(r: Row): AgentRecord {
+  return {
+    id: r.id as string,
+    secretHash: r.secret_hash as string,
+    hostname: r.hostname as string,
+    labels: JSON.parse(r.labels as string) as Record<string, string>,
+    status: r.status as AgentRecord["status"],
+    protocol: (r.protocol as number | null) ?? null,
+    agentVersion: (r.agent_version as string | null) ?? null,
+    platform: (r.platform as string | null) ?? null,
+    arch: (r.arch as string | null) ?? null,
+    enrolledAt: r.enrolled_at as number,
+    connectedAt: (r.connected_at as number | null) ?? null,
+    lastSeenAt: (r.last_seen_at as number | null) ?? null,
+    lastHealth: r.last_health === null ? null : (JSON.parse(r.last_health as string) as AgentRecord["lastHealth"]),
+    replicaId: (r.replica_id as string | null) ?? null,
+    revokedAt: (r.revoked_at as number | null) ?? null,
+  };
+}
+
+function toAudit(r: Row): AuditRecord {
+  return {
+    seq: r.seq as number,
+    correlationId: r.correlation_id as string,
+    agentId: r.agent_id as string,
+    requester: r.requester as string,
+    sessionId: r.session_id as string,
+    requestId: (r.request_id as string | null) ?? null,
+    collector: r.collector as string,
+    query: r.query as string,
+    status: r.status as AuditRecord["status"],
+    createdAt: r.created_at as number,
+    finishedAt: (r.finished_at as number | null) ?? null,
+    durationMs: (r.duration_ms as number | null) ?? null,
+    errorCode: (r.error_code as string | null) ?? null,
+    errorMessage: (r.error_message as string | null) ?? null,
+    result: r.result === null ? null : JSON.parse(r.result as string),
+    resultTruncated: r.result_truncated === 1,
+  };
+}

@@ -1,0 +1,122 @@
+import type { HealthResult } from "@uplink/protocol";
+
+/** Token scopes, each including the ones before it. */
+export const SCOPES = ["read", "query", "admin"] as const;
+export type Scope = (typeof SCOPES)[number];
+export type TokenKind = "api" | "enroll";
+
+export interface TokenRecord {
+  id: string;
+  kind: TokenKind;
+  /** Present for `api` tokens. */
+  scope: Scope | null;
+  name: string;
+  /** sha256 of the secret, hex. Never the secret itself. */
+  secretHash: string;
+  createdAt: number;
+  expiresAt: number | null;
+  revokedAt: number | null;
+}
+
+export type AgentStatus = "online" | "offline" | "unresponsive";
+
+export interface AgentRecord {
+  id: string;
+  secretHash: string;
+  hostname: string;
+  labels: Record<string, string>;
+  status: AgentStatus;
+  protocol: number | null;
+  agentVersion: string | null;
+  platform: string | null;
+  arch: string | null;
+  enrolledAt: number;
+  connectedAt: number | null;
+  lastSeenAt: number | null;
+  lastHealth: HealthResult | null;
+  replicaId: string | null;
+  revokedAt: number | null;
+}
+
+/** The fields a connection, a hello or a health poll changes. */
+export type AgentPatch = Partial<
+  Pick<
+    AgentRecord,
+    "hostname" | "labels" | "status" | "protocol" | "agentVersion" | "platform" | "arch" | "connectedAt" | "lastSeenAt" | "lastHealth" | "replicaId"
+  >
+>;
+
+export interface AgentFilter {
+  status?: AgentStatus;
+  /** Every pair must match. */
+  labels?: Record<string, string>;
+}
+
+export type QueryStatus = "pending" | "ok" | "error" | "timeout" | "offline";
+
+/** One row of the query audit. */
+export interface AuditRecord {
+  /** Monotonic sequence, the `before` cursor of the history. */
+  seq: number;
+  correlationId: string;
+  agentId: string;
+  requester: string;
+  sessionId: string;
+  requestId: string | null;
+  collector: string;
+  query: string;
+  status: QueryStatus;
+  createdAt: number;
+  finishedAt: number | null;
+  durationMs: number | null;
+  errorCode: string | null;
+  errorMessage: string | null;
+  /** The result as stored: null when it was larger than the audit cap (then `resultTruncated`). */
+  result: unknown;
+  resultTruncated: boolean;
+}
+
+export type NewAudit = Pick<AuditRecord, "correlationId" | "agentId" | "requester" | "sessionId" | "requestId" | "collector" | "query" | "createdAt">;
+
+export type AuditFinish = Pick<AuditRecord, "status" | "finishedAt" | "durationMs" | "errorCode" | "errorMessage"> & {
+  /** Serialised result, already capped by the caller; null when none or over the cap. */
+  resultJson: string | null;
+  resultTruncated: boolean;
+};
+
+export interface AuditQuery {
+  agentId?: string;
+  limit: number;
+  /** Only rows with seq below this. */
+  before?: number;
+}
+
+/**
+ * The hub's authoritative record. Every method is async so that a networked implementation
+ * (PostgreSQL, cluster mode) fits behind it; the embedded one is SQLite.
+ * A method resolves only once the write is durable against a process crash.
+ */
+export interface Store {
+  /** True when the store can serve reads and writes. */
+  ready(): Promise<boolean>;
+  close(): Promise<void>;
+
+  createToken(token: TokenRecord): Promise<void>;
+  findToken(id: string): Promise<TokenRecord | undefined>;
+  listTokens(): Promise<TokenRecord[]>;
+  /** Marks the token revoked; false when no live token had that id. */
+  revokeToken(id: string, at: number): Promise<boolean>;
+
+  createAgent(agent: Pick<AgentRecord, "id" | "secretHash" | "hostname" | "labels" | "enrolledAt">): Promise<void>;
+  findAgent(id: string): Promise<AgentRecord | undefined>;
+  listAgents(filter: AgentFilter): Promise<AgentRecord[]>;
+  updateAgent(id: string, patch: AgentPatch): Promise<void>;
+  /** Marks the agent revoked and offline; false when no live agent had that id. */
+  revokeAgent(id: string, at: number): Promise<boolean>;
+  /** Start-up: agents recorded as held by this replica (or, for the embedded store, by anyone) are offline. */
+  markOffline(replicaId: string | null): Promise<void>;
+
+  insertAudit(row: NewAudit): Promise<void>;
+  finishAudit(correlationId: string, finish: AuditFinish): Promise<void>;
+  listAudit(query: AuditQuery): Promise<AuditRecord[]>;
+}
