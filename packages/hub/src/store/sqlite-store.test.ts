@@ -1,0 +1,49 @@
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import Database from "better-sqlite3";
+import { afterAll, describe, expect, it } from "vitest";
+import { hashSecret } from "../security/credentials.js";
+import { createToken } from "../security/tokens.js";
+import { SqliteStore } from "./sqlite-store.js";
+import { SQLITE_MIGRATIONS } from "./sqlite-migrations.js";
+import { describeStoreContract } from "./store-contract.js";
+
+const dir = mkdtempSync(join(tmpdir(), "uplink-store-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+let n = 0;
+
+describeStoreContract("SqliteStore", async () => new SqliteStore(join(dir, `contract-${n++}.db`)));
+
+describe("SqliteStore", () => {
+  it("creates the file in WAL mode and records the migration version", async () => {
+    const path = join(dir, "nested", "uplink.db");
+    const store = new SqliteStore(path);
+    await store.close();
+    const db = new Database(path, { readonly: true });
+    expect(db.pragma("journal_mode", { simple: true })).toBe("wal");
+    expect(db.pragma("user_version", { simple: true })).toBe(SQLITE_MIGRATIONS.length);
+    db.close();
+  });
+
+  it("reopens an existing file without migrating twice", async () => {
+    const path = join(dir, "reopen.db");
+    const first = new SqliteStore(path);
+    await first.createAgent({ id: "agt_x", secretHash: "11".repeat(32), hostname: "h", labels: {}, enrolledAt: 1 });
+    await first.close();
+    const second = new SqliteStore(path);
+    expect((await second.findAgent("agt_x"))?.hostname).toBe("h");
+    await second.close();
+  });
+
+  it("keeps only hashes of token secrets, never the secret", async () => {
+    const path = join(dir, "secrets.db");
+    const store = new SqliteStore(path);
+    const { token } = await createToken(store, { kind: "api", scope: "admin", name: "ops" });
+    const secret = token.slice(token.indexOf(".") + 1);
+    const onDisk = () => Buffer.concat([readFileSync(path), readFileSync(`${path}-wal`)]);
+    expect(onDisk().includes(secret)).toBe(false);
+    expect(onDisk().includes(hashSecret(secret))).toBe(true);
+    await store.close();
+  });
+});

@@ -1,0 +1,93 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import type { Store, TokenRecord } from "./store.js";
+
+/**
+ * The behaviour every Store implementation owes the hub. Each implementation's test file calls this
+ * with a factory that makes a fresh, empty store.
+ */
+export function describeStoreContract(name: string, makeStore: () => Promise<Store>): void {
+  describe(`${name} (Store contract)`, () => {
+    let store: Store;
+    beforeEach(async () => {
+      store = await makeStore();
+    });
+    afterEach(async () => {
+      await store.close();
+    });
+
+    const token = (id: string, over: Partial<TokenRecord> = {}): TokenRecord => ({
+      id,
+      kind: "api",
+      scope: "read",
+      name: `name-${id}`,
+      secretHash: "ab".repeat(32),
+      createdAt: 1000,
+      expiresAt: null,
+      revokedAt: null,
+      ...over,
+    });
+
+    it("is ready once open", async () => {
+      expect(await store.ready()).toBe(true);
+    });
+
+    it("creates, finds, lists and revokes tokens", async () => {
+      await store.createToken(token("tok_a"));
+      await store.createToken(token("tok_b", { kind: "enroll", scope: null, expiresAt: 5000 }));
+      expect(await store.findToken("tok_a")).toEqual(token("tok_a"));
+      expect(await store.findToken("tok_missing")).toBeUndefined();
+      expect((await store.listTokens()).map((t) => t.id)).toEqual(["tok_a", "tok_b"]);
+      expect(await store.revokeToken("tok_a", 2000)).toBe(true);
+      expect(await store.revokeToken("tok_a", 3000)).toBe(false);
+      expect((await store.findToken("tok_a"))?.revokedAt).toBe(2000);
+      expect(await store.revokeToken("tok_missing", 2000)).toBe(false);
+    });
+
+    it("records agents, patches presence and filters by status and labels", async () => {
+      await store.createAgent({ id: "agt_1", secretHash: "cd".repeat(32), hostname: "web-1", labels: { env: "prod", role: "web" }, enrolledAt: 10 });
+      await store.createAgent({ id: "agt_2", secretHash: "ef".repeat(32), hostname: "db-1", labels: { env: "prod", role: "db" }, enrolledAt: 11 });
+      const health = { status: "ok" as const, agentVersion: "1", uptimeS: 1, load1: 0, memFreeBytes: 1, memTotalBytes: 2, inflight: 0, collectors: ["host"] };
+      await store.updateAgent("agt_1", { status: "online", protocol: 2, connectedAt: 20, lastSeenAt: 21, replicaId: "hub_a", lastHealth: health });
+      const a1 = await store.findAgent("agt_1");
+      expect(a1).toMatchObject({ id: "agt_1", hostname: "web-1", status: "online", protocol: 2, connectedAt: 20, lastSeenAt: 21, replicaId: "hub_a", lastHealth: health, revokedAt: null });
+      expect((await store.listAgents({ status: "online" })).map((a) => a.id)).toEqual(["agt_1"]);
+      expect((await store.listAgents({ labels: { env: "prod" } })).map((a) => a.id).sort()).toEqual(["agt_1", "agt_2"]);
+      expect((await store.listAgents({ labels: { env: "prod", role: "db" } })).map((a) => a.id)).toEqual(["agt_2"]);
+      await store.markOffline("hub_other");
+      expect((await store.findAgent("agt_1"))?.status).toBe("online");
+      await store.markOffline("hub_a");
+      expect((await store.findAgent("agt_1"))?.status).toBe("offline");
+    });
+
+    it("revokes an agent once and hides it from the list", async () => {
+      await store.createAgent({ id: "agt_r", secretHash: "00".repeat(32), hostname: "h", labels: {}, enrolledAt: 1 });
+      await store.updateAgent("agt_r", { status: "online" });
+      expect(await store.revokeAgent("agt_r", 50)).toBe(true);
+      expect(await store.revokeAgent("agt_r", 60)).toBe(false);
+      expect(await store.findAgent("agt_r")).toMatchObject({ revokedAt: 50, status: "offline" });
+      expect(await store.listAgents({})).toEqual([]);
+    });
+
+    it("keeps the query audit, newest first, paged by seq and filtered by agent", async () => {
+      for (let i = 1; i <= 5; i++) {
+        await store.insertAudit({ correlationId: `c${i}`, agentId: i % 2 ? "agt_odd" : "agt_even", requester: "ops", sessionId: "s", requestId: i === 1 ? "req-1" : null, collector: "host", query: `select ${i}`, createdAt: i });
+      }
+      await store.finishAudit("c1", { status: "ok", finishedAt: 9, durationMs: 1.5, errorCode: null, errorMessage: null, resultJson: JSON.stringify({ columns: ["x"], rows: [[1]], rowCount: 1, truncated: false }), resultTruncated: false });
+      await store.finishAudit("c2", { status: "timeout", finishedAt: 9, durationMs: 30, errorCode: "timeout", errorMessage: "late", resultJson: null, resultTruncated: false });
+      const all = await store.listAudit({ limit: 10 });
+      expect(all.map((r) => r.correlationId)).toEqual(["c5", "c4", "c3", "c2", "c1"]);
+      expect(all[4]).toMatchObject({ status: "ok", requestId: "req-1", durationMs: 1.5, result: { rowCount: 1 } });
+      expect(all[3]).toMatchObject({ status: "timeout", errorCode: "timeout", errorMessage: "late", result: null });
+      expect(all[0]).toMatchObject({ status: "pending", finishedAt: null });
+      const page = await store.listAudit({ limit: 2, before: all[1]!.seq });
+      expect(page.map((r) => r.correlationId)).toEqual(["c3", "c2"]);
+      expect((await store.listAudit({ limit: 10, agentId: "agt_even" })).map((r) => r.correlationId)).toEqual(["c4", "c2"]);
+    });
+
+    it("is not ready after close", async () => {
+      await store.close();
+      expect(await store.ready()).toBe(false);
+      store = await makeStore();
+    });
+  });
+}
