@@ -56,9 +56,7 @@ export const ERROR_CODES = {
   agent_offline: "The agent is not connected to any hub replica.",
   agent_disconnected: "The agent's connection closed while the command was pending.",
   agent_replaced: "A newer connection of the same agent replaced the one the command was sent on.",
-  agent_error: "The agent answered with an error (its own code is in the message).",
   hub_shutting_down: "The hub is stopping; pending commands fail at once.",
-  replica_unreachable: "The hub replica holding the agent's socket did not answer.",
   // REST.
   unauthorized: "The bearer token is missing, unknown, expired or revoked.",
   forbidden: "The token's scope does not allow this call.",
