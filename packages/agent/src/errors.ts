@@ -37,3 +37,23 @@ export function toWireError(err: unknown): { code: ErrorCode; error: string } {
   if (err instanceof AgentError) return { code: err.code, error: err.message };
   return { code: "internal", error: err instanceof Error ? err.message : String(err) };
 }
+
+/** A setting failed validation at start-up; `setting` names the flag and its environment variable. */
+export class ConfigError extends AgentError {
+  constructor(
+    readonly setting: string,
+    message: string,
+  ) {
+    super("invalid_request", `invalid ${setting}: ${message}`);
+  }
+}
+
+/** The hub refused the enrollment, answered something unreadable, or could not be reached. */
+export class EnrollError extends AgentError {}
+
+/** `service install` could not write the systemd unit. */
+export class ServiceInstallError extends AgentError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("internal", message, options);
+  }
+}

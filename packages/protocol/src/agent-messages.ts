@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { MAX_ID_CHARS } from "./constants.js";
-import { CorrelationId, SessionId } from "./hub-messages.js";
+import { CorrelationId } from "./hub-messages.js";
 
 const Labels = z.record(z.string().min(1).max(128), z.string().max(256));
 
@@ -24,8 +24,9 @@ export type Hello = z.infer<typeof Hello>;
 export const SessionResponse = z
   .object({
     type: z.literal("session_response"),
-    sessionId: SessionId.optional(),
-    session_id: SessionId.optional(),
+    // Empty when the command it answers named no session (a malformed command answered as bad_command).
+    sessionId: z.string().max(MAX_ID_CHARS).optional(),
+    session_id: z.string().max(MAX_ID_CHARS).optional(),
     correlationId: CorrelationId.optional(),
     ok: z.boolean(),
     result: z.unknown().optional(),
@@ -49,4 +50,4 @@ export const AGENT_TO_HUB_SCHEMAS = {
   session_response: SessionResponse,
 } as const satisfies Record<AgentToHubType, z.ZodType>;
 
-export { Labels, MAX_ID_CHARS };
+export { Labels };

@@ -1,4 +1,4 @@
-import type { ErrorCode } from "./constants.js";
+import { MAX_ID_CHARS, type ErrorCode } from "./constants.js";
 import type { HealthResult, QueryResult } from "./results.js";
 
 /** What a response must echo from the command it answers. */
@@ -44,13 +44,19 @@ export function buildResponse(ref: CommandRef, outcome: Outcome): SessionRespons
 
 /**
  * Reads the routing fields of a frame that may have failed its schema, so that even a malformed
- * command is answered with its own correlationId. Returns undefined when no session can be named.
+ * command is answered with its own correlationId. Returns undefined when the frame names neither a
+ * session nor a correlationId; a missing session is answered as `""`.
  */
 export function commandRef(raw: unknown): CommandRef | undefined {
   if (typeof raw !== "object" || raw === null) return undefined;
   const r = raw as Record<string, unknown>;
-  const sessionId = typeof r.sessionId === "string" ? r.sessionId : typeof r.session_id === "string" ? r.session_id : undefined;
-  const correlationId = typeof r.correlationId === "string" ? r.correlationId : undefined;
+  const sessionId = idField(r.sessionId) ?? idField(r.session_id);
+  const correlationId = idField(r.correlationId);
   if (sessionId === undefined && correlationId === undefined) return undefined;
   return { sessionId: sessionId ?? "", correlationId };
+}
+
+/** An id the schemas would accept back: a non-empty string of at most MAX_ID_CHARS. */
+function idField(value: unknown): string | undefined {
+  return typeof value === "string" && value.length > 0 && value.length <= MAX_ID_CHARS ? value : undefined;
 }

@@ -1,17 +1,10 @@
-import { Labels } from "@uplink/protocol";
-import { z } from "zod";
+import { ENROLL_PATH, EnrollRequest, type EnrollResponse } from "@uplink/protocol";
 import { RateLimitedError, UnauthorizedError } from "../../errors.js";
 import { newId, newSecret, parseCredential, secretMatches } from "../../security/credentials.js";
 import { isLive } from "../auth.js";
 import { readJson, sendJson } from "../http.js";
 import type { Route } from "../route.js";
 import { MAX_BODY_BYTES, type ApiServices } from "../services.js";
-
-const EnrollBody = z.object({
-  token: z.string().min(1).max(512),
-  hostname: z.string().min(1).max(255),
-  labels: Labels.default({}),
-});
 
 /**
  * `POST /api/v1/enroll`: an enrollment token buys an agent identity. The agent key is the whole
@@ -21,12 +14,12 @@ export function enrollRoutes(s: ApiServices): Route[] {
   return [
     {
       method: "POST",
-      path: "/api/v1/enroll",
+      path: ENROLL_PATH,
       scope: null,
       async handle({ req, res, log }) {
         const wait = s.enrollLimiter.take(req.socket.remoteAddress ?? "unknown");
         if (wait > 0) throw new RateLimitedError(wait);
-        const body = await readJson(req, EnrollBody, MAX_BODY_BYTES);
+        const body = await readJson(req, EnrollRequest, MAX_BODY_BYTES);
         const credential = parseCredential(body.token);
         const token = credential === undefined ? undefined : await s.store.findToken(credential.id);
         if (credential === undefined || token === undefined || token.kind !== "enroll" || !secretMatches(credential.secret, token.secretHash) || !isLive(token, Date.now())) {
@@ -36,7 +29,8 @@ export function enrollRoutes(s: ApiServices): Route[] {
         const { secret, secretHash } = newSecret();
         await s.store.createAgent({ id: agentId, secretHash, hostname: body.hostname, labels: body.labels, enrolledAt: Date.now() });
         log.info({ agentId, hostname: body.hostname, enrollToken: token.id }, "agent enrolled");
-        sendJson(res, 201, { agentId, agentKey: `${agentId}.${secret}` });
+        const answer: EnrollResponse = { agentId, agentKey: `${agentId}.${secret}` };
+        sendJson(res, 201, answer);
       },
     },
   ];

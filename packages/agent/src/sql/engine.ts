@@ -1,0 +1,179 @@
+import Database from "better-sqlite3";
+import type { Cell, QueryResult } from "@uplink/protocol";
+import { AgentError, CollectorError } from "../errors.js";
+import { checkReadOnly } from "./read-only-guard.js";
+import { isAvailable, unavailableMessage, type AgentSnapshot, type ColumnType, type TableContext, type TableDef, type Value } from "./table-def.js";
+
+/** What one query may return and what the `agent` table shows for it. */
+export interface RunOptions {
+  maxRows: number;
+  maxBytes: number;
+  agent: AgentSnapshot;
+}
+
+/** SQLite over live host tables, evaluated synchronously on the calling thread. */
+export interface Engine {
+  /**
+   * Runs one read-only query and returns its rows, cut at `maxRows` rows or `maxBytes` bytes (the JSON
+   * size of `rows`), with `truncated: true` when cut. Throws `CollectorError` with `read_only`,
+   * `empty_query` or `query_failed` (SQLite's own message), or `internal` for a bug of ours.
+   */
+  run(sql: string, options: RunOptions): QueryResult;
+  close(): void;
+}
+
+/** Thrown by the `load_extension` stand-in; recognised on the way out and reported as `read_only`. */
+class ExtensionRefused extends Error {}
+
+interface QueryState {
+  ctx: TableContext;
+  /** Rows of each table whose scan completed during this query, replayed by later scans (joins, subqueries). */
+  scanned: Map<string, unknown[][]>;
+}
+
+/**
+ * Creates an engine over `tables` on `platform`: one in-memory SQLite database in which each table is an
+ * eponymous virtual table, so a table's rows are computed only when a query scans it.
+ *
+ * Hardening, in order of the path a query takes: the lexical guard refuses non-queries before SQLite
+ * compiles them; `stmt.readonly`/`stmt.reader` refuse what slipped through; SQLite's defensive mode is
+ * on (`unsafeMode(false)`); `load_extension()` is replaced by a function that refuses; temporary
+ * storage is kept in memory so no query, however large its sort, creates a file.
+ */
+export function createEngine(tables: readonly TableDef[], platform: NodeJS.Platform = process.platform): Engine {
+  const db = new Database(":memory:");
+  db.unsafeMode(false);
+  db.pragma("temp_store = memory");
+  db.function("load_extension", { varargs: true, directOnly: true }, () => {
+    throw new ExtensionRefused("loading extensions is not allowed");
+  });
+
+  let state: QueryState | undefined;
+  for (const def of tables) registerTable(db, def, platform, () => state);
+
+  return {
+    run(sql, options) {
+      const verdict = checkReadOnly(sql);
+      if (!verdict.ok) throw new CollectorError(verdict.code, verdict.message);
+      let stmt: Database.Statement;
+      try {
+        stmt = db.prepare(sql);
+      } catch (err) {
+        throw toCollectorError(err);
+      }
+      if (!stmt.readonly) throw new CollectorError("read_only", "the statement would modify the database; only reads are allowed");
+      if (!stmt.reader) throw new CollectorError("read_only", "the statement returns no rows; only queries are allowed");
+      const memo = new Map<string, unknown>();
+      state = {
+        scanned: new Map(),
+        ctx: {
+          platform,
+          agent: options.agent,
+          memo<T>(key: string, compute: () => T): T {
+            if (!memo.has(key)) memo.set(key, compute());
+            return memo.get(key) as T;
+          },
+        },
+      };
+      try {
+        return collect(stmt, options);
+      } catch (err) {
+        throw toCollectorError(err);
+      } finally {
+        state = undefined;
+      }
+    },
+    close() {
+      db.close();
+    },
+  };
+}
+
+function registerTable(db: Database.Database, def: TableDef, platform: NodeJS.Platform, current: () => QueryState | undefined): void {
+  const names = def.columns.map((c) => c.name);
+  const types = def.columns.map((c) => c.type);
+  const available = isAvailable(def, platform);
+  db.table(def.name, {
+    columns: names,
+    // better-sqlite3 requires a generator function and infers hidden parameters from its arity: keep it 0.
+    rows: function* () {
+      if (!available) throw new CollectorError("query_failed", unavailableMessage(def, platform));
+      const q = current();
+      if (q === undefined) throw new Error(`table ${def.name} scanned outside a query`);
+      const done = q.scanned.get(def.name);
+      if (done !== undefined) {
+        yield* done;
+        return;
+      }
+      const rows: unknown[][] = [];
+      for (const row of def.rows(q.ctx)) {
+        const values = names.map((name, i) => coerce(row[name], types[i] as ColumnType));
+        rows.push(values);
+        yield values;
+      }
+      // Only a complete scan is replayed; a scan cut short by LIMIT leaves the next scan to read afresh.
+      q.scanned.set(def.name, rows);
+    },
+  });
+}
+
+/** Coerces a table's value to its column's type; SQLite sees integers as BigInt, which it stores as INTEGER. */
+function coerce(v: Value, type: ColumnType): unknown {
+  if (v === null || v === undefined) return null;
+  switch (type) {
+    case "INTEGER":
+      if (typeof v === "bigint") return v;
+      if (typeof v === "boolean") return v ? 1n : 0n;
+      if (typeof v === "number") return Number.isFinite(v) ? BigInt(Math.trunc(v)) : null;
+      return /^-?\d+$/.test(v) ? BigInt(v) : null;
+    case "REAL":
+      return typeof v === "string" ? (Number.isFinite(Number(v)) ? Number(v) : null) : Number(v);
+    case "TEXT":
+      return String(v);
+  }
+}
+
+/** Iterates the statement row by row, stopping at the caps instead of materialising everything. */
+function collect(stmt: Database.Statement, { maxRows, maxBytes }: RunOptions): QueryResult {
+  stmt.raw(true).safeIntegers(true);
+  const columns = stmt.columns().map((c) => c.name);
+  const rows: Cell[][] = [];
+  let bytes = 2; // "[]"
+  let truncated = false;
+  for (const raw of stmt.iterate() as IterableIterator<unknown[]>) {
+    if (rows.length >= maxRows) {
+      truncated = true;
+      break;
+    }
+    const row = raw.map(toCell);
+    const size = Buffer.byteLength(JSON.stringify(row)) + (rows.length > 0 ? 1 : 0);
+    if (bytes + size > maxBytes) {
+      truncated = true;
+      break;
+    }
+    bytes += size;
+    rows.push(row);
+  }
+  return { columns, rows, rowCount: rows.length, truncated };
+}
+
+/**
+ * A SQLite value as a JSON cell: integers within ±2^53 as numbers and beyond as decimal strings (never a
+ * silently rounded number), ±Infinity as strings, BLOBs as lower-case hex strings.
+ */
+export function toCell(v: unknown): Cell {
+  if (v === null || typeof v === "string") return v;
+  if (typeof v === "bigint") return v >= Number.MIN_SAFE_INTEGER && v <= Number.MAX_SAFE_INTEGER ? Number(v) : v.toString();
+  if (typeof v === "number") return Number.isFinite(v) ? v : String(v);
+  if (Buffer.isBuffer(v)) return v.toString("hex");
+  return String(v);
+}
+
+function toCollectorError(err: unknown): AgentError {
+  if (err instanceof AgentError) return err;
+  if (err instanceof ExtensionRefused) return new CollectorError("read_only", err.message);
+  if (err instanceof Database.SqliteError) return new CollectorError("query_failed", err.message, { cause: err });
+  // better-sqlite3 reports statement-shape problems as RangeError/TypeError before SQLite runs.
+  if (err instanceof RangeError) return new CollectorError("query_failed", err.message, { cause: err });
+  return new CollectorError("internal", err instanceof Error ? err.message : String(err), { cause: err });
+}

@@ -1,0 +1,168 @@
+/**
+ * The first line of the read-only defence: a lexical check run before SQLite ever sees the text.
+ *
+ * It must run before `prepare`, not after: SQLite applies some PRAGMAs and resolves ATTACH targets
+ * while compiling, so "prepare, then look at `stmt.readonly`" is too late for those. The engine adds
+ * the second line after preparing (`stmt.readonly`, `stmt.reader`) and a third at run time
+ * (`load_extension` is replaced by a function that refuses). Defence in depth, because each layer
+ * alone has gaps: `ATTACH` and `PRAGMA x=1` both prepare as "readonly".
+ */
+
+/** The verdict on one query text. */
+export type GuardVerdict =
+  | { ok: true }
+  | { ok: false; code: "read_only" | "empty_query" | "query_failed"; message: string };
+
+/** PRAGMAs that only describe the schema or the engine; every other PRAGMA is refused, read or write. */
+export const INTROSPECTION_PRAGMAS: ReadonlySet<string> = new Set([
+  "table_info",
+  "table_xinfo",
+  "table_list",
+  "index_list",
+  "index_info",
+  "index_xinfo",
+  "foreign_key_list",
+  "function_list",
+  "module_list",
+  "pragma_list",
+  "collation_list",
+  "database_list",
+  "compile_options",
+]);
+
+/** Statements that write, change the connection or touch files. */
+const REFUSED_STATEMENTS: ReadonlySet<string> = new Set([
+  "insert", "update", "delete", "replace", "create", "drop", "alter", "attach", "detach",
+  "vacuum", "reindex", "analyze", "begin", "commit", "end", "rollback", "savepoint", "release",
+]);
+
+const ALLOWED_HINT = "only SELECT, WITH … SELECT, VALUES, EXPLAIN and introspection PRAGMAs are allowed";
+
+interface Token {
+  /** Lower-cased text of a word or a quoted identifier; the character itself for punctuation. */
+  text: string;
+  kind: "word" | "ident" | "string" | "punct";
+  /** Parenthesis depth at the token (an opening parenthesis has the outer depth). */
+  depth: number;
+}
+
+/**
+ * Splits SQL into the tokens the guard needs, skipping comments and whitespace. String literals are
+ * kept opaque so that `select 'drop table x'` is not mistaken for a DROP, and quoted identifiers
+ * (`"x"`, `[x]`, `` `x` ``) are unquoted so that `"pragma_optimize"` is seen as the name it is.
+ */
+export function tokenize(sql: string): Token[] {
+  const tokens: Token[] = [];
+  let depth = 0;
+  let i = 0;
+  const n = sql.length;
+  while (i < n) {
+    const c = sql[i] as string;
+    if (/\s/.test(c)) {
+      i += 1;
+    } else if (c === "-" && sql[i + 1] === "-") {
+      const end = sql.indexOf("\n", i);
+      i = end === -1 ? n : end + 1;
+    } else if (c === "/" && sql[i + 1] === "*") {
+      const end = sql.indexOf("*/", i + 2);
+      i = end === -1 ? n : end + 2;
+    } else if (c === "'" || c === '"' || c === "`" || c === "[") {
+      const close = c === "[" ? "]" : c;
+      let j = i + 1;
+      let text = "";
+      while (j < n) {
+        if (sql[j] === close) {
+          // A doubled quote is an escaped quote, except inside [brackets], which have no escape.
+          if (close !== "]" && sql[j + 1] === close) {
+            text += close;
+            j += 2;
+            continue;
+          }
+          break;
+        }
+        text += sql[j];
+        j += 1;
+      }
+      tokens.push({ text: c === "'" ? text : text.toLowerCase(), kind: c === "'" ? "string" : "ident", depth });
+      i = j + 1;
+    } else if (/[\p{L}_$\p{N}]/u.test(c) || c.charCodeAt(0) > 0x7f) {
+      let j = i + 1;
+      while (j < n && (/[\p{L}\p{N}_$]/u.test(sql[j] as string) || sql.charCodeAt(j) > 0x7f)) j += 1;
+      tokens.push({ text: sql.slice(i, j).toLowerCase(), kind: "word", depth });
+      i = j;
+    } else {
+      if (c === ")") depth = Math.max(0, depth - 1);
+      tokens.push({ text: c, kind: "punct", depth });
+      if (c === "(") depth += 1;
+      i += 1;
+    }
+  }
+  return tokens;
+}
+
+const refuse = (message: string): GuardVerdict => ({ ok: false, code: "read_only", message });
+
+/**
+ * Decides whether `sql` may be prepared at all. Refuses (`read_only`) every statement that is not a
+ * query, every PRAGMA but the introspection ones, and any mention of `load_extension` or of a
+ * `pragma_*` table-valued function outside the introspection list; reports `empty_query` for text
+ * without a statement and `query_failed` for more than one statement. Anything else is left to
+ * SQLite, which reports syntax errors in its own words.
+ */
+export function checkReadOnly(sql: string): GuardVerdict {
+  const tokens = tokenize(sql);
+  // A trailing semicolon is fine; anything after it is a second statement.
+  while (tokens.length > 0 && tokens[tokens.length - 1]?.text === ";") tokens.pop();
+  if (tokens.length === 0) return { ok: false, code: "empty_query", message: "the query has no statement" };
+  const verdict = checkFirstStatement(tokens);
+  if (!verdict.ok) return verdict;
+  // Only the first statement was classified, so a second one is refused outright (better-sqlite3 would
+  // refuse it too, but after compiling the first).
+  if (tokens.some((t) => t.kind === "punct" && t.text === ";")) {
+    return { ok: false, code: "query_failed", message: "only one statement per query is allowed" };
+  }
+  return { ok: true };
+}
+
+function checkFirstStatement(tokens: Token[]): GuardVerdict {
+  for (const t of tokens) {
+    if (t.kind !== "word" && t.kind !== "ident") continue;
+    if (t.text === "load_extension") return refuse("loading extensions is not allowed");
+    if (t.text.startsWith("pragma_") && !INTROSPECTION_PRAGMAS.has(t.text.slice("pragma_".length))) {
+      return refuse(`${t.text} is refused; ${ALLOWED_HINT}`);
+    }
+  }
+  let start = 0;
+  if (tokens[0]?.text === "explain") {
+    start = tokens[1]?.text === "query" && tokens[2]?.text === "plan" ? 3 : 1;
+  }
+  const first = tokens[start];
+  if (first === undefined) return { ok: true }; // a bare EXPLAIN: SQLite reports the syntax error
+  if (first.kind !== "word") return { ok: true };
+  if (REFUSED_STATEMENTS.has(first.text)) return refuse(`${first.text.toUpperCase()} is refused; ${ALLOWED_HINT}`);
+  if (first.text === "pragma") return checkPragma(tokens.slice(start + 1));
+  if (first.text === "with") {
+    // The statement a WITH introduces is its first keyword outside the CTE bodies' parentheses.
+    const main = tokens.slice(start + 1).find((t) => t.depth === first.depth && t.kind === "word" && isStatementWord(t.text));
+    if (main !== undefined && main.text !== "select" && main.text !== "values") {
+      return refuse(`WITH … ${main.text.toUpperCase()} is refused; ${ALLOWED_HINT}`);
+    }
+  }
+  return { ok: true };
+}
+
+function isStatementWord(word: string): boolean {
+  return word === "select" || word === "values" || REFUSED_STATEMENTS.has(word);
+}
+
+/** `PRAGMA [schema.]name [= value | (arg)]`: allowed only for introspection pragmas, never with `=`. */
+function checkPragma(rest: Token[]): GuardVerdict {
+  const nameAt = rest[1]?.text === "." ? 2 : 0;
+  const name = rest[nameAt]?.text;
+  if (name === undefined) return { ok: true };
+  if (rest.some((t) => t.text === "=")) return refuse(`PRAGMA assignments are refused (PRAGMA ${name} = …)`);
+  if (!INTROSPECTION_PRAGMAS.has(name)) {
+    return refuse(`PRAGMA ${name} is refused; ${ALLOWED_HINT} (${[...INTROSPECTION_PRAGMAS].join(", ")})`);
+  }
+  return { ok: true };
+}

@@ -1,0 +1,96 @@
+import type { AgentInfo } from "./agent-info.js";
+
+/** SQLite storage class a column holds. Virtual tables cannot declare types, so the engine coerces to these. */
+export type ColumnType = "INTEGER" | "TEXT" | "REAL";
+
+/** One column of a host table: the name SQL uses, its type and what it means (shown by `tables` and the docs). */
+export interface ColumnDef {
+  readonly name: string;
+  readonly type: ColumnType;
+  readonly description?: string;
+}
+
+/** A value a table yields; the engine coerces it to the column's declared type (null stays null). */
+export type Value = string | number | bigint | boolean | null | undefined;
+
+/** What the agent table shows: the snapshot the main thread passes with each query, plus its pid. */
+export interface AgentSnapshot extends AgentInfo {
+  /** The pid of the agent's main process (queries run in a separate worker process). */
+  readonly pid: number;
+}
+
+/** What a table's `rows` gets for one query. */
+export interface TableContext {
+  readonly platform: NodeJS.Platform;
+  readonly agent: AgentSnapshot;
+  /**
+   * Returns the value computed once for this query under `key` (e.g. the uid → user name map), so that
+   * several tables, or several scans of one table, share it and see one consistent view.
+   */
+  memo<T>(key: string, compute: () => T): T;
+}
+
+/**
+ * A host table, data first: `tables`, the docs and the engine all read the same definition.
+ * `rows` runs only when a query reads the table, and only on a listed platform (all when `platforms` is absent).
+ */
+export interface TableDef<Name extends string = string> {
+  readonly name: string;
+  /** One line: what a row is and where it comes from. */
+  readonly description: string;
+  readonly columns: readonly ColumnDef[];
+  readonly platforms?: readonly NodeJS.Platform[];
+  /** Why the table is platform-bound, completing "not available on <platform>: ..." (e.g. "it reads /proc"). */
+  readonly platformNote?: string;
+  rows(ctx: TableContext): Iterable<Readonly<Record<Name, Value>>>;
+}
+
+/**
+ * Declares a table with column names checked at compile time: every row must carry exactly the
+ * declared columns, so a typo in a column name or a forgotten column fails the build, not a query.
+ */
+export function defineTable<const Columns extends readonly ColumnDef[]>(def: {
+  name: string;
+  description: string;
+  columns: Columns;
+  platforms?: readonly NodeJS.Platform[];
+  platformNote?: string;
+  rows(ctx: TableContext): Iterable<Readonly<Record<Columns[number]["name"], Value>>>;
+}): TableDef<Columns[number]["name"]> {
+  return def;
+}
+
+/** A table as `tables()`, the `tables` command and the docs present it. */
+export interface TableInfo {
+  name: string;
+  description: string;
+  columns: ColumnDef[];
+  /** Platforms it answers on; absent means every platform. */
+  platforms?: NodeJS.Platform[];
+  /** Whether it answers on the platform that asked. */
+  available: boolean;
+}
+
+/** True when `def` answers on `platform`. */
+export function isAvailable(def: TableDef, platform: NodeJS.Platform): boolean {
+  return def.platforms === undefined || def.platforms.includes(platform);
+}
+
+/** The message a query gets when it reads a table its platform cannot provide. */
+export function unavailableMessage(def: TableDef, platform: NodeJS.Platform): string {
+  const where = def.platforms === undefined ? "" : ` (only on ${def.platforms.join(", ")})`;
+  const why = def.platformNote === undefined ? "" : `: ${def.platformNote}`;
+  return `table ${def.name} is not available on ${platform}${where}${why}`;
+}
+
+/** Describes `def` for `platform`, copying arrays so callers cannot mutate the definitions. */
+export function describeTable(def: TableDef, platform: NodeJS.Platform): TableInfo {
+  const info: TableInfo = {
+    name: def.name,
+    description: def.description,
+    columns: def.columns.map((c) => ({ ...c })),
+    available: isAvailable(def, platform),
+  };
+  if (def.platforms !== undefined) info.platforms = [...def.platforms];
+  return info;
+}
