@@ -1,4 +1,4 @@
-import { Command } from "commander";
+import { Command, CommanderError } from "commander";
 import { z } from "zod";
 import { ApiClient, ApiError } from "./client.js";
 import { registerAgents } from "./commands/agents.js";
@@ -23,7 +23,10 @@ const program = new Command("uplink")
   .option("--hub <url>", "hub URL (env UPLINK_HUB)")
   .option("--token <token>", "API token (env UPLINK_TOKEN)")
   .option("--json", "machine-readable output")
-  .showHelpAfterError();
+  .showHelpAfterError()
+  // Commander's own usage errors (unknown command or option, missing argument) would exit 1, the code of a
+  // hub error; overriding its exit (inherited by every command registered below) maps them to EXIT.usage.
+  .exitOverride();
 
 let context: CliContext | undefined;
 const getContext = (): CliContext => {
@@ -42,6 +45,7 @@ registerQuery(program, getContext);
 registerHistory(program, getContext);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
+  if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.usage);
   if (err instanceof UsageError) {
     process.stderr.write(`uplink: ${err.message}\n`);
     process.exit(EXIT.usage);
