@@ -9,15 +9,19 @@ import { HealthPoller } from "./agents/health-poller.js";
 import { createRequestListener } from "./api/router.js";
 import { agentRoutes } from "./api/routes/agents.js";
 import { enrollRoutes } from "./api/routes/enroll.js";
-import { historyRoutes } from "./api/routes/history.js";
+import { eventRoutes } from "./api/routes/events.js";
+import { queryRoutes } from "./api/routes/queries.js";
 import { systemRoutes } from "./api/routes/system.js";
 import { tokenRoutes } from "./api/routes/tokens.js";
 import type { ApiServices } from "./api/services.js";
+import { SseStreams } from "./api/sse.js";
 import { DEFAULT_AUDIT_RESULT_MAX_BYTES, DEFAULT_SEND_HIGH_WATER_BYTES, type HubConfig } from "./config.js";
 import { ConnectionLostError } from "./errors.js";
+import { EventLog } from "./events/event-log.js";
 import type { Logger } from "./logger.js";
 import { HubMetrics } from "./metrics.js";
 import { LocalCommandRouter } from "./queries/command-router.js";
+import { FanoutService } from "./queries/fanout-service.js";
 import { QueryService } from "./queries/query-service.js";
 import { RateLimiter } from "./security/rate-limiter.js";
 import { SqliteStore } from "./store/sqlite-store.js";
@@ -58,7 +62,8 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
   const log = deps.log.child({ hubId });
   const store = deps.store ?? new SqliteStore(join(config.dataDir, "uplink.db"));
   const metrics = new HubMetrics();
-  const registry = new AgentRegistry({ store, log, replicaId: hubId });
+  const events = new EventLog({ store, log, metrics });
+  const registry = new AgentRegistry({ store, events, log, replicaId: hubId });
   metrics.observe({ connectedAgents: () => registry.size, pendingCommands: () => registry.pendingCount() });
   const poller = new HealthPoller({ intervalMs: config.healthIntervalMs, registry, metrics, log });
   const gateway = new AgentGateway(
@@ -73,9 +78,14 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
     },
     { store, registry, poller, metrics, log },
   );
-  const queries = new QueryService({ store, router: new LocalCommandRouter(registry), metrics, log, auditResultMaxBytes: DEFAULT_AUDIT_RESULT_MAX_BYTES });
-  const services: ApiServices = { config, hubId, store, registry, queries, metrics, enrollLimiter: new RateLimiter(ENROLL_ATTEMPTS_PER_MINUTE, 60_000), log };
-  const routes = [systemRoutes, enrollRoutes, agentRoutes, historyRoutes, tokenRoutes].flatMap((r) => r(services));
+  const router = new LocalCommandRouter(registry);
+  const commandDeps = { store, router, events, metrics, log, auditResultMaxBytes: DEFAULT_AUDIT_RESULT_MAX_BYTES };
+  const queries = new QueryService(commandDeps);
+  const fanouts = new FanoutService(commandDeps);
+  const streams = new SseStreams(metrics);
+  const enrollLimiter = new RateLimiter(ENROLL_ATTEMPTS_PER_MINUTE, 60_000);
+  const services: ApiServices = { config, hubId, store, registry, queries, fanouts, events, streams, metrics, enrollLimiter, log };
+  const routes = [systemRoutes, enrollRoutes, agentRoutes, queryRoutes, eventRoutes, tokenRoutes].flatMap((r) => r(services));
 
   const server = createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 10 * 60_000 }, createRequestListener(routes, { store, log }));
   server.maxHeadersCount = 200;
@@ -114,10 +124,14 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
     registry.closeAll(CloseCode.GOING_AWAY, "hub shutting down", new ConnectionLostError("hub_shutting_down", "the hub is shutting down"));
     await gateway.drained();
     await gateway.close();
+    // Every pending command has failed by now, so every fan-out lands its last results and ends.
+    await fanouts.idle();
+    streams.endAll();
     const cut = setTimeout(() => server.closeAllConnections(), HTTP_DRAIN_MS);
     server.closeIdleConnections();
     await httpClosed;
     clearTimeout(cut);
+    await events.drain();
     await store.close();
     log.info("hub stopped");
   }

@@ -62,6 +62,24 @@ export class HubMetrics {
     registers: [this.registry],
   });
 
+  readonly fanouts = new Counter({
+    name: "uplink_fanouts_total",
+    help: "Fan-out queries started",
+    registers: [this.registry],
+  });
+  readonly sseClients = new Gauge({
+    name: "uplink_sse_clients",
+    help: "Server-Sent Events streams open (hub events and fan-out results)",
+    labelNames: ["stream"] as const,
+    registers: [this.registry],
+  });
+  readonly eventsPublished = new Counter({
+    name: "uplink_events_published_total",
+    help: "Hub events appended to the event log, by type",
+    labelNames: ["type"] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }

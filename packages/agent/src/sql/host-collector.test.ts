@@ -179,7 +179,8 @@ describe("HostCollector", () => {
     const dir = mkdtempSync(join(tmpdir(), "uplink-worker-"));
     try {
       const crashing = join(dir, "crash.mjs");
-      writeFileSync(crashing, "process.stderr.write('boom\\n'); process.exit(3);\n");
+      // Dies while answering (after the request arrived), so the failure is the exit, not a failed send.
+      writeFileSync(crashing, "process.once('message', () => { process.stderr.write('boom\\n'); process.exit(3); });\n");
       const err = await rejection(collector({ workerPath: crashing }).query("select 1", ctx()));
       expect(err).toMatchObject({ code: "internal", message: "query worker exited with code 3: boom" });
       const missing = await rejection(collector({ workerPath: join(dir, "nope.js") }).query("select 1", ctx()));

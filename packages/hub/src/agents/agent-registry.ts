@@ -1,6 +1,7 @@
 import { CloseCode, type Hello, type HealthResult } from "@uplink/protocol";
 import { ConnectionLostError, type HubError } from "../errors.js";
 import type { Logger } from "../logger.js";
+import type { EventLog } from "../events/event-log.js";
 import type { AgentStatus, Store } from "../store/store.js";
 import type { AgentConnection } from "./agent-connection.js";
 
@@ -14,9 +15,11 @@ export class AgentRegistry {
   readonly #store: Store;
   readonly #log: Logger;
   readonly #replicaId: string;
+  readonly #events: EventLog;
 
-  constructor(deps: { store: Store; log: Logger; replicaId: string }) {
+  constructor(deps: { store: Store; events: EventLog; log: Logger; replicaId: string }) {
     this.#store = deps.store;
+    this.#events = deps.events;
     this.#log = deps.log;
     this.#replicaId = deps.replicaId;
   }
@@ -56,6 +59,7 @@ export class AgentRegistry {
       lastSeenAt: connection.connectedAt,
       replicaId: this.#replicaId,
     });
+    this.#events.publish("agent.connected", { agentId: connection.agentId, protocol: connection.protocol, replicaId: this.#replicaId });
   }
 
   /** Removes a closed connection; only the current one of its agent marks the agent offline. */
@@ -64,6 +68,7 @@ export class AgentRegistry {
     this.#byId.delete(connection.agentId);
     this.#status.delete(connection.agentId);
     this.#persist(connection.agentId, { status: "offline", lastSeenAt: connection.lastSeenAt });
+    this.#events.publish("agent.disconnected", { agentId: connection.agentId, replicaId: this.#replicaId });
   }
 
   recordHello(connection: AgentConnection, hello: Hello): void {
@@ -84,7 +89,10 @@ export class AgentRegistry {
     const status: AgentStatus = health === null ? "unresponsive" : "online";
     const previous = this.#status.get(connection.agentId);
     this.#status.set(connection.agentId, status);
-    if (previous !== status) this.#log.info({ agentId: connection.agentId, from: previous, to: status }, "agent health status changed");
+    if (previous !== status) {
+      this.#log.info({ agentId: connection.agentId, from: previous, to: status }, "agent health status changed");
+      this.#events.publish("agent.health_changed", { agentId: connection.agentId, from: previous ?? null, to: status, health });
+    }
     this.#persist(connection.agentId, health === null ? { status } : { status, lastHealth: health, lastSeenAt: connection.lastSeenAt });
   }
 

@@ -2,9 +2,12 @@ import type { AgentRegistry } from "../agents/agent-registry.js";
 import type { HubConfig } from "../config.js";
 import type { Logger } from "../logger.js";
 import type { HubMetrics } from "../metrics.js";
+import type { EventLog } from "../events/event-log.js";
+import type { FanoutService } from "../queries/fanout-service.js";
 import type { QueryService } from "../queries/query-service.js";
 import type { RateLimiter } from "../security/rate-limiter.js";
 import type { Store } from "../store/store.js";
+import type { SseStreams } from "./sse.js";
 
 /** What the REST routes work with. */
 export interface ApiServices {
@@ -13,6 +16,9 @@ export interface ApiServices {
   store: Store;
   registry: AgentRegistry;
   queries: QueryService;
+  fanouts: FanoutService;
+  events: EventLog;
+  streams: SseStreams;
   metrics: HubMetrics;
   enrollLimiter: RateLimiter;
   log: Logger;

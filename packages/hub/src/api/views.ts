@@ -1,4 +1,6 @@
-import type { AgentRecord, AuditRecord } from "../store/store.js";
+import type { TargetResult } from "../queries/fanout-service.js";
+import { emptyCounts } from "../queries/fanout-service.js";
+import type { AgentRecord, AuditRecord, FanoutRecord } from "../store/store.js";
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
@@ -26,6 +28,7 @@ export function auditView(q: AuditRecord) {
   return {
     seq: q.seq,
     correlationId: q.correlationId,
+    fanoutId: q.fanoutId,
     agentId: q.agentId,
     requester: q.requester,
     sessionId: q.sessionId,
@@ -39,5 +42,38 @@ export function auditView(q: AuditRecord) {
     error: q.errorCode === null ? null : { code: q.errorCode, message: q.errorMessage },
     result: q.result,
     resultTruncated: q.resultTruncated,
+  };
+}
+
+/** One fan-out target as its row reads in the store (the same shape the stream's `result` events carry). */
+export function targetView(q: AuditRecord): TargetResult {
+  return {
+    agentId: q.agentId,
+    correlationId: q.correlationId,
+    status: q.status,
+    result: q.result as TargetResult["result"],
+    error: q.errorCode === null ? null : { code: q.errorCode, message: q.errorMessage ?? "" },
+    durationMs: q.durationMs,
+    resultSeq: q.resultSeq,
+  };
+}
+
+/** A fan-out with its status, counts per state and one row per target. */
+export function fanoutView(f: FanoutRecord, targets: AuditRecord[]) {
+  const counts = emptyCounts();
+  for (const t of targets) counts[t.status]++;
+  return {
+    id: f.id,
+    query: f.query,
+    collector: f.collector,
+    requester: f.requester,
+    requestId: f.requestId,
+    timeoutMs: f.timeoutMs,
+    createdAt: iso(f.createdAt),
+    finishedAt: iso(f.finishedAt),
+    status: f.finishedAt === null ? "running" : "done",
+    targetCount: f.targetCount,
+    counts,
+    targets: targets.map(targetView),
   };
 }

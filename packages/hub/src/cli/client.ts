@@ -1,3 +1,5 @@
+import { createParser } from "eventsource-parser";
+
 /** An error the hub answered (`{"error": {code, message}}`) or a failure to reach it. */
 export class ApiError extends Error {
   constructor(
@@ -9,6 +11,13 @@ export class ApiError extends Error {
     super(message);
     this.name = "ApiError";
   }
+}
+
+/** One Server-Sent Event as the client reads it. */
+export interface StreamEvent {
+  event: string;
+  id: string | undefined;
+  data: string;
 }
 
 /** A thin client of the hub's REST API v1. */
@@ -40,6 +49,45 @@ export class ApiClient {
       throw new ApiError(res.status, error?.code ?? `http_${res.status}`, error?.message ?? `${res.status} ${res.statusText}`, correlationId);
     }
     return { data: json as T, correlationId };
+  }
+
+  /**
+   * Reads a Server-Sent Events stream until the server ends it or `signal` aborts; resolves with the
+   * last event id seen (to resume with `Last-Event-ID`). Rejects with ApiError on a refused request.
+   */
+  async stream(
+    path: string,
+    options: { lastEventId?: string | undefined; signal?: AbortSignal | undefined },
+    onEvent: (event: StreamEvent) => void,
+  ): Promise<string | undefined> {
+    let lastId = options.lastEventId;
+    let res: Response;
+    try {
+      res = await fetch(`${this.#base}${path}`, {
+        headers: { Authorization: `Bearer ${this.#token}`, Accept: "text/event-stream", ...(lastId === undefined ? {} : { "Last-Event-ID": lastId }) },
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+    } catch (err) {
+      if (options.signal?.aborted) return lastId;
+      throw new ApiError(0, "unreachable", `cannot reach the hub at ${this.#base}: ${(err as Error).message}`);
+    }
+    if (!res.ok || res.body === null) {
+      const json = safeJson(await res.text()) as { error?: { code?: string; message?: string } } | undefined;
+      throw new ApiError(res.status, json?.error?.code ?? `http_${res.status}`, json?.error?.message ?? res.statusText);
+    }
+    const parser = createParser({
+      onEvent: (message) => {
+        if (message.id !== undefined) lastId = message.id;
+        onEvent({ event: message.event ?? "message", id: message.id, data: message.data });
+      },
+    });
+    const decoder = new TextDecoder();
+    try {
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) parser.feed(decoder.decode(chunk, { stream: true }));
+    } catch (err) {
+      if (!options.signal?.aborted) throw new ApiError(0, "unreachable", `the stream from the hub broke: ${(err as Error).message}`);
+    }
+    return lastId;
   }
 }
 

@@ -4,13 +4,9 @@ import { ApiClient, ApiError } from "./client.js";
 import { registerAgents } from "./commands/agents.js";
 import { registerHistory } from "./commands/history.js";
 import { registerQuery } from "./commands/query.js";
-import type { CliContext } from "./context.js";
-
-/**
- * Exit codes of `uplink`: 0 success · 1 the hub answered an error · 2 bad usage or configuration ·
- * 3 the hub could not be reached.
- */
-export const EXIT = { ok: 0, apiError: 1, usage: 2, unreachable: 3 } as const;
+import { registerEvents } from "./commands/events.js";
+import { UsageError, type CliContext } from "./context.js";
+import { EXIT_CODES as EXIT } from "./exit-codes.js";
 
 const CliConfig = z.object({
   hub: z.url({ message: "--hub / UPLINK_HUB must be the hub's URL, e.g. http://127.0.0.1:7070" }),
@@ -38,11 +34,10 @@ const getContext = (): CliContext => {
   return context;
 };
 
-class UsageError extends Error {}
-
 registerAgents(program, getContext);
 registerQuery(program, getContext);
 registerHistory(program, getContext);
+registerEvents(program, getContext);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.usage);

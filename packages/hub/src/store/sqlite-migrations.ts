@@ -52,4 +52,27 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX query_audit_agent ON query_audit (agent_id, seq);
   `,
+  // 2: fan-outs (their targets are audit rows) and the bounded hub event log.
+  `
+  ALTER TABLE query_audit ADD COLUMN fanout_id TEXT;
+  ALTER TABLE query_audit ADD COLUMN result_seq INTEGER;
+  CREATE INDEX query_audit_fanout ON query_audit (fanout_id, result_seq);
+  CREATE TABLE fanouts (
+    id           TEXT PRIMARY KEY,
+    query        TEXT NOT NULL,
+    collector    TEXT NOT NULL,
+    requester    TEXT NOT NULL,
+    request_id   TEXT,
+    timeout_ms   INTEGER NOT NULL,
+    target_count INTEGER NOT NULL,
+    created_at   INTEGER NOT NULL,
+    finished_at  INTEGER
+  );
+  CREATE TABLE events (
+    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    type       TEXT NOT NULL,
+    data       TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  `,
 ];

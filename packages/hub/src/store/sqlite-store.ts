@@ -8,7 +8,10 @@ import type {
   AuditFinish,
   AuditQuery,
   AuditRecord,
+  FanoutRecord,
+  HubEventRecord,
   NewAudit,
+  NewHubEvent,
   Store,
   TokenRecord,
 } from "./store.js";
@@ -39,6 +42,8 @@ const AGENT_COLUMNS: Record<keyof AgentPatch, string> = {
 export class SqliteStore implements Store {
   readonly #db: Database.Database;
   readonly #stmt;
+  /** UPDATE statements of `updateAgent`, one per shape of patch (a handful in practice). */
+  readonly #patchStatements = new Map<string, Database.Statement>();
   #closed = false;
 
   /** Opens (creating and migrating) the database at `path`; `:memory:` for a throwaway store. */
@@ -70,14 +75,31 @@ export class SqliteStore implements Store {
       markAllOffline: db.prepare(`UPDATE agents SET status = 'offline' WHERE status != 'offline'`),
       markReplicaOffline: db.prepare(`UPDATE agents SET status = 'offline' WHERE replica_id = ? AND status != 'offline'`),
       insertAudit: db.prepare(
-        `INSERT INTO query_audit (correlation_id, agent_id, requester, session_id, request_id, collector, query, status, created_at)
-         VALUES (@correlationId, @agentId, @requester, @sessionId, @requestId, @collector, @query, 'pending', @createdAt)`,
+        `INSERT INTO query_audit (correlation_id, fanout_id, agent_id, requester, session_id, request_id, collector, query, status, created_at)
+         VALUES (@correlationId, @fanoutId, @agentId, @requester, @sessionId, @requestId, @collector, @query, 'pending', @createdAt)`,
       ),
       finishAudit: db.prepare(
         `UPDATE query_audit SET status = @status, finished_at = @finishedAt, duration_ms = @durationMs,
-           error_code = @errorCode, error_message = @errorMessage, result = @resultJson, result_truncated = @resultTruncated
+           error_code = @errorCode, error_message = @errorMessage, result = @resultJson, result_truncated = @resultTruncated,
+           result_seq = @resultSeq
          WHERE correlation_id = @correlationId`,
       ),
+      findAudit: db.prepare(`SELECT * FROM query_audit WHERE correlation_id = ?`),
+      insertFanout: db.prepare(
+        `INSERT INTO fanouts (id, query, collector, requester, request_id, timeout_ms, target_count, created_at)
+         VALUES (@id, @query, @collector, @requester, @requestId, @timeoutMs, @targetCount, @createdAt)`,
+      ),
+      finishFanout: db.prepare(`UPDATE fanouts SET finished_at = ? WHERE id = ?`),
+      findFanout: db.prepare(`SELECT * FROM fanouts WHERE id = ?`),
+      listFanoutTargets: db.prepare(
+        `SELECT * FROM query_audit WHERE fanout_id = ? ORDER BY result_seq IS NULL, result_seq, seq`,
+      ),
+      listFanoutResults: db.prepare(
+        `SELECT * FROM query_audit WHERE fanout_id = ? AND result_seq > ? ORDER BY result_seq`,
+      ),
+      insertEvent: db.prepare(`INSERT INTO events (type, data, created_at) VALUES (?, ?, ?)`),
+      listEvents: db.prepare(`SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?`),
+      pruneEvents: db.prepare(`DELETE FROM events WHERE seq <= (SELECT MAX(seq) FROM events) - ?`),
       listAudit: db.prepare(
         `SELECT * FROM query_audit WHERE (@agentId IS NULL OR agent_id = @agentId) AND (@before IS NULL OR seq < @before)
          ORDER BY seq DESC LIMIT @limit`,
@@ -147,11 +169,9 @@ export class SqliteStore implements Store {
     const sets = keys.map((k) => `${AGENT_COLUMNS[k]} = @${k}`).join(", ");
     const values: Row = { id };
     for (const k of keys) values[k] = toColumnValue(patch[k]);
-    // The patch's key set is one of a few shapes; better-sqlite3 caches nothing, so keep statements by shape.
     this.#patchStatement(sets).run(values);
   }
 
-  readonly #patchStatements = new Map<string, Database.Statement>();
   #patchStatement(sets: string): Database.Statement {
     let stmt = this.#patchStatements.get(sets);
     if (stmt === undefined) {
@@ -171,11 +191,11 @@ export class SqliteStore implements Store {
   }
 
   async insertAudit(row: NewAudit): Promise<void> {
-    this.#stmt.insertAudit.run(row);
+    this.#stmt.insertAudit.run({ ...row, fanoutId: row.fanoutId ?? null });
   }
 
   async finishAudit(correlationId: string, finish: AuditFinish): Promise<void> {
-    this.#stmt.finishAudit.run({ ...finish, correlationId, resultTruncated: finish.resultTruncated ? 1 : 0 });
+    this.#stmt.finishAudit.run({ ...finish, correlationId, resultTruncated: finish.resultTruncated ? 1 : 0, resultSeq: finish.resultSeq ?? null });
   }
 
   async listAudit(query: AuditQuery): Promise<AuditRecord[]> {
@@ -186,6 +206,68 @@ export class SqliteStore implements Store {
     }) as Row[];
     return rows.map(toAudit);
   }
+
+  async findAudit(correlationId: string): Promise<AuditRecord | undefined> {
+    const row = this.#stmt.findAudit.get(correlationId) as Row | undefined;
+    return row && toAudit(row);
+  }
+
+  async createFanout(fanout: Omit<FanoutRecord, "finishedAt">, targets: NewAudit[]): Promise<void> {
+    this.#db.transaction(() => {
+      this.#stmt.insertFanout.run(fanout);
+      for (const row of targets) this.#stmt.insertAudit.run({ ...row, fanoutId: fanout.id });
+    })();
+  }
+
+  async finishFanout(id: string, finishedAt: number): Promise<void> {
+    this.#stmt.finishFanout.run(finishedAt, id);
+  }
+
+  async findFanout(id: string): Promise<FanoutRecord | undefined> {
+    const row = this.#stmt.findFanout.get(id) as Row | undefined;
+    return row && toFanout(row);
+  }
+
+  async listFanoutTargets(id: string): Promise<AuditRecord[]> {
+    return (this.#stmt.listFanoutTargets.all(id) as Row[]).map(toAudit);
+  }
+
+  async listFanoutResults(id: string, afterResultSeq: number): Promise<AuditRecord[]> {
+    return (this.#stmt.listFanoutResults.all(id, afterResultSeq) as Row[]).map(toAudit);
+  }
+
+  async appendEvents(events: NewHubEvent[]): Promise<HubEventRecord[]> {
+    return this.#db.transaction(() =>
+      events.map((e) => ({ ...e, seq: Number(this.#stmt.insertEvent.run(e.type, JSON.stringify(e.data), e.createdAt).lastInsertRowid) })),
+    )();
+  }
+
+  async listEvents(afterSeq: number, limit: number): Promise<HubEventRecord[]> {
+    return (this.#stmt.listEvents.all(afterSeq, limit) as Row[]).map((r) => ({
+      seq: r.seq as number,
+      type: r.type as HubEventRecord["type"],
+      data: JSON.parse(r.data as string) as Record<string, unknown>,
+      createdAt: r.created_at as number,
+    }));
+  }
+
+  async pruneEvents(keep: number): Promise<void> {
+    this.#stmt.pruneEvents.run(keep);
+  }
+}
+
+function toFanout(r: Row): FanoutRecord {
+  return {
+    id: r.id as string,
+    query: r.query as string,
+    collector: r.collector as string,
+    requester: r.requester as string,
+    requestId: (r.request_id as string | null) ?? null,
+    timeoutMs: r.timeout_ms as number,
+    targetCount: r.target_count as number,
+    createdAt: r.created_at as number,
+    finishedAt: (r.finished_at as number | null) ?? null,
+  };
 }
 
 function toColumnValue(value: unknown): unknown {
@@ -238,6 +320,8 @@ function toAudit(r: Row): AuditRecord {
   return {
     seq: r.seq as number,
     correlationId: r.correlation_id as string,
+    fanoutId: (r.fanout_id as string | null) ?? null,
+    resultSeq: (r.result_seq as number | null) ?? null,
     agentId: r.agent_id as string,
     requester: r.requester as string,
     sessionId: r.session_id as string,

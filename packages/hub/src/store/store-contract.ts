@@ -82,6 +82,37 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       const page = await store.listAudit({ limit: 2, before: all[1]!.seq });
       expect(page.map((r) => r.correlationId)).toEqual(["c3", "c2"]);
       expect((await store.listAudit({ limit: 10, agentId: "agt_even" })).map((r) => r.correlationId)).toEqual(["c4", "c2"]);
+      expect(await store.findAudit("c2")).toMatchObject({ correlationId: "c2", status: "timeout", fanoutId: null });
+      expect(await store.findAudit("c-missing")).toBeUndefined();
+    });
+
+    it("records a fan-out with its targets and lists results in landing order", async () => {
+      const target = (i: number) => ({ correlationId: `f${i}`, agentId: `agt_${i}`, requester: "ops", sessionId: "s", requestId: null, collector: "host", query: "select 1", createdAt: 5 });
+      await store.createFanout({ id: "fan_1", query: "select 1", collector: "host", requester: "ops", requestId: "r", timeoutMs: 1000, targetCount: 3, createdAt: 5 }, [1, 2, 3].map(target));
+      expect(await store.findFanout("fan_1")).toMatchObject({ id: "fan_1", targetCount: 3, finishedAt: null, requestId: "r" });
+      expect(await store.findFanout("fan_missing")).toBeUndefined();
+      const done = { finishedAt: 6, durationMs: 1, errorCode: null, errorMessage: null, resultJson: null, resultTruncated: false };
+      await store.finishAudit("f3", { ...done, status: "offline", resultSeq: 1 });
+      await store.finishAudit("f1", { ...done, status: "ok", resultSeq: 2, resultJson: "[1]" });
+      const targets = await store.listFanoutTargets("fan_1");
+      expect(targets.map((t) => [t.correlationId, t.status, t.resultSeq, t.fanoutId])).toEqual([
+        ["f3", "offline", 1, "fan_1"],
+        ["f1", "ok", 2, "fan_1"],
+        ["f2", "pending", null, "fan_1"],
+      ]);
+      expect((await store.listFanoutResults("fan_1", 1)).map((t) => t.correlationId)).toEqual(["f1"]);
+      await store.finishFanout("fan_1", 9);
+      expect((await store.findFanout("fan_1"))?.finishedAt).toBe(9);
+    });
+
+    it("appends events in order, replays after a seq and keeps only the newest", async () => {
+      const appended = await store.appendEvents([1, 2, 3, 4, 5].map((i) => ({ type: "agent.connected" as const, data: { agentId: `agt_${i}` }, createdAt: i })));
+      expect(appended.map((e) => e.seq)).toEqual([...appended.map((e) => e.seq)].sort((a, b) => a - b));
+      const [first, second] = appended;
+      expect((await store.listEvents(second!.seq, 2)).map((e) => e.data.agentId)).toEqual(["agt_3", "agt_4"]);
+      await store.pruneEvents(2);
+      expect((await store.listEvents(0, 10)).map((e) => e.data.agentId)).toEqual(["agt_4", "agt_5"]);
+      expect(first!.type).toBe("agent.connected");
     });
 
     it("is not ready after close", async () => {

@@ -54,11 +54,15 @@ export interface AgentFilter {
 
 export type QueryStatus = "pending" | "ok" | "error" | "timeout" | "offline";
 
-/** One row of the query audit. */
+/** One row of the query audit: every command sent for an operator, single or part of a fan-out. */
 export interface AuditRecord {
   /** Monotonic sequence, the `before` cursor of the history. */
   seq: number;
   correlationId: string;
+  /** The fan-out this command belongs to, or null for a single-agent query. */
+  fanoutId: string | null;
+  /** Within a fan-out, the order in which results landed (1, 2, …): the id of its `result` stream event. */
+  resultSeq: number | null;
   agentId: string;
   requester: string;
   sessionId: string;
@@ -76,13 +80,42 @@ export interface AuditRecord {
   resultTruncated: boolean;
 }
 
-export type NewAudit = Pick<AuditRecord, "correlationId" | "agentId" | "requester" | "sessionId" | "requestId" | "collector" | "query" | "createdAt">;
+export type NewAudit = Pick<AuditRecord, "correlationId" | "agentId" | "requester" | "sessionId" | "requestId" | "collector" | "query" | "createdAt"> & {
+  fanoutId?: string | null;
+};
 
 export type AuditFinish = Pick<AuditRecord, "status" | "finishedAt" | "durationMs" | "errorCode" | "errorMessage"> & {
   /** Serialised result, already capped by the caller; null when none or over the cap. */
   resultJson: string | null;
   resultTruncated: boolean;
+  /** Fan-out targets only: the order in which this result landed. */
+  resultSeq?: number | null;
 };
+
+/** One query sent to many agents. Its targets are audit rows carrying its id. */
+export interface FanoutRecord {
+  id: string;
+  query: string;
+  collector: string;
+  requester: string;
+  requestId: string | null;
+  timeoutMs: number;
+  targetCount: number;
+  createdAt: number;
+  finishedAt: number | null;
+}
+
+export type HubEventType = "agent.connected" | "agent.disconnected" | "agent.health_changed" | "query.done";
+
+/** One entry of the bounded hub event log; `seq` is its SSE id. */
+export interface HubEventRecord {
+  seq: number;
+  type: HubEventType;
+  data: Record<string, unknown>;
+  createdAt: number;
+}
+
+export type NewHubEvent = Omit<HubEventRecord, "seq">;
 
 export interface AuditQuery {
   agentId?: string;
@@ -119,4 +152,21 @@ export interface Store {
   insertAudit(row: NewAudit): Promise<void>;
   finishAudit(correlationId: string, finish: AuditFinish): Promise<void>;
   listAudit(query: AuditQuery): Promise<AuditRecord[]>;
+  findAudit(correlationId: string): Promise<AuditRecord | undefined>;
+
+  /** Records a fan-out and one pending audit row per target, atomically. */
+  createFanout(fanout: Omit<FanoutRecord, "finishedAt">, targets: NewAudit[]): Promise<void>;
+  finishFanout(id: string, finishedAt: number): Promise<void>;
+  findFanout(id: string): Promise<FanoutRecord | undefined>;
+  /** Every target of a fan-out: landed results in landing order, then the pending ones. */
+  listFanoutTargets(id: string): Promise<AuditRecord[]>;
+  /** Landed results with resultSeq above `afterResultSeq`, in landing order (stream replay). */
+  listFanoutResults(id: string, afterResultSeq: number): Promise<AuditRecord[]>;
+
+  /** Appends events in order and returns them with their seq. */
+  appendEvents(events: NewHubEvent[]): Promise<HubEventRecord[]>;
+  /** Events with seq above `afterSeq`, oldest first. */
+  listEvents(afterSeq: number, limit: number): Promise<HubEventRecord[]>;
+  /** Drops all but the newest `keep` events. */
+  pruneEvents(keep: number): Promise<void>;
 }

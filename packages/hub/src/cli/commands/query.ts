@@ -2,7 +2,9 @@ import type { Command } from "commander";
 import type { QueryResult } from "@uplink/protocol";
 import type { ApiClient } from "../client.js";
 import { cellText, renderTable } from "../format.js";
-import type { CliContext } from "../context.js";
+import { UsageError, type CliContext } from "../context.js";
+import { EXIT_CODES } from "../exit-codes.js";
+import { collectFanout, type FanoutOutcome } from "./fanout.js";
 
 export interface QueryAnswer {
   correlationId: string;
@@ -24,19 +26,62 @@ export function renderResult(answer: QueryAnswer): string {
   return `${table}${note}`;
 }
 
+/** A fan-out's results for people: one merged table with an AGENT column, then the per-target summary. */
+export function renderFanout(outcome: FanoutOutcome): string {
+  const columns: string[] = [];
+  for (const t of outcome.targets) for (const c of t.result?.columns ?? []) if (!columns.includes(c)) columns.push(c);
+  const rows: string[][] = [];
+  for (const t of outcome.targets) {
+    if (t.result === null) continue;
+    const index = columns.map((c) => t.result!.columns.indexOf(c));
+    for (const r of t.result.rows) rows.push([t.agentId, ...index.map((i) => (i < 0 ? "" : cellText(r[i])))]);
+  }
+  const c = outcome.counts;
+  const lines = [
+    rows.length > 0 ? renderTable(["AGENT", ...columns], rows).trimEnd() : "(no rows)",
+    "",
+    `${outcome.targetCount} target${outcome.targetCount === 1 ? "" : "s"}: ${c.ok} ok · ${c.error} error · ${c.timeout} timeout · ${c.offline} offline · ${outcome.id}`,
+  ];
+  for (const t of outcome.targets) if (t.status !== "ok") lines.push(`  ${t.agentId}  ${t.status}  ${t.error?.code ?? ""}: ${t.error?.message ?? ""}`);
+  return lines.join("\n");
+}
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
 export function registerQuery(program: Command, context: () => CliContext): void {
   program
-    .command("query <agentId> <sql>")
-    .description("run a read-only SQL query on one agent")
+    .command("query <target...>")
+    .usage('<agentId> "<sql>" | --label k=v "<sql>" | --all "<sql>"')
+    .description("run a read-only SQL query on one agent, or on every agent with the labels (--label) or on all (--all)")
+    .option("--label <k=v>", "fan out to agents with this label (repeatable; all must match)", collect, [] as string[])
+    .option("--all", "fan out to every agent")
     .option("--collector <name>", "collector that answers (default host)")
     .option("--timeout <ms>", "deadline in milliseconds", (v: string) => Number.parseInt(v, 10))
-    .action(async (agentId: string, sql: string, opts: { collector?: string; timeout?: number }) => {
-      const { client, json, out } = context();
-      const answer = await queryAgent(client, agentId, {
-        query: sql,
+    .action(async (target: string[], opts: { label: string[]; all?: boolean; collector?: string; timeout?: number }) => {
+      const ctx = context();
+      const fanout = opts.all === true || opts.label.length > 0;
+      if (target.length !== (fanout ? 1 : 2)) {
+        throw new UsageError(fanout ? 'give one "<sql>" with --label or --all' : 'give <agentId> "<sql>", or --label k=v / --all with "<sql>"');
+      }
+      const body = {
+        query: target[target.length - 1]!,
         ...(opts.collector ? { collector: opts.collector } : {}),
         ...(opts.timeout !== undefined ? { timeoutMs: opts.timeout } : {}),
-      });
-      out(json ? JSON.stringify(answer) : renderResult(answer));
+      };
+      if (!fanout) {
+        const answer = await queryAgent(ctx.client, target[0]!, body);
+        ctx.out(ctx.json ? JSON.stringify(answer) : renderResult(answer));
+        return;
+      }
+      const labels: Record<string, string> = {};
+      for (const kv of opts.label) {
+        const eq = kv.indexOf("=");
+        if (eq <= 0) throw new UsageError(`--label takes k=v, got "${kv}"`);
+        labels[kv.slice(0, eq)] = kv.slice(eq + 1);
+      }
+      const outcome = await collectFanout(ctx, { ...body, targets: opts.all ? { all: true } : { labels } });
+      if (ctx.json) ctx.out(JSON.stringify({ type: "summary", id: outcome.id, targetCount: outcome.targetCount, counts: outcome.counts }));
+      else ctx.out(renderFanout(outcome));
+      if (outcome.counts.ok !== outcome.targetCount) process.exitCode = EXIT_CODES.targetsFailed;
     });
 }

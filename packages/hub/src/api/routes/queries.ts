@@ -1,0 +1,118 @@
+import { Labels, MAX_QUERY_CHARS, MAX_TIMEOUT_MS } from "@uplink/protocol";
+import { z } from "zod";
+import { NotFoundError } from "../../errors.js";
+import type { FanoutEvent } from "../../queries/fanout-service.js";
+import { parseWith, readJson, sendJson } from "../http.js";
+import type { Route } from "../route.js";
+import { MAX_BODY_BYTES, type ApiServices } from "../services.js";
+import { auditView, fanoutView, targetView } from "../views.js";
+
+const HistoryQuery = z.object({
+  agentId: z.string().min(1).max(256).optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  before: z.coerce.number().int().positive().optional(),
+});
+
+const FanoutBody = z.object({
+  query: z.string().trim().min(1, "query must not be empty").max(MAX_QUERY_CHARS),
+  collector: z.string().min(1).max(64).default("host"),
+  timeoutMs: z.number().int().positive().max(MAX_TIMEOUT_MS).optional(),
+  targets: z
+    .object({
+      agentIds: z.array(z.string().min(1).max(256)).max(100_000).optional(),
+      labels: Labels.optional(),
+      all: z.boolean().optional(),
+    })
+    .strict()
+    .refine((t) => t.all === true || t.agentIds !== undefined || t.labels !== undefined, { message: "name agentIds, labels or all" }),
+});
+
+const FANOUT_PREFIX = "fan_";
+
+/**
+ * `/api/v1/queries…`: the audit history, fan-out queries (start, status, result stream), and any single
+ * command's record by its correlationId — the authoritative answer when a response was lost on the way.
+ */
+export function queryRoutes(s: ApiServices): Route[] {
+  return [
+    {
+      method: "GET",
+      path: "/api/v1/queries",
+      scope: "read",
+      async handle({ res, query }) {
+        const q = parseWith(HistoryQuery, Object.fromEntries(query), "query");
+        const rows = await s.store.listAudit(q);
+        const nextBefore = rows.length === q.limit ? rows[rows.length - 1]!.seq : null;
+        sendJson(res, 200, { queries: rows.map(auditView), nextBefore });
+      },
+    },
+    {
+      method: "POST",
+      path: "/api/v1/queries",
+      scope: "query",
+      async handle({ req, res, principal, requestId }) {
+        const body = await readJson(req, FanoutBody, MAX_BODY_BYTES);
+        const started = await s.fanouts.start({
+          query: body.query,
+          collector: body.collector,
+          timeoutMs: body.timeoutMs ?? s.config.queryTimeoutMs,
+          targets: body.targets,
+          requester: principal!.name,
+          requestId,
+        });
+        sendJson(res, 202, started, { Location: `/api/v1/queries/${started.id}` });
+      },
+    },
+    {
+      method: "GET",
+      path: "/api/v1/queries/:id",
+      scope: "read",
+      async handle({ res, params }) {
+        const id = params.id!;
+        if (id.startsWith(FANOUT_PREFIX)) {
+          const fanout = await s.store.findFanout(id);
+          if (fanout === undefined) throw new NotFoundError(`no query ${id}`);
+          sendJson(res, 200, fanoutView(fanout, await s.store.listFanoutTargets(id)));
+          return;
+        }
+        const row = (await s.store.findAudit(id)) ?? null;
+        if (row === null) throw new NotFoundError(`no query ${id}`);
+        sendJson(res, 200, auditView(row), { "X-Correlation-Id": row.correlationId });
+      },
+    },
+    {
+      method: "GET",
+      path: "/api/v1/queries/:id/stream",
+      scope: "read",
+      async handle({ req, res, params, query }) {
+        const id = params.id!;
+        if ((await s.store.findFanout(id)) === undefined) throw new NotFoundError(`no fan-out query ${id}`);
+        const stream = await s.streams.open(req, res, "fanout", query);
+        let last = stream.lastEventId ?? 0;
+        let live: FanoutEvent[] | null = [];
+        const deliver = (event: FanoutEvent): void => {
+          if (event.kind === "done") {
+            // Carries the last result's id, so a client reconnecting after `done` is not replayed everything.
+            stream.session.push(event.counts, "done", String(last));
+            stream.end();
+          } else if (event.target.resultSeq! > last) {
+            last = event.target.resultSeq!;
+            stream.session.push(event.target, "result", String(last));
+          }
+        };
+        // Subscribe before replaying, so nothing lands unseen between the two; the seq drops duplicates.
+        const unsubscribe = s.fanouts.subscribe(id, (event) => (live === null ? deliver(event) : live.push(event)));
+        void stream.closed.then(() => unsubscribe?.());
+        for (const row of await s.store.listFanoutResults(id, last)) deliver({ kind: "result", target: targetView(row) });
+        const buffered = live;
+        live = null;
+        for (const event of buffered) deliver(event);
+        if (unsubscribe === undefined) {
+          const fanout = await s.store.findFanout(id);
+          const targets = await s.store.listFanoutTargets(id);
+          deliver({ kind: "done", counts: fanoutView(fanout!, targets).counts });
+        }
+      },
+    },
+  ];
+}

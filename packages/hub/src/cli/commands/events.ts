@@ -1,0 +1,42 @@
+import type { Command } from "commander";
+import type { CliContext } from "../context.js";
+
+/** Pause before resuming a broken event stream. */
+const RESUME_DELAY_MS = 1000;
+
+/** `2026-01-01T00:00:00.000Z agent.connected agentId=agt_1 protocol=2` */
+export function renderEvent(type: string, data: Record<string, unknown>): string {
+  const { at, ...fields } = data;
+  const text = Object.entries(fields)
+    .filter(([, v]) => v !== null && v !== undefined)
+    .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
+    .join(" ");
+  return `${String(at ?? "")} ${type} ${text}`.trim();
+}
+
+export function registerEvents(program: Command, context: () => CliContext): void {
+  program
+    .command("events")
+    .description("follow the hub's events (agents connecting, disconnecting, changing health; queries done) until interrupted")
+    .option("--after <seq>", "first replay the stored events after this id (0: all that are kept)")
+    .action(async (opts: { after?: string }) => {
+      const ctx = context();
+      const stop = new AbortController();
+      process.once("SIGINT", () => stop.abort());
+      let lastId: string | undefined;
+      let path = opts.after === undefined ? "/api/v1/events" : `/api/v1/events?after=${encodeURIComponent(opts.after)}`;
+      while (!stop.signal.aborted) {
+        try {
+          lastId = await ctx.client.stream(path, { lastEventId: lastId, signal: stop.signal }, (event) => {
+            const data = JSON.parse(event.data) as Record<string, unknown>;
+            ctx.out(ctx.json ? JSON.stringify({ id: event.id, type: event.event, ...data }) : renderEvent(event.event, data));
+          });
+        } catch (err) {
+          if ((err as { status?: number }).status !== 0) throw err;
+          process.stderr.write(`uplink: ${(err as Error).message}; retrying\n`);
+        }
+        path = "/api/v1/events";
+        if (!stop.signal.aborted) await new Promise((r) => setTimeout(r, RESUME_DELAY_MS));
+      }
+    });
+}

@@ -1,0 +1,58 @@
+import { performance } from "node:perf_hooks";
+import { QueryResult } from "@uplink/protocol";
+import { AgentAnsweredError, AgentBusyError, AgentOfflineError, CommandTimeoutError, HubError } from "../errors.js";
+import type { CommandRequest } from "../agents/pending-commands.js";
+import type { AuditFinish, QueryStatus } from "../store/store.js";
+import type { CommandRouter } from "./command-router.js";
+
+/** How one query command to one agent ended. */
+export type CommandOutcome =
+  | { status: "ok"; result: QueryResult; durationMs: number }
+  | { status: Exclude<QueryStatus, "ok" | "pending">; error: HubError; durationMs: number };
+
+/**
+ * Dispatches one query command and folds every way it can end into an outcome: the agent's result,
+ * its error answer (busy → 503, timeout → 504, anything else → 502 with its code), a malformed result,
+ * the agent being offline, the deadline, or the connection going away. Never rejects.
+ */
+export async function runCommand(router: CommandRouter, agentId: string, request: CommandRequest): Promise<CommandOutcome> {
+  const t0 = performance.now();
+  try {
+    const reply = await router.dispatch(agentId, request);
+    const durationMs = round(performance.now() - t0);
+    if (!reply.ok) return failed(errorOfReply(reply.code, reply.error), durationMs);
+    const parsed = QueryResult.safeParse(reply.result);
+    if (!parsed.success) return failed(new AgentAnsweredError("bad_response", "agent answered with a malformed query result"), durationMs);
+    return { status: "ok", result: parsed.data, durationMs };
+  } catch (err) {
+    const error = err instanceof HubError ? err : new HubError("internal", 500, (err as Error).message, { cause: err });
+    return failed(error, round(performance.now() - t0));
+  }
+}
+
+/** The HubError an `ok:false` reply becomes: the agent's own code, with busy → 503 and timeout → 504. */
+export function errorOfReply(code: string | undefined, message = "agent answered an error without a message"): HubError {
+  if (code === "busy") return new AgentBusyError(message);
+  if (code === "timeout") return new HubError("timeout", 504, message);
+  return new AgentAnsweredError(code ?? "internal", message);
+}
+
+/** The audit update for an outcome; a result larger than `resultMaxBytes` is left out and flagged. */
+export function auditFinishOf(outcome: CommandOutcome, resultMaxBytes: number): AuditFinish {
+  const base = { status: outcome.status, finishedAt: Date.now(), durationMs: outcome.durationMs };
+  if (outcome.status !== "ok") {
+    return { ...base, errorCode: outcome.error.code, errorMessage: outcome.error.message, resultJson: null, resultTruncated: false };
+  }
+  const json = JSON.stringify(outcome.result);
+  const tooBig = json.length > resultMaxBytes;
+  return { ...base, errorCode: null, errorMessage: null, resultJson: tooBig ? null : json, resultTruncated: tooBig };
+}
+
+function failed(error: HubError, durationMs: number): CommandOutcome {
+  const status = error instanceof AgentOfflineError ? "offline" : error instanceof CommandTimeoutError || error.code === "timeout" ? "timeout" : "error";
+  return { status, error, durationMs };
+}
+
+function round(ms: number): number {
+  return Math.round(ms * 1000) / 1000;
+}

@@ -1,0 +1,173 @@
+import { randomBytes, randomUUID } from "node:crypto";
+import type { QueryResult } from "@uplink/protocol";
+import { BadRequestError } from "../errors.js";
+import type { EventLog } from "../events/event-log.js";
+import type { Logger } from "../logger.js";
+import type { HubMetrics } from "../metrics.js";
+import type { AgentRecord, FanoutRecord, QueryStatus, Store } from "../store/store.js";
+import type { CommandRouter } from "./command-router.js";
+import { auditFinishOf, runCommand, type CommandOutcome } from "./command-outcome.js";
+
+/** Which agents a fan-out goes to: the union of the listed ids, the agents with all these labels, or all. */
+export interface FanoutTargets {
+  agentIds?: string[] | undefined;
+  labels?: Record<string, string> | undefined;
+  all?: boolean | undefined;
+}
+
+export interface FanoutRequest {
+  query: string;
+  collector: string;
+  timeoutMs: number;
+  targets: FanoutTargets;
+  requester: string;
+  requestId: string | null;
+}
+
+/** One target's outcome as the API shows it. */
+export interface TargetResult {
+  agentId: string;
+  correlationId: string;
+  status: QueryStatus;
+  result: QueryResult | null;
+  error: { code: string; message: string } | null;
+  durationMs: number | null;
+  /** Order in which it landed; the id of its stream event. */
+  resultSeq: number | null;
+}
+
+export type FanoutCounts = Record<QueryStatus, number>;
+
+export type FanoutEvent = { kind: "result"; target: TargetResult } | { kind: "done"; counts: FanoutCounts };
+
+/** A fan-out still collecting: results are stored and announced one at a time, in landing order. */
+interface RunningFanout {
+  record: FanoutRecord;
+  nextSeq: number;
+  remaining: number;
+  counts: FanoutCounts;
+  listeners: Set<(event: FanoutEvent) => void>;
+  /** Serialises stores and announcements so landing order equals seq order, whatever the store. */
+  chain: Promise<void>;
+}
+
+export function emptyCounts(): FanoutCounts {
+  return { pending: 0, ok: 0, error: 0, timeout: 0, offline: 0 };
+}
+
+/**
+ * Sends one query to many agents, each command with its own correlationId and deadline. Targets that
+ * are offline are recorded `offline` at once; every other ends in `ok`, `error` or `timeout`. Each
+ * result is in the store before anyone is told of it, so a stream can always be replayed from the store.
+ */
+export class FanoutService {
+  readonly #running = new Map<string, RunningFanout>();
+  readonly #idle: (() => void)[] = [];
+
+  constructor(
+    private readonly deps: { store: Store; router: CommandRouter; events: EventLog; metrics: HubMetrics; log: Logger; auditResultMaxBytes: number },
+  ) {}
+
+  /** Resolves the targets, records the fan-out and starts every command; resolves before results land. */
+  async start(request: FanoutRequest): Promise<{ id: string; targetCount: number }> {
+    const { store } = this.deps;
+    const agents = await this.#resolve(request.targets);
+    const id = `fan_${randomBytes(8).toString("hex")}`;
+    const createdAt = Date.now();
+    const record: FanoutRecord = { id, query: request.query, collector: request.collector, requester: request.requester, requestId: request.requestId, timeoutMs: request.timeoutMs, targetCount: agents.length, createdAt, finishedAt: null };
+    const targets = agents.map((a) => ({ correlationId: randomUUID(), agentId: a.id, requester: request.requester, sessionId: id, requestId: request.requestId, collector: request.collector, query: request.query, createdAt }));
+    await store.createFanout(record, targets);
+    const running: RunningFanout = { record, nextSeq: 0, remaining: targets.length, counts: { ...emptyCounts(), pending: targets.length }, listeners: new Set(), chain: Promise.resolve() };
+    this.#running.set(id, running);
+    this.deps.metrics.fanouts.inc();
+    const log = this.deps.log.child({ fanoutId: id });
+    log.info({ targetCount: targets.length, requestId: request.requestId ?? undefined }, "fan-out started");
+    if (targets.length === 0) this.#finish(running, log);
+    for (const t of targets) {
+      const commandLog = log.child({ correlationId: t.correlationId, agentId: t.agentId });
+      void runCommand(this.deps.router, t.agentId, { correlationId: t.correlationId, sessionId: id, kind: "query", collector: request.collector, query: request.query, timeoutMs: request.timeoutMs, log: commandLog }).then(
+        (outcome) => this.#land(running, t.agentId, t.correlationId, outcome, log),
+      );
+    }
+    return { id, targetCount: targets.length };
+  }
+
+  /** Live events of a running fan-out; undefined when it is not running here (finished, or unknown). */
+  subscribe(id: string, listener: (event: FanoutEvent) => void): (() => void) | undefined {
+    const running = this.#running.get(id);
+    if (running === undefined) return undefined;
+    running.listeners.add(listener);
+    return () => running.listeners.delete(listener);
+  }
+
+  /** Resolves when no fan-out is collecting (used at shutdown, after pending commands failed). */
+  idle(): Promise<void> {
+    if (this.#running.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idle.push(resolve));
+  }
+
+  async #resolve(targets: FanoutTargets): Promise<AgentRecord[]> {
+    const { store } = this.deps;
+    if (!targets.all && targets.agentIds === undefined && targets.labels === undefined) {
+      throw new BadRequestError("invalid body: targets needs agentIds, labels or all");
+    }
+    const chosen = new Map<string, AgentRecord>();
+    if (targets.all) for (const a of await store.listAgents({})) chosen.set(a.id, a);
+    if (targets.labels !== undefined) for (const a of await store.listAgents({ labels: targets.labels })) chosen.set(a.id, a);
+    const unknown: string[] = [];
+    for (const agentId of new Set(targets.agentIds ?? [])) {
+      if (chosen.has(agentId)) continue;
+      const agent = await store.findAgent(agentId);
+      if (agent === undefined || agent.revokedAt !== null) unknown.push(agentId);
+      else chosen.set(agentId, agent);
+    }
+    if (unknown.length > 0) throw new BadRequestError(`invalid body: unknown agents ${unknown.slice(0, 10).join(", ")}${unknown.length > 10 ? ", …" : ""}`);
+    return [...chosen.values()];
+  }
+
+  #land(running: RunningFanout, agentId: string, correlationId: string, outcome: CommandOutcome, log: Logger): void {
+    running.chain = running.chain.then(async () => {
+      const resultSeq = ++running.nextSeq;
+      try {
+        await this.deps.store.finishAudit(correlationId, { ...auditFinishOf(outcome, this.deps.auditResultMaxBytes), resultSeq });
+      } catch (err) {
+        log.error({ err, correlationId, agentId }, "storing a fan-out result failed");
+      }
+      running.counts.pending--;
+      running.counts[outcome.status]++;
+      const target: TargetResult = {
+        agentId,
+        correlationId,
+        status: outcome.status,
+        result: outcome.status === "ok" ? outcome.result : null,
+        error: outcome.status === "ok" ? null : { code: outcome.error.code, message: outcome.error.message },
+        durationMs: outcome.durationMs,
+        resultSeq,
+      };
+      this.#announce(running, { kind: "result", target });
+      if (--running.remaining === 0) this.#finish(running, log);
+    });
+  }
+
+  #finish(running: RunningFanout, log: Logger): void {
+    running.chain = running.chain.then(async () => {
+      const { id, targetCount } = running.record;
+      await this.deps.store.finishFanout(id, Date.now()).catch((err: unknown) => log.error({ err }, "recording the end of a fan-out failed"));
+      this.#running.delete(id);
+      this.#announce(running, { kind: "done", counts: running.counts });
+      this.deps.events.publish("query.done", { fanoutId: id, targetCount, counts: running.counts });
+      log.info({ counts: running.counts }, "fan-out done");
+      if (this.#running.size === 0) for (const resolve of this.#idle.splice(0)) resolve();
+    });
+  }
+
+  #announce(running: RunningFanout, event: FanoutEvent): void {
+    for (const listener of running.listeners) {
+      try {
+        listener(event);
+      } catch (err) {
+        this.deps.log.error({ err }, "fan-out listener failed");
+      }
+    }
+  }
+}
