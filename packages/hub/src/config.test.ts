@@ -30,6 +30,8 @@ describe("parseHubConfig", () => {
     [{}, { WS_MAX_CLIENTS: "many" }, /--max-agents \/ WS_MAX_CLIENTS/],
     [{ logLevel: "loud" }, {}, /--log-level \/ UPLINK_LOG_LEVEL/],
     [{ queryTimeoutMs: "0" }, {}, /--query-timeout/],
+    [{ tlsCert: "cert.pem" }, {}, /--tls-cert \/ UPLINK_TLS_CERT: --tls-cert and --tls-key go together/],
+    [{ sendHighWaterBytes: "5000", sendHardLimitBytes: "4000" }, {}, /--send-hard-limit \/ UPLINK_SEND_HARD_LIMIT: must be larger/],
   ])("names the setting of a bad value (%o %o)", (flags, env, message) => {
     expect(() => parseHubConfig(flags, env)).toThrow(ConfigError);
     expect(() => parseHubConfig(flags, env)).toThrow(message);

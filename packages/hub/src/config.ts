@@ -16,6 +16,10 @@ export const DEFAULT_LOG_LEVEL = "info";
 export const DEFAULT_AUDIT_RESULT_MAX_BYTES = 256 * 1024;
 /** Past this many bytes buffered towards one agent, new commands to it fail fast as busy. */
 export const DEFAULT_SEND_HIGH_WATER_BYTES = 8 * 1024 * 1024;
+/** Past this many bytes buffered towards one agent, its socket is terminated (it stopped reading). */
+export const DEFAULT_SEND_HARD_LIMIT_BYTES = 64 * 1024 * 1024;
+/** Frames an agent may send per second; more are dropped and count as protocol violations. */
+export const DEFAULT_AGENT_FRAME_RATE = 1000;
 
 /** `15000`, `15000ms`, `15s`, `2m` → milliseconds. */
 const Duration = z.union([z.number(), z.string()]).transform((value, ctx) => {
@@ -45,8 +49,15 @@ export const HubConfigSchema = z.object({
   pingIntervalMs: positiveDuration().default(DEFAULT_PING_INTERVAL_MS),
   maxPayloadBytes: Int.min(1024).default(DEFAULT_MAX_PAYLOAD_BYTES),
   maxInflight: Int.min(1).max(1024).default(DEFAULT_MAX_INFLIGHT),
+  sendHighWaterBytes: Int.min(1024).default(DEFAULT_SEND_HIGH_WATER_BYTES),
+  sendHardLimitBytes: Int.min(1024).default(DEFAULT_SEND_HARD_LIMIT_BYTES),
+  agentFrameRate: Int.min(1).default(DEFAULT_AGENT_FRAME_RATE),
+  tlsCert: z.string().min(1).optional(),
+  tlsKey: z.string().min(1).optional(),
   logLevel: z.enum(LOG_LEVELS).default(DEFAULT_LOG_LEVEL),
-});
+})
+  .refine((c) => c.sendHardLimitBytes > c.sendHighWaterBytes, { message: "must be larger than --send-high-water", path: ["sendHardLimitBytes"] })
+  .refine((c) => (c.tlsCert === undefined) === (c.tlsKey === undefined), { message: "--tls-cert and --tls-key go together", path: ["tlsCert"] });
 export type HubConfig = Readonly<z.output<typeof HubConfigSchema>>;
 export type HubConfigInput = z.input<typeof HubConfigSchema>;
 
@@ -61,6 +72,11 @@ export const HUB_SETTINGS: readonly { key: keyof HubConfig; flag: string; env: s
   { key: "pingIntervalMs", flag: "--ping-interval <duration>", env: "UPLINK_PING_INTERVAL", description: "WebSocket ping interval; no pong by the next ping terminates the socket" },
   { key: "maxPayloadBytes", flag: "--max-payload <bytes>", env: "UPLINK_MAX_PAYLOAD", description: "largest WebSocket frame accepted (close 1009 above)" },
   { key: "maxInflight", flag: "--max-inflight <n>", env: "UPLINK_MAX_INFLIGHT", description: "queries an agent runs at once (sent in welcome)" },
+  { key: "sendHighWaterBytes", flag: "--send-high-water <bytes>", env: "UPLINK_SEND_HIGH_WATER", description: "bytes buffered towards an agent past which new commands to it fail as busy" },
+  { key: "sendHardLimitBytes", flag: "--send-hard-limit <bytes>", env: "UPLINK_SEND_HARD_LIMIT", description: "bytes buffered towards an agent past which its socket is terminated" },
+  { key: "agentFrameRate", flag: "--agent-frame-rate <n>", env: "UPLINK_AGENT_FRAME_RATE", description: "frames per second an agent may send; more count as violations" },
+  { key: "tlsCert", flag: "--tls-cert <file>", env: "UPLINK_TLS_CERT", description: "PEM certificate (chain): serve HTTPS and WSS" },
+  { key: "tlsKey", flag: "--tls-key <file>", env: "UPLINK_TLS_KEY", description: "PEM private key of --tls-cert" },
   { key: "logLevel", flag: "--log-level <level>", env: "UPLINK_LOG_LEVEL", description: "fatal, error, warn, info, debug, trace or silent" },
 ];
 

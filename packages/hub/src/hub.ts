@@ -1,5 +1,7 @@
 import { randomBytes } from "node:crypto";
-import { createServer, type Server } from "node:http";
+import { readFileSync } from "node:fs";
+import { createServer as createHttpServer, type Server } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { CloseCode } from "@uplink/protocol";
@@ -15,7 +17,7 @@ import { systemRoutes } from "./api/routes/system.js";
 import { tokenRoutes } from "./api/routes/tokens.js";
 import type { ApiServices } from "./api/services.js";
 import { SseStreams } from "./api/sse.js";
-import { DEFAULT_AUDIT_RESULT_MAX_BYTES, DEFAULT_SEND_HIGH_WATER_BYTES, type HubConfig } from "./config.js";
+import { DEFAULT_AUDIT_RESULT_MAX_BYTES, type HubConfig } from "./config.js";
 import { ConnectionLostError } from "./errors.js";
 import { EventLog } from "./events/event-log.js";
 import type { Logger } from "./logger.js";
@@ -73,7 +75,7 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
       maxPayloadBytes: config.maxPayloadBytes,
       maxInflight: config.maxInflight,
       healthIntervalMs: config.healthIntervalMs,
-      sendHighWaterBytes: DEFAULT_SEND_HIGH_WATER_BYTES,
+      limits: { sendHighWaterBytes: config.sendHighWaterBytes, sendHardLimitBytes: config.sendHardLimitBytes, maxFramesPerSecond: config.agentFrameRate },
       retryAfterS: RETRY_AFTER_S,
     },
     { store, registry, poller, metrics, log },
@@ -87,7 +89,12 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
   const services: ApiServices = { config, hubId, store, registry, queries, fanouts, events, streams, metrics, enrollLimiter, log };
   const routes = [systemRoutes, enrollRoutes, agentRoutes, queryRoutes, eventRoutes, tokenRoutes].flatMap((r) => r(services));
 
-  const server = createServer({ maxHeaderSize: 16 * 1024, requestTimeout: 10 * 60_000 }, createRequestListener(routes, { store, log }));
+  const listener = createRequestListener(routes, { store, log });
+  const httpOptions = { maxHeaderSize: 16 * 1024, requestTimeout: 10 * 60_000 };
+  const server: Server =
+    config.tlsCert !== undefined && config.tlsKey !== undefined
+      ? createHttpsServer({ ...httpOptions, cert: readFileSync(config.tlsCert), key: readFileSync(config.tlsKey) }, listener)
+      : createHttpServer(httpOptions, listener);
   server.maxHeadersCount = 200;
   server.on("upgrade", (req, socket, head) => gateway.handleUpgrade(req, socket, head));
   server.on("clientError", (_err, socket) => {
@@ -111,7 +118,7 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
       for (const connection of registry.connections()) connection.sweep();
     }, config.pingIntervalMs);
     const address = server.address() as AddressInfo;
-    log.info({ host: address.address, port: address.port, maxAgents: config.maxAgents }, "hub listening");
+    log.info({ host: address.address, port: address.port, tls: config.tlsCert !== undefined, maxAgents: config.maxAgents }, "hub listening");
     return address;
   }
 

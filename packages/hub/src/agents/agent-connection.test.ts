@@ -15,8 +15,11 @@ class FakeSocket extends EventEmitter {
   closedWith: [number, string] | undefined;
   terminated = false;
   pings = 0;
+  /** When set, what `bufferedAmount` becomes after each send (a peer that stopped reading). */
+  bufferAfterSend: number | undefined;
   send(data: string) {
     this.sent.push(JSON.parse(data) as Record<string, unknown>);
+    if (this.bufferAfterSend !== undefined) this.bufferedAmount = this.bufferAfterSend;
   }
   ping() {
     this.pings++;
@@ -61,7 +64,7 @@ function connect(protocol = 2) {
   const ws = new FakeSocket();
   const metrics = new HubMetrics();
   const onClose = vi.fn();
-  const connection = new AgentConnection(ws as unknown as WebSocket, { agentId: "agt_t", protocol, log, metrics, sendHighWaterBytes: 1024, onHello: vi.fn(), onClose });
+  const connection = new AgentConnection(ws as unknown as WebSocket, { agentId: "agt_t", protocol, log, metrics, limits: { sendHighWaterBytes: 1024, sendHardLimitBytes: 8192, maxFramesPerSecond: 50 }, onHello: vi.fn(), onClose });
   return { ws, metrics, connection, onClose };
 }
 
@@ -152,6 +155,24 @@ describe("AgentConnection", () => {
     ws.bufferedAmount = 4096;
     await expect(connection.send(request())).rejects.toMatchObject({ code: "busy", status: 503 });
     expect(ws.commands()).toHaveLength(0);
+  });
+
+  it("terminates a socket whose unsent data passes the hard limit, failing what was pending", async () => {
+    const { ws, connection } = connect();
+    const earlier = connection.send(request());
+    ws.bufferAfterSend = 9000;
+    const last = connection.send(request());
+    await expect(last).rejects.toMatchObject({ code: "agent_disconnected" });
+    await expect(earlier).rejects.toMatchObject({ code: "agent_disconnected" });
+    expect(ws.terminated).toBe(true);
+  });
+
+  it("drops frames past the rate limit as violations and closes with 1008 when they persist", () => {
+    const { ws } = connect();
+    for (let i = 0; i < 50; i++) ws.reply({ type: "hello", protocol: 2, agentVersion: "1", hostname: "h", platform: "linux", arch: "x64" });
+    expect(ws.closedWith).toBeUndefined();
+    for (let i = 0; i < 11; i++) ws.reply({ type: "hello", protocol: 2, agentVersion: "1", hostname: "h", platform: "linux", arch: "x64" });
+    expect(ws.closedWith?.[0]).toBe(1008);
   });
 
   it("terminates a socket that did not answer the previous ping", () => {

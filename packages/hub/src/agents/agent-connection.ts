@@ -38,13 +38,22 @@ interface LegacySession {
   ghostTimer?: NodeJS.Timeout;
 }
 
+/** Per-connection limits that keep one agent from costing the hub unbounded memory or CPU. */
+export interface ConnectionLimits {
+  /** Past this many bytes buffered on the socket, new commands fail fast as busy. */
+  sendHighWaterBytes: number;
+  /** Past this many bytes buffered, the agent has stopped reading: the socket is terminated. */
+  sendHardLimitBytes: number;
+  /** Frames per second the agent may send; the rest are dropped as violations. */
+  maxFramesPerSecond: number;
+}
+
 export interface AgentConnectionOptions {
   agentId: string;
   protocol: number;
   log: Logger;
   metrics: HubMetrics;
-  /** Past this many bytes buffered on the socket, new commands fail fast as busy. */
-  sendHighWaterBytes: number;
+  limits: ConnectionLimits;
   onHello(connection: AgentConnection, hello: Hello): void;
   onClose(connection: AgentConnection): void;
 }
@@ -71,6 +80,8 @@ export class AgentConnection {
   readonly #pending = new PendingCommands();
   readonly #legacy = new Map<string, LegacySession>();
   readonly #violations: number[] = [];
+  #frameWindowStart = 0;
+  #framesInWindow = 0;
   #closeError: HubError | undefined;
   #terminateTimer: NodeJS.Timeout | undefined;
   readonly #handlers: DispatchTable<AgentToHub>;
@@ -113,7 +124,7 @@ export class AgentConnection {
     if (this.#state !== "open") {
       return Promise.reject(this.#closeError ?? new ConnectionLostError("agent_disconnected", `agent ${this.agentId} disconnected`));
     }
-    if (this.#ws.bufferedAmount > this.#opts.sendHighWaterBytes) {
+    if (this.#ws.bufferedAmount > this.#opts.limits.sendHighWaterBytes) {
       this.#opts.metrics.commandsCompleted.inc({ kind: request.kind, outcome: "busy" });
       return Promise.reject(new AgentBusyError(`agent ${this.agentId} is not reading its socket fast enough`));
     }
@@ -155,6 +166,12 @@ export class AgentConnection {
     entry.sent = true;
     entry.sentAt = performance.now();
     this.#ws.send(JSON.stringify(frame));
+    if (this.#ws.bufferedAmount > this.#opts.limits.sendHardLimitBytes) {
+      this.#log.warn({ bufferedBytes: this.#ws.bufferedAmount }, "agent stopped reading its socket; terminating");
+      this.#closeError = new ConnectionLostError("agent_disconnected", `agent ${this.agentId} stopped reading its socket`);
+      this.#ws.terminate();
+      return;
+    }
     this.#opts.metrics.commandsSent.inc({ kind: request.kind });
     request.log.debug({ sessionId: request.sessionId, kind: request.kind }, "command sent");
   }
@@ -172,7 +189,15 @@ export class AgentConnection {
   }
 
   #onMessage(data: RawData, isBinary: boolean): void {
-    this.lastSeenAt = Date.now();
+    const now = Date.now();
+    this.lastSeenAt = now;
+    if (now - this.#frameWindowStart >= 1000) {
+      this.#frameWindowStart = now;
+      this.#framesInWindow = 0;
+    }
+    if (++this.#framesInWindow > this.#opts.limits.maxFramesPerSecond) {
+      return this.#violation(`more than ${this.#opts.limits.maxFramesPerSecond} frames in a second`, undefined);
+    }
     if (isBinary) return this.#violation("binary frame", undefined);
     const parsed = parseAgentToHub(data.toString());
     if (!parsed.ok) return this.#violation(parsed.error, parsed.raw);

@@ -6,7 +6,7 @@ import type { Logger } from "../logger.js";
 import type { HubMetrics } from "../metrics.js";
 import { bearer, parseCredential, secretMatches } from "../security/credentials.js";
 import type { Store } from "../store/store.js";
-import { AgentConnection } from "./agent-connection.js";
+import { AgentConnection, type ConnectionLimits } from "./agent-connection.js";
 import type { AgentRegistry } from "./agent-registry.js";
 import type { HealthPoller } from "./health-poller.js";
 
@@ -17,7 +17,7 @@ export interface AgentGatewayOptions {
   maxPayloadBytes: number;
   maxInflight: number;
   healthIntervalMs: number;
-  sendHighWaterBytes: number;
+  limits: ConnectionLimits;
   /** Seconds a refused agent is told to wait (503 Retry-After). */
   retryAfterS: number;
 }
@@ -141,7 +141,7 @@ export class AgentGateway {
       protocol,
       log,
       metrics: this.#metrics,
-      sendHighWaterBytes: this.#opts.sendHighWaterBytes,
+      limits: this.#opts.limits,
       onHello: (c, hello) => {
         log.info({ hostname: hello.hostname, agentVersion: hello.agentVersion, protocol: hello.protocol }, "agent hello");
         this.#registry.recordHello(c, hello);
