@@ -8,6 +8,7 @@ import { CloseCode } from "@uplink/protocol";
 import { AgentGateway } from "./agents/agent-gateway.js";
 import { AgentRegistry } from "./agents/agent-registry.js";
 import { HealthPoller } from "./agents/health-poller.js";
+import { Authenticator } from "./api/auth.js";
 import { createRequestListener } from "./api/router.js";
 import { agentRoutes } from "./api/routes/agents.js";
 import { enrollRoutes } from "./api/routes/enroll.js";
@@ -86,10 +87,11 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
   const fanouts = new FanoutService(commandDeps);
   const streams = new SseStreams(metrics);
   const enrollLimiter = new RateLimiter(ENROLL_ATTEMPTS_PER_MINUTE, 60_000);
-  const services: ApiServices = { config, hubId, store, registry, queries, fanouts, events, streams, metrics, enrollLimiter, log };
+  const auth = new Authenticator(store);
+  const services: ApiServices = { config, hubId, store, registry, queries, fanouts, events, streams, metrics, enrollLimiter, auth, log };
   const routes = [systemRoutes, enrollRoutes, agentRoutes, queryRoutes, eventRoutes, tokenRoutes].flatMap((r) => r(services));
 
-  const listener = createRequestListener(routes, { store, log });
+  const listener = createRequestListener(routes, { auth, log });
   const httpOptions = { maxHeaderSize: 16 * 1024, requestTimeout: 10 * 60_000 };
   const server: Server =
     config.tlsCert !== undefined && config.tlsKey !== undefined

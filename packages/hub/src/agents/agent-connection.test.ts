@@ -167,7 +167,15 @@ describe("AgentConnection", () => {
     expect(ws.terminated).toBe(true);
   });
 
-  it("drops frames past the rate limit as violations and closes with 1008 when they persist", () => {
+  it("never rate-limits replies to its own commands", async () => {
+    const { ws, connection } = connect();
+    const replies = Array.from({ length: 200 }, () => connection.send(request()));
+    for (const c of ws.commands()) ws.reply(ok(c));
+    await Promise.all(replies);
+    expect(ws.closedWith).toBeUndefined();
+  });
+
+  it("drops unsolicited frames past the rate limit as violations and closes with 1008 when they persist", () => {
     const { ws } = connect();
     for (let i = 0; i < 50; i++) ws.reply({ type: "hello", protocol: 2, agentVersion: "1", hostname: "h", platform: "linux", arch: "x64" });
     expect(ws.closedWith).toBeUndefined();

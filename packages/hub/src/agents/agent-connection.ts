@@ -93,7 +93,9 @@ export class AgentConnection {
     this.protocol = opts.protocol;
     this.#log = opts.log;
     this.#handlers = {
-      hello: (hello) => opts.onHello(this, hello),
+      hello: (hello) => {
+        if (this.#unsolicitedAllowed()) opts.onHello(this, hello);
+      },
       session_response: (response) => this.#onResponse(response),
     };
     ws.on("message", (data, isBinary) => this.#onMessage(data, isBinary));
@@ -188,16 +190,24 @@ export class AgentConnection {
     entry.reject(new CommandTimeoutError(request.timeoutMs));
   }
 
-  #onMessage(data: RawData, isBinary: boolean): void {
+  /**
+   * Counts a frame the hub did not ask for (anything but a reply to a pending command); past the
+   * rate, the frame is dropped as a violation. Replies are bounded by the commands sent, so they are
+   * never limited: a busy agent answering thousands of queries a second is not misbehaving.
+   */
+  #unsolicitedAllowed(): boolean {
     const now = Date.now();
-    this.lastSeenAt = now;
     if (now - this.#frameWindowStart >= 1000) {
       this.#frameWindowStart = now;
       this.#framesInWindow = 0;
     }
-    if (++this.#framesInWindow > this.#opts.limits.maxFramesPerSecond) {
-      return this.#violation(`more than ${this.#opts.limits.maxFramesPerSecond} frames in a second`, undefined);
-    }
+    if (++this.#framesInWindow <= this.#opts.limits.maxFramesPerSecond) return true;
+    this.#violation(`more than ${this.#opts.limits.maxFramesPerSecond} unsolicited frames in a second`, undefined);
+    return false;
+  }
+
+  #onMessage(data: RawData, isBinary: boolean): void {
+    this.lastSeenAt = Date.now();
     if (isBinary) return this.#violation("binary frame", undefined);
     const parsed = parseAgentToHub(data.toString());
     if (!parsed.ok) return this.#violation(parsed.error, parsed.raw);
@@ -232,6 +242,7 @@ export class AgentConnection {
   }
 
   #orphan(reason: string, response: SessionResponse): void {
+    if (!this.#unsolicitedAllowed()) return;
     this.#opts.metrics.orphanReplies.inc({ reason });
     this.#log.warn({ correlationId: response.correlationId, sessionId: response.sessionId, reason }, "orphan reply dropped");
   }

@@ -2,8 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import FindMyWay from "find-my-way";
 import { HubError, NotFoundError } from "../errors.js";
 import type { Logger } from "../logger.js";
-import type { Store } from "../store/store.js";
-import { authenticate } from "./auth.js";
+import type { Authenticator } from "./auth.js";
 import { sendError } from "./http.js";
 import type { Route, RouteContext } from "./route.js";
 
@@ -14,7 +13,7 @@ const REQUEST_ID_MAX = 128;
  * handler throws becomes `{"error": {code, message}}`; anything unexpected is a logged 500 and never
  * escapes the listener.
  */
-export function createRequestListener(routes: Route[], deps: { store: Store; log: Logger }): (req: IncomingMessage, res: ServerResponse) => void {
+export function createRequestListener(routes: Route[], deps: { auth: Authenticator; log: Logger }): (req: IncomingMessage, res: ServerResponse) => void {
   const router = FindMyWay({
     ignoreTrailingSlash: true,
     maxParamLength: 256,
@@ -42,7 +41,7 @@ export function createRequestListener(routes: Route[], deps: { store: Store; log
     const q = url.indexOf("?");
     const ctx: RouteContext = { req, res, params, query: new URLSearchParams(q < 0 ? "" : url.slice(q + 1)), principal: null, requestId, log };
     try {
-      if (route.scope !== null) ctx.principal = await authenticate(req, deps.store, route.scope);
+      if (route.scope !== null) ctx.principal = await deps.auth.authenticate(req, route.scope);
       await route.handle(ctx);
     } catch (err) {
       if (err instanceof HubError) {

@@ -7,6 +7,7 @@ import type { FanoutService } from "../queries/fanout-service.js";
 import type { QueryService } from "../queries/query-service.js";
 import type { RateLimiter } from "../security/rate-limiter.js";
 import type { Store } from "../store/store.js";
+import type { Authenticator } from "./auth.js";
 import type { SseStreams } from "./sse.js";
 
 /** What the REST routes work with. */
@@ -21,6 +22,7 @@ export interface ApiServices {
   streams: SseStreams;
   metrics: HubMetrics;
   enrollLimiter: RateLimiter;
+  auth: Authenticator;
   log: Logger;
 }
 

@@ -1,6 +1,10 @@
 /**
  * Numbered migrations of the embedded store. Each runs once, in order, inside a transaction;
  * `PRAGMA user_version` records the last one applied. Never edit a released migration: add one.
+ *
+ * Sequences are plain rowid keys (no AUTOINCREMENT, which costs a write to sqlite_sequence per insert);
+ * they stay monotonic because the newest row of a table is never deleted (audit rows never are; event
+ * pruning keeps the newest).
  */
 export const SQLITE_MIGRATIONS: readonly string[] = [
   // 1: tokens, agents, query audit.
@@ -33,7 +37,7 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     revoked_at    INTEGER
   );
   CREATE TABLE query_audit (
-    seq              INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq              INTEGER PRIMARY KEY,
     correlation_id   TEXT NOT NULL UNIQUE,
     agent_id         TEXT NOT NULL,
     requester        TEXT NOT NULL,
@@ -69,7 +73,7 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     finished_at  INTEGER
   );
   CREATE TABLE events (
-    seq        INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq        INTEGER PRIMARY KEY,
     type       TEXT NOT NULL,
     data       TEXT NOT NULL,
     created_at INTEGER NOT NULL

@@ -34,16 +34,30 @@ const AGENT_COLUMNS: Record<keyof AgentPatch, string> = {
   replicaId: "replica_id",
 };
 
+/** A write waiting for the next group commit. */
+interface QueuedWrite {
+  work: () => unknown;
+  resolve: (value: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
 /**
  * The embedded store: one SQLite file in WAL mode. It owns its handle, migrates on open and prepares
  * each fixed statement once. `synchronous=NORMAL` under WAL keeps every committed write across a
  * process crash (only an OS crash can lose the last transactions).
+ *
+ * The hot-path writes (audit rows, agent presence, events) are group-committed: every such write
+ * queued during one turn of the event loop runs in one transaction, and each caller's promise resolves
+ * only after that transaction committed. Many concurrent queries then share one WAL append instead of
+ * paying a page-sized commit each.
  */
 export class SqliteStore implements Store {
   readonly #db: Database.Database;
   readonly #stmt;
   /** UPDATE statements of `updateAgent`, one per shape of patch (a handful in practice). */
   readonly #patchStatements = new Map<string, Database.Statement>();
+  #queue: QueuedWrite[] = [];
+  #flush: NodeJS.Immediate | undefined;
   #closed = false;
 
   /** Opens (creating and migrating) the database at `path`; `:memory:` for a throwaway store. */
@@ -129,8 +143,43 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (this.#closed) return;
+    clearImmediate(this.#flush);
+    this.#commitQueued();
     this.#closed = true;
     this.#db.close();
+  }
+
+  /** Queues `work` for the group commit of this turn; resolves with its result once committed. */
+  #write<T>(work: () => T): Promise<T> {
+    if (this.#closed) return Promise.reject(new Error("the store is closed"));
+    return new Promise<T>((resolve, reject) => {
+      this.#queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
+      this.#flush ??= setImmediate(() => this.#commitQueued());
+    });
+  }
+
+  #commitQueued(): void {
+    this.#flush = undefined;
+    const batch = this.#queue;
+    this.#queue = [];
+    if (batch.length === 0) return;
+    // A failing statement rolls back alone (SQLite statement atomicity); the others still commit.
+    const outcomes: { ok: boolean; value: unknown }[] = [];
+    try {
+      this.#db.transaction(() => {
+        for (const op of batch) {
+          try {
+            outcomes.push({ ok: true, value: op.work() });
+          } catch (err) {
+            outcomes.push({ ok: false, value: err });
+          }
+        }
+      })();
+    } catch (err) {
+      for (const op of batch) op.reject(err);
+      return;
+    }
+    batch.forEach((op, i) => (outcomes[i]!.ok ? op.resolve(outcomes[i]!.value) : op.reject(outcomes[i]!.value)));
   }
 
   async createToken(token: TokenRecord): Promise<void> {
@@ -169,7 +218,8 @@ export class SqliteStore implements Store {
     const sets = keys.map((k) => `${AGENT_COLUMNS[k]} = @${k}`).join(", ");
     const values: Row = { id };
     for (const k of keys) values[k] = toColumnValue(patch[k]);
-    this.#patchStatement(sets).run(values);
+    const stmt = this.#patchStatement(sets);
+    await this.#write(() => stmt.run(values));
   }
 
   #patchStatement(sets: string): Database.Statement {
@@ -191,11 +241,12 @@ export class SqliteStore implements Store {
   }
 
   async insertAudit(row: NewAudit): Promise<void> {
-    this.#stmt.insertAudit.run({ ...row, fanoutId: row.fanoutId ?? null });
+    await this.#write(() => this.#stmt.insertAudit.run({ ...row, fanoutId: row.fanoutId ?? null }));
   }
 
   async finishAudit(correlationId: string, finish: AuditFinish): Promise<void> {
-    this.#stmt.finishAudit.run({ ...finish, correlationId, resultTruncated: finish.resultTruncated ? 1 : 0, resultSeq: finish.resultSeq ?? null });
+    const values = { ...finish, correlationId, resultTruncated: finish.resultTruncated ? 1 : 0, resultSeq: finish.resultSeq ?? null };
+    await this.#write(() => this.#stmt.finishAudit.run(values));
   }
 
   async listAudit(query: AuditQuery): Promise<AuditRecord[]> {
@@ -237,9 +288,7 @@ export class SqliteStore implements Store {
   }
 
   async appendEvents(events: NewHubEvent[]): Promise<HubEventRecord[]> {
-    return this.#db.transaction(() =>
-      events.map((e) => ({ ...e, seq: Number(this.#stmt.insertEvent.run(e.type, JSON.stringify(e.data), e.createdAt).lastInsertRowid) })),
-    )();
+    return this.#write(() => events.map((e) => ({ ...e, seq: Number(this.#stmt.insertEvent.run(e.type, JSON.stringify(e.data), e.createdAt).lastInsertRowid) })));
   }
 
   async listEvents(afterSeq: number, limit: number): Promise<HubEventRecord[]> {

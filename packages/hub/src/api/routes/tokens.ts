@@ -43,6 +43,7 @@ export function tokenRoutes(s: ApiServices): Route[] {
       scope: "admin",
       async handle({ res, params, principal, log }) {
         if (!(await s.store.revokeToken(params.id!, Date.now()))) throw new NotFoundError(`no live token ${params.id}`);
+        s.auth.forget(params.id!);
         log.info({ tokenId: params.id, by: principal?.name }, "token revoked");
         res.writeHead(204).end();
       },
