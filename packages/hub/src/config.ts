@@ -18,8 +18,10 @@ export const DEFAULT_AUDIT_RESULT_MAX_BYTES = 256 * 1024;
 export const DEFAULT_SEND_HIGH_WATER_BYTES = 8 * 1024 * 1024;
 /** Past this many bytes buffered towards one agent, its socket is terminated (it stopped reading). */
 export const DEFAULT_SEND_HARD_LIMIT_BYTES = 64 * 1024 * 1024;
-/** Frames an agent may send per second; more are dropped and count as protocol violations. */
+/** Unsolicited frames (anything but replies to the hub's commands) an agent may send per second. */
 export const DEFAULT_AGENT_FRAME_RATE = 1000;
+/** Enrollment attempts allowed per client address per minute. */
+export const DEFAULT_ENROLL_RATE = 30;
 
 /** `15000`, `15000ms`, `15s`, `2m` → milliseconds. */
 const Duration = z.union([z.number(), z.string()]).transform((value, ctx) => {
@@ -52,6 +54,7 @@ export const HubConfigSchema = z.object({
   sendHighWaterBytes: Int.min(1024).default(DEFAULT_SEND_HIGH_WATER_BYTES),
   sendHardLimitBytes: Int.min(1024).default(DEFAULT_SEND_HARD_LIMIT_BYTES),
   agentFrameRate: Int.min(1).default(DEFAULT_AGENT_FRAME_RATE),
+  enrollRate: Int.min(1).default(DEFAULT_ENROLL_RATE),
   tlsCert: z.string().min(1).optional(),
   tlsKey: z.string().min(1).optional(),
   logLevel: z.enum(LOG_LEVELS).default(DEFAULT_LOG_LEVEL),
@@ -74,7 +77,8 @@ export const HUB_SETTINGS: readonly { key: keyof HubConfig; flag: string; env: s
   { key: "maxInflight", flag: "--max-inflight <n>", env: "UPLINK_MAX_INFLIGHT", description: "queries an agent runs at once (sent in welcome)" },
   { key: "sendHighWaterBytes", flag: "--send-high-water <bytes>", env: "UPLINK_SEND_HIGH_WATER", description: "bytes buffered towards an agent past which new commands to it fail as busy" },
   { key: "sendHardLimitBytes", flag: "--send-hard-limit <bytes>", env: "UPLINK_SEND_HARD_LIMIT", description: "bytes buffered towards an agent past which its socket is terminated" },
-  { key: "agentFrameRate", flag: "--agent-frame-rate <n>", env: "UPLINK_AGENT_FRAME_RATE", description: "frames per second an agent may send; more count as violations" },
+  { key: "agentFrameRate", flag: "--agent-frame-rate <n>", env: "UPLINK_AGENT_FRAME_RATE", description: "unsolicited frames per second an agent may send; more count as violations" },
+  { key: "enrollRate", flag: "--enroll-rate <n>", env: "UPLINK_ENROLL_RATE", description: "enrollment attempts per client address per minute" },
   { key: "tlsCert", flag: "--tls-cert <file>", env: "UPLINK_TLS_CERT", description: "PEM certificate (chain): serve HTTPS and WSS" },
   { key: "tlsKey", flag: "--tls-key <file>", env: "UPLINK_TLS_KEY", description: "PEM private key of --tls-cert" },
   { key: "logLevel", flag: "--log-level <level>", env: "UPLINK_LOG_LEVEL", description: "fatal, error, warn, info, debug, trace or silent" },

@@ -30,8 +30,6 @@ import { RateLimiter } from "./security/rate-limiter.js";
 import { SqliteStore } from "./store/sqlite-store.js";
 import type { Store } from "./store/store.js";
 
-/** Enrollment attempts allowed per client address per minute. */
-export const ENROLL_ATTEMPTS_PER_MINUTE = 30;
 /** Seconds a refused agent is told to wait before retrying. */
 export const RETRY_AFTER_S = 5;
 /** How long shutdown waits for in-flight HTTP requests before cutting their connections. */
@@ -86,7 +84,7 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
   const queries = new QueryService(commandDeps);
   const fanouts = new FanoutService(commandDeps);
   const streams = new SseStreams(metrics);
-  const enrollLimiter = new RateLimiter(ENROLL_ATTEMPTS_PER_MINUTE, 60_000);
+  const enrollLimiter = new RateLimiter(config.enrollRate, 60_000);
   const auth = new Authenticator(store);
   const services: ApiServices = { config, hubId, store, registry, queries, fanouts, events, streams, metrics, enrollLimiter, auth, log };
   const routes = [systemRoutes, enrollRoutes, agentRoutes, queryRoutes, eventRoutes, tokenRoutes].flatMap((r) => r(services));
