@@ -55,12 +55,17 @@ export const HubConfigSchema = z.object({
   sendHardLimitBytes: Int.min(1024).default(DEFAULT_SEND_HARD_LIMIT_BYTES),
   agentFrameRate: Int.min(1).default(DEFAULT_AGENT_FRAME_RATE),
   enrollRate: Int.min(1).default(DEFAULT_ENROLL_RATE),
+  redisUrl: z.url({ message: "expected a redis:// URL" }).optional(),
+  redisPrefix: z.string().min(1).max(64).default("uplink:"),
+  databaseUrl: z.url({ message: "expected a postgres:// URL" }).optional(),
+  databaseSchema: z.string().regex(/^[a-z_][a-z0-9_]*$/, "expected a lower-case SQL identifier").default("public"),
   tlsCert: z.string().min(1).optional(),
   tlsKey: z.string().min(1).optional(),
   logLevel: z.enum(LOG_LEVELS).default(DEFAULT_LOG_LEVEL),
 })
   .refine((c) => c.sendHardLimitBytes > c.sendHighWaterBytes, { message: "must be larger than --send-high-water", path: ["sendHardLimitBytes"] })
-  .refine((c) => (c.tlsCert === undefined) === (c.tlsKey === undefined), { message: "--tls-cert and --tls-key go together", path: ["tlsCert"] });
+  .refine((c) => (c.tlsCert === undefined) === (c.tlsKey === undefined), { message: "--tls-cert and --tls-key go together", path: ["tlsCert"] })
+  .refine((c) => (c.redisUrl === undefined) === (c.databaseUrl === undefined), { message: "cluster mode needs both --redis-url and --database-url", path: ["redisUrl"] });
 export type HubConfig = Readonly<z.output<typeof HubConfigSchema>>;
 export type HubConfigInput = z.input<typeof HubConfigSchema>;
 
@@ -79,6 +84,10 @@ export const HUB_SETTINGS: readonly { key: keyof HubConfig; flag: string; env: s
   { key: "sendHardLimitBytes", flag: "--send-hard-limit <bytes>", env: "UPLINK_SEND_HARD_LIMIT", description: "bytes buffered towards an agent past which its socket is terminated" },
   { key: "agentFrameRate", flag: "--agent-frame-rate <n>", env: "UPLINK_AGENT_FRAME_RATE", description: "unsolicited frames per second an agent may send; more count as violations" },
   { key: "enrollRate", flag: "--enroll-rate <n>", env: "UPLINK_ENROLL_RATE", description: "enrollment attempts per client address per minute" },
+  { key: "redisUrl", flag: "--redis-url <url>", env: "UPLINK_REDIS_URL", description: "cluster mode: Redis for agent ownership and cross-replica delivery (with --database-url)" },
+  { key: "redisPrefix", flag: "--redis-prefix <prefix>", env: "UPLINK_REDIS_PREFIX", description: "cluster mode: prefix of every Redis key and channel" },
+  { key: "databaseUrl", flag: "--database-url <url>", env: "UPLINK_DATABASE_URL", description: "cluster mode: PostgreSQL store shared by every replica (with --redis-url)" },
+  { key: "databaseSchema", flag: "--database-schema <name>", env: "UPLINK_DATABASE_SCHEMA", description: "cluster mode: PostgreSQL schema of the store" },
   { key: "tlsCert", flag: "--tls-cert <file>", env: "UPLINK_TLS_CERT", description: "PEM certificate (chain): serve HTTPS and WSS" },
   { key: "tlsKey", flag: "--tls-key <file>", env: "UPLINK_TLS_KEY", description: "PEM private key of --tls-cert" },
   { key: "logLevel", flag: "--log-level <level>", env: "UPLINK_LOG_LEVEL", description: "fatal, error, warn, info, debug, trace or silent" },

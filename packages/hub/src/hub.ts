@@ -23,6 +23,8 @@ import { ConnectionLostError } from "./errors.js";
 import { EventLog } from "./events/event-log.js";
 import type { Logger } from "./logger.js";
 import { HubMetrics } from "./metrics.js";
+import { ClusterCommandRouter } from "./cluster/cluster-router.js";
+import type { RedisBus } from "./cluster/redis-bus.js";
 import { LocalCommandRouter } from "./queries/command-router.js";
 import { FanoutService } from "./queries/fanout-service.js";
 import { QueryService } from "./queries/query-service.js";
@@ -39,6 +41,8 @@ export interface HubDeps {
   log: Logger;
   /** Defaults to the embedded SQLite file in `config.dataDir`. */
   store?: Store;
+  /** Cluster mode: the Redis bus shared with the other replicas (its replicaId is this hub's id). */
+  bus?: RedisBus;
   hubId?: string;
 }
 
@@ -57,9 +61,14 @@ export interface Hub {
   close(): Promise<void>;
 }
 
+/** A fresh hub (replica) id. */
+export function newHubId(): string {
+  return `hub_${randomBytes(4).toString("hex")}`;
+}
+
 /** Builds a hub that is not yet listening. `main` listens and handles signals. */
 export function buildHub(config: HubConfig, deps: HubDeps): Hub {
-  const hubId = deps.hubId ?? `hub_${randomBytes(4).toString("hex")}`;
+  const hubId = deps.bus?.replicaId ?? deps.hubId ?? newHubId();
   const log = deps.log.child({ hubId });
   const store = deps.store ?? new SqliteStore(join(config.dataDir, "uplink.db"));
   const metrics = new HubMetrics();
@@ -79,14 +88,16 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
     },
     { store, registry, poller, metrics, log },
   );
-  const router = new LocalCommandRouter(registry);
+  const cluster = deps.bus === undefined ? undefined : new ClusterCommandRouter({ bus: deps.bus, registry, events, metrics, log });
+  const router = cluster ?? new LocalCommandRouter(registry);
   const commandDeps = { store, router, events, metrics, log, auditResultMaxBytes: DEFAULT_AUDIT_RESULT_MAX_BYTES };
   const queries = new QueryService(commandDeps);
   const fanouts = new FanoutService(commandDeps);
   const streams = new SseStreams(metrics);
   const enrollLimiter = new RateLimiter(config.enrollRate, 60_000);
   const auth = new Authenticator(store);
-  const services: ApiServices = { config, hubId, store, registry, queries, fanouts, events, streams, metrics, enrollLimiter, auth, log };
+  const ready = async () => (await store.ready()) && (deps.bus?.ready() ?? true);
+  const services: ApiServices = { config, hubId, ready, store, registry, router, queries, fanouts, events, streams, metrics, enrollLimiter, auth, log };
   const routes = [systemRoutes, enrollRoutes, agentRoutes, queryRoutes, eventRoutes, tokenRoutes].flatMap((r) => r(services));
 
   const listener = createRequestListener(routes, { auth, log });
@@ -106,7 +117,9 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
   let closing: Promise<void> | undefined;
 
   async function listen(): Promise<AddressInfo> {
-    await store.markOffline(null);
+    // The embedded store belongs to this one process: whatever it recorded online is offline now. In a
+    // cluster each replica has a fresh id, and presence comes from the ownership keys in Redis.
+    if (deps.bus === undefined) await store.markOffline(null);
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(config.port, config.host, () => {
@@ -131,6 +144,7 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
     registry.closeAll(CloseCode.GOING_AWAY, "hub shutting down", new ConnectionLostError("hub_shutting_down", "the hub is shutting down"));
     await gateway.drained();
     await gateway.close();
+    cluster?.close();
     // Every pending command has failed by now, so every fan-out lands its last results and ends.
     await fanouts.idle();
     streams.endAll();
@@ -139,6 +153,7 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
     await httpClosed;
     clearTimeout(cut);
     await events.drain();
+    await deps.bus?.close();
     await store.close();
     log.info("hub stopped");
   }

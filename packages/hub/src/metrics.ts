@@ -80,6 +80,13 @@ export class HubMetrics {
     registers: [this.registry],
   });
 
+  readonly clusterDelivery = new Counter({
+    name: "uplink_cluster_commands_total",
+    help: "Cross-replica command delivery by stage: published (to the owner's channel), delivered (to a socket, on the owner), returned (reply back on the requester), orphaned (reply matched nothing), undeliverable (no owner listening)",
+    labelNames: ["stage"] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }

@@ -57,6 +57,8 @@ export const ERROR_CODES = {
   agent_disconnected: "The agent's connection closed while the command was pending.",
   agent_replaced: "A newer connection of the same agent replaced the one the command was sent on.",
   hub_shutting_down: "The hub is stopping; pending commands fail at once.",
+  replica_unreachable: "The hub replica holding the agent's socket is gone or did not take the command.",
+  bus_unavailable: "The cluster bus (Redis) is unreachable, so an agent held by another replica cannot be reached.",
   // REST.
   unauthorized: "The bearer token is missing, unknown, expired or revoked.",
   forbidden: "The token's scope does not allow this call.",

@@ -5,6 +5,12 @@ import type { EventLog } from "../events/event-log.js";
 import type { AgentStatus, Store } from "../store/store.js";
 import type { AgentConnection } from "./agent-connection.js";
 
+/** Told when this process starts or stops holding an agent's socket (cluster ownership follows it). */
+export interface RegistryObserver {
+  added(agentId: string): void;
+  removed(agentId: string): void;
+}
+
 /**
  * The agents connected to this hub process, one connection per agentId (rule 9: the newest wins).
  * It records presence in the store: online on connect, offline on disconnect, hello metadata, health.
@@ -16,12 +22,17 @@ export class AgentRegistry {
   readonly #log: Logger;
   readonly #replicaId: string;
   readonly #events: EventLog;
+  readonly #observers: RegistryObserver[] = [];
 
   constructor(deps: { store: Store; events: EventLog; log: Logger; replicaId: string }) {
     this.#store = deps.store;
     this.#events = deps.events;
     this.#log = deps.log;
     this.#replicaId = deps.replicaId;
+  }
+
+  observe(observer: RegistryObserver): void {
+    this.#observers.push(observer);
   }
 
   get size(): number {
@@ -60,6 +71,7 @@ export class AgentRegistry {
       replicaId: this.#replicaId,
     });
     this.#events.publish("agent.connected", { agentId: connection.agentId, protocol: connection.protocol, replicaId: this.#replicaId });
+    for (const o of this.#observers) o.added(connection.agentId);
   }
 
   /** Removes a closed connection; only the current one of its agent marks the agent offline. */
@@ -69,6 +81,7 @@ export class AgentRegistry {
     this.#status.delete(connection.agentId);
     this.#persist(connection.agentId, { status: "offline", lastSeenAt: connection.lastSeenAt });
     this.#events.publish("agent.disconnected", { agentId: connection.agentId, replicaId: this.#replicaId });
+    for (const o of this.#observers) o.removed(connection.agentId);
   }
 
   recordHello(connection: AgentConnection, hello: Hello): void {

@@ -4,6 +4,7 @@ import type { Logger } from "../logger.js";
 import type { HubMetrics } from "../metrics.js";
 import type { EventLog } from "../events/event-log.js";
 import type { FanoutService } from "../queries/fanout-service.js";
+import type { CommandRouter } from "../queries/command-router.js";
 import type { QueryService } from "../queries/query-service.js";
 import type { RateLimiter } from "../security/rate-limiter.js";
 import type { Store } from "../store/store.js";
@@ -14,8 +15,11 @@ import type { SseStreams } from "./sse.js";
 export interface ApiServices {
   config: HubConfig;
   hubId: string;
+  /** Store (and, in cluster mode, bus) ready. */
+  ready(): Promise<boolean>;
   store: Store;
   registry: AgentRegistry;
+  router: CommandRouter;
   queries: QueryService;
   fanouts: FanoutService;
   events: EventLog;

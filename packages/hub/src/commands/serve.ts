@@ -1,5 +1,5 @@
 import { Option, type Command } from "commander";
-import { buildHub, type Hub } from "../hub.js";
+import { buildHub, newHubId, type Hub } from "../hub.js";
 import { HUB_SETTINGS, parseHubConfig } from "../config.js";
 import { createLogger, type Logger } from "../logger.js";
 
@@ -20,11 +20,27 @@ export function registerServe(program: Command, onStarted: (hub: Hub, log: Logge
   });
 }
 
-/** Parses the configuration, builds the hub and listens. Throws ConfigError on a bad setting. */
+/**
+ * Parses the configuration, opens the store (and in cluster mode the bus), builds the hub and listens.
+ * Throws ConfigError on a bad setting.
+ */
 export async function startHub(flags: Record<string, unknown>): Promise<{ hub: Hub; log: Logger }> {
   const config = parseHubConfig(flags, process.env);
   const log = createLogger(config.logLevel);
-  const hub = buildHub(config, { log });
+  if (config.databaseUrl === undefined || config.redisUrl === undefined) {
+    const hub = buildHub(config, { log });
+    await hub.listen();
+    return { hub, log };
+  }
+  // Cluster mode: loaded only when asked for, so the embedded hub never loads pg or ioredis.
+  const [{ PostgresStore }, { RedisBus }] = await Promise.all([import("../store/postgres-store.js"), import("../cluster/redis-bus.js")]);
+  const store = await PostgresStore.open(config.databaseUrl, { schema: config.databaseSchema });
+  const replicaId = newHubId();
+  const bus = await RedisBus.connect({ url: config.redisUrl, prefix: config.redisPrefix, replicaId, log }).catch(async (err: unknown) => {
+    await store.close();
+    throw err;
+  });
+  const hub = buildHub(config, { log, store, bus });
   await hub.listen();
   return { hub, log };
 }

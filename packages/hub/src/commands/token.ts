@@ -15,58 +15,76 @@ const CreateOptions = z.object({
   ttl: z.coerce.number().int().positive().optional(),
 });
 
+/** Where the token commands find the store: the cluster's PostgreSQL when named, else the data dir. */
+interface StoreLocation {
+  dataDir: string;
+  databaseUrl: string | undefined;
+  databaseSchema: string;
+}
+
 /**
  * `uplink-hub token create|list|revoke`: the bootstrap path of a new hub. Writes straight to the
- * store in `--data-dir` (SQLite in WAL mode, safe beside a running hub).
+ * store: the embedded SQLite file in `--data-dir` (WAL mode, safe beside a running hub), or the
+ * cluster's PostgreSQL with `--database-url`.
  */
 export function registerToken(program: Command): void {
   const token = program.command("token").description("manage API and enrollment tokens in the hub's store");
-  const dataDir = (cmd: Command): string => (cmd.optsWithGlobals().dataDir as string | undefined) ?? process.env.UPLINK_DATA_DIR ?? DEFAULT_DATA_DIR;
+  const where = (cmd: Command): StoreLocation => {
+    const o = cmd.optsWithGlobals<{ dataDir?: string; databaseUrl?: string; databaseSchema?: string }>();
+    const env = (name: string) => (process.env[name] === "" ? undefined : process.env[name]);
+    return {
+      dataDir: o.dataDir ?? env("UPLINK_DATA_DIR") ?? DEFAULT_DATA_DIR,
+      databaseUrl: o.databaseUrl ?? env("UPLINK_DATABASE_URL"),
+      databaseSchema: o.databaseSchema ?? env("UPLINK_DATABASE_SCHEMA") ?? "public",
+    };
+  };
+  const storeOptions = (c: Command): Command =>
+    c
+      .option("--data-dir <dir>", "directory of the hub's embedded store (env UPLINK_DATA_DIR)")
+      .option("--database-url <url>", "cluster mode: the PostgreSQL store instead (env UPLINK_DATABASE_URL)")
+      .option("--database-schema <name>", "cluster mode: its schema (env UPLINK_DATABASE_SCHEMA)");
 
-  token
-    .command("create")
+  storeOptions(token.command("create"))
     .description("create a token; its secret is printed once, as the last line")
     .requiredOption("--kind <kind>", "api or enroll")
     .option("--scope <scope>", "read, query or admin (api tokens; default read)")
     .requiredOption("--name <name>", "who or what the token is for")
     .option("--ttl <seconds>", "expire after this many seconds")
-    .option("--data-dir <dir>", "directory of the hub's store (env UPLINK_DATA_DIR)")
     .option("--json", "print a JSON object with the token")
     .action(async (opts: Record<string, unknown>, cmd: Command) => {
       const parsed = CreateOptions.safeParse(opts);
       if (!parsed.success) throw new ConfigError(`invalid --${String(parsed.error.issues[0]!.path[0])}: ${parsed.error.issues[0]!.message}`);
       const o = parsed.data;
       if (o.kind === "enroll" && o.scope !== undefined) throw new ConfigError("invalid --scope: enrollment tokens take no scope");
-      const created = await withStore(dataDir(cmd), (store) =>
+      const created = await withStore(where(cmd), (store) =>
         createToken(store, { kind: o.kind, scope: o.kind === "api" ? (o.scope ?? "read") : null, name: o.name, ttlSeconds: o.ttl }),
       );
       if (opts.json) process.stdout.write(`${JSON.stringify({ ...created.record, token: created.token })}\n`);
       else process.stdout.write(`created ${created.record.kind} token ${created.record.id} (${created.record.scope ?? "enroll"}) "${created.record.name}"\n${created.token}\n`);
     });
 
-  token
-    .command("list")
+  storeOptions(token.command("list"))
     .description("list tokens (never their secrets)")
-    .option("--data-dir <dir>", "directory of the hub's store (env UPLINK_DATA_DIR)")
     .option("--json", "print JSON")
     .action(async (opts: { json?: boolean }, cmd: Command) => {
-      const tokens = await withStore(dataDir(cmd), async (store) => (await store.listTokens()).map(publicToken));
+      const tokens = await withStore(where(cmd), async (store) => (await store.listTokens()).map(publicToken));
       process.stdout.write(opts.json ? `${JSON.stringify({ tokens })}\n` : renderTokens(tokens));
     });
 
-  token
-    .command("revoke <id>")
+  storeOptions(token.command("revoke <id>"))
     .description("revoke a token")
-    .option("--data-dir <dir>", "directory of the hub's store (env UPLINK_DATA_DIR)")
     .action(async (id: string, _opts: unknown, cmd: Command) => {
-      const revoked = await withStore(dataDir(cmd), (store) => store.revokeToken(id, Date.now()));
+      const revoked = await withStore(where(cmd), (store) => store.revokeToken(id, Date.now()));
       if (!revoked) throw new NotFoundError(`no live token ${id}`);
       process.stdout.write(`revoked ${id}\n`);
     });
 }
 
-async function withStore<T>(dataDir: string, work: (store: Store) => Promise<T>): Promise<T> {
-  const store = new SqliteStore(join(dataDir, "uplink.db"));
+async function withStore<T>(at: StoreLocation, work: (store: Store) => Promise<T>): Promise<T> {
+  const store: Store =
+    at.databaseUrl === undefined
+      ? new SqliteStore(join(at.dataDir, "uplink.db"))
+      : await (await import("../store/postgres-store.js")).PostgresStore.open(at.databaseUrl, { schema: at.databaseSchema });
   try {
     return await work(store);
   } finally {

@@ -22,6 +22,7 @@ export class EventLog {
   /** The flush in progress; flushes run one at a time so listeners see seq order. */
   #flushing: Promise<void> = Promise.resolve();
   #sincePrune = 0;
+  #relay: ((events: HubEventRecord[]) => void) | undefined;
 
   readonly #metrics: HubMetrics;
 
@@ -47,6 +48,16 @@ export class EventLog {
     });
   }
 
+  /** Called with every batch this log stored (cluster mode relays it to the other replicas). */
+  relay(onStored: (events: HubEventRecord[]) => void): void {
+    this.#relay = onStored;
+  }
+
+  /** Hands events stored by another replica to this replica's live listeners. */
+  deliver(events: HubEventRecord[]): void {
+    this.#notify(events);
+  }
+
   /** Live events from now on; returns the unsubscribe function. */
   subscribe(listener: EventListener): () => void {
     this.#listeners.add(listener);
@@ -68,6 +79,18 @@ export class EventLog {
     await this.#flushing;
   }
 
+  #notify(events: HubEventRecord[]): void {
+    for (const event of events) {
+      for (const listener of this.#listeners) {
+        try {
+          listener(event);
+        } catch (err) {
+          this.#log.error({ err }, "event listener failed");
+        }
+      }
+    }
+  }
+
   async #flush(): Promise<void> {
     const batch = this.#queue;
     this.#queue = [];
@@ -79,15 +102,8 @@ export class EventLog {
       this.#log.error({ err, lost: batch.length }, "storing hub events failed");
       return;
     }
-    for (const event of stored) {
-      for (const listener of this.#listeners) {
-        try {
-          listener(event);
-        } catch (err) {
-          this.#log.error({ err }, "event listener failed");
-        }
-      }
-    }
+    this.#notify(stored);
+    this.#relay?.(stored);
     this.#sincePrune += stored.length;
     if (this.#sincePrune >= Math.max(1, Math.floor(this.#maxEvents / 10))) {
       this.#sincePrune = 0;

@@ -1,24 +1,32 @@
 import { AgentOfflineError } from "../errors.js";
 import type { AgentRegistry } from "../agents/agent-registry.js";
 import type { CommandReply, CommandRequest } from "../agents/pending-commands.js";
+import type { AgentRecord } from "../store/store.js";
 
 /**
  * Delivers a command to the connection of an agent and resolves with its reply. The embedded hub
  * delivers to its own sockets; a cluster replica also reaches sockets held by other replicas.
  */
 export interface CommandRouter {
-  /** True when the agent's socket is reachable from here. */
-  isConnected(agentId: string): boolean;
+  /** True when this process holds the agent's socket. */
+  holds(agentId: string): boolean;
   /** Rejects with AgentOfflineError when no connection holds the agent. */
   dispatch(agentId: string, request: CommandRequest): Promise<CommandReply>;
+  /** The agents with their status as live as this router knows it. */
+  presence(agents: AgentRecord[]): Promise<AgentRecord[]>;
 }
 
 /** Delivery to the sockets of this process. */
 export class LocalCommandRouter implements CommandRouter {
   constructor(private readonly registry: AgentRegistry) {}
 
-  isConnected(agentId: string): boolean {
+  holds(agentId: string): boolean {
     return this.registry.get(agentId)?.state === "open";
+  }
+
+  /** The embedded store is the one record of presence (agents are marked offline at start-up). */
+  async presence(agents: AgentRecord[]): Promise<AgentRecord[]> {
+    return agents;
   }
 
   dispatch(agentId: string, request: CommandRequest): Promise<CommandReply> {

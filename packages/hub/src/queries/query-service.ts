@@ -52,7 +52,7 @@ export class QueryService {
     const { store, router, events } = this.#deps;
     const { correlationId, agentId, sessionId, requester, requestId, collector, query } = request;
     const log = this.#deps.log.child({ correlationId, agentId, requestId: requestId ?? undefined });
-    if (!router.isConnected(agentId)) {
+    if (!router.holds(agentId)) {
       const agent = await store.findAgent(agentId);
       if (agent === undefined || agent.revokedAt !== null) throw new NotFoundError(`no agent ${agentId}`);
     }

@@ -29,8 +29,8 @@ export function agentRoutes(s: ApiServices): Route[] {
       async handle({ res, query }) {
         const filter = parseWith(ListQuery, { status: query.get("status") ?? undefined, label: query.getAll("label") }, "query");
         const labels = Object.fromEntries(filter.label.map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
-        const agents = await s.store.listAgents({ ...(filter.status ? { status: filter.status } : {}), labels });
-        sendJson(res, 200, { agents: agents.map(agentView) });
+        const agents = await s.router.presence(await s.store.listAgents({ labels }));
+        sendJson(res, 200, { agents: agents.filter((a) => filter.status === undefined || a.status === filter.status).map(agentView) });
       },
     },
     {
@@ -40,7 +40,8 @@ export function agentRoutes(s: ApiServices): Route[] {
       async handle({ res, params }) {
         const agent = await s.store.findAgent(params.id!);
         if (agent === undefined || agent.revokedAt !== null) throw new NotFoundError(`no agent ${params.id}`);
-        sendJson(res, 200, agentView(agent));
+        const [live] = await s.router.presence([agent]);
+        sendJson(res, 200, agentView(live!));
       },
     },
     {

@@ -5,6 +5,7 @@ import type { FanoutEvent } from "../../queries/fanout-service.js";
 import { parseWith, readJson, sendJson } from "../http.js";
 import type { Route } from "../route.js";
 import { MAX_BODY_BYTES, type ApiServices } from "../services.js";
+import type { SseStream } from "../sse.js";
 import { auditView, fanoutView, targetView } from "../views.js";
 
 const HistoryQuery = z.object({
@@ -28,6 +29,26 @@ const FanoutBody = z.object({
 });
 
 const FANOUT_PREFIX = "fan_";
+/** How often a stream of a fan-out collected elsewhere (another replica) reads new results from the store. */
+const STORE_POLL_MS = 250;
+
+/**
+ * Streams a fan-out this process is not collecting (finished, or running on another replica) from the
+ * store, the authoritative record: new results as they are stored, then `done` once it finished.
+ */
+async function followFromStore(s: ApiServices, id: string, stream: SseStream, deliver: (event: FanoutEvent) => void, last: () => number): Promise<void> {
+  let open = true;
+  void stream.closed.then(() => (open = false));
+  while (open) {
+    const fanout = await s.store.findFanout(id);
+    for (const row of await s.store.listFanoutResults(id, last())) deliver({ kind: "result", target: targetView(row) });
+    if (fanout?.finishedAt != null) {
+      deliver({ kind: "done", counts: fanoutView(fanout, await s.store.listFanoutTargets(id)).counts });
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, STORE_POLL_MS));
+  }
+}
 
 /**
  * `/api/v1/queries…`: the audit history, fan-out queries (start, status, result stream), and any single
@@ -107,11 +128,7 @@ export function queryRoutes(s: ApiServices): Route[] {
         const buffered = live;
         live = null;
         for (const event of buffered) deliver(event);
-        if (unsubscribe === undefined) {
-          const fanout = await s.store.findFanout(id);
-          const targets = await s.store.listFanoutTargets(id);
-          deliver({ kind: "done", counts: fanoutView(fanout!, targets).counts });
-        }
+        if (unsubscribe === undefined) await followFromStore(s, id, stream, deliver, () => last);
       },
     },
   ];

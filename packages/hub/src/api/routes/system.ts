@@ -19,8 +19,8 @@ export function systemRoutes(s: ApiServices): Route[] {
       path: "/readyz",
       scope: null,
       async handle({ res }) {
-        if (await s.store.ready()) sendJson(res, 200, { status: "ready", hubId: s.hubId });
-        else sendError(res, new NotReadyError("store is not ready"));
+        if (await s.ready()) sendJson(res, 200, { status: "ready", hubId: s.hubId });
+        else sendError(res, new NotReadyError("store or cluster bus is not ready"));
       },
     },
     {

@@ -1,0 +1,212 @@
+import { CloseCode } from "@uplink/protocol";
+import type { AgentRegistry } from "../agents/agent-registry.js";
+import type { CommandReply, CommandRequest } from "../agents/pending-commands.js";
+import { AgentOfflineError, CommandTimeoutError, ConnectionLostError, HubError } from "../errors.js";
+import type { EventLog } from "../events/event-log.js";
+import type { Logger } from "../logger.js";
+import type { HubMetrics } from "../metrics.js";
+import { LocalCommandRouter, type CommandRouter } from "../queries/command-router.js";
+import type { AgentRecord } from "../store/store.js";
+import { OWNERSHIP_TTL_MS, type BusMessage, type RedisBus } from "./redis-bus.js";
+
+/** How often replicas holding our remote commands are checked for a heartbeat. */
+const OWNER_WATCH_MS = 1_000;
+/** Extra wait past a remote command's deadline: the owner times it out first and says so. */
+const REMOTE_GRACE_MS = 1_000;
+
+/** A command published to another replica, waiting for its reply on this replica's channel. */
+interface RemotePending {
+  owner: string;
+  request: CommandRequest;
+  timer: NodeJS.Timeout;
+  resolve(reply: CommandReply): void;
+  reject(error: HubError): void;
+}
+
+class BusUnavailableError extends HubError {
+  constructor(cause: unknown) {
+    super("bus_unavailable", 503, "the cluster bus (Redis) is unreachable", { cause });
+  }
+}
+
+/**
+ * Delivery across replicas. An agent held here is served by the local router; any other is looked up
+ * in Redis and the command published to its owner's channel with this replica's id; the owner runs it
+ * on its socket and publishes the reply back, matched here by correlationId:
+ *
+ *   caller ─▶ replica A ── cmd{from:A, correlationId} ──▶ replica B ─▶ agent
+ *   caller ◀─ replica A ◀── reply{correlationId} ──────── replica B ◀─ agent
+ *
+ * Pub/Sub may lose a message, so every remote command keeps its deadline, and an owner whose
+ * heartbeat stops fails its commands within seconds rather than at their deadline.
+ */
+export class ClusterCommandRouter implements CommandRouter {
+  readonly #local: LocalCommandRouter;
+  readonly #remote = new Map<string, RemotePending>();
+  readonly #bus: RedisBus;
+  readonly #registry: AgentRegistry;
+  readonly #metrics: HubMetrics;
+  readonly #log: Logger;
+  readonly #timers: NodeJS.Timeout[];
+
+  constructor(deps: { bus: RedisBus; registry: AgentRegistry; events: EventLog; metrics: HubMetrics; log: Logger }) {
+    this.#bus = deps.bus;
+    this.#registry = deps.registry;
+    this.#metrics = deps.metrics;
+    this.#log = deps.log;
+    this.#local = new LocalCommandRouter(deps.registry);
+    deps.bus.listen(
+      (message) => this.#onMessage(message),
+      (events) => deps.events.deliver(events),
+    );
+    deps.events.relay((events) => deps.bus.publishEvents(events).catch((err: unknown) => this.#log.warn({ err: (err as Error).message }, "relaying hub events failed")));
+    deps.registry.observe({
+      added: (agentId) => void this.#claim(agentId),
+      removed: (agentId) => void deps.bus.release(agentId).catch((err: unknown) => this.#log.warn({ agentId, err: (err as Error).message }, "releasing agent ownership failed")),
+    });
+    this.#timers = [
+      setInterval(() => void this.#watchOwners(), OWNER_WATCH_MS),
+      setInterval(() => void this.#refreshOwnership(), OWNERSHIP_TTL_MS / 3),
+    ];
+  }
+
+  holds(agentId: string): boolean {
+    return this.#local.holds(agentId);
+  }
+
+  async dispatch(agentId: string, request: CommandRequest): Promise<CommandReply> {
+    if (this.#local.holds(agentId)) return this.#local.dispatch(agentId, request);
+    let owner: string | null;
+    try {
+      [owner = null] = await this.#bus.owners([agentId]);
+    } catch (err) {
+      throw new BusUnavailableError(err);
+    }
+    if (owner === null || owner === this.#bus.replicaId) throw new AgentOfflineError(agentId);
+    const { correlationId, sessionId, kind, collector, query, timeoutMs } = request;
+    const reply = new Promise<CommandReply>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        if (this.#remote.delete(correlationId)) reject(new CommandTimeoutError(timeoutMs));
+      }, timeoutMs + REMOTE_GRACE_MS);
+      this.#remote.set(correlationId, { owner, request, timer, resolve, reject });
+    });
+    let receivers: number;
+    try {
+      receivers = await this.#bus.send(owner, { t: "cmd", from: this.#bus.replicaId, agentId, request: { correlationId, sessionId, kind, collector, query, timeoutMs } });
+    } catch (err) {
+      this.#fail(correlationId, new BusUnavailableError(err));
+      return reply;
+    }
+    this.#metrics.clusterDelivery.inc({ stage: "published" });
+    request.log.debug({ owner }, "command published to the owner replica");
+    if (receivers === 0) {
+      this.#metrics.clusterDelivery.inc({ stage: "undeliverable" });
+      this.#fail(correlationId, new HubError("replica_unreachable", 502, `replica ${owner} holding agent ${agentId} is not listening`));
+    }
+    return reply;
+  }
+
+  /** Agents recorded online whose ownership key is gone (their replica died) read as offline. */
+  async presence(agents: AgentRecord[]): Promise<AgentRecord[]> {
+    const owners = await this.#bus.owners(agents.map((a) => a.id)).catch(() => undefined);
+    if (owners === undefined) return agents;
+    return agents.map((a, i) => (a.status !== "offline" && owners[i] === null ? { ...a, status: "offline" } : a));
+  }
+
+  /** Stops the timers and fails every remote command still waiting. */
+  close(): void {
+    for (const timer of this.#timers) clearInterval(timer);
+    for (const correlationId of [...this.#remote.keys()]) this.#fail(correlationId, new ConnectionLostError("hub_shutting_down", "the hub is shutting down"));
+  }
+
+  #onMessage(message: BusMessage): void {
+    switch (message.t) {
+      case "cmd":
+        return void this.#runForPeer(message);
+      case "reply":
+      case "fail": {
+        const pending = this.#take(message.correlationId);
+        if (pending === undefined) {
+          this.#metrics.clusterDelivery.inc({ stage: "orphaned" });
+          this.#log.warn({ correlationId: message.correlationId }, "reply from another replica matches no pending command; dropped");
+          return;
+        }
+        this.#metrics.clusterDelivery.inc({ stage: "returned" });
+        if (message.t === "reply") pending.resolve({ correlationId: message.correlationId, ...message.reply });
+        else pending.reject(new HubError(message.error.code, message.error.status, message.error.message));
+        return;
+      }
+      case "takeover": {
+        const connection = this.#registry.get(message.agentId);
+        this.#log.info({ agentId: message.agentId, by: message.by }, "agent connected to another replica; closing ours");
+        connection?.close(CloseCode.REPLACED, "replaced by a newer connection", new ConnectionLostError("agent_replaced", `agent ${message.agentId} reconnected to replica ${message.by}`));
+        return;
+      }
+    }
+  }
+
+  /** Owner side: run a peer's command on the socket held here and publish the outcome back. */
+  async #runForPeer(message: Extract<BusMessage, { t: "cmd" }>): Promise<void> {
+    const { correlationId } = message.request;
+    const log = this.#log.child({ correlationId, agentId: message.agentId, requester: message.from });
+    let answer: BusMessage;
+    try {
+      if (!this.#local.holds(message.agentId)) throw new AgentOfflineError(message.agentId);
+      this.#metrics.clusterDelivery.inc({ stage: "delivered" });
+      log.debug("command from another replica delivered to the agent's socket");
+      const reply = await this.#local.dispatch(message.agentId, { ...message.request, log });
+      const { ok, result, error, code, durationMs } = reply;
+      answer = { t: "reply", correlationId, reply: { ok, result, error, code, durationMs } };
+    } catch (err) {
+      const error = err instanceof HubError ? err : new HubError("internal", 500, (err as Error).message);
+      answer = { t: "fail", correlationId, error: { code: error.code, status: error.status, message: error.message } };
+    }
+    try {
+      await this.#bus.send(message.from, answer);
+      log.debug({ ok: answer.t === "reply" }, "reply published to the requesting replica");
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, "could not publish the reply; the requester will time out");
+    }
+  }
+
+  async #claim(agentId: string): Promise<void> {
+    try {
+      const previous = await this.#bus.claim(agentId);
+      if (previous !== null) await this.#bus.send(previous, { t: "takeover", agentId, by: this.#bus.replicaId });
+    } catch (err) {
+      this.#log.warn({ agentId, err: (err as Error).message }, "claiming agent ownership failed; the refresh retries");
+    }
+  }
+
+  async #refreshOwnership(): Promise<void> {
+    const held = [...this.#registry.connections()].filter((c) => c.state === "open").map((c) => c.agentId);
+    await this.#bus.refresh(held).catch((err: unknown) => this.#log.warn({ err: (err as Error).message }, "refreshing agent ownership failed"));
+  }
+
+  /** Fails the remote commands of every owner whose heartbeat has stopped. */
+  async #watchOwners(): Promise<void> {
+    const owners = new Set([...this.#remote.values()].map((p) => p.owner));
+    for (const owner of owners) {
+      const alive = await this.#bus.alive(owner).catch(() => true);
+      if (alive) continue;
+      for (const [correlationId, pending] of this.#remote) {
+        if (pending.owner === owner) this.#fail(correlationId, new HubError("replica_unreachable", 502, `replica ${owner} holding the agent stopped answering`));
+      }
+    }
+  }
+
+  #take(correlationId: string): RemotePending | undefined {
+    const pending = this.#remote.get(correlationId);
+    if (pending === undefined) return undefined;
+    this.#remote.delete(correlationId);
+    clearTimeout(pending.timer);
+    return pending;
+  }
+
+  #fail(correlationId: string, error: HubError): void {
+    const pending = this.#take(correlationId);
+    if (pending === undefined) return;
+    pending.request.log.warn({ code: error.code, owner: pending.owner }, "remote command failed");
+    pending.reject(error);
+  }
+}

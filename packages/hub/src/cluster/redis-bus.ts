@@ -1,0 +1,198 @@
+import { Redis } from "ioredis";
+import { z } from "zod";
+import type { Logger } from "../logger.js";
+import type { HubEventRecord } from "../store/store.js";
+
+/** How long an agent's ownership key lives without a refresh. */
+export const OWNERSHIP_TTL_MS = 15_000;
+/** How long a replica's heartbeat key lives; a replica missing it for this long counts as gone. */
+export const HEARTBEAT_TTL_MS = 3_000;
+const HEARTBEAT_EVERY_MS = 1_000;
+
+const Request = z.object({
+  correlationId: z.string(),
+  sessionId: z.string(),
+  kind: z.enum(["query", "health"]),
+  collector: z.string(),
+  query: z.string(),
+  timeoutMs: z.number(),
+});
+
+/** What replicas say to each other on their own channels. */
+export const BusMessage = z.discriminatedUnion("t", [
+  /** Run this command on the agent you hold; answer on `from`'s channel. */
+  z.object({ t: z.literal("cmd"), from: z.string(), agentId: z.string(), request: Request }),
+  /** The agent's reply to a command you published. */
+  z.object({ t: z.literal("reply"), correlationId: z.string(), reply: z.object({ ok: z.boolean(), result: z.unknown().optional(), error: z.string().optional(), code: z.string().optional(), durationMs: z.number().optional() }) }),
+  /** The command failed on the owner before or instead of a reply (offline there, connection lost, …). */
+  z.object({ t: z.literal("fail"), correlationId: z.string(), error: z.object({ code: z.string(), status: z.number(), message: z.string() }) }),
+  /** A newer connection of this agent was accepted by `by`: close yours with 4409. */
+  z.object({ t: z.literal("takeover"), agentId: z.string(), by: z.string() }),
+]);
+export type BusMessage = z.infer<typeof BusMessage>;
+
+const EventsMessage = z.object({ origin: z.string(), events: z.array(z.object({ seq: z.number(), type: z.string(), data: z.record(z.string(), z.unknown()), createdAt: z.number() })) });
+
+/** Deletes the key only while it still names this replica (an agent that moved is not released). */
+const RELEASE_IF_MINE = `if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) else return 0 end`;
+
+export interface RedisBusOptions {
+  url: string;
+  /** Key and channel prefix, so several clusters (or test runs) can share one Redis. */
+  prefix: string;
+  replicaId: string;
+  log: Logger;
+}
+
+/**
+ * Redis as the cluster's switchboard: who holds which agent (a key per agent with a TTL), which
+ * replicas are alive (a heartbeat key each), one Pub/Sub channel per replica for commands and replies,
+ * and one shared channel for hub events. Pub/Sub is at-most-once; callers keep their own deadlines.
+ *
+ * Commands fail fast while Redis is unreachable (no offline queue); the subscriber reconnects and
+ * resubscribes by itself.
+ */
+export class RedisBus {
+  readonly replicaId: string;
+  readonly #prefix: string;
+  readonly #log: Logger;
+  readonly #cmd: Redis;
+  readonly #sub: Redis;
+  readonly #ownChannel: string;
+  readonly #eventsChannel: string;
+  #onMessage: (message: BusMessage) => void = () => {};
+  #onEvents: (events: HubEventRecord[]) => void = () => {};
+  #heartbeat: NodeJS.Timeout | undefined;
+  #closing: Promise<void> | undefined;
+
+  private constructor(opts: RedisBusOptions) {
+    this.replicaId = opts.replicaId;
+    this.#prefix = opts.prefix;
+    this.#log = opts.log.child({ component: "bus" });
+    const common = { lazyConnect: true, maxRetriesPerRequest: 1, enableOfflineQueue: false, retryStrategy: (n: number) => Math.min(n * 200, 2000) };
+    this.#cmd = new Redis(opts.url, { ...common, connectionName: `${opts.replicaId}-cmd` });
+    this.#sub = new Redis(opts.url, { ...common, connectionName: `${opts.replicaId}-sub` });
+    this.#ownChannel = `${opts.prefix}replica:${opts.replicaId}`;
+    this.#eventsChannel = `${opts.prefix}events`;
+    for (const [name, client] of [["commands", this.#cmd], ["subscriber", this.#sub]] as const) {
+      client.on("error", (err: Error) => this.#log.warn({ err: err.message, client: name }, "redis error"));
+      client.on("ready", () => this.#log.info({ client: name }, "redis ready"));
+    }
+    this.#sub.on("messageBuffer", (channel: Buffer, payload: Buffer) => this.#deliver(channel.toString(), payload.toString()));
+  }
+
+  /** Connects both clients, subscribes to this replica's channel and the events channel, starts the heartbeat. */
+  static async connect(opts: RedisBusOptions): Promise<RedisBus> {
+    const bus = new RedisBus(opts);
+    await Promise.all([bus.#cmd.connect(), bus.#sub.connect()]);
+    await bus.#sub.subscribe(bus.#ownChannel, bus.#eventsChannel);
+    await bus.#beat();
+    bus.#heartbeat = setInterval(() => void bus.#beat(), HEARTBEAT_EVERY_MS);
+    return bus;
+  }
+
+  /** True while both connections are up. */
+  ready(): boolean {
+    return this.#cmd.status === "ready" && this.#sub.status === "ready";
+  }
+
+  /** Handlers for messages on this replica's channel and for events published by other replicas. */
+  listen(onMessage: (message: BusMessage) => void, onEvents: (events: HubEventRecord[]) => void): void {
+    this.#onMessage = onMessage;
+    this.#onEvents = onEvents;
+  }
+
+  /** Records this replica as the agent's owner; returns the previous owner when it was another replica. */
+  async claim(agentId: string): Promise<string | null> {
+    const previous = await this.#cmd.set(this.#agentKey(agentId), this.replicaId, "PX", OWNERSHIP_TTL_MS, "GET");
+    return previous !== null && previous !== this.replicaId ? previous : null;
+  }
+
+  /** Drops the ownership key, unless another replica has taken the agent over since. */
+  async release(agentId: string): Promise<void> {
+    await this.#cmd.eval(RELEASE_IF_MINE, 1, this.#agentKey(agentId), this.replicaId);
+  }
+
+  /** Extends the ownership of every agent this replica holds. */
+  async refresh(agentIds: Iterable<string>): Promise<void> {
+    const pipeline = this.#cmd.pipeline();
+    let n = 0;
+    for (const id of agentIds) {
+      pipeline.set(this.#agentKey(id), this.replicaId, "PX", OWNERSHIP_TTL_MS);
+      n++;
+    }
+    if (n > 0) await pipeline.exec();
+  }
+
+  /** The replica holding each agent, or null. */
+  async owners(agentIds: string[]): Promise<(string | null)[]> {
+    if (agentIds.length === 0) return [];
+    return this.#cmd.mget(agentIds.map((id) => this.#agentKey(id)));
+  }
+
+  /** Whether the replica's heartbeat is current. */
+  async alive(replicaId: string): Promise<boolean> {
+    return (await this.#cmd.exists(this.#heartbeatKey(replicaId))) === 1;
+  }
+
+  /** Publishes to a replica's channel; resolves with how many subscribers received it (0: nobody listens). */
+  send(replicaId: string, message: BusMessage): Promise<number> {
+    return this.#cmd.publish(`${this.#prefix}replica:${replicaId}`, JSON.stringify(message));
+  }
+
+  /** Publishes events this replica stored, for every other replica's SSE clients. */
+  async publishEvents(events: HubEventRecord[]): Promise<void> {
+    await this.#cmd.publish(this.#eventsChannel, JSON.stringify({ origin: this.replicaId, events }));
+  }
+
+  /** Stops the heartbeat, removes it, and quits both connections. Idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      clearInterval(this.#heartbeat);
+      await this.#cmd.del(this.#heartbeatKey(this.replicaId)).catch(() => undefined);
+      await Promise.all([this.#sub.quit().catch(() => this.#sub.disconnect()), this.#cmd.quit().catch(() => this.#cmd.disconnect())]);
+    })();
+    return this.#closing;
+  }
+
+  async #beat(): Promise<void> {
+    try {
+      await this.#cmd.set(this.#heartbeatKey(this.replicaId), String(Date.now()), "PX", HEARTBEAT_TTL_MS);
+    } catch (err) {
+      this.#log.warn({ err: (err as Error).message }, "heartbeat failed");
+    }
+  }
+
+  #deliver(channel: string, payload: string): void {
+    let json: unknown;
+    try {
+      json = JSON.parse(payload);
+    } catch {
+      this.#log.warn({ channel }, "bus message is not JSON; dropped");
+      return;
+    }
+    if (channel === this.#eventsChannel) {
+      const parsed = EventsMessage.safeParse(json);
+      if (parsed.success && parsed.data.origin !== this.replicaId) this.#onEvents(parsed.data.events as HubEventRecord[]);
+      return;
+    }
+    const parsed = BusMessage.safeParse(json);
+    if (!parsed.success) {
+      this.#log.warn({ channel }, "malformed bus message; dropped");
+      return;
+    }
+    try {
+      this.#onMessage(parsed.data);
+    } catch (err) {
+      this.#log.error({ err }, "handling a bus message failed");
+    }
+  }
+
+  #agentKey(agentId: string): string {
+    return `${this.#prefix}agent:${agentId}`;
+  }
+
+  #heartbeatKey(replicaId: string): string {
+    return `${this.#prefix}replica:${replicaId}:alive`;
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * Numbered migrations of the cluster store (PostgreSQL). `PostgresStore.open` applies the pending ones
+ * in order, in one transaction holding an advisory lock, and records each in `schema_migrations`, so
+ * replicas starting together migrate exactly once. Never edit a released migration: add one.
+ *
+ * The tables mirror the SQLite ones (sqlite-migrations.ts) column for column. Differences, and why:
+ * - times are epoch-ms BIGINT (past 2^31); the store parses int8 back into a JS number;
+ * - `labels` is JSONB so that label filters run in SQL (`labels @> $1::jsonb`, GIN-indexed);
+ * - opaque payloads (audit result, last health, event data) are JSON, not JSONB: JSON keeps the text as
+ *   written and accepts `\u0000` escapes, which JSONB rejects, and a result from a host may hold one;
+ * - sequences are BIGSERIAL: values come from the database, unique across replicas. They may have gaps
+ *   (a rolled-back insert still consumes its value), so nothing may assume they are contiguous.
+ */
+export const POSTGRES_MIGRATIONS: readonly string[] = [
+  // 1: tokens, agents, the query audit with fan-outs, the bounded hub event log.
+  `
+  CREATE TABLE tokens (
+    id          TEXT PRIMARY KEY,
+    kind        TEXT NOT NULL CHECK (kind IN ('api', 'enroll')),
+    scope       TEXT CHECK (scope IN ('read', 'query', 'admin')),
+    name        TEXT NOT NULL,
+    secret_hash TEXT NOT NULL,
+    created_at  BIGINT NOT NULL,
+    expires_at  BIGINT,
+    revoked_at  BIGINT
+  );
+  CREATE TABLE agents (
+    id            TEXT PRIMARY KEY,
+    secret_hash   TEXT NOT NULL,
+    hostname      TEXT NOT NULL,
+    labels        JSONB NOT NULL DEFAULT '{}',
+    status        TEXT NOT NULL DEFAULT 'offline',
+    protocol      INTEGER,
+    agent_version TEXT,
+    platform      TEXT,
+    arch          TEXT,
+    enrolled_at   BIGINT NOT NULL,
+    connected_at  BIGINT,
+    last_seen_at  BIGINT,
+    last_health   JSON,
+    replica_id    TEXT,
+    revoked_at    BIGINT
+  );
+  CREATE INDEX agents_labels ON agents USING GIN (labels jsonb_path_ops);
+  CREATE INDEX agents_replica ON agents (replica_id);
+  CREATE TABLE query_audit (
+    seq              BIGSERIAL PRIMARY KEY,
+    correlation_id   TEXT NOT NULL UNIQUE,
+    fanout_id        TEXT,
+    result_seq       INTEGER,
+    agent_id         TEXT NOT NULL,
+    requester        TEXT NOT NULL,
+    session_id       TEXT NOT NULL,
+    request_id       TEXT,
+    collector        TEXT NOT NULL,
+    query            TEXT NOT NULL,
+    status           TEXT NOT NULL,
+    created_at       BIGINT NOT NULL,
+    finished_at      BIGINT,
+    duration_ms      DOUBLE PRECISION,
+    error_code       TEXT,
+    error_message    TEXT,
+    result           JSON,
+    result_truncated BOOLEAN NOT NULL DEFAULT FALSE
+  );
+  CREATE INDEX query_audit_agent ON query_audit (agent_id, seq);
+  CREATE INDEX query_audit_fanout ON query_audit (fanout_id, result_seq);
+  CREATE TABLE fanouts (
+    id           TEXT PRIMARY KEY,
+    query        TEXT NOT NULL,
+    collector    TEXT NOT NULL,
+    requester    TEXT NOT NULL,
+    request_id   TEXT,
+    timeout_ms   BIGINT NOT NULL,
+    target_count INTEGER NOT NULL,
+    created_at   BIGINT NOT NULL,
+    finished_at  BIGINT
+  );
+  CREATE TABLE events (
+    seq        BIGSERIAL PRIMARY KEY,
+    type       TEXT NOT NULL,
+    data       JSON NOT NULL,
+    created_at BIGINT NOT NULL
+  );
+  `,
+];

@@ -1,0 +1,86 @@
+import type { AgentPatch, AgentRecord, AuditRecord, FanoutRecord, HubEventRecord, TokenRecord } from "./store.js";
+
+// The SQL text of PostgresStore (postgres-store.ts), kept apart so the store reads as behaviour.
+
+// Advisory lock keys are (one of these, hashtext(schema)), so stores on different schemas never contend.
+/** First half of the advisory lock key held while migrating. */
+export const MIGRATION_LOCK = 0x75706c01;
+/** First half of the advisory lock key held by each event append until it commits. */
+export const EVENTS_LOCK = 0x75706c02;
+
+// Select lists aliased to the records' field names: the pool already turns BIGINT (see int8AsNumber in
+// postgres-store.ts), BOOLEAN, DOUBLE PRECISION, JSON and JSONB into the JS values a record holds, so
+// rows are records as they come, with no mapping code to drift from the schema.
+/** Select list of a {@link TokenRecord}. */
+export const TOKEN = `id, kind, scope, name, secret_hash AS "secretHash", created_at AS "createdAt",
+  expires_at AS "expiresAt", revoked_at AS "revokedAt"`;
+/** Select list of an {@link AgentRecord}. */
+export const AGENT = `id, secret_hash AS "secretHash", hostname, labels, status, protocol, agent_version AS "agentVersion",
+  platform, arch, enrolled_at AS "enrolledAt", connected_at AS "connectedAt", last_seen_at AS "lastSeenAt",
+  last_health AS "lastHealth", replica_id AS "replicaId", revoked_at AS "revokedAt"`;
+/** Select list of an {@link AuditRecord}. */
+export const AUDIT = `seq, correlation_id AS "correlationId", fanout_id AS "fanoutId", result_seq AS "resultSeq",
+  agent_id AS "agentId", requester, session_id AS "sessionId", request_id AS "requestId", collector, query, status,
+  created_at AS "createdAt", finished_at AS "finishedAt", duration_ms AS "durationMs", error_code AS "errorCode",
+  error_message AS "errorMessage", result, result_truncated AS "resultTruncated"`;
+/** Select list of a {@link FanoutRecord}. */
+export const FANOUT = `id, query, collector, requester, request_id AS "requestId", timeout_ms AS "timeoutMs",
+  target_count AS "targetCount", created_at AS "createdAt", finished_at AS "finishedAt"`;
+/** Select list of a {@link HubEventRecord}. */
+export const EVENT = `seq, type, data, created_at AS "createdAt"`;
+
+/**
+ * The fixed statements, each prepared once per connection under its key (pg named statements).
+ * Text columns sort with `COLLATE "C"`: byte order, as SQLite's BINARY, whatever the database's locale.
+ */
+export const SQL = {
+  insertToken: `INSERT INTO tokens (id, kind, scope, name, secret_hash, created_at, expires_at, revoked_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+  findToken: `SELECT ${TOKEN} FROM tokens WHERE id = $1`,
+  listTokens: `SELECT ${TOKEN} FROM tokens ORDER BY created_at, id COLLATE "C"`,
+  revokeToken: `UPDATE tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL`,
+  insertAgent: `INSERT INTO agents (id, secret_hash, hostname, labels, enrolled_at) VALUES ($1, $2, $3, $4::jsonb, $5)`,
+  findAgent: `SELECT ${AGENT} FROM agents WHERE id = $1`,
+  revokeAgent: `UPDATE agents SET revoked_at = $2, status = 'offline' WHERE id = $1 AND revoked_at IS NULL`,
+  markAllOffline: `UPDATE agents SET status = 'offline' WHERE status <> 'offline'`,
+  markReplicaOffline: `UPDATE agents SET status = 'offline' WHERE replica_id = $1 AND status <> 'offline'`,
+  insertAudit: `INSERT INTO query_audit (correlation_id, fanout_id, agent_id, requester, session_id, request_id, collector, query, status, created_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9)`,
+  finishAudit: `UPDATE query_audit SET status = $2, finished_at = $3, duration_ms = $4, error_code = $5, error_message = $6,
+    result = $7::json, result_truncated = $8, result_seq = $9 WHERE correlation_id = $1`,
+  findAudit: `SELECT ${AUDIT} FROM query_audit WHERE correlation_id = $1`,
+  insertFanout: `INSERT INTO fanouts (id, query, collector, requester, request_id, timeout_ms, target_count, created_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+  // Targets go in as parallel arrays, one statement whatever their number; ORDER BY keeps their seqs in list order.
+  insertTargets: `INSERT INTO query_audit (correlation_id, fanout_id, agent_id, requester, session_id, request_id, collector, query, status, created_at)
+    SELECT t.correlation_id, $1, t.agent_id, t.requester, t.session_id, t.request_id, t.collector, t.query, 'pending', t.created_at
+    FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[])
+      WITH ORDINALITY AS t(correlation_id, agent_id, requester, session_id, request_id, collector, query, created_at, n)
+    ORDER BY t.n`,
+  finishFanout: `UPDATE fanouts SET finished_at = $2 WHERE id = $1`,
+  findFanout: `SELECT ${FANOUT} FROM fanouts WHERE id = $1`,
+  listFanoutTargets: `SELECT ${AUDIT} FROM query_audit WHERE fanout_id = $1 ORDER BY result_seq NULLS LAST, seq`,
+  listFanoutResults: `SELECT ${AUDIT} FROM query_audit WHERE fanout_id = $1 AND result_seq > $2 ORDER BY result_seq`,
+  lockEvents: `SELECT pg_advisory_xact_lock(${EVENTS_LOCK}, hashtext($1))`,
+  insertEvents: `INSERT INTO events (type, data, created_at)
+    SELECT e.type, e.data, e.created_at FROM unnest($1::text[], $2::json[], $3::bigint[]) WITH ORDINALITY AS e(type, data, created_at, n)
+    ORDER BY e.n RETURNING seq`,
+  listEvents: `SELECT ${EVENT} FROM events WHERE seq > $1 ORDER BY seq LIMIT $2`,
+  // Not `MAX(seq) - keep` as in SQLite: BIGSERIAL values may have gaps, so cut at the (keep+1)-th newest row.
+  pruneEvents: `DELETE FROM events WHERE seq <= (SELECT seq FROM events ORDER BY seq DESC OFFSET $1 LIMIT 1)`,
+} as const;
+
+/** Column of `agents` and parameter cast for each patchable field: the only names `updateAgent` puts in SQL. */
+export const AGENT_PATCH: Record<keyof AgentPatch, readonly [column: string, cast: string]> = {
+  hostname: ["hostname", ""],
+  labels: ["labels", "::jsonb"],
+  status: ["status", ""],
+  protocol: ["protocol", ""],
+  agentVersion: ["agent_version", ""],
+  platform: ["platform", ""],
+  arch: ["arch", ""],
+  connectedAt: ["connected_at", ""],
+  lastSeenAt: ["last_seen_at", ""],
+  lastHealth: ["last_health", "::json"],
+  replicaId: ["replica_id", ""],
+};

@@ -1,0 +1,304 @@
+import { Pool, TypeOverrides, types, type PoolClient, type QueryResultRow } from "pg";
+import { POSTGRES_MIGRATIONS } from "./postgres-migrations.js";
+import { AGENT, AGENT_PATCH, AUDIT, MIGRATION_LOCK, SQL } from "./postgres-statements.js";
+import type {
+  AgentFilter,
+  AgentPatch,
+  AgentRecord,
+  AuditFinish,
+  AuditQuery,
+  AuditRecord,
+  FanoutRecord,
+  HubEventRecord,
+  NewAudit,
+  NewHubEvent,
+  Store,
+  TokenRecord,
+} from "./store.js";
+
+/** Connections each hub replica keeps to PostgreSQL at most. */
+export const DEFAULT_POOL_SIZE = 10;
+/** How long opening a connection may take before the call that needed it fails. */
+export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+
+/** Options of {@link PostgresStore.open}; each has a working default. */
+export interface PostgresStoreOptions {
+  /**
+   * Schema holding the tables, created if missing; every connection's `search_path` is set to it.
+   * A plain lower-case identifier. Default: the server's `search_path` (usually `public`).
+   */
+  schema?: string;
+  /** Maximum connections in the pool. Default {@link DEFAULT_POOL_SIZE}. */
+  poolSize?: number;
+  /** Connection timeout; bounds how long `ready()` waits on an unreachable server. Default {@link DEFAULT_CONNECT_TIMEOUT_MS}. */
+  connectTimeoutMs?: number;
+}
+
+/** Unquoted everywhere (CREATE SCHEMA, the `options` startup parameter), so nothing else is allowed. */
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/**
+ * The cluster store: PostgreSQL behind the same {@link Store} contract as the embedded SQLite store, shared
+ * by every hub replica. Each method is one autocommit statement or one transaction, and resolves only
+ * once it has committed.
+ *
+ * What cluster mode may rely on when several replicas write at once:
+ * - every seq (audit `seq`, event `seq`) is assigned by the database: unique and increasing across
+ *   replicas, never computed by a hub, but not contiguous (gaps are normal);
+ * - event appends are serialised by an advisory lock held to commit, so events become visible in seq
+ *   order: once `listEvents` has returned seq N, no event with a lower seq appears later (SSE replay
+ *   by `Last-Event-ID` cannot skip one). Audit rows carry no such promise; their seq only pages history;
+ * - `resultSeq` comes from the replica coordinating the fan-out; `listFanoutResults` and
+ *   `listFanoutTargets` return rows in resultSeq order, whichever replica wrote them.
+ */
+export class PostgresStore implements Store {
+  readonly #pool: Pool;
+  /** Second half of the advisory lock keys: the schema, or "" for the server's default search_path. */
+  readonly #lockScope: string;
+  #closing: Promise<void> | undefined;
+
+  private constructor(pool: Pool, lockScope: string) {
+    this.#pool = pool;
+    this.#lockScope = lockScope;
+  }
+
+  /**
+   * Connects to `url` (a `postgres://` connection string), creates `opts.schema` if given and applies the
+   * pending migrations, exactly once however many replicas open the same schema at the same moment.
+   * Rejects if the server cannot be reached or a migration fails; the pool is then closed.
+   */
+  static async open(url: string, opts: PostgresStoreOptions = {}): Promise<PostgresStore> {
+    const { schema } = opts;
+    if (schema !== undefined && !SCHEMA_NAME.test(schema)) {
+      throw new RangeError(`schema must be a lower-case identifier (${SCHEMA_NAME.source}), got ${JSON.stringify(schema)}`);
+    }
+    const pool = new Pool({
+      connectionString: url,
+      max: opts.poolSize ?? DEFAULT_POOL_SIZE,
+      connectionTimeoutMillis: opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+      types: int8AsNumber(),
+      ...(schema === undefined ? {} : { options: `-c search_path=${schema}` }),
+    });
+    // An idle connection that dies (server restart, network cut) is reported here, and an unhandled
+    // 'error' event would crash the hub. The pool has dropped it already; the next query reconnects,
+    // and ready() is how the outage shows.
+    pool.on("error", () => {});
+    try {
+      await migrate(pool, schema);
+    } catch (err) {
+      await pool.end();
+      throw err;
+    }
+    return new PostgresStore(pool, schema ?? "");
+  }
+
+  /** Runs `SELECT 1`; false when closed or when the server cannot answer. Never throws. */
+  async ready(): Promise<boolean> {
+    if (this.#closing !== undefined) return false;
+    try {
+      await this.#pool.query("SELECT 1");
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Ends the pool once statements in flight finish; idempotent. */
+  close(): Promise<void> {
+    this.#closing ??= this.#pool.end();
+    return this.#closing;
+  }
+
+  async #query<R extends QueryResultRow>(name: keyof typeof SQL, values: unknown[]): Promise<{ rows: R[]; rowCount: number }> {
+    const result = await this.#pool.query<R>({ name, text: SQL[name], values });
+    return { rows: result.rows, rowCount: result.rowCount ?? 0 };
+  }
+
+  async createToken(t: TokenRecord): Promise<void> {
+    await this.#query("insertToken", [t.id, t.kind, t.scope, t.name, t.secretHash, t.createdAt, t.expiresAt, t.revokedAt]);
+  }
+
+  async findToken(id: string): Promise<TokenRecord | undefined> {
+    return (await this.#query<TokenRecord>("findToken", [id])).rows[0];
+  }
+
+  async listTokens(): Promise<TokenRecord[]> {
+    return (await this.#query<TokenRecord>("listTokens", [])).rows;
+  }
+
+  async revokeToken(id: string, at: number): Promise<boolean> {
+    return (await this.#query("revokeToken", [id, at])).rowCount > 0;
+  }
+
+  async createAgent(agent: Pick<AgentRecord, "id" | "secretHash" | "hostname" | "labels" | "enrolledAt">): Promise<void> {
+    await this.#query("insertAgent", [agent.id, agent.secretHash, agent.hostname, JSON.stringify(agent.labels), agent.enrolledAt]);
+  }
+
+  async findAgent(id: string): Promise<AgentRecord | undefined> {
+    return (await this.#query<AgentRecord>("findAgent", [id])).rows[0];
+  }
+
+  /** Filters in SQL; `labels @> filter` is the GIN-indexed "every pair matches". */
+  async listAgents(filter: AgentFilter): Promise<AgentRecord[]> {
+    const values: unknown[] = [];
+    const where = ["revoked_at IS NULL"];
+    if (filter.status !== undefined) where.push(`status = $${values.push(filter.status)}`);
+    if (filter.labels !== undefined) where.push(`labels @> $${values.push(JSON.stringify(filter.labels))}::jsonb`);
+    const text = `SELECT ${AGENT} FROM agents WHERE ${where.join(" AND ")} ORDER BY hostname COLLATE "C", id COLLATE "C"`;
+    return (await this.#pool.query<AgentRecord>(text, values)).rows;
+  }
+
+  /** Sets exactly the patch's keys; column names come from a fixed whitelist, values are always parameters. */
+  async updateAgent(id: string, patch: AgentPatch): Promise<void> {
+    const values: unknown[] = [id];
+    const sets = Object.entries(patch).map(([key, value]) => {
+      if (!Object.hasOwn(AGENT_PATCH, key)) throw new RangeError(`not a patchable agent field: ${key}`);
+      const n = values.push(value === undefined ? null : typeof value === "object" && value !== null ? JSON.stringify(value) : value);
+      const [column, cast] = AGENT_PATCH[key as keyof AgentPatch];
+      return `${column} = $${n}${cast}`;
+    });
+    if (sets.length === 0) return;
+    await this.#pool.query(`UPDATE agents SET ${sets.join(", ")} WHERE id = $1`, values);
+  }
+
+  async revokeAgent(id: string, at: number): Promise<boolean> {
+    return (await this.#query("revokeAgent", [id, at])).rowCount > 0;
+  }
+
+  async markOffline(replicaId: string | null): Promise<void> {
+    if (replicaId === null) await this.#query("markAllOffline", []);
+    else await this.#query("markReplicaOffline", [replicaId]);
+  }
+
+  async insertAudit(r: NewAudit): Promise<void> {
+    await this.#query("insertAudit", [r.correlationId, r.fanoutId ?? null, r.agentId, r.requester, r.sessionId, r.requestId, r.collector, r.query, r.createdAt]);
+  }
+
+  async finishAudit(correlationId: string, f: AuditFinish): Promise<void> {
+    await this.#query("finishAudit", [
+      correlationId, f.status, f.finishedAt, f.durationMs, f.errorCode, f.errorMessage, f.resultJson, f.resultTruncated, f.resultSeq ?? null,
+    ]);
+  }
+
+  async listAudit(query: AuditQuery): Promise<AuditRecord[]> {
+    const values: unknown[] = [];
+    const where: string[] = [];
+    if (query.agentId !== undefined) where.push(`agent_id = $${values.push(query.agentId)}`);
+    if (query.before !== undefined) where.push(`seq < $${values.push(query.before)}`);
+    const filter = where.length === 0 ? "" : `WHERE ${where.join(" AND ")}`;
+    const text = `SELECT ${AUDIT} FROM query_audit ${filter} ORDER BY seq DESC LIMIT $${values.push(query.limit)}`;
+    return (await this.#pool.query<AuditRecord>(text, values)).rows;
+  }
+
+  async findAudit(correlationId: string): Promise<AuditRecord | undefined> {
+    return (await this.#query<AuditRecord>("findAudit", [correlationId])).rows[0];
+  }
+
+  async createFanout(f: Omit<FanoutRecord, "finishedAt">, targets: NewAudit[]): Promise<void> {
+    await withTransaction(this.#pool, async (client) => {
+      await client.query({ name: "insertFanout", text: SQL.insertFanout, values: [f.id, f.query, f.collector, f.requester, f.requestId, f.timeoutMs, f.targetCount, f.createdAt] });
+      if (targets.length === 0) return;
+      const column = <K extends keyof NewAudit>(key: K) => targets.map((t) => t[key] ?? null);
+      const values = [f.id, column("correlationId"), column("agentId"), column("requester"), column("sessionId"), column("requestId"), column("collector"), column("query"), column("createdAt")];
+      await client.query({ name: "insertTargets", text: SQL.insertTargets, values });
+    });
+  }
+
+  async finishFanout(id: string, finishedAt: number): Promise<void> {
+    await this.#query("finishFanout", [id, finishedAt]);
+  }
+
+  async findFanout(id: string): Promise<FanoutRecord | undefined> {
+    return (await this.#query<FanoutRecord>("findFanout", [id])).rows[0];
+  }
+
+  async listFanoutTargets(id: string): Promise<AuditRecord[]> {
+    return (await this.#query<AuditRecord>("listFanoutTargets", [id])).rows;
+  }
+
+  /** Landed results after `afterResultSeq`, ordered by resultSeq (not by which replica wrote first). */
+  async listFanoutResults(id: string, afterResultSeq: number): Promise<AuditRecord[]> {
+    return (await this.#query<AuditRecord>("listFanoutResults", [id, afterResultSeq])).rows;
+  }
+
+  /**
+   * Inserts the batch in one statement under the events lock, so its seqs are consecutive values of the
+   * sequence, in list order, and commit in seq order across replicas (see the class comment).
+   */
+  async appendEvents(events: NewHubEvent[]): Promise<HubEventRecord[]> {
+    if (events.length === 0) return [];
+    const seqs = await withTransaction(this.#pool, async (client) => {
+      await client.query({ name: "lockEvents", text: SQL.lockEvents, values: [this.#lockScope] });
+      const values = [events.map((e) => e.type), events.map((e) => JSON.stringify(e.data)), events.map((e) => e.createdAt)];
+      const { rows } = await client.query<{ seq: number }>({ name: "insertEvents", text: SQL.insertEvents, values });
+      // SQL does not promise RETURNING order; seqs were drawn in list order, so sorting restores it.
+      return rows.map((r) => r.seq).sort((a, b) => a - b);
+    });
+    return events.map((e, i) => ({ ...e, seq: seqs[i]! }));
+  }
+
+  async listEvents(afterSeq: number, limit: number): Promise<HubEventRecord[]> {
+    return (await this.#query<HubEventRecord>("listEvents", [afterSeq, limit])).rows;
+  }
+
+  async pruneEvents(keep: number): Promise<void> {
+    await this.#query("pruneEvents", [keep]);
+  }
+}
+
+/**
+ * Parses int8 into a JS number on this pool only (pg's default is a string, and changing `types` globally
+ * would change it for every other pg user in the process). Epoch-ms times and seqs stay far below 2^53;
+ * one that does not is an error, not a silently rounded value.
+ */
+function int8AsNumber(): TypeOverrides {
+  const overrides = new TypeOverrides();
+  overrides.setTypeParser(types.builtins.INT8, "text", (text: string) => {
+    const n = Number(text);
+    if (!Number.isSafeInteger(n)) throw new RangeError(`BIGINT ${text} does not fit a JS number`);
+    return n;
+  });
+  return overrides;
+}
+
+/** Runs `work` in a transaction on one connection; resolves after COMMIT, rolls back if anything throws. */
+async function withTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query("BEGIN");
+    const result = await work(client);
+    await client.query("COMMIT");
+    client.release();
+    return result;
+  } catch (err) {
+    // A connection whose ROLLBACK fails is in an unknown state: destroy it rather than pool it.
+    await client.query("ROLLBACK").then(
+      () => client.release(),
+      (rollbackErr: Error) => client.release(rollbackErr),
+    );
+    throw err;
+  }
+}
+
+/**
+ *   replica A                          replica B
+ *   BEGIN; lock(migrate, schema)       BEGIN; lock(migrate, schema)  -- waits for A's commit
+ *   create schema, schema_migrations
+ *   apply 1..N, record each
+ *   COMMIT (lock released)  ────────►  sees version N: applies nothing; COMMIT
+ *
+ * A database migrated by a newer release (version above ours) is left alone, so rolling upgrades work.
+ */
+async function migrate(pool: Pool, schema: string | undefined): Promise<void> {
+  await withTransaction(pool, async (client) => {
+    await client.query(`SELECT pg_advisory_xact_lock(${MIGRATION_LOCK}, hashtext($1))`, [schema ?? ""]);
+    // Inside the lock: concurrent `CREATE SCHEMA IF NOT EXISTS` can still fail on a unique violation.
+    if (schema !== undefined) await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+    await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`);
+    const { rows } = await client.query<{ version: number }>(`SELECT COALESCE(MAX(version), 0) AS version FROM schema_migrations`);
+    for (let v = rows[0]!.version; v < POSTGRES_MIGRATIONS.length; v++) {
+      await client.query(POSTGRES_MIGRATIONS[v]!);
+      await client.query(`INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)`, [v + 1, Date.now()]);
+    }
+  });
+}
