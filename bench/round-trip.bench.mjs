@@ -28,7 +28,7 @@ const TARGETS = { ratio: 0.8, p99Ms: 10 };
 const QUERY_BODY = JSON.stringify({ query: "select 1" });
 
 /** The children's environment: ours without any UPLINK_* setting that would change the hub under test. */
-function childEnv() {
+export function childEnv() {
   const env = { ...process.env };
   for (const k of Object.keys(env)) if (k.startsWith("UPLINK_") || k === "WS_MAX_CLIENTS" || k === "NODE_OPTIONS") delete env[k];
   return env;
@@ -53,7 +53,8 @@ function checkAnswer({ body }) {
   }
 }
 
-async function startFloor(group, env) {
+/** Starts the bare floor server and its stub agent. */
+export async function startFloor(group, env) {
   const server = group.spawnNode([FLOOR, "--port", "0", "--host", "127.0.0.1"], { env, name: "floor server", stderr: "pipe" });
   const { port } = await firstJsonLine(server, (v) => typeof v.port === "number");
   const agent = group.spawnNode([STUB, "--url", `ws://127.0.0.1:${port}/v1/agent`], { env, name: "floor stub agent" });
@@ -61,7 +62,8 @@ async function startFloor(group, env) {
   return { name: "floor", server, agent, port, path: "/api/v1/agents/floor-agent/query", headers: {} };
 }
 
-async function startHub(group, env, tmp, profileDir) {
+/** Starts a real hub (info logging to a file) and enrolls and connects a stub agent to it. */
+export async function startHub(group, env, tmp, profileDir) {
   const dataDir = join(tmp, "hub-data");
   const exec = promisify(execFile);
   const token = async (...args) =>
@@ -91,7 +93,7 @@ async function startHub(group, env, tmp, profileDir) {
   const { agentId, agentKey } = await res.json();
   const agent = group.spawnNode([STUB, "--url", `ws://127.0.0.1:${port}/v1/agent`, "--key", agentKey], { env, name: "hub stub agent" });
   await firstJsonLine(agent, (v) => v.ready === true);
-  return { name: "hub", server, agent, port, logFile, path: `/api/v1/agents/${agentId}/query`, headers: { Authorization: `Bearer ${apiToken}` } };
+  return { name: "hub", server, agent, port, logFile, dataDir, token, path: `/api/v1/agents/${agentId}/query`, headers: { Authorization: `Bearer ${apiToken}` } };
 }
 
 /** One phase against one side: load plus the CPU each process used during the measured window. */
