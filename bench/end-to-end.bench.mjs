@@ -18,7 +18,7 @@ const AGENT_BIN = join(ROOT, "packages/agent/bin/uplink-agent.js");
 const QUERY_BODY = JSON.stringify({ query: "select 1" });
 
 /** Enrolls the real agent on the hub, starts its daemon, and waits until a query is answered. */
-async function startRealAgent(group, env, tmp, hub) {
+export async function startRealAgent(group, env, tmp, hub) {
   const enrollToken = await hub.token("--kind", "enroll", "--name", "bench-real-agent");
   const res = await fetch(`http://127.0.0.1:${hub.port}/api/v1/enroll`, {
     method: "POST",

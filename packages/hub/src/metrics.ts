@@ -91,6 +91,16 @@ export class HubMetrics {
     collectDefaultMetrics({ register: this.registry });
   }
 
+  /** Runs a store write, timing it into uplink_store_write_seconds. */
+  async timeStoreWrite<T>(write: () => Promise<T>): Promise<T> {
+    const t0 = performance.now();
+    try {
+      return await write();
+    } finally {
+      this.storeWriteSeconds.observe((performance.now() - t0) / 1000);
+    }
+  }
+
   /** Registers gauges read from live state at scrape time. */
   observe(sources: { connectedAgents(): number; pendingCommands(): number }): void {
     new Gauge({

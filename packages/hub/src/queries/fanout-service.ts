@@ -40,15 +40,26 @@ export type FanoutCounts = Record<QueryStatus, number>;
 
 export type FanoutEvent = { kind: "result"; target: TargetResult } | { kind: "done"; counts: FanoutCounts };
 
-/** A fan-out still collecting: results are stored and announced one at a time, in landing order. */
+/** A result that landed and is waiting for the next store write. */
+interface Landed {
+  agentId: string;
+  correlationId: string;
+  outcome: CommandOutcome;
+}
+
+/**
+ * A fan-out still collecting. Results that land while a store write is in progress wait in `landed`
+ * and are stored together by the next write (one group commit, not one per target); each batch is
+ * announced, in seq order, only after it is stored.
+ */
 interface RunningFanout {
   record: FanoutRecord;
   nextSeq: number;
   remaining: number;
   counts: FanoutCounts;
   listeners: Set<(event: FanoutEvent) => void>;
-  /** Serialises stores and announcements so landing order equals seq order, whatever the store. */
-  chain: Promise<void>;
+  landed: Landed[];
+  draining: boolean;
 }
 
 export function emptyCounts(): FanoutCounts {
@@ -76,13 +87,13 @@ export class FanoutService {
     const createdAt = Date.now();
     const record: FanoutRecord = { id, query: request.query, collector: request.collector, requester: request.requester, requestId: request.requestId, timeoutMs: request.timeoutMs, targetCount: agents.length, createdAt, finishedAt: null };
     const targets = agents.map((a) => ({ correlationId: randomUUID(), agentId: a.id, requester: request.requester, sessionId: id, requestId: request.requestId, collector: request.collector, query: request.query, createdAt }));
-    await store.createFanout(record, targets);
-    const running: RunningFanout = { record, nextSeq: 0, remaining: targets.length, counts: { ...emptyCounts(), pending: targets.length }, listeners: new Set(), chain: Promise.resolve() };
+    await this.deps.metrics.timeStoreWrite(() => store.createFanout(record, targets));
+    const running: RunningFanout = { record, nextSeq: 0, remaining: targets.length, counts: { ...emptyCounts(), pending: targets.length }, listeners: new Set(), landed: [], draining: false };
     this.#running.set(id, running);
     this.deps.metrics.fanouts.inc();
     const log = this.deps.log.child({ fanoutId: id });
     log.info({ targetCount: targets.length, requestId: request.requestId ?? undefined }, "fan-out started");
-    if (targets.length === 0) this.#finish(running, log);
+    if (targets.length === 0) void this.#finish(running, log);
     for (const t of targets) {
       const commandLog = log.child({ correlationId: t.correlationId, agentId: t.agentId });
       void runCommand(this.deps.router, t.agentId, { correlationId: t.correlationId, sessionId: id, kind: "query", collector: request.collector, query: request.query, timeoutMs: request.timeoutMs, log: commandLog }).then(
@@ -126,39 +137,54 @@ export class FanoutService {
   }
 
   #land(running: RunningFanout, agentId: string, correlationId: string, outcome: CommandOutcome, log: Logger): void {
-    running.chain = running.chain.then(async () => {
-      const resultSeq = ++running.nextSeq;
-      try {
-        await this.deps.store.finishAudit(correlationId, { ...auditFinishOf(outcome, this.deps.auditResultMaxBytes), resultSeq });
-      } catch (err) {
-        log.error({ err, correlationId, agentId }, "storing a fan-out result failed");
-      }
-      running.counts.pending--;
-      running.counts[outcome.status]++;
-      const target: TargetResult = {
-        agentId,
-        correlationId,
-        status: outcome.status,
-        result: outcome.status === "ok" ? outcome.result : null,
-        error: outcome.status === "ok" ? null : { code: outcome.error.code, message: outcome.error.message },
-        durationMs: outcome.durationMs,
-        resultSeq,
-      };
-      this.#announce(running, { kind: "result", target });
-      if (--running.remaining === 0) this.#finish(running, log);
-    });
+    running.landed.push({ agentId, correlationId, outcome });
+    if (!running.draining) void this.#drain(running, log);
   }
 
-  #finish(running: RunningFanout, log: Logger): void {
-    running.chain = running.chain.then(async () => {
-      const { id, targetCount } = running.record;
-      await this.deps.store.finishFanout(id, Date.now()).catch((err: unknown) => log.error({ err }, "recording the end of a fan-out failed"));
-      this.#running.delete(id);
-      this.#announce(running, { kind: "done", counts: running.counts });
-      this.deps.events.publish("query.done", { fanoutId: id, targetCount, counts: running.counts });
-      log.info({ counts: running.counts }, "fan-out done");
-      if (this.#running.size === 0) for (const resolve of this.#idle.splice(0)) resolve();
-    });
+  /** Stores and announces landed results, batch after batch, until none is waiting. */
+  async #drain(running: RunningFanout, log: Logger): Promise<void> {
+    running.draining = true;
+    while (running.landed.length > 0) {
+      const batch = running.landed.splice(0).map((l) => ({ ...l, resultSeq: ++running.nextSeq }));
+      await this.deps.metrics.timeStoreWrite(() =>
+        Promise.all(
+          batch.map(({ agentId, correlationId, outcome, resultSeq }) =>
+            this.deps.store
+              .finishAudit(correlationId, { ...auditFinishOf(outcome, this.deps.auditResultMaxBytes), resultSeq })
+              .catch((err: unknown) => log.error({ err, correlationId, agentId }, "storing a fan-out result failed")),
+          ),
+        ),
+      );
+      for (const { agentId, correlationId, outcome, resultSeq } of batch) {
+        running.counts.pending--;
+        running.counts[outcome.status]++;
+        this.#announce(running, {
+          kind: "result",
+          target: {
+            agentId,
+            correlationId,
+            status: outcome.status,
+            result: outcome.status === "ok" ? outcome.result : null,
+            error: outcome.status === "ok" ? null : { code: outcome.error.code, message: outcome.error.message },
+            durationMs: outcome.durationMs,
+            resultSeq,
+          },
+        });
+      }
+      running.remaining -= batch.length;
+    }
+    running.draining = false;
+    if (running.remaining === 0 && this.#running.has(running.record.id)) await this.#finish(running, log);
+  }
+
+  async #finish(running: RunningFanout, log: Logger): Promise<void> {
+    const { id, targetCount } = running.record;
+    this.#running.delete(id);
+    await this.deps.store.finishFanout(id, Date.now()).catch((err: unknown) => log.error({ err }, "recording the end of a fan-out failed"));
+    this.#announce(running, { kind: "done", counts: running.counts });
+    this.deps.events.publish("query.done", { fanoutId: id, targetCount, counts: running.counts });
+    log.info({ counts: running.counts }, "fan-out done");
+    if (this.#running.size === 0) for (const resolve of this.#idle.splice(0)) resolve();
   }
 
   #announce(running: RunningFanout, event: FanoutEvent): void {

@@ -1,4 +1,3 @@
-import { performance } from "node:perf_hooks";
 import type { QueryResult } from "@uplink/protocol";
 import { NotFoundError } from "../errors.js";
 import type { EventLog } from "../events/event-log.js";
@@ -56,9 +55,9 @@ export class QueryService {
       const agent = await store.findAgent(agentId);
       if (agent === undefined || agent.revokedAt !== null) throw new NotFoundError(`no agent ${agentId}`);
     }
-    await this.#timedWrite(() => store.insertAudit({ correlationId, agentId, requester, sessionId, requestId, collector, query, createdAt: Date.now() }));
+    await this.#deps.metrics.timeStoreWrite(() => store.insertAudit({ correlationId, agentId, requester, sessionId, requestId, collector, query, createdAt: Date.now() }));
     const outcome = await runCommand(router, agentId, { correlationId, sessionId, kind: "query", collector, query, timeoutMs: request.timeoutMs, log });
-    await this.#timedWrite(() => store.finishAudit(correlationId, auditFinishOf(outcome, this.#deps.auditResultMaxBytes)));
+    await this.#deps.metrics.timeStoreWrite(() => store.finishAudit(correlationId, auditFinishOf(outcome, this.#deps.auditResultMaxBytes)));
     events.publish("query.done", { correlationId, agentId, status: outcome.status, durationMs: outcome.durationMs });
     if (outcome.status === "ok") {
       log.info({ durationMs: outcome.durationMs, rows: outcome.result.rowCount }, "query answered");
@@ -66,11 +65,5 @@ export class QueryService {
     }
     log.info({ status: outcome.status, code: outcome.error.code, httpStatus: outcome.error.status }, "query failed");
     throw outcome.error;
-  }
-
-  async #timedWrite(write: () => Promise<void>): Promise<void> {
-    const t0 = performance.now();
-    await write();
-    this.#deps.metrics.storeWriteSeconds.observe((performance.now() - t0) / 1000);
   }
 }

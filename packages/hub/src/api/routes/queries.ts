@@ -41,8 +41,15 @@ async function followFromStore(s: ApiServices, id: string, stream: SseStream, de
   void stream.closed.then(() => (open = false));
   while (open) {
     const fanout = await s.store.findFanout(id);
-    for (const row of await s.store.listFanoutResults(id, last())) deliver({ kind: "result", target: targetView(row) });
-    if (fanout?.finishedAt != null) {
+    // Only an unbroken run of seqs: with a networked store a later result may commit before an earlier
+    // one, and skipping past the gap would lose the earlier one for good.
+    const before = last();
+    for (const row of await s.store.listFanoutResults(id, before)) {
+      if (row.resultSeq !== last() + 1) break;
+      deliver({ kind: "result", target: targetView(row) });
+    }
+    // Finished and nothing more to read (a result whose write failed leaves a gap for good): done.
+    if (fanout?.finishedAt != null && (last() === fanout.targetCount || last() === before)) {
       deliver({ kind: "done", counts: fanoutView(fanout, await s.store.listFanoutTargets(id)).counts });
       return;
     }

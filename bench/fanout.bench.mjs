@@ -1,0 +1,352 @@
+#!/usr/bin/env node
+// Fan-out bench (DESIGN §9, third target): one query fanned out to 10,000 lightweight agents on one hub
+// process — every result stored and streamed within 2 s. A real hub (`uplink-hub serve`, embedded SQLite,
+// info logs to a file) in one child; the agents, one WebSocket each answering at once, spread over
+// several child processes (bench/lib/fanout-agents.mjs); the operator side (REST, the SSE result
+// stream) in this process. Each round POSTs `{targets: {all: true}}` and measures, from just before the
+// POST:
+//   accepted  the 202 (the hub has recorded the fan-out and its 10,000 target rows and written every command)
+//   streamed  the result stream's `done` (opened right after the 202: stored results replayed, then live),
+//             after checking it carried 10,000 `result` events with ids 1..10,000, each once, each
+//             echoing its own correlationId
+//   stored    a `GET /api/v1/queries/:id` showing no target pending and 10,000 `ok` rows: by default one
+//             GET right after `done` (the hub stores each result before streaming it, so `done` implies
+//             stored; the GET confirms it). With BENCH_POLL_MS=<ms> the GET is also polled during the
+//             fan-out, as an impatient operator would — each poll serialises 10,000 rows on the hub, so
+//             this perturbs what it measures (about 60–90 ms of hub CPU per poll at 10,000 targets).
+// and the hub's RSS (VmRSS from /proc) idle with every agent connected, at its peak during the round,
+// and 2 s after. BENCH_WARMUP_ROUNDS rounds run first on the cold hub (listed, marked cold, not judged);
+// the target is judged on every measured round after them.
+//
+//   node bench/fanout.bench.mjs        (or: node bench/run.mjs fanout)
+//   env: BENCH_AGENTS (10000) · BENCH_AGENT_PROCS (4) · BENCH_WARMUP_ROUNDS (1) · BENCH_ROUNDS (2, measured)
+//        BENCH_POLL_MS (0: no polling)
+//        BENCH_HUB_BIN=<path> (another build's uplink-hub.js) · TMPDIR (hub data dir)
+//        BENCH_CPU_PROF=<dir> (hub child runs with --cpu-prof, profile left in <dir>)
+// Linux only (/proc, 127.0.0.x source addresses). Each child raises its open-files limit to the hard limit.
+import { execFile, spawn } from "node:child_process";
+import { closeSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { request } from "node:http";
+import { cpus } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { cpuMsOf, firstJsonLine, ProcessGroup, waitForLogLine, WATCHDOG } from "./lib/procs.mjs";
+
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const HUB_BIN = process.env.BENCH_HUB_BIN ? resolve(process.env.BENCH_HUB_BIN) : join(ROOT, "packages/hub/bin/uplink-hub.js");
+const AGENTS = join(ROOT, "bench/lib/fanout-agents.mjs");
+const TARGET_MS = 2000;
+
+const num = (name, fallback) => {
+  const v = Number(process.env[name]);
+  return Number.isFinite(v) && v > 0 ? v : fallback;
+};
+
+function progress(text) {
+  process.stderr.write(`[fanout] ${text}\n`);
+}
+
+/** The children's environment: ours without any UPLINK_* setting that would change the hub under test. */
+function childEnv() {
+  const env = { ...process.env };
+  for (const k of Object.keys(env)) if (k.startsWith("UPLINK_") || k === "WS_MAX_CLIENTS" || k === "NODE_OPTIONS") delete env[k];
+  return env;
+}
+
+/**
+ * Children started through `bash` so each can raise its soft open-files limit to the hard one first (a
+ * hub with 10,000 sockets needs more than the usual 1,024); `exec` keeps the pid, so the watchdog preload
+ * still ends them if this process dies. Stopped with SIGTERM, then SIGKILL, by `stop()`.
+ */
+class Children {
+  /** @type {Set<import("node:child_process").ChildProcess>} */
+  #all = new Set();
+  #onExit = () => {
+    for (const c of this.#all) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+  };
+
+  constructor() {
+    process.once("exit", this.#onExit);
+  }
+
+  spawn(args, { env, stdout = "pipe", name }) {
+    const script = 'ulimit -n "$(ulimit -Hn)" 2>/dev/null || true; exec "$@"';
+    const child = spawn("bash", ["-c", script, "bash", process.execPath, "--import", WATCHDOG, ...args], { stdio: ["ignore", stdout, "pipe"], env });
+    child.benchName = name;
+    child.stderrTail = "";
+    child.stderr.setEncoding("utf8");
+    child.stderr.on("data", (s) => (child.stderrTail = (child.stderrTail + s).slice(-4000)));
+    this.#all.add(child);
+    child.once("exit", () => this.#all.delete(child));
+    return child;
+  }
+
+  async stop(graceMs = 8000) {
+    await Promise.all(
+      [...this.#all].map(
+        (child) =>
+          new Promise((resolveStop) => {
+            if (child.exitCode !== null || child.signalCode !== null) return resolveStop();
+            const kill = setTimeout(() => child.kill("SIGKILL"), graceMs);
+            child.once("exit", () => {
+              clearTimeout(kill);
+              resolveStop();
+            });
+            child.kill("SIGTERM");
+          }),
+      ),
+    );
+    process.off("exit", this.#onExit);
+  }
+}
+
+/** VmRSS of a process in bytes (null when unreadable). */
+function rssOf(pid) {
+  try {
+    const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Number(m[1]) * 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+const MiB = (bytes) => (bytes === null ? null : Math.round((bytes / 1048576) * 10) / 10);
+
+/** A JSON REST call on keep-alive connections (fetch pools them). */
+async function api(base, token, method, path, body) {
+  const res = await fetch(`${base}${path}`, {
+    method,
+    headers: { ...(token ? { Authorization: `Bearer ${token}` } : {}), ...(body === undefined ? {} : { "Content-Type": "application/json" }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  return { status: res.status, body: text.length > 0 ? JSON.parse(text) : undefined, text };
+}
+
+/** Enrolls `n` agents with one enrollment token, `concurrency` requests at a time; resolves with their keys. */
+async function enrollAll(base, enrollToken, n, concurrency) {
+  const keys = new Array(n);
+  let next = 0;
+  async function worker() {
+    while (next < n) {
+      const i = next++;
+      const res = await api(base, null, "POST", "/api/v1/enroll", { token: enrollToken, hostname: `bench-${i}`, labels: { bench: "fanout" } });
+      if (res.status !== 201) throw new Error(`enroll ${i}: ${res.status} ${res.text}`);
+      keys[i] = res.body.agentKey;
+    }
+  }
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return keys;
+}
+
+/**
+ * Reads a fan-out's result stream to its end; resolves with when `done` arrived (performance.now()),
+ * the number of `result` events, whether their ids were exactly 1..n once each in order, and the counts.
+ */
+function readResultStream(base, token, id) {
+  return new Promise((resolveStream, reject) => {
+    const req = request(`${base}/api/v1/queries/${id}/stream`, { headers: { Authorization: `Bearer ${token}`, Accept: "text/event-stream" } });
+    req.once("error", reject);
+    req.once("response", (res) => {
+      if (res.statusCode !== 200) return reject(new Error(`stream answered ${res.statusCode}`));
+      res.setEncoding("utf8");
+      let buffer = "";
+      let event = "";
+      let id = "";
+      let data = "";
+      let results = 0;
+      let inOrder = true;
+      let firstAt = null;
+      let doneAt = null;
+      let counts = null;
+      const correlationIds = new Set();
+      res.on("data", (chunk) => {
+        buffer += chunk;
+        const lines = buffer.split("\n");
+        buffer = lines.pop();
+        for (const line of lines) {
+          if (line === "") {
+            if (event === "result") {
+              results++;
+              firstAt ??= performance.now();
+              if (Number(id) !== results) inOrder = false;
+              const target = JSON.parse(data);
+              // Each result is the agent's own: it echoes the command's correlationId.
+              if (target.status === "ok" && target.result.rows[0][1] === target.correlationId) correlationIds.add(target.correlationId);
+            } else if (event === "done") {
+              doneAt = performance.now();
+              counts = JSON.parse(data);
+            }
+            event = id = data = "";
+          } else if (line.startsWith("event:")) event = line.slice(6).trim();
+          else if (line.startsWith("id:")) id = line.slice(3).trim();
+          else if (line.startsWith("data:")) data += line.slice(5).replace(/^ /, "");
+        }
+      });
+      res.once("end", () => resolveStream({ doneAt, firstAt, results, inOrder, ownResults: correlationIds.size, counts }));
+    });
+    req.end();
+  });
+}
+
+/** One fan-out to every agent: the three times, the result checks, and the hub's RSS around it. */
+async function round(base, token, hubPid, pollMs, agents) {
+  const idleRss = rssOf(hubPid);
+  let peakRss = idleRss ?? 0;
+  const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssOf(hubPid) ?? 0)), 20);
+  const cpu0 = cpuMsOf(hubPid);
+  const t0 = performance.now();
+  const started = await api(base, token, "POST", "/api/v1/queries", { query: "select 1", targets: { all: true }, timeoutMs: 30_000 });
+  const acceptedAt = performance.now();
+  if (started.status !== 202) throw new Error(`fan-out answered ${started.status}: ${started.text}`);
+  const id = started.body.id;
+  const streamed = readResultStream(base, token, id);
+  let streamDone = false;
+  void streamed.then(() => (streamDone = true), () => {});
+  let storedAt = null;
+  let polls = 0;
+  let lastView = null;
+  while (storedAt === null) {
+    if (pollMs === 0) await streamed;
+    const view = await api(base, token, "GET", `/api/v1/queries/${id}`);
+    polls++;
+    lastView = view.body;
+    if (view.status === 200 && view.body.counts.pending === 0 && view.body.targets.length === agents) storedAt = performance.now();
+    else if (pollMs === 0 && streamDone) throw new Error(`fan-out ${id}: the stream said done but the record shows ${JSON.stringify(lastView?.counts)}`);
+    else await new Promise((r) => setTimeout(r, pollMs));
+    if (performance.now() - t0 > 60_000) throw new Error(`fan-out ${id} still pending after 60 s: ${JSON.stringify(lastView?.counts)}`);
+  }
+  const stream = await streamed;
+  const cpu1 = cpuMsOf(hubPid);
+  await new Promise((r) => setTimeout(r, 2000));
+  clearInterval(sampler);
+  const afterRss = rssOf(hubPid);
+  const ms = (t) => (t === null ? null : Math.round(t - t0));
+  const storedOk = lastView.targets.filter((t) => t.status === "ok").length;
+  return {
+    id,
+    targetCount: started.body.targetCount,
+    acceptedMs: ms(acceptedAt),
+    firstResultMs: ms(stream.firstAt),
+    streamedMs: ms(stream.doneAt),
+    storedMs: ms(storedAt),
+    storedPolls: polls,
+    stream: { results: stream.results, idsInOrder: stream.inOrder, ownResults: stream.ownResults, counts: stream.counts },
+    storedOk,
+    hubCpuMs: cpu0 === null || cpu1 === null ? null : cpu1 - cpu0,
+    rssMiB: { idle: MiB(idleRss), peak: MiB(peakRss), after2s: MiB(afterRss), peakAboveIdle: MiB(peakRss - (idleRss ?? 0)) },
+  };
+}
+
+/** Runs the bench; resolves with its figures object (see DESIGN §9). */
+export async function run() {
+  const agents = Math.round(num("BENCH_AGENTS", 10_000));
+  const procs = Math.max(1, Math.round(num("BENCH_AGENT_PROCS", 4)));
+  const rounds = Math.round(num("BENCH_ROUNDS", 2));
+  const warmups = Math.max(0, Math.round(Number(process.env.BENCH_WARMUP_ROUNDS ?? 1)) || 0);
+  const pollMs = Number(process.env.BENCH_POLL_MS ?? 0) > 0 ? Number(process.env.BENCH_POLL_MS) : 0;
+  const env = childEnv();
+  const group = new ProcessGroup();
+  const children = new Children();
+  const tmp = group.tempDir("uplink-bench-fanout-");
+  try {
+    const dataDir = join(tmp, "hub-data");
+    const exec = promisify(execFile);
+    const token = async (...args) =>
+      JSON.parse((await exec(process.execPath, [HUB_BIN, "token", "create", ...args, "--data-dir", dataDir, "--json"], { env, timeout: 30_000 })).stdout).token;
+    const apiToken = await token("--kind", "api", "--scope", "query", "--name", "bench");
+    const enrollToken = await token("--kind", "enroll", "--name", "bench-enroll");
+
+    const logFile = join(tmp, "hub.log");
+    const logFd = openSync(logFile, "w");
+    const prof = process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${resolve(process.env.BENCH_CPU_PROF)}`] : [];
+    const hub = children.spawn(
+      [...prof, HUB_BIN, "serve", "--port", "0", "--host", "127.0.0.1", "--data-dir", dataDir, "--log-level", "info", "--health-interval", "60s", "--enroll-rate", "1000000"],
+      { env, stdout: logFd, name: "hub" },
+    );
+    closeSync(logFd);
+    const { port } = await waitForLogLine(logFile, hub, (v) => v.msg === "hub listening");
+    const base = `http://127.0.0.1:${port}`;
+    const limits = readFileSync(`/proc/${hub.pid}/limits`, "utf8").match(/^Max open files\s+(\d+)/m)?.[1];
+    progress(`hub pid ${hub.pid} on port ${port} (open files limit ${limits}); enrolling ${agents} agents`);
+
+    let t = performance.now();
+    const keys = await enrollAll(base, enrollToken, agents, 64);
+    const enrollMs = Math.round(performance.now() - t);
+    const keysFile = join(tmp, "keys.json");
+    writeFileSync(keysFile, JSON.stringify(keys));
+    progress(`enrolled in ${enrollMs} ms; connecting them from ${procs} processes`);
+
+    t = performance.now();
+    const per = Math.ceil(agents / procs);
+    const workers = Array.from({ length: procs }, (_, i) =>
+      children.spawn(
+        [AGENTS, "--url", `ws://127.0.0.1:${port}/v1/agent`, "--keys", keysFile, "--from", String(i * per), "--count", String(per), "--local-address", `127.0.0.${2 + i}`],
+        { env, name: `agents #${i + 1}` },
+      ),
+    );
+    const ready = await Promise.all(workers.map((w) => firstJsonLine(w, (v) => v.ready === true, 180_000)));
+    const connectMs = Math.round(performance.now() - t);
+    const connected = ready.reduce((n, r) => n + r.connected, 0);
+    // The hub counts them too (its gauge is read at scrape time).
+    const scrape = await fetch(`${base}/metrics`).then((r) => r.text());
+    const gauge = Number(/^uplink_agents_connected (\d+)/m.exec(scrape)?.[1]);
+    progress(`${connected} agents connected in ${connectMs} ms (hub gauge ${gauge}); settling 3 s`);
+    await new Promise((r) => setTimeout(r, 3000));
+
+    const results = [];
+    for (let r = 1; r <= warmups + rounds; r++) {
+      const cold = r <= warmups;
+      progress(`round ${r}/${warmups + rounds}${cold ? " (cold, warm-up)" : ""}: fan-out to all ${agents}`);
+      const figures = { cold, ...(await round(base, apiToken, hub.pid, pollMs, agents)) };
+      progress(`  accepted ${figures.acceptedMs} ms · streamed ${figures.streamedMs} ms · stored ${figures.storedMs} ms · RSS peak ${figures.rssMiB.peak} MiB`);
+      results.push(figures);
+    }
+    const complete = (f) => f.targetCount === agents && f.stream.results === agents && f.stream.idsInOrder && f.stream.ownResults === agents && f.storedOk === agents;
+    const worst = (f) => Math.max(f.streamedMs ?? Infinity, f.storedMs ?? Infinity);
+    const measured = results.filter((f) => !f.cold);
+    // Every round must be complete (each result stored, streamed once, the agent's own); the time is judged after warm-up.
+    const pass = results.every(complete) && measured.length > 0 && measured.every((f) => worst(f) <= TARGET_MS);
+    const hubLog = readFileSync(logFile, "utf8");
+    return {
+      agents,
+      connected: { workers: connected, hubGauge: gauge },
+      enrollMs,
+      connectMs,
+      targetMs: TARGET_MS,
+      worstMeasuredMs: measured.length > 0 ? Math.max(...measured.map(worst)) : null,
+      rounds: results,
+      pass,
+      hubWarnings: (hubLog.match(/"level":(4|5|6)\d/g) ?? []).length,
+      config: { agentProcs: procs, warmupRounds: warmups, rounds, pollMs, cpus: cpus().length, node: process.version, openFilesLimit: Number(limits) },
+    };
+  } finally {
+    await children.stop();
+    await group.stop();
+  }
+}
+
+/** The readable table of a figures object. */
+export function formatTable(f) {
+  const pad = (s, n) => String(s ?? "-").padStart(n);
+  const lines = [
+    `fan-out: 1 query to ${f.agents} agents (${f.config.agentProcs} agent processes, ${f.config.cpus} CPUs, node ${f.config.node}); enrolled in ${f.enrollMs} ms, connected in ${f.connectMs} ms`,
+    `${"round".padEnd(8)}${pad("202 ms", 9)}${pad("1st res", 9)}${pad("streamed", 10)}${pad("stored", 9)}${pad("results", 9)}${pad("own", 7)}${pad("hub cpu", 9)}${pad("RSS idle", 10)}${pad("peak", 8)}${pad("after", 8)}  MiB`,
+  ];
+  f.rounds.forEach((r, i) => {
+    lines.push(
+      `${`#${i + 1}${r.cold ? " cold" : ""}`.padEnd(8)}${pad(r.acceptedMs, 9)}${pad(r.firstResultMs, 9)}${pad(r.streamedMs, 10)}${pad(r.storedMs, 9)}${pad(r.stream.results, 9)}${pad(r.stream.ownResults, 7)}${pad(r.hubCpuMs, 9)}${pad(r.rssMiB.idle, 10)}${pad(r.rssMiB.peak, 8)}${pad(r.rssMiB.after2s, 8)}`,
+    );
+  });
+  lines.push(
+    `streamed = the stream's done; stored = first GET with no target pending (${f.config.pollMs > 0 ? `polled every ${f.config.pollMs} ms during the fan-out` : "one GET after done"}); times from just before the POST`,
+  );
+  lines.push(`target: every result stored and streamed within ${f.targetMs} ms in every measured round (worst ${f.worstMeasuredMs} ms) → ${f.pass ? "PASS" : "FAIL"}`);
+  return lines.join("\n");
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const figures = await run();
+  process.stdout.write(`${JSON.stringify(figures)}\n${formatTable(figures)}\n`);
+}
