@@ -74,7 +74,6 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
   const metrics = new HubMetrics();
   const events = new EventLog({ store, log, metrics });
   const registry = new AgentRegistry({ store, events, log, replicaId: hubId });
-  metrics.observe({ connectedAgents: () => registry.size, pendingCommands: () => registry.pendingCount() });
   const poller = new HealthPoller({ intervalMs: config.healthIntervalMs, registry, metrics, log });
   const gateway = new AgentGateway(
     {
@@ -90,6 +89,8 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
   );
   const cluster = deps.bus === undefined ? undefined : new ClusterCommandRouter({ bus: deps.bus, registry, events, metrics, log });
   const router = cluster ?? new LocalCommandRouter(registry);
+  // Pending commands include those published to another replica and awaiting its reply.
+  metrics.observe({ connectedAgents: () => registry.size, pendingCommands: () => registry.pendingCount() + (cluster?.pendingCount ?? 0) });
   const commandDeps = { store, router, events, metrics, log, auditResultMaxBytes: DEFAULT_AUDIT_RESULT_MAX_BYTES };
   const queries = new QueryService(commandDeps);
   const fanouts = new FanoutService(commandDeps);
@@ -100,7 +101,7 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
   const services: ApiServices = { config, hubId, ready, store, registry, router, queries, fanouts, events, streams, metrics, enrollLimiter, auth, log };
   const routes = [systemRoutes, enrollRoutes, agentRoutes, queryRoutes, eventRoutes, tokenRoutes].flatMap((r) => r(services));
 
-  const listener = createRequestListener(routes, { auth, log });
+  const listener = createRequestListener(routes, { auth, log, ready });
   const httpOptions = { maxHeaderSize: 16 * 1024, requestTimeout: 10 * 60_000 };
   const server: Server =
     config.tlsCert !== undefined && config.tlsKey !== undefined

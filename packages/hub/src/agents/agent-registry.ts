@@ -84,6 +84,21 @@ export class AgentRegistry {
     for (const o of this.#observers) o.removed(connection.agentId);
   }
 
+  /**
+   * Cluster takeover: the agent connected to another replica (`by`). Its connection here is closed with
+   * 4409 and dropped without recording the agent offline: it is online there, and a late offline write
+   * from here would overwrite that.
+   */
+  handOver(agentId: string, by: string, error: HubError): void {
+    const connection = this.#byId.get(agentId);
+    if (connection === undefined) return;
+    this.#byId.delete(agentId);
+    this.#status.delete(agentId);
+    this.#events.publish("agent.disconnected", { agentId, replicaId: this.#replicaId, replacedBy: by });
+    for (const o of this.#observers) o.removed(agentId);
+    connection.close(CloseCode.REPLACED, "replaced by a newer connection", error);
+  }
+
   recordHello(connection: AgentConnection, hello: Hello): void {
     if (this.#byId.get(connection.agentId) !== connection) return;
     this.#persist(connection.agentId, {

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import FindMyWay from "find-my-way";
-import { HubError, NotFoundError } from "../errors.js";
+import { HubError, NotFoundError, NotReadyError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { Authenticator } from "./auth.js";
 import { sendError } from "./http.js";
@@ -10,10 +10,13 @@ const REQUEST_ID_MAX = 128;
 
 /**
  * Builds the HTTP request listener over `routes` (find-my-way does the path matching). Every error a
- * handler throws becomes `{"error": {code, message}}`; anything unexpected is a logged 500 and never
- * escapes the listener.
+ * handler throws becomes `{"error": {code, message}}`; anything unexpected is a logged 500 (503
+ * `not_ready` when `ready()` says the store or bus is down) and never escapes the listener.
  */
-export function createRequestListener(routes: Route[], deps: { auth: Authenticator; log: Logger }): (req: IncomingMessage, res: ServerResponse) => void {
+export function createRequestListener(
+  routes: Route[],
+  deps: { auth: Authenticator; log: Logger; ready?: () => Promise<boolean> },
+): (req: IncomingMessage, res: ServerResponse) => void {
   const router = FindMyWay({
     ignoreTrailingSlash: true,
     maxParamLength: 256,
@@ -47,6 +50,10 @@ export function createRequestListener(routes: Route[], deps: { auth: Authenticat
       if (err instanceof HubError) {
         if (err.status >= 500) log.error({ err, route: route.path }, "request failed");
         sendError(res, err);
+      } else if (deps.ready !== undefined && !(await deps.ready().catch(() => false))) {
+        // The store (or the bus) is down: say so, as a retryable 503, rather than an opaque 500.
+        log.error({ err, route: route.path }, "request failed: the hub is not ready");
+        sendError(res, new NotReadyError("the hub's store or cluster bus is unreachable; retry shortly", { cause: err }));
       } else {
         log.error({ err, route: route.path }, "unexpected failure");
         sendError(res, new HubError("internal", 500, "internal error"));

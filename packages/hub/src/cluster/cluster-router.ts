@@ -1,4 +1,3 @@
-import { CloseCode } from "@uplink/protocol";
 import type { AgentRegistry } from "../agents/agent-registry.js";
 import type { CommandReply, CommandRequest } from "../agents/pending-commands.js";
 import { AgentOfflineError, CommandTimeoutError, ConnectionLostError, HubError } from "../errors.js";
@@ -59,6 +58,16 @@ export class ClusterCommandRouter implements CommandRouter {
       (message) => this.#onMessage(message),
       (events) => deps.events.deliver(events),
     );
+    deps.bus.watchConnection(
+      () => {
+        if (this.#remote.size > 0) this.#log.warn({ pending: this.#remote.size }, "lost the cluster bus; failing the commands waiting for another replica");
+        for (const correlationId of [...this.#remote.keys()]) this.#fail(correlationId, new BusUnavailableError(new Error("the connection to Redis was lost")));
+      },
+      () => {
+        this.#log.info("cluster bus back; renewing agent ownership");
+        void this.#refreshOwnership();
+      },
+    );
     deps.events.relay((events) => deps.bus.publishEvents(events).catch((err: unknown) => this.#log.warn({ err: (err as Error).message }, "relaying hub events failed")));
     deps.registry.observe({
       added: (agentId) => void this.#claim(agentId),
@@ -106,6 +115,18 @@ export class ClusterCommandRouter implements CommandRouter {
     return reply;
   }
 
+  /** Closes the revoked agent's socket here, or tells the replica holding it to. */
+  async revoke(agentId: string): Promise<void> {
+    if (this.#local.holds(agentId)) return this.#local.revoke(agentId);
+    const [owner = null] = await this.#bus.owners([agentId]);
+    if (owner !== null && owner !== this.#bus.replicaId) await this.#bus.send(owner, { t: "revoke", agentId });
+  }
+
+  /** Commands published to other replicas and still waiting for their reply. */
+  get pendingCount(): number {
+    return this.#remote.size;
+  }
+
   /** Agents recorded online whose ownership key is gone (their replica died) read as offline. */
   async presence(agents: AgentRecord[]): Promise<AgentRecord[]> {
     const owners = await this.#bus.owners(agents.map((a) => a.id)).catch(() => undefined);
@@ -137,10 +158,13 @@ export class ClusterCommandRouter implements CommandRouter {
         return;
       }
       case "takeover": {
-        const connection = this.#registry.get(message.agentId);
         this.#log.info({ agentId: message.agentId, by: message.by }, "agent connected to another replica; closing ours");
-        connection?.close(CloseCode.REPLACED, "replaced by a newer connection", new ConnectionLostError("agent_replaced", `agent ${message.agentId} reconnected to replica ${message.by}`));
+        this.#registry.handOver(message.agentId, message.by, new ConnectionLostError("agent_replaced", `agent ${message.agentId} reconnected to replica ${message.by}`));
         return;
+      }
+      case "revoke": {
+        this.#log.info({ agentId: message.agentId }, "agent revoked through another replica; closing its socket");
+        return void this.#local.revoke(message.agentId);
       }
     }
   }

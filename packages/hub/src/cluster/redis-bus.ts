@@ -28,6 +28,8 @@ export const BusMessage = z.discriminatedUnion("t", [
   z.object({ t: z.literal("fail"), correlationId: z.string(), error: z.object({ code: z.string(), status: z.number(), message: z.string() }) }),
   /** A newer connection of this agent was accepted by `by`: close yours with 4409. */
   z.object({ t: z.literal("takeover"), agentId: z.string(), by: z.string() }),
+  /** The agent was revoked through another replica: close its socket with 4403. */
+  z.object({ t: z.literal("revoke"), agentId: z.string() }),
 ]);
 export type BusMessage = z.infer<typeof BusMessage>;
 
@@ -62,6 +64,9 @@ export class RedisBus {
   readonly #eventsChannel: string;
   #onMessage: (message: BusMessage) => void = () => {};
   #onEvents: (events: HubEventRecord[]) => void = () => {};
+  #onLost: () => void = () => {};
+  #onRestored: () => void = () => {};
+  #connected = false;
   #heartbeat: NodeJS.Timeout | undefined;
   #closing: Promise<void> | undefined;
 
@@ -79,6 +84,17 @@ export class RedisBus {
       client.on("ready", () => this.#log.info({ client: name }, "redis ready"));
     }
     this.#sub.on("messageBuffer", (channel: Buffer, payload: Buffer) => this.#deliver(channel.toString(), payload.toString()));
+    // Pub/Sub keeps nothing for a disconnected subscriber: a reply published meanwhile is gone for good.
+    this.#sub.on("close", () => {
+      if (this.#connected && this.#closing === undefined) this.#onLost();
+    });
+    // Ready again after an outage (ioredis has resubscribed): Redis may have lost every key, so the
+    // heartbeat and the ownership of held agents are written again at once, not at their next period.
+    this.#cmd.on("ready", () => {
+      if (!this.#connected || this.#closing !== undefined) return;
+      void this.#beat();
+      this.#onRestored();
+    });
   }
 
   /** Connects both clients, subscribes to this replica's channel and the events channel, starts the heartbeat. */
@@ -88,6 +104,7 @@ export class RedisBus {
     await bus.#sub.subscribe(bus.#ownChannel, bus.#eventsChannel);
     await bus.#beat();
     bus.#heartbeat = setInterval(() => void bus.#beat(), HEARTBEAT_EVERY_MS);
+    bus.#connected = true;
     return bus;
   }
 
@@ -100,6 +117,15 @@ export class RedisBus {
   listen(onMessage: (message: BusMessage) => void, onEvents: (events: HubEventRecord[]) => void): void {
     this.#onMessage = onMessage;
     this.#onEvents = onEvents;
+  }
+
+  /**
+   * Handlers for the connection to Redis: `lost` when the subscriber's connection drops (replies in
+   * flight will never arrive), `restored` when the command connection is ready again after an outage.
+   */
+  watchConnection(lost: () => void, restored: () => void): void {
+    this.#onLost = lost;
+    this.#onRestored = restored;
   }
 
   /** Records this replica as the agent's owner; returns the previous owner when it was another replica. */

@@ -1,4 +1,5 @@
-import { AgentOfflineError } from "../errors.js";
+import { CloseCode } from "@uplink/protocol";
+import { AgentOfflineError, ConnectionLostError } from "../errors.js";
 import type { AgentRegistry } from "../agents/agent-registry.js";
 import type { CommandReply, CommandRequest } from "../agents/pending-commands.js";
 import type { AgentRecord } from "../store/store.js";
@@ -14,6 +15,8 @@ export interface CommandRouter {
   dispatch(agentId: string, request: CommandRequest): Promise<CommandReply>;
   /** The agents with their status as live as this router knows it. */
   presence(agents: AgentRecord[]): Promise<AgentRecord[]>;
+  /** Closes a revoked agent's live socket with 4403, wherever it is held. */
+  revoke(agentId: string): Promise<void>;
 }
 
 /** Delivery to the sockets of this process. */
@@ -27,6 +30,10 @@ export class LocalCommandRouter implements CommandRouter {
   /** The embedded store is the one record of presence (agents are marked offline at start-up). */
   async presence(agents: AgentRecord[]): Promise<AgentRecord[]> {
     return agents;
+  }
+
+  async revoke(agentId: string): Promise<void> {
+    this.registry.get(agentId)?.close(CloseCode.REVOKED, "agent revoked", new ConnectionLostError("agent_disconnected", `agent ${agentId} was revoked`));
   }
 
   dispatch(agentId: string, request: CommandRequest): Promise<CommandReply> {

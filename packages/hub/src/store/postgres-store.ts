@@ -20,6 +20,13 @@ import type {
 export const DEFAULT_POOL_SIZE = 10;
 /** How long opening a connection may take before the call that needed it fails. */
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+/**
+ * How long one statement may go unanswered before it fails and its connection is discarded. Without it, a
+ * connection whose packets are silently dropped (a partition, not a reset) would hang its caller for good.
+ */
+export const DEFAULT_STATEMENT_TIMEOUT_MS = 5_000;
+/** How long `ready()` waits for `SELECT 1` before answering false. */
+const READY_TIMEOUT_MS = 2_000;
 
 /** Options of {@link PostgresStore.open}; each has a working default. */
 export interface PostgresStoreOptions {
@@ -32,6 +39,8 @@ export interface PostgresStoreOptions {
   poolSize?: number;
   /** Connection timeout; bounds how long `ready()` waits on an unreachable server. Default {@link DEFAULT_CONNECT_TIMEOUT_MS}. */
   connectTimeoutMs?: number;
+  /** Client-side bound on each statement (see {@link DEFAULT_STATEMENT_TIMEOUT_MS}). */
+  statementTimeoutMs?: number;
 }
 
 /** Unquoted everywhere (CREATE SCHEMA, the `options` startup parameter), so nothing else is allowed. */
@@ -76,6 +85,7 @@ export class PostgresStore implements Store {
       connectionString: url,
       max: opts.poolSize ?? DEFAULT_POOL_SIZE,
       connectionTimeoutMillis: opts.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+      query_timeout: opts.statementTimeoutMs ?? DEFAULT_STATEMENT_TIMEOUT_MS,
       types: int8AsNumber(),
       ...(schema === undefined ? {} : { options: `-c search_path=${schema}` }),
     });
@@ -92,14 +102,17 @@ export class PostgresStore implements Store {
     return new PostgresStore(pool, schema ?? "");
   }
 
-  /** Runs `SELECT 1`; false when closed or when the server cannot answer. Never throws. */
+  /** Runs `SELECT 1`; false when closed or when the server does not answer within 2 s. Never throws. */
   async ready(): Promise<boolean> {
     if (this.#closing !== undefined) return false;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), READY_TIMEOUT_MS)));
     try {
-      await this.#pool.query("SELECT 1");
-      return true;
+      return await Promise.race([this.#pool.query("SELECT 1").then(() => true), late]);
     } catch {
       return false;
+    } finally {
+      clearTimeout(timer);
     }
   }
 
@@ -264,17 +277,25 @@ function int8AsNumber(): TypeOverrides {
 /** Runs `work` in a transaction on one connection; resolves after COMMIT, rolls back if anything throws. */
 async function withTransaction<T>(pool: Pool, work: (client: PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
+  // A checked-out client has no pool listener: when its connection dies mid-transaction it fails the
+  // statement AND emits 'error', which unhandled would crash the hub. The failed statement says enough.
+  const ignore = (): void => {};
+  client.on("error", ignore);
+  const release = (err?: Error): void => {
+    client.off("error", ignore);
+    client.release(err);
+  };
   try {
     await client.query("BEGIN");
     const result = await work(client);
     await client.query("COMMIT");
-    client.release();
+    release();
     return result;
   } catch (err) {
     // A connection whose ROLLBACK fails is in an unknown state: destroy it rather than pool it.
     await client.query("ROLLBACK").then(
-      () => client.release(),
-      (rollbackErr: Error) => client.release(rollbackErr),
+      () => release(),
+      (rollbackErr: Error) => release(rollbackErr),
     );
     throw err;
   }

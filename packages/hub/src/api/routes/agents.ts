@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
-import { CloseCode, MAX_QUERY_CHARS, MAX_TIMEOUT_MS, SessionId } from "@uplink/protocol";
+import { MAX_QUERY_CHARS, MAX_TIMEOUT_MS, SessionId } from "@uplink/protocol";
 import { z } from "zod";
-import { ConnectionLostError, HubError, NotFoundError } from "../../errors.js";
+import { HubError, NotFoundError } from "../../errors.js";
 import { parseWith, readJson, sendError, sendJson } from "../http.js";
 import type { Route } from "../route.js";
 import { MAX_BODY_BYTES, type ApiServices } from "../services.js";
@@ -51,7 +51,8 @@ export function agentRoutes(s: ApiServices): Route[] {
       async handle({ res, params, principal, log }) {
         const agentId = params.id!;
         if (!(await s.store.revokeAgent(agentId, Date.now()))) throw new NotFoundError(`no agent ${agentId}`);
-        s.registry.get(agentId)?.close(CloseCode.REVOKED, "agent revoked", new ConnectionLostError("agent_disconnected", `agent ${agentId} was revoked`));
+        // Its socket may be held by another replica; the key is refused from now on wherever it connects.
+        await s.router.revoke(agentId).catch((err: unknown) => log.warn({ agentId, err: (err as Error).message }, "closing the revoked agent's socket failed"));
         log.info({ agentId, by: principal?.name }, "agent revoked");
         res.writeHead(204).end();
       },
