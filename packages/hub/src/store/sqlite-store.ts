@@ -15,6 +15,7 @@ import type {
   Store,
   TokenRecord,
 } from "./store.js";
+import { SqliteCheckpointer } from "./sqlite-checkpointer.js";
 import { SQLITE_MIGRATIONS } from "./sqlite-migrations.js";
 
 type Row = Record<string, unknown>;
@@ -56,6 +57,7 @@ export class SqliteStore implements Store {
   readonly #stmt;
   /** UPDATE statements of `updateAgent`, one per shape of patch (a handful in practice). */
   readonly #patchStatements = new Map<string, Database.Statement>();
+  readonly #checkpointer: SqliteCheckpointer | undefined;
   #queue: QueuedWrite[] = [];
   #flush: NodeJS.Immediate | undefined;
   #closed = false;
@@ -66,6 +68,11 @@ export class SqliteStore implements Store {
     this.#db = new Database(path);
     this.#db.pragma("journal_mode = WAL");
     this.#db.pragma("synchronous = NORMAL");
+    if (path !== ":memory:") {
+      // Checkpoints run on a thread of their own; see SqliteCheckpointer.
+      this.#db.pragma("wal_autocheckpoint = 0");
+      this.#checkpointer = new SqliteCheckpointer(path);
+    }
     this.#db.pragma("busy_timeout = 5000");
     this.#db.pragma("foreign_keys = ON");
     this.#migrate();
@@ -147,6 +154,7 @@ export class SqliteStore implements Store {
     this.#commitQueued();
     this.#closed = true;
     this.#db.close();
+    await this.#checkpointer?.close();
   }
 
   /** Queues `work` for the group commit of this turn; resolves with its result once committed. */
