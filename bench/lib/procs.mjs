@@ -58,6 +58,20 @@ export class ProcessGroup {
     return child;
   }
 
+  /**
+   * Tracks a child spawned elsewhere (e.g. through a shell that raises its limits first) like those of
+   * spawnNode: stderr tail kept, stopped with the group.
+   */
+  adopt(child, name) {
+    child.benchName = name;
+    child.stderrTail = "";
+    child.stderr?.setEncoding("utf8");
+    child.stderr?.on("data", (s) => (child.stderrTail = (child.stderrTail + s).slice(-4000)));
+    this.#children.add(child);
+    child.once("exit", () => this.#children.delete(child));
+    return child;
+  }
+
   /** SIGTERM to every child, SIGKILL to those still alive after `graceMs`; then removes the temp dirs. */
   async stop(graceMs = 6000) {
     await Promise.all([...this.#children].map((c) => stopChild(c, graceMs)));

@@ -19,6 +19,8 @@ export type AgentSettings = Pick<
 > & {
   /** The hub's base URL, `http(s)://host:port`. */
   hub: string;
+  /** CAs to verify an `https://` hub against (`loadTrust`); undefined keeps Node's defaults. */
+  ca?: string[] | undefined;
   /** The complete credential `<agentId>.<secret>`. */
   agentKey: string;
   hostname: string;
@@ -96,6 +98,7 @@ export function createAgent(config: AgentSettings, deps: AgentDeps): Agent {
     reconnectBaseMs: config.reconnectBaseMs,
     reconnectCapMs: config.reconnectCapMs,
     maxPayload: config.maxPayload,
+    ca: config.ca,
     ...(deps.random !== undefined ? { random: deps.random } : {}),
   });
 

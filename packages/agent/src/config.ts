@@ -73,6 +73,11 @@ export const SETTINGS = {
     env: "UPLINK_MAX_RESULT_BYTES",
     description: `bytes kept in a result (default ${DEFAULT_MAX_RESULT_BYTES})`,
   },
+  ca: {
+    flags: "--ca <file>",
+    env: "UPLINK_CA",
+    description: "PEM file of CA certificate(s) to trust for an https:// hub, besides the system CAs",
+  },
   unitDir: { flags: "--unit-dir <dir>", env: "UPLINK_UNIT_DIR", description: `systemd unit directory (default ${DEFAULT_UNIT_DIR})` },
   user: { flags: "--user <name>", env: "UPLINK_SERVICE_USER", description: "system user the service runs as" },
 } as const;
@@ -126,6 +131,7 @@ const AgentConfigSchema = z
     queryTimeoutMs: positiveInt(MAX_TIMEOUT_MS).default(DEFAULT_QUERY_TIMEOUT_MS),
     maxResultRows: positiveInt(10_000_000).default(DEFAULT_MAX_RESULT_ROWS),
     maxResultBytes: positiveInt(1024 * 1024 * 1024).default(DEFAULT_MAX_RESULT_BYTES),
+    ca: z.string().min(1).optional(),
     unitDir: z.string().min(1).default(DEFAULT_UNIT_DIR),
     user: z
       .string()

@@ -19,6 +19,7 @@ import type { Logger } from "pino";
 import { WebSocket, type RawData } from "ws";
 import { Backoff } from "./backoff.js";
 import { CredentialRejectedError } from "./errors.js";
+import { describeTlsFailure } from "./tls-trust.js";
 
 /**
  * The life of the hub connection:
@@ -55,6 +56,8 @@ export interface HubClientOptions {
   /** An open connection this old resets the backoff. Default 30 s. */
   stableMs?: number;
   maxPayload?: number;
+  /** CAs to verify a `wss://` hub against (`loadTrust`); undefined keeps Node's defaults. */
+  ca?: string[] | undefined;
   /** Random source of the backoff jitter, in [0, 1). */
   random?: () => number;
 }
@@ -96,6 +99,8 @@ export class HubClient {
   #openedAt: number | undefined;
   #refusal: { status: number; retryAfterMs: number | undefined } | undefined;
   #lastError: string | undefined;
+  /** Set when the last attempt failed to verify the hub's certificate: the operator's one-line explanation. */
+  #tlsFailure: string | undefined;
   #reconnectTimer: NodeJS.Timeout | undefined;
   #pingTimer: NodeJS.Timeout | undefined;
   #welcome: Welcome | undefined;
@@ -205,12 +210,14 @@ export class HubClient {
   #connect(): void {
     this.#refusal = undefined;
     this.#lastError = undefined;
+    this.#tlsFailure = undefined;
     this.#openedAt = undefined;
     this.#setState("connecting", { url: this.#url, attempt: this.#backoff.attempt });
     const ws = new WebSocket(this.#url, {
       headers: { authorization: `Bearer ${this.#options.agentKey}`, [PROTOCOL_HEADER]: String(PROTOCOL_VERSION) },
       maxPayload: this.#options.maxPayload ?? DEFAULT_MAX_PAYLOAD_BYTES,
       handshakeTimeout: this.#pingTimeoutMs,
+      ...(this.#options.ca !== undefined ? { ca: this.#options.ca } : {}),
     });
     this.#ws = ws;
     ws.on("open", () => this.#onOpen(ws));
@@ -219,6 +226,7 @@ export class HubClient {
     ws.on("unexpected-response", (_req, res: IncomingMessage) => this.#onRefused(ws, res));
     ws.on("error", (err) => {
       this.#lastError = err.message;
+      this.#tlsFailure = describeTlsFailure(this.#options.hub, err);
     });
     ws.on("close", (code: number, reason: Buffer) => this.#onClose(ws, code, reason.toString()));
   }
@@ -299,6 +307,8 @@ export class HubClient {
         ? { status: refusal.status, retryAfterMs: refusal.retryAfterMs }
         : { code, reason, error: this.#lastError };
     if (code === CloseCode.REPLACED) this.#log.warn(fields, "replaced by a newer connection of this agent");
+    // A certificate the agent cannot verify needs an operator: say so at warn on every attempt, and keep trying.
+    if (this.#tlsFailure !== undefined) this.#log.warn({ url: this.#url, attempt: this.#backoff.attempt, delayMs }, this.#tlsFailure);
     this.#setState("backoff", { ...fields, delayMs });
     this.#reconnectTimer = setTimeout(() => {
       this.#reconnectTimer = undefined;

@@ -17,6 +17,8 @@ export const AgentState = z.object({
   labels: Labels.default({}),
   /** Overrides the OS hostname in `hello` when set at enrollment. */
   hostname: z.string().min(1).max(255).optional(),
+  /** Absolute path of the `--ca` file given at enrollment: `run` trusts it too unless `--ca` overrides it. */
+  ca: z.string().min(1).optional(),
 });
 /** The contents of a state file. */
 export type AgentState = z.infer<typeof AgentState>;

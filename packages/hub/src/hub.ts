@@ -34,6 +34,10 @@ import type { Store } from "./store/store.js";
 
 /** Seconds a refused agent is told to wait before retrying. */
 export const RETRY_AFTER_S = 5;
+/** Past this many agent sockets, shutdown does not wait for each agent's half of the closing handshake. */
+const LARGE_FLEET = 1000;
+/** How long a large fleet gets to read its close frames before the sockets are cut. */
+const LARGE_FLEET_CLOSE_GRACE_MS = 300;
 /** How long shutdown waits for in-flight HTTP requests before cutting their connections. */
 const HTTP_DRAIN_MS = 3000;
 
@@ -142,8 +146,19 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
     clearInterval(pingTimer);
     poller.stop();
     const httpClosed = new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()));
+    const agents = registry.size;
     registry.closeAll(CloseCode.GOING_AWAY, "hub shutting down", new ConnectionLostError("hub_shutting_down", "the hub is shutting down"));
+    if (agents > LARGE_FLEET) {
+      // Every agent's half of the closing handshake costs the event loop some 100–250 µs: for tens of
+      // thousands that is seconds of saturated loop in which no timer fires (the shutdown deadline
+      // included). The close frames are out and every pending command has failed, so the hub stops
+      // reading, gives the agents a moment to read their 1001, and cuts the sockets.
+      for (const connection of registry.connections()) connection.stopReading();
+      await new Promise((resolve) => setTimeout(resolve, LARGE_FLEET_CLOSE_GRACE_MS));
+      for (const connection of [...registry.connections()]) connection.destroy();
+    }
     await gateway.drained();
+    log.info({ agents }, "agent connections closed");
     await gateway.close();
     cluster?.close();
     // Every pending command has failed by now, so every fan-out lands its last results and ends.

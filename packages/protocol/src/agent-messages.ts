@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { MAX_ID_CHARS } from "./constants.js";
+import { MAX_ERROR_CHARS, MAX_ID_CHARS } from "./constants.js";
 import { CorrelationId } from "./hub-messages.js";
 
 const Labels = z.record(z.string().min(1).max(128), z.string().max(256));
@@ -30,7 +30,7 @@ export const SessionResponse = z
     correlationId: CorrelationId.optional(),
     ok: z.boolean(),
     result: z.unknown().optional(),
-    error: z.string().max(64 * 1024).optional(),
+    error: z.string().max(MAX_ERROR_CHARS).optional(),
     code: z.string().max(64).optional(),
     durationMs: z.number().nonnegative().optional(),
   })

@@ -93,4 +93,6 @@ export const RECONNECT_STABLE_MS = 30_000;
 /** Upper bounds the schemas enforce on field sizes. */
 export const MAX_QUERY_CHARS = 64 * 1024;
 export const MAX_ID_CHARS = 256;
+/** Longest `error` message of a `session_response`; `buildResponse` cuts longer ones so the hub accepts them. */
+export const MAX_ERROR_CHARS = 64 * 1024;
 export const MAX_TIMEOUT_MS = 10 * 60_000;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseAgentToHub, parseHubToAgent } from "./frames.js";
+import { MAX_ERROR_CHARS } from "./constants.js";
 import { buildResponse, commandRef } from "./response.js";
 
 describe("buildResponse", () => {
@@ -18,6 +19,13 @@ describe("buildResponse", () => {
 
   it("leaves correlationId out when the command had none", () => {
     expect(buildResponse({ sessionId: "s" }, { ok: false, code: "timeout", error: "late" })).not.toHaveProperty("correlationId");
+  });
+
+  it("cuts an error message past MAX_ERROR_CHARS, so that even an answer quoting a huge frame passes the hub's schema", () => {
+    const frame = buildResponse({ sessionId: "s", correlationId: "c" }, { ok: false, code: "bad_command", error: `unknown frame type "${"t".repeat(MAX_ERROR_CHARS * 2)}"` });
+    expect(frame.error).toHaveLength(MAX_ERROR_CHARS);
+    expect(frame.error!.endsWith("…")).toBe(true);
+    expect(parseAgentToHub(JSON.stringify(frame)).ok).toBe(true);
   });
 
   it("produces frames the hub's schema accepts", () => {

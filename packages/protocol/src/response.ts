@@ -1,4 +1,4 @@
-import { MAX_ID_CHARS, type ErrorCode } from "./constants.js";
+import { MAX_ERROR_CHARS, MAX_ID_CHARS, type ErrorCode } from "./constants.js";
 import type { HealthResult, QueryResult } from "./results.js";
 
 /** What a response must echo from the command it answers. */
@@ -27,7 +27,9 @@ export interface SessionResponseFrame {
 
 /**
  * Builds a `session_response`: the only way one is made (rule 2). The correlationId is echoed verbatim
- * when the command carried one, and left out when it did not; the agent never invents one.
+ * when the command carried one, and left out when it did not; the agent never invents one. An error
+ * message past {@link MAX_ERROR_CHARS} is cut (it may quote a hostile frame), so the hub never takes the
+ * answer for a protocol violation.
  */
 export function buildResponse(ref: CommandRef, outcome: Outcome): SessionResponseFrame {
   const frame: SessionResponseFrame = { type: "session_response", sessionId: ref.sessionId, ok: outcome.ok };
@@ -36,7 +38,7 @@ export function buildResponse(ref: CommandRef, outcome: Outcome): SessionRespons
     frame.result = outcome.result;
   } else {
     frame.code = outcome.code;
-    frame.error = outcome.error;
+    frame.error = outcome.error.length > MAX_ERROR_CHARS ? `${outcome.error.slice(0, MAX_ERROR_CHARS - 1)}…` : outcome.error;
   }
   if (outcome.durationMs !== undefined) frame.durationMs = outcome.durationMs;
   return frame;

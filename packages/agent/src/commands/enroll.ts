@@ -1,44 +1,46 @@
 import { hostname as osHostname } from "node:os";
+import { resolve } from "node:path";
 import { ENROLL_PATH, EnrollResponse, ERROR_CODES, ErrorBody, type EnrollRequest, type ErrorCode } from "@uplink/protocol";
 import type { Command } from "commander";
 import { requireSetting, type AgentConfig } from "../config.js";
 import { EnrollError } from "../errors.js";
+import { postJson, type JsonAnswer } from "../hub-request.js";
 import { writeStateFile, type AgentState } from "../state-file.js";
+import { describeTlsFailure, loadTrust } from "../tls-trust.js";
 import { settingOption, type Cli } from "./cli.js";
 
 /** How long enrollment waits for the hub before giving up. */
 const ENROLL_TIMEOUT_MS = 30_000;
 
-
-/** What enrollment needs besides its settings; tests inject `fetch`. */
+/** What enrollment needs besides its settings; tests may inject the request. */
 export interface EnrollDeps {
-  fetch?: typeof fetch;
+  postJson?: typeof postJson;
 }
 
 /**
  * Enrolls this host: `POST {hub}/api/v1/enroll` with `{token, hostname, labels}`, expecting 201
  * `{agentId, agentKey}`, then writes the state file (atomically, mode 0600). Returns the stored state.
- * Throws `ConfigError` when `--hub` or `--token` is missing, `EnrollError` carrying the hub's message when
- * the hub refuses or cannot be reached, and `StateFileError` when the state cannot be written.
+ * An `https://` hub is verified against the system CAs plus `--ca FILE`; the CA file's absolute path is
+ * kept in the state file so that `run` trusts the same CA.
+ * Throws `ConfigError` when `--hub` or `--token` is missing or the CA file is unusable, `EnrollError`
+ * carrying the hub's message when the hub refuses, cannot be reached or cannot be verified, and
+ * `StateFileError` when the state cannot be written.
  */
 export async function enroll(config: AgentConfig, deps: EnrollDeps = {}): Promise<AgentState> {
   const hub = requireSetting(config, "hub");
   const token = requireSetting(config, "token");
-  const doFetch = deps.fetch ?? fetch;
-  let response: Response;
+  const caFile = config.ca === undefined ? undefined : resolve(config.ca);
+  const ca = loadTrust(caFile);
+  let response: JsonAnswer;
   try {
     const request: EnrollRequest = { token, hostname: config.hostname ?? osHostname(), labels: config.labels };
-    response = await doFetch(`${hub}${ENROLL_PATH}`, {
-      method: "POST",
-      headers: { "content-type": "application/json", accept: "application/json" },
-      body: JSON.stringify(request),
-      signal: AbortSignal.timeout(ENROLL_TIMEOUT_MS),
-    });
+    response = await (deps.postJson ?? postJson)(`${hub}${ENROLL_PATH}`, request, { ca, timeoutMs: ENROLL_TIMEOUT_MS });
   } catch (err) {
-    const reason = err instanceof Error && err.cause instanceof Error ? err.cause.message : String(err);
-    throw new EnrollError("internal", `cannot reach the hub at ${hub}: ${reason}`, { cause: err });
+    const tls = describeTlsFailure(hub, err);
+    if (tls !== undefined) throw new EnrollError("internal", tls, { cause: err });
+    throw new EnrollError("internal", `cannot reach the hub at ${hub}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   }
-  const body: unknown = await response.json().catch(() => undefined);
+  const { body } = response;
   if (response.status !== 201) {
     const error = ErrorBody.safeParse(body);
     if (!error.success) throw new EnrollError("internal", `the hub answered ${response.status} without an error body`);
@@ -55,6 +57,7 @@ export async function enroll(config: AgentConfig, deps: EnrollDeps = {}): Promis
     agentKey: enrolled.data.agentKey,
     labels: config.labels,
     ...(config.hostname !== undefined ? { hostname: config.hostname } : {}),
+    ...(caFile !== undefined ? { ca: caFile } : {}),
   };
   await writeStateFile(config.state, state);
   return state;
@@ -70,6 +73,7 @@ export function registerEnroll(program: Command, cli: Cli): Command {
     .addOption(settingOption("labels"))
     .addOption(settingOption("state"))
     .addOption(settingOption("hostname"))
+    .addOption(settingOption("ca"))
     .action(async (options: Record<string, unknown>) => {
       const state = await enroll(cli.config(options));
       cli.print(state.agentId);

@@ -5,6 +5,7 @@ import { createAgent } from "../agent.js";
 import type { Collector } from "../collectors/collector.js";
 import type { AgentConfig } from "../config.js";
 import { readStateFile } from "../state-file.js";
+import { loadTrust } from "../tls-trust.js";
 import { settingOption, type Cli } from "./cli.js";
 
 /** What the daemon needs besides its settings. */
@@ -18,14 +19,16 @@ export interface RunDeps {
 /**
  * Runs the daemon until `shutdown` aborts (then resolves after a clean close) or the hub rejects the key
  * (then rejects with `CredentialRejectedError`, after closing). Reads the state file first: `--hub`
- * overrides its hub, `--hostname` its hostname. Throws `StateFileError` when the state file is unusable.
+ * overrides its hub, `--hostname` its hostname, `--ca` its CA file. Throws `StateFileError` when the state
+ * file is unusable and `ConfigError` when the CA file is.
  */
 export async function runAgent(config: AgentConfig, deps: RunDeps): Promise<void> {
   const state = await readStateFile(config.state);
   const hub = config.hub ?? state.hub;
+  const ca = loadTrust(config.ca ?? state.ca);
   const log = deps.log.child({ agentId: state.agentId });
   const agent = createAgent(
-    { ...config, hub, agentKey: state.agentKey, hostname: config.hostname ?? state.hostname ?? osHostname(), labels: state.labels },
+    { ...config, hub, ca, agentKey: state.agentKey, hostname: config.hostname ?? state.hostname ?? osHostname(), labels: state.labels },
     { log, ...(deps.collectors !== undefined ? { collectors: deps.collectors } : {}) },
   );
   const stop = () => {
@@ -34,7 +37,7 @@ export async function runAgent(config: AgentConfig, deps: RunDeps): Promise<void
   };
   if (deps.shutdown.aborted) return agent.close();
   deps.shutdown.addEventListener("abort", stop, { once: true });
-  log.info({ hub, state: config.state }, "agent starting");
+  log.info({ hub, state: config.state, ca: config.ca ?? state.ca }, "agent starting");
   try {
     await agent.start();
   } finally {
@@ -60,6 +63,7 @@ export function registerRun(program: Command, cli: Cli): Command {
     .addOption(settingOption("queryTimeoutMs"))
     .addOption(settingOption("maxResultRows"))
     .addOption(settingOption("maxResultBytes"))
+    .addOption(settingOption("ca"))
     .action(async (options: Record<string, unknown>) => {
       const config = cli.config(options);
       await runAgent(config, { log: cli.logger(config), shutdown: cli.shutdownSignal() });

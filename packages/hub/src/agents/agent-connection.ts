@@ -159,6 +159,19 @@ export class AgentConnection {
     this.#terminateTimer = setTimeout(() => this.#ws.terminate(), CLOSE_GRACE_MS);
   }
 
+  /**
+   * Stops reading the socket (shutdown of a large fleet): the agent's half of the closing handshake and
+   * anything else it sends are left unread, so they cost the hub nothing. destroy() cuts it afterwards.
+   */
+  stopReading(): void {
+    if (this.#state !== "closed") this.#ws.pause();
+  }
+
+  /** Cuts the socket now, without (the rest of) the closing handshake. Pending commands fail as on any close. */
+  destroy(): void {
+    if (this.#state !== "closed") this.#ws.terminate();
+  }
+
   #write(entry: PendingCommand): void {
     const { request } = entry;
     const frame =
@@ -168,14 +181,22 @@ export class AgentConnection {
     entry.sent = true;
     entry.sentAt = performance.now();
     this.#ws.send(JSON.stringify(frame));
-    if (this.#ws.bufferedAmount > this.#opts.limits.sendHardLimitBytes) {
-      this.#log.warn({ bufferedBytes: this.#ws.bufferedAmount }, "agent stopped reading its socket; terminating");
-      this.#closeError = new ConnectionLostError("agent_disconnected", `agent ${this.agentId} stopped reading its socket`);
-      this.#ws.terminate();
-      return;
-    }
+    if (this.#overHardLimit()) return;
     this.#opts.metrics.commandsSent.inc({ kind: request.kind });
     request.log.debug({ sessionId: request.sessionId, kind: request.kind }, "command sent");
+  }
+
+  /**
+   * Terminates the socket when more than the hard limit is buffered towards the agent: it stopped reading,
+   * and only cutting it bounds what it costs. Checked after every write, `cancel` frames included (they
+   * bypass the high-water check, since a cancel must never wait).
+   */
+  #overHardLimit(): boolean {
+    if (this.#ws.bufferedAmount <= this.#opts.limits.sendHardLimitBytes) return false;
+    this.#log.warn({ bufferedBytes: this.#ws.bufferedAmount }, "agent stopped reading its socket; terminating");
+    this.#closeError ??= new ConnectionLostError("agent_disconnected", `agent ${this.agentId} stopped reading its socket`);
+    this.#ws.terminate();
+    return true;
   }
 
   #onDeadline(entry: PendingCommand): void {
@@ -183,7 +204,10 @@ export class AgentConnection {
     this.#opts.metrics.commandsCompleted.inc({ kind: request.kind, outcome: "timeout" });
     request.log.warn({ timeoutMs: request.timeoutMs, sent: entry.sent }, "command timed out");
     if (this.protocol >= 2) {
-      if (this.#state === "open") this.#ws.send(JSON.stringify({ type: "cancel", correlationId: request.correlationId }));
+      if (this.#state === "open") {
+        this.#ws.send(JSON.stringify({ type: "cancel", correlationId: request.correlationId }));
+        this.#overHardLimit();
+      }
     } else {
       this.#legacyTimedOut(entry);
     }
@@ -318,8 +342,10 @@ export class AgentConnection {
   }
 
   #failEverything(error: HubError): void {
-    for (const session of this.#legacy.values()) clearTimeout(session.ghostTimer);
-    this.#legacy.clear();
+    if (this.#legacy.size > 0) {
+      for (const session of this.#legacy.values()) clearTimeout(session.ghostTimer);
+      this.#legacy.clear();
+    }
     for (const entry of this.#pending.rejectAll(error)) {
       this.#opts.metrics.commandsCompleted.inc({ kind: entry.request.kind, outcome: "disconnected" });
     }

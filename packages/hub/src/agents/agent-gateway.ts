@@ -109,6 +109,12 @@ export class AgentGateway {
     this.#authenticate(req)
       .then((outcome) => {
         if (socket.destroyed) return release();
+        // Shutdown may have begun while the credential was being checked (a remote store): a socket
+        // upgraded now would never be closed by it.
+        if (!this.#accepting) {
+          release();
+          return this.#refuse(socket, { status: 503, code: "hub_shutting_down", message: "hub is shutting down", headers: { "Retry-After": String(this.#opts.retryAfterS) } });
+        }
         if ("status" in outcome) {
           release();
           return this.#refuse(socket, outcome);
@@ -150,7 +156,9 @@ export class AgentGateway {
         release();
         this.#poller.untrack(c);
         this.#registry.remove(c);
-        log.info("agent disconnected");
+        // A shutdown closes every socket at once: one summary line then (hub.ts), not one per agent.
+        if (this.#accepting) log.info("agent disconnected");
+        else log.debug("agent disconnected");
       },
     });
     this.#metrics.agentConnections.inc();

@@ -83,6 +83,8 @@ export class PendingCommands {
 
   /** Fails every pending command with one error, clears every deadline, and returns what it failed. */
   rejectAll(error: HubError): PendingCommand[] {
+    // The common case at shutdown, once per socket: nothing pending, nothing to allocate.
+    if (this.#byId.size === 0) return [];
     const entries = [...this.#byId.values()];
     this.#byId.clear();
     for (const entry of entries) {

@@ -36,7 +36,7 @@ export async function startHub(flags: Record<string, unknown>): Promise<{ hub: H
   const [{ PostgresStore }, { RedisBus }] = await Promise.all([import("../store/postgres-store.js"), import("../cluster/redis-bus.js")]);
   const store = await PostgresStore.open(config.databaseUrl, { schema: config.databaseSchema });
   const replicaId = newHubId();
-  const bus = await RedisBus.connect({ url: config.redisUrl, prefix: config.redisPrefix, replicaId, log }).catch(async (err: unknown) => {
+  const bus = await RedisBus.connect({ url: config.redisUrl, prefix: config.redisPrefix, replicaId, log: log.child({ hubId: replicaId }) }).catch(async (err: unknown) => {
     await store.close();
     throw err;
   });
