@@ -113,8 +113,10 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
       : createHttpServer(httpOptions, listener);
   server.maxHeadersCount = 200;
   server.on("upgrade", (req, socket, head) => gateway.handleUpgrade(req, socket, head));
-  server.on("clientError", (_err, socket) => {
-    if (socket.writable) socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
+  server.on("clientError", (err: NodeJS.ErrnoException, socket) => {
+    // Too many or too large headers get the status that says so; anything else the parser refused is a 400.
+    const status = err.code === "HPE_HEADER_OVERFLOW" ? "431 Request Header Fields Too Large" : "400 Bad Request";
+    if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
     else socket.destroy();
   });
 

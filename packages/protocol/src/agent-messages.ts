@@ -2,7 +2,11 @@ import { z } from "zod";
 import { MAX_ERROR_CHARS, MAX_ID_CHARS } from "./constants.js";
 import { CorrelationId } from "./hub-messages.js";
 
-const Labels = z.record(z.string().min(1).max(128), z.string().max(256));
+/** Labels of a host: at most 64, so a hello or an enrollment cannot make the hub store without bound. */
+export const MAX_LABELS = 64;
+const Labels = z
+  .record(z.string().min(1).max(128), z.string().max(256))
+  .refine((labels) => Object.keys(labels).length <= MAX_LABELS, { message: `at most ${MAX_LABELS} labels` });
 
 /** `hello`: the agent's first frame. */
 export const Hello = z.object({

@@ -11,7 +11,7 @@ export {
   type HubToAgentType,
   HUB_TO_AGENT_SCHEMAS,
 } from "./hub-messages.js";
-export { Hello, SessionResponse, Labels, type AgentToHub, type AgentToHubType, AGENT_TO_HUB_SCHEMAS } from "./agent-messages.js";
+export { Hello, SessionResponse, Labels, MAX_LABELS, type AgentToHub, type AgentToHubType, AGENT_TO_HUB_SCHEMAS } from "./agent-messages.js";
 export { Cell, QueryResult, HealthStatus, HealthResult } from "./results.js";
 export { buildResponse, commandRef, type CommandRef, type Outcome, type SessionResponseFrame } from "./response.js";
 export { parseHubToAgent, parseAgentToHub, describeIssues, type ParsedFrame, type DispatchTable } from "./frames.js";

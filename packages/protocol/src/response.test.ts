@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { parseAgentToHub, parseHubToAgent } from "./frames.js";
+import { MAX_LABELS } from "./agent-messages.js";
 import { MAX_ERROR_CHARS } from "./constants.js";
 import { buildResponse, commandRef } from "./response.js";
 
@@ -40,6 +41,14 @@ describe("commandRef", () => {
     expect(commandRef({ sessionId: "new", session_id: "old" })).toEqual({ sessionId: "new", correlationId: undefined });
     expect(commandRef({ correlationId: 7 })).toBeUndefined();
     expect(commandRef("x")).toBeUndefined();
+  });
+});
+
+describe("parseAgentToHub", () => {
+  it("refuses a hello with more labels than MAX_LABELS", () => {
+    const hello = (n: number) => JSON.stringify({ type: "hello", protocol: 2, agentVersion: "1", hostname: "h", platform: "linux", arch: "x64", labels: Object.fromEntries(Array.from({ length: n }, (_, i) => [`k${i}`, "v"])) });
+    expect(parseAgentToHub(hello(MAX_LABELS)).ok).toBe(true);
+    expect(parseAgentToHub(hello(MAX_LABELS + 1))).toMatchObject({ ok: false, error: `hello: labels: at most ${MAX_LABELS} labels` });
   });
 });
 
