@@ -24,14 +24,13 @@
 //        BENCH_HUB_BIN=<path> (another build's uplink-hub.js) · TMPDIR (hub data dir)
 //        BENCH_CPU_PROF=<dir> (hub child runs with --cpu-prof, profile left in <dir>)
 // Linux only (/proc, 127.0.0.x source addresses). Each child raises its open-files limit to the hard limit.
-import { execFile, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { closeSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { cpus } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
-import { cpuMsOf, firstJsonLine, ProcessGroup, waitForLogLine, WATCHDOG } from "./lib/procs.mjs";
+import { cpuMsOf, createHubToken, firstJsonLine, ProcessGroup, waitForLogLine, WATCHDOG } from "./lib/procs.mjs";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const HUB_BIN = process.env.BENCH_HUB_BIN ? resolve(process.env.BENCH_HUB_BIN) : join(ROOT, "packages/hub/bin/uplink-hub.js");
@@ -252,9 +251,7 @@ export async function run() {
   const tmp = group.tempDir("uplink-bench-fanout-");
   try {
     const dataDir = join(tmp, "hub-data");
-    const exec = promisify(execFile);
-    const token = async (...args) =>
-      JSON.parse((await exec(process.execPath, [HUB_BIN, "token", "create", ...args, "--data-dir", dataDir, "--json"], { env, timeout: 30_000 })).stdout).token;
+    const token = (...args) => createHubToken(HUB_BIN, dataDir, env, ...args);
     const apiToken = await token("--kind", "api", "--scope", "query", "--name", "bench");
     const enrollToken = await token("--kind", "enroll", "--name", "bench-enroll");
 

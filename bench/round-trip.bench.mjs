@@ -11,14 +11,12 @@
 //        BENCH_CONCURRENCY (50) · BENCH_CPU_PROF=<dir> (hub child runs with --cpu-prof, profile left in <dir>)
 //        BENCH_HUB_BIN=<path> (another build's uplink-hub.js, e.g. to measure a candidate fix) · TMPDIR (hub data dir)
 //        BENCH_HUB_ARGS="--flag value ..." (extra `serve` flags; the default is the hub's defaults)
-import { execFile } from "node:child_process";
 import { closeSync, openSync, readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { promisify } from "node:util";
 import { load } from "./load.mjs";
-import { cpuMsOf, firstJsonLine, ProcessGroup, waitForLogLine } from "./lib/procs.mjs";
+import { cpuMsOf, createHubToken, firstJsonLine, ProcessGroup, waitForLogLine } from "./lib/procs.mjs";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const HUB_BIN = process.env.BENCH_HUB_BIN ? resolve(process.env.BENCH_HUB_BIN) : join(ROOT, "packages/hub/bin/uplink-hub.js");
@@ -65,9 +63,7 @@ export async function startFloor(group, env) {
 /** Starts a real hub (info logging to a file) and enrolls and connects a stub agent to it. */
 export async function startHub(group, env, tmp, profileDir) {
   const dataDir = join(tmp, "hub-data");
-  const exec = promisify(execFile);
-  const token = async (...args) =>
-    JSON.parse((await exec(process.execPath, [HUB_BIN, "token", "create", ...args, "--data-dir", dataDir, "--json"], { env, timeout: 30_000 })).stdout).token;
+  const token = (...args) => createHubToken(HUB_BIN, dataDir, env, ...args);
   const apiToken = await token("--kind", "api", "--scope", "query", "--name", "bench");
   const enrollToken = await token("--kind", "enroll", "--name", "bench-enroll");
 

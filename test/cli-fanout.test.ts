@@ -1,9 +1,8 @@
-import { spawn } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { UUID_V4 } from "./fixtures/http.js";
 import { useHubs, useSharedHub, type HubProcess } from "./fixtures/hub-process.js";
 import { enrollFleet, waitUntilStatus, type FleetAgent } from "./fixtures/fleet.js";
-import { childEnv, CLI_BIN, ManagedProcess, REPO_ROOT, uplink, type CliResult, type LogLine } from "./fixtures/process.js";
+import { childEnv, CLI_BIN, ManagedProcess, runToCompletion, uplink, type CliResult, type LogLine } from "./fixtures/process.js";
 import { useRawAgents, type HubCommand } from "./fixtures/raw-agent.js";
 
 /** Web agents answer `hostname, load1`; db agents `hostname, conns`: the merged table has both columns. */
@@ -22,25 +21,7 @@ function answerFor(a: FleetAgent) {
 function uplinkInTerminal(args: string[], env: Record<string, string>, timeoutMs = 15_000): Promise<CliResult> {
   const quote = (s: string) => `'${s.replaceAll("'", `'\\''`)}'`;
   const command = [process.execPath, CLI_BIN, ...args].map(quote).join(" ");
-  return new Promise((resolve, reject) => {
-    const child = spawn("script", ["-q", "-e", "-c", command, "/dev/null"], { env: childEnv(env), cwd: REPO_ROOT, stdio: ["ignore", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (c: string) => (stdout += c));
-    child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr += c));
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`uplink under script did not finish within ${timeoutMs} ms\n${stdout}\n${stderr}`));
-    }, timeoutMs);
-    child.once("error", (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    child.once("close", (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
+  return runToCompletion("script", ["-q", "-e", "-c", command, "/dev/null"], { env, timeoutMs, label: `uplink ${args.join(" ")} under script` });
 }
 
 /** `uplink events …` running until the test stops it; its stdout lines are kept (parsed when JSON). */

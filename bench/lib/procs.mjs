@@ -1,10 +1,11 @@
 // Child processes of a bench: started, tracked, and always stopped (on success, on error, on Ctrl-C).
-import { spawn } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 
 /** Preload that makes a child exit when its parent (the bench) disappears, e.g. after a SIGKILL. */
 export const WATCHDOG = fileURLToPath(new URL("./watchdog.mjs", import.meta.url));
@@ -48,14 +49,7 @@ export class ProcessGroup {
 
   /** Spawns `node ...args` with the watchdog preloaded; stdout/stderr as given (default: piped). */
   spawnNode(args, { stdout = "pipe", stderr = "pipe", env = process.env, name = args[0] } = {}) {
-    const child = spawn(process.execPath, ["--import", WATCHDOG, ...args], { stdio: ["ignore", stdout, stderr], env });
-    child.benchName = name;
-    child.stderrTail = "";
-    child.stderr?.setEncoding("utf8");
-    child.stderr?.on("data", (s) => (child.stderrTail = (child.stderrTail + s).slice(-4000)));
-    this.#children.add(child);
-    child.once("exit", () => this.#children.delete(child));
-    return child;
+    return this.adopt(spawn(process.execPath, ["--import", WATCHDOG, ...args], { stdio: ["ignore", stdout, stderr], env }), name);
   }
 
   /**
@@ -166,4 +160,10 @@ export function cpuMsOf(pid) {
   } catch {
     return null;
   }
+}
+
+/** `uplink-hub token create <args> --data-dir <dataDir> --json` → the token (shown once). */
+export async function createHubToken(hubBin, dataDir, env, ...args) {
+  const { stdout } = await promisify(execFile)(process.execPath, [hubBin, "token", "create", ...args, "--data-dir", dataDir, "--json"], { env, timeout: 30_000 });
+  return JSON.parse(stdout).token;
 }
