@@ -50,20 +50,20 @@ echo $! >"$DIR/agent.pid"
 export UPLINK_HUB="$HUB_URL" UPLINK_TOKEN="$(cat "$DIR/admin.token")"
 AGENT_ID=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).agentId)' "$DIR/agent-state.json")
 for _ in $(seq 1 50); do
-  node packages/hub/bin/uplink.js agent "$AGENT_ID" --json 2>/dev/null | grep -q '"status":"online"' && break
+  node packages/cli/bin/uplink.js agent "$AGENT_ID" --json 2>/dev/null | grep -q '"status":"online"' && break
   sleep 0.2
 done
 
 echo
-node packages/hub/bin/uplink.js agents
+node packages/cli/bin/uplink.js agents
 echo
 echo "\$ uplink query $AGENT_ID \"select hostname from system_info\""
-node packages/hub/bin/uplink.js query "$AGENT_ID" "select hostname from system_info"
+node packages/cli/bin/uplink.js query "$AGENT_ID" "select hostname from system_info"
 cat <<TXT
 
 Hub:   $HUB_URL   (log: $DIR/hub.log, store: $DIR/hub/uplink.db)
 Agent: $AGENT_ID   (log: $DIR/agent.log, state: $DIR/agent-state.json)
 Try:   export UPLINK_HUB=$HUB_URL UPLINK_TOKEN=\$(cat $DIR/admin.token)
-       node packages/hub/bin/uplink.js history
+       node packages/cli/bin/uplink.js history
 Stop:  bash scripts/quickstart.sh stop
 TXT

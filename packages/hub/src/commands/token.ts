@@ -6,7 +6,7 @@ import { NotFoundError } from "../errors.js";
 import { createToken, publicToken, type PublicToken } from "../security/tokens.js";
 import { SqliteStore } from "../store/sqlite-store.js";
 import { SCOPES, type Store } from "../store/store.js";
-import { renderTable } from "../cli/format.js";
+import { renderTable } from "@uplink/protocol";
 
 const CreateOptions = z.object({
   kind: z.enum(["api", "enroll"]),

@@ -1,9 +1,4 @@
-/** Renders rows as an aligned text table with a header line. */
-export function renderTable(headers: string[], rows: string[][]): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join("  ").trimEnd();
-  return [line(headers), ...rows.map(line)].join("\n") + "\n";
-}
+export { renderTable } from "@uplink/protocol";
 
 /** A cell of a query result as text. */
 export function cellText(value: unknown): string {
