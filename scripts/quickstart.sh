@@ -4,34 +4,63 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DIR=.uplink
+DIR=${UPLINK_QUICKSTART_DIR:-.uplink}
 PORT=${UPLINK_PORT:-7070}
 HUB_URL="http://127.0.0.1:${PORT}"
-hub() { node packages/hub/bin/uplink-hub.js "$@"; }
-agent() { node packages/agent/bin/uplink-agent.js "$@"; }
+HUB_BIN=packages/hub/bin/uplink-hub.js
+AGENT_BIN=packages/agent/bin/uplink-agent.js
+hub() { node "$HUB_BIN" "$@"; }
+agent() { node "$AGENT_BIN" "$@"; }
+
+# The pid in $DIR/<name>.pid when that process is still the one this script started (its command line
+# names the bin), so a recycled pid is never killed.
+running_pid() {
+  local file="$DIR/$1.pid" bin=$2 pid
+  [ -f "$file" ] || return 1
+  pid=$(cat "$file")
+  [ -r "/proc/$pid/cmdline" ] && tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF "$bin" && echo "$pid"
+}
+
+stop_one() {
+  local name=$1 bin=$2 pid
+  if pid=$(running_pid "$name" "$bin"); then
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -9 "$pid" 2>/dev/null || true
+      echo "stopped $name (pid $pid, killed after 10 s)"
+    else
+      echo "stopped $name (pid $pid)"
+    fi
+  fi
+  rm -f "$DIR/$name.pid"
+}
 
 stop() {
-  for name in agent hub; do
-    if [ -f "$DIR/$name.pid" ]; then
-      kill "$(cat "$DIR/$name.pid")" 2>/dev/null || true
-      rm -f "$DIR/$name.pid"
-      echo "stopped $name"
-    fi
-  done
+  stop_one agent "$AGENT_BIN"
+  stop_one hub "$HUB_BIN"
 }
 
 if [ "${1:-}" = "stop" ]; then
-  stop
+  out=$(stop)
+  echo "${out:-nothing to stop: no hub or agent started by this script is running}"
   exit 0
 fi
 
 command -v pnpm >/dev/null 2>&1 || npm install -g pnpm@10
 pnpm install --frozen-lockfile
 pnpm build
-stop >/dev/null
+stop
+
+# A port held by anything else (another hub included) would answer the checks below: refuse instead.
+if ! node -e 'const s = require("net").createServer().once("error", () => process.exit(1)); s.listen(+process.argv[1], "127.0.0.1", () => s.close())' "$PORT"; then
+  echo "port $PORT on 127.0.0.1 is already in use by another process; stop it or pick another port (UPLINK_PORT=7171 bash scripts/quickstart.sh)" >&2
+  exit 1
+fi
 
 mkdir -p "$DIR"
-hub serve --port "$PORT" --host 127.0.0.1 --data-dir "$DIR/hub" >"$DIR/hub.log" 2>&1 &
+# node itself is started in the background (not a shell function), so $! is the hub's own pid.
+node "$HUB_BIN" serve --port "$PORT" --host 127.0.0.1 --data-dir "$DIR/hub" >"$DIR/hub.log" 2>&1 &
 echo $! >"$DIR/hub.pid"
 for _ in $(seq 1 50); do curl -sf "$HUB_URL/readyz" >/dev/null 2>&1 && break; sleep 0.2; done
 curl -sf "$HUB_URL/readyz" >/dev/null || { echo "the hub did not start; see $DIR/hub.log"; exit 1; }
@@ -44,7 +73,7 @@ if [ ! -f "$DIR/agent-state.json" ]; then
   ENROLL=$(hub token create --kind enroll --name quickstart --ttl 600 --data-dir "$DIR/hub" | tail -n 1)
   agent enroll --hub "$HUB_URL" --token "$ENROLL" --state "$DIR/agent-state.json" --label env=quickstart
 fi
-agent run --state "$DIR/agent-state.json" --hub "$HUB_URL" >"$DIR/agent.log" 2>&1 &
+node "$AGENT_BIN" run --state "$DIR/agent-state.json" --hub "$HUB_URL" >"$DIR/agent.log" 2>&1 &
 echo $! >"$DIR/agent.pid"
 
 export UPLINK_HUB="$HUB_URL" UPLINK_TOKEN="$(cat "$DIR/admin.token")"
