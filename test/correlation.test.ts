@@ -15,7 +15,9 @@ describe("Correlation over one agent socket", () => {
   const rawAgents = useRawAgents();
 
   it("gives each of 300 concurrent callers sharing one sessionId exactly its own reply, answered in shuffled order, while health polls keep succeeding", async () => {
-    const hub = await hubs.start({ healthInterval: "200ms", queryTimeout: "20s", logLevel: "info" });
+    // A health poll's deadline is one interval: 1 s leaves a loaded machine room to answer polls while the
+    // 300 queries are processed, and answers spread over 2.5 s keep at least two polls inside the burst.
+    const hub = await hubs.start({ healthInterval: "1s", queryTimeout: "20s", logLevel: "info" });
     const { agentId, agentKey } = await hub.api.enroll("incident-host");
     const agent = await rawAgents.connect(hub.agentUrl, { agentKey });
     await waitFor("the agent online with a first health result", async () => {
@@ -37,7 +39,7 @@ describe("Correlation over one agent socket", () => {
     const commands = await agent.waitForQueries(N, 15_000);
     const burstStart = agent.healthPolls.length;
     for (const command of shuffle(commands, random)) {
-      agent.later(Math.floor(random() * 1_000), () =>
+      agent.later(Math.floor(random() * 2_500), () =>
         failing(command.query)
           ? agent.respond(command, { ok: false, code: "query_failed", error: `no such table in: ${command.query}` })
           : agent.respond(command),
