@@ -1,5 +1,5 @@
 /**
- * Exponential backoff with full jitter (DESIGN §2 rule 12): the wait before reconnect attempt `attempt`
+ * Exponential backoff with full jitter (rule 12, docs/architecture.md): the wait before reconnect attempt `attempt`
  * (0-based) is uniform in [0, min(capMs, baseMs * 2^attempt)). `random` returns a number in [0, 1),
  * like `Math.random`; tests inject their own.
  */

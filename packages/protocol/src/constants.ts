@@ -73,7 +73,7 @@ export const ERROR_CODES = {
 export type ErrorCode = keyof typeof ERROR_CODES;
 export const ERROR_CODE_LIST = Object.keys(ERROR_CODES) as ErrorCode[];
 
-/** Default limits (DESIGN §8). Each is configurable. */
+/** Default limits (docs/architecture.md, "Limits"). Each is configurable. */
 export const DEFAULT_MAX_PAYLOAD_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_MAX_RESULT_ROWS = 10_000;
 export const DEFAULT_MAX_RESULT_BYTES = 4 * 1024 * 1024;

@@ -6,7 +6,7 @@ export interface QueryContext {
   signal: AbortSignal;
   /** Milliseconds left until the command's deadline. */
   timeoutMs: number;
-  /** Result caps (DESIGN §8): past either, the result is cut and says `truncated: true`. */
+  /** Result caps (docs/architecture.md, "Limits"): past either, the result is cut and says `truncated: true`. */
   maxRows: number;
   maxBytes: number;
 }

@@ -6,7 +6,7 @@ import { localAgentInfo } from "../sql/agent-info.js";
 import { createHostCollector } from "../sql/host-collector.js";
 import { settingOption } from "./cli.js";
 
-/** Options of {@link runQuery}; the caps and deadline default to the daemon's (DESIGN §8). */
+/** Options of {@link runQuery}; the caps and deadline default to the daemon's (docs/architecture.md, "Limits"). */
 export interface QueryCommandOptions {
   /** Print the QueryResult as JSON instead of a text table. */
   json?: boolean;

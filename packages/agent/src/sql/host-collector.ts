@@ -45,7 +45,7 @@ export function defaultWorkerPath(moduleUrl: string = import.meta.url): string {
 }
 
 /**
- * Creates the `host` collector: read-only SQL over live host tables (DESIGN §5). Each query runs in a
+ * Creates the `host` collector: read-only SQL over live host tables (docs/architecture.md, "Host SQL"). Each query runs in a
  * worker *process* of a small pool, never on the main thread.
  *
  * Why processes and not worker_threads: a runaway query (`WITH RECURSIVE` without end, a huge cross
