@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -8,5 +9,24 @@ const readme = readFileSync(join(import.meta.dirname, "..", "README.md"), "utf8"
 describe("README configuration table", () => {
   it.each(HUB_SETTINGS.map((s) => [s.flag.split(" ")[0]!, s.env]))("documents %s with %s", (flag, env) => {
     expect(readme).toMatch(new RegExp(`^\\| \`${flag}\` \\| \`${env}\` \\|`, "m"));
+  });
+});
+
+describe("docs/architecture.md", () => {
+  const root = join(import.meta.dirname, "..");
+  const architecture = readFileSync(join(root, "docs", "architecture.md"), "utf8");
+  const rules = new Set([...architecture.matchAll(/^(\d+)\. /gm)].map((m) => Number(m[1])));
+  const sources = execFileSync("git", ["ls-files", "packages/*/src/*.ts", "packages/*/src/**/*.ts"], { cwd: root, encoding: "utf8" }).split("\n").filter(Boolean);
+
+  it("numbers every rule that a source comment cites", () => {
+    const cited = sources.flatMap((file) =>
+      [...readFileSync(join(root, file), "utf8").matchAll(/\brules? (\d+)/gi)].map((m) => ({ file, rule: Number(m[1]) })),
+    );
+    expect(cited.length).toBeGreaterThan(0);
+    expect(cited.filter((c) => !rules.has(c.rule))).toEqual([]);
+  });
+
+  it("is where comments point: none cites a design document outside the repository", () => {
+    expect(sources.filter((file) => /DESIGN(\.md| §)/.test(readFileSync(join(root, file), "utf8")))).toEqual([]);
   });
 });
