@@ -106,6 +106,7 @@ export class Idempotency {
     const deadline = Date.now() + waitMs;
     const owner = `${this.#deps.hubId}:${randomUUID()}`;
     const log = ctx.log.child({ idempotencyKey: key });
+    let waited = false;
     for (;;) {
       const now = Date.now();
       const claim = { key, requester: credential.id, fingerprint, owner, createdAt: now, expiresAt: now + waitMs + CLAIM_MARGIN_MS };
@@ -123,6 +124,8 @@ export class Idempotency {
         return;
       }
       if (Date.now() >= deadline) throw new IdempotencyInProgressError(key);
+      if (!waited) log.debug({ holder: held.owner }, "waiting for the request holding this Idempotency-Key");
+      waited = true;
       if (!(await this.#wait(key, deadline, ctx.res))) return;
     }
   }
