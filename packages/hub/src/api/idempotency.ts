@@ -9,7 +9,7 @@ import type { Store } from "../store/store.js";
 import { readBody, sendError } from "./http.js";
 import type { Route, RouteContext } from "./route.js";
 import { MAX_BODY_BYTES } from "./services.js";
-import { captureResponse, isFinalResponse, openResponse, requestFingerprint, sealResponse, sendStored, type StoredResponse } from "./stored-response.js";
+import { captureResponse, isFinalResponse, openResponse, requestFingerprint, sealResponse, sendStored } from "./stored-response.js";
 
 /** How long a repeat waits for the first request with its key when the route names no deadline of its own. */
 export const DEFAULT_IDEMPOTENCY_WAIT_MS = 10_000;
@@ -159,7 +159,7 @@ export class Idempotency {
       this.#wake(key);
     }
     if (failure !== undefined) throw failure.err;
-    if (response !== undefined) sendStored(ctx.res, response as StoredResponse);
+    if (response !== undefined) sendStored(ctx.res, response);
   }
 
   #mismatch(log: Logger, key: string, reason: "body" | "requester", why: string): IdempotencyMismatchError {

@@ -23,7 +23,7 @@ describe("stored responses", () => {
 
   it("keeps final answers and not refusals or transient failures", () => {
     const final = [response(200), response(201), response(202), response(409, { error: { code: "agent_offline" } }), response(504), response(502, { error: { code: "query_failed" } })];
-    const notFinal = [400, 401, 403, 404, 413, 415, 429, 500, 503].map((s) => response(s)).concat([response(502, { error: { code: "replica_unreachable" } }), { status: 502, headers: {}, body: "<html>bad gateway</html>" }]);
+    const notFinal = [400, 401, 403, 404, 413, 415, 429, 500, 503].map((s) => response(s)).concat([response(502, { error: { code: "replica_unreachable" } }), response(502, { error: { code: "cancelled" } }), { status: 502, headers: {}, body: "<html>bad gateway</html>" }]);
     for (const r of final) expect(isFinalResponse(r), r.body).toBe(true);
     for (const r of notFinal) expect(isFinalResponse(r), `${r.status} ${r.body}`).toBe(false);
   });

@@ -67,6 +67,8 @@ export function sendStored(res: ServerResponse, response: StoredResponse, extra:
  *   agent's own error (`query_failed`, …), 504 (its deadline passed);
  * - not kept: refusals before any work (400, 401, 403, 404, 413, 415, 429: a corrected repeat must run),
  *   and transient failures (503, a 502 naming a transport failure, 500): a retry may succeed.
+ * - not kept either: a 502 `cancelled` — the command was cancelled because its caller went away, so nobody
+ *   got that answer, and a retry (the caller coming back) must run the command rather than replay a cancel.
  * Stripe keeps every executed request's result, 500s included; the IETF draft leaves it open. Here a retry
  * with the same key after a transient failure is exactly what the CLI does, so such answers are not final.
  */
@@ -74,7 +76,10 @@ export function isFinalResponse(response: StoredResponse): boolean {
   const { status } = response;
   if (status < 400) return true;
   if (status === 409 || status === 504) return true;
-  if (status === 502) return !isTransientFailure(status, errorCodeOf(response.body));
+  if (status === 502) {
+    const code = errorCodeOf(response.body);
+    return code !== "cancelled" && !isTransientFailure(status, code);
+  }
   return false;
 }
 

@@ -266,11 +266,13 @@ export class PostgresStore implements Store {
    * claims again.
    */
   async claimIdempotencyKey(c: IdempotencyClaim, now: number): Promise<IdempotencyRecord | undefined> {
-    for (;;) {
+    for (let attempt = 1; ; attempt++) {
       const { rowCount } = await this.#query("claimIdempotencyKey", [c.key, c.requester, c.fingerprint, c.owner, c.createdAt, c.expiresAt, now]);
       if (rowCount > 0) return undefined;
       const held = (await this.#query<IdempotencyRecord>("findIdempotencyKey", [c.key])).rows[0];
       if (held !== undefined) return held;
+      // Claimed and dropped again between the two statements, repeatedly: say so rather than spin.
+      if (attempt === 5) throw new Error(`idempotency key ${JSON.stringify(c.key)} kept changing hands; retry`);
     }
   }
 
