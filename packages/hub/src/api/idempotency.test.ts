@@ -229,3 +229,22 @@ describe("Idempotency retention", () => {
     }
   });
 });
+
+describe("Idempotency start-up", () => {
+  it("with the embedded store, drops the claims a previous process left running (its requests died with it)", async () => {
+    const store = new SqliteStore(":memory:");
+    try {
+      const now = Date.now();
+      await store.claimIdempotencyKey({ key: "left-running", requester: "tok_x", fingerprint: "f", owner: "hub_old:1", createdAt: now, expiresAt: now + 60_000 }, now);
+      await store.claimIdempotencyKey({ key: "finished", requester: "tok_x", fingerprint: "f", owner: "hub_old:2", createdAt: now, expiresAt: now + 60_000 }, now);
+      await store.completeIdempotencyKey("finished", "hub_old:2", "sealed", now + 60_000);
+      const idempotency = new Idempotency({ store, metrics: new HubMetrics(), log: pino({ level: "silent" }), hubId: "hub_new", retentionMs: 60_000, embedded: true });
+      await idempotency.start();
+      idempotency.stop();
+      expect(await store.findIdempotencyKey("left-running")).toBeUndefined();
+      expect(await store.findIdempotencyKey("finished")).toMatchObject({ state: "done" });
+    } finally {
+      await store.close();
+    }
+  });
+});
