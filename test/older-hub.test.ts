@@ -117,4 +117,26 @@ describe("The real agent against an older hub", () => {
 
     expect((await agent.stop("SIGTERM")).code).toBe(0);
   });
+
+  it("runs a command frame delivered twice once: the second delivery is dropped and logged, never answered", async () => {
+    older = await new OlderHub().listen();
+    const state = await agents.statePath();
+    expect((await agents.enroll({ hub: older.url, token: "tok_any.secret", state })).code).toBe(0);
+    const agent = agents.run({ state });
+    await waitFor("the agent's hello", () => older!.received.find((f) => f.type === "hello"));
+
+    // The same frame twice (a redelivery across replicas, a replayed frame), then once more after its answer.
+    const frame = { type: "session_command", sessionId: "dup", correlationId: "dup-1", query: "select 1" };
+    older.send(frame);
+    older.send(frame);
+    expect(await older.replyTo("dup")).toMatchObject({ correlationId: "dup-1", ok: true });
+    older.send(frame);
+    await agent.waitForLog((l) => l.msg === "dropped a command delivered twice" && l.correlationId === "dup-1" && l.duplicateCommands === 2);
+    // A later command is answered, and by then nothing more came for the duplicated one.
+    older.send({ type: "session_command", sessionId: "next", correlationId: "next-1", query: "select 2" });
+    expect(await older.replyTo("next")).toMatchObject({ correlationId: "next-1", ok: true });
+    expect(older.received.filter((f) => f.type === "session_response" && f.correlationId === "dup-1")).toHaveLength(1);
+
+    expect((await agent.stop("SIGTERM")).code).toBe(0);
+  });
 });

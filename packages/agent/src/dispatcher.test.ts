@@ -239,11 +239,36 @@ describe("CommandDispatcher", () => {
     expect(sent[0]).not.toHaveProperty("session_id");
   });
 
-  it("refuses a second running command with the same correlationId", () => {
-    const { sent, command } = setup();
+  it("runs a command delivered twice once: a second delivery while it runs is dropped and counted", async () => {
+    const { dispatcher, sent, gated, command } = setup();
     command({ correlationId: "c-dup", collector: "gated", query: "q" });
     command({ correlationId: "c-dup", collector: "gated", query: "q" });
-    expect(sent[0]).toMatchObject({ correlationId: "c-dup", ok: false, code: "bad_command" });
+    expect(gated.signals).toHaveLength(1);
+    expect(dispatcher.inflight).toBe(1);
+    expect(sent).toHaveLength(0);
+    expect(dispatcher.duplicateCommands).toBe(1);
+    gated.release(0);
+    await flush();
+    expectBuilt(sent[0], { sessionId: "s1", correlationId: "c-dup" }, { ok: true, result: ONE });
+    expect(sent).toHaveLength(1);
+  });
+
+  it("runs a command delivered again after it was answered once: the replayed frame is dropped and counted", async () => {
+    const { dispatcher, sent, command } = setup();
+    const frame = { correlationId: "c-again", query: "select 1" };
+    command(frame);
+    await flush();
+    expect(sent).toHaveLength(1);
+    command(frame);
+    command({ ...frame, kind: "health" });
+    await flush();
+    expect(sent).toHaveLength(1);
+    expect(dispatcher.duplicateCommands).toBe(2);
+    // Commands without a correlationId (protocol 1) cannot be told apart and run every time.
+    command({ query: "select 1" });
+    command({ query: "select 1" });
+    await flush();
+    expect(sent).toHaveLength(3);
   });
 
   it("aborts running queries without answering when the connection is lost", async () => {

@@ -18,6 +18,10 @@ import type { Logger } from "pino";
 import type { Collector } from "./collectors/collector.js";
 import { toWireError } from "./errors.js";
 import { buildHealth } from "./health.js";
+import { RecentIds } from "./recent-ids.js";
+
+/** How many recent correlationIds the agent remembers to recognise a command delivered twice. */
+export const RECENT_COMMANDS = 4096;
 
 /** What a {@link CommandDispatcher} needs from its agent. */
 export interface DispatcherOptions {
@@ -55,6 +59,10 @@ interface RunningQuery {
  *   with an AbortController that its deadline (`timeout`) or the hub's `cancel` (`cancelled`) trips.
  *   Whichever of completion, deadline and cancel comes first answers; the others are ignored.
  * - A frame that fails its schema is counted; when it names a command it is answered with `bad_command`.
+ * - A command whose correlationId was seen recently (a redelivery, a replayed frame) is dropped and counted,
+ *   never run twice. Answering it again would not help: the hub settles a command's pending entry with its
+ *   first answer, so a second answer is an orphan it drops; and a first answer lost on its way means the
+ *   connection broke, which has already failed the command on the hub (rule 8).
  *
  * The correlationId is echoed, never invented: a command without one is answered without one.
  */
@@ -68,8 +76,10 @@ export class CommandDispatcher {
     session_command: (command) => this.#onCommand(command),
     cancel: (cancel) => this.#onCancel(cancel),
   };
+  readonly #recent = new RecentIds(RECENT_COMMANDS);
   #maxInflight: number;
   #invalidFrames = 0;
+  #duplicateCommands = 0;
 
   constructor(options: DispatcherOptions) {
     this.#options = options;
@@ -90,6 +100,11 @@ export class CommandDispatcher {
   /** Frames that were not JSON or failed their schema, since start. */
   get invalidFrames(): number {
     return this.#invalidFrames;
+  }
+
+  /** Commands dropped because their correlationId had been delivered before, since start. */
+  get duplicateCommands(): number {
+    return this.#duplicateCommands;
   }
 
   /** Handles one text frame from the hub. Never throws, whatever the frame holds. */
@@ -144,6 +159,11 @@ export class CommandDispatcher {
     const startedAt = performance.now();
     const ref: CommandRef = { sessionId: command.sessionId, correlationId: command.correlationId };
     const log = this.#commandLog(ref);
+    if (ref.correlationId !== undefined && !this.#recent.add(ref.correlationId)) {
+      this.#duplicateCommands += 1;
+      log.warn({ duplicateCommands: this.#duplicateCommands }, "dropped a command delivered twice");
+      return;
+    }
     if (command.kind === "health") {
       this.#reply(ref, log, startedAt, this.#health());
       return;
@@ -182,9 +202,6 @@ export class CommandDispatcher {
 
   /** Why a valid query cannot start now, or undefined when it can. */
   #admission(command: SessionCommand): Outcome | undefined {
-    if (command.correlationId !== undefined && this.#byCorrelationId.has(command.correlationId)) {
-      return { ok: false, code: "bad_command", error: "a command with this correlationId is already running" };
-    }
     if (this.#running.size >= this.#maxInflight) {
       return { ok: false, code: "busy", error: `the agent already runs ${this.#maxInflight} queries` };
     }

@@ -1,4 +1,6 @@
+import { randomUUID } from "node:crypto";
 import { createParser } from "eventsource-parser";
+import { withRetries } from "./retry.js";
 
 /** An error the hub answered (`{"error": {code, message}}`) or a failure to reach it. */
 export class ApiError extends Error {
@@ -7,6 +9,8 @@ export class ApiError extends Error {
     readonly code: string,
     message: string,
     readonly correlationId: string | null = null,
+    /** False when the answer carried no error code of the hub's (`code` is then `http_<status>`). */
+    readonly fromHub = true,
   ) {
     super(message);
     this.name = "ApiError";
@@ -30,23 +34,41 @@ export class ApiClient {
     this.#token = token;
   }
 
+  /**
+   * One REST call. A POST carries a fresh `Idempotency-Key` and is retried with that same key when no
+   * answer arrived or the answer is a transient failure (see retry.ts): the hub runs it at most once.
+   */
   async request<T>(method: "GET" | "POST" | "DELETE", path: string, body?: unknown): Promise<{ data: T; correlationId: string | null }> {
+    if (method !== "POST") return this.#requestOnce<T>(method, path, body, {});
+    const headers = { "Idempotency-Key": randomUUID() };
+    return withRetries(
+      () => this.#requestOnce<T>(method, path, body, headers),
+      (err) => (err instanceof ApiError ? { status: err.status, code: err.fromHub ? err.code : undefined } : undefined),
+    );
+  }
+
+  async #requestOnce<T>(method: string, path: string, body: unknown, extra: Record<string, string>): Promise<{ data: T; correlationId: string | null }> {
     let res: Response;
     try {
       res = await fetch(`${this.#base}${path}`, {
         method,
-        headers: { Authorization: `Bearer ${this.#token}`, ...(body === undefined ? {} : { "Content-Type": "application/json" }) },
+        headers: { Authorization: `Bearer ${this.#token}`, ...extra, ...(body === undefined ? {} : { "Content-Type": "application/json" }) },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
     } catch (err) {
       throw new ApiError(0, "unreachable", `cannot reach the hub at ${this.#base}: ${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message}`);
     }
     const correlationId = res.headers.get("x-correlation-id");
-    const text = await res.text();
+    let text: string;
+    try {
+      text = await res.text();
+    } catch (err) {
+      throw new ApiError(0, "unreachable", `the connection to the hub at ${this.#base} broke mid-answer: ${(err as Error).message}`);
+    }
     const json = text.length > 0 ? safeJson(text) : undefined;
     if (!res.ok) {
       const error = (json as { error?: { code?: string; message?: string } } | undefined)?.error;
-      throw new ApiError(res.status, error?.code ?? `http_${res.status}`, error?.message ?? `${res.status} ${res.statusText}`, correlationId);
+      throw new ApiError(res.status, error?.code ?? `http_${res.status}`, error?.message ?? `${res.status} ${res.statusText}`, correlationId, error?.code !== undefined);
     }
     return { data: json as T, correlationId };
   }

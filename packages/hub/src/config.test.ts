@@ -18,6 +18,12 @@ describe("parseHubConfig", () => {
     expect(config).toMatchObject({ healthIntervalMs: 2000, queryTimeoutMs: 1500, pingIntervalMs: 60_000 });
   });
 
+  it("keeps idempotency keys 24 h by default, takes hours, and refuses more than 30 days naming the setting", () => {
+    expect(parseHubConfig({}, {}).idempotencyRetentionMs).toBe(24 * 3_600_000);
+    expect(parseHubConfig({}, { UPLINK_IDEMPOTENCY_RETENTION: "2h" }).idempotencyRetentionMs).toBe(7_200_000);
+    expect(() => parseHubConfig({ idempotencyRetentionMs: "721h" }, {})).toThrow(/--idempotency-retention \/ UPLINK_IDEMPOTENCY_RETENTION/);
+  });
+
   it("takes the admission cap from WS_MAX_CLIENTS and treats a negative value as unlimited", () => {
     expect(parseHubConfig({}, { WS_MAX_CLIENTS: "25" }).maxAgents).toBe(25);
     expect(parseHubConfig({}, { WS_MAX_CLIENTS: "-3" }).maxAgents).toBe(0);

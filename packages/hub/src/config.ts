@@ -22,16 +22,20 @@ export const DEFAULT_SEND_HARD_LIMIT_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_AGENT_FRAME_RATE = 1000;
 /** Enrollment attempts allowed per client address per minute. */
 export const DEFAULT_ENROLL_RATE = 30;
+/** How long the response of a request made with an Idempotency-Key is kept for replay (24 h, as Stripe). */
+export const DEFAULT_IDEMPOTENCY_RETENTION_MS = 24 * 3_600_000;
+/** The longest idempotency retention accepted (30 days). */
+const MAX_IDEMPOTENCY_RETENTION_MS = 30 * 24 * 3_600_000;
 
-/** `15000`, `15000ms`, `15s`, `2m` → milliseconds. */
+/** `15000`, `15000ms`, `15s`, `2m`, `24h` → milliseconds. */
 const Duration = z.union([z.number(), z.string()]).transform((value, ctx) => {
-  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/.exec(String(value));
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(String(value));
   if (match === null) {
-    ctx.addIssue({ code: "custom", message: `expected a duration such as 1500, 1500ms, 15s or 2m, got ${JSON.stringify(value)}` });
+    ctx.addIssue({ code: "custom", message: `expected a duration such as 1500, 1500ms, 15s, 2m or 24h, got ${JSON.stringify(value)}` });
     return z.NEVER;
   }
   const unit = match[2] ?? "ms";
-  return Math.round(Number(match[1]) * (unit === "m" ? 60_000 : unit === "s" ? 1000 : 1));
+  return Math.round(Number(match[1]) * (unit === "h" ? 3_600_000 : unit === "m" ? 60_000 : unit === "s" ? 1000 : 1));
 });
 const positiveDuration = (max = Number.MAX_SAFE_INTEGER) =>
   Duration.pipe(z.number().int().min(1, "must be at least 1 ms").max(max, `must be at most ${max} ms`));
@@ -55,6 +59,7 @@ export const HubConfigSchema = z.object({
   sendHardLimitBytes: Int.min(1024).default(DEFAULT_SEND_HARD_LIMIT_BYTES),
   agentFrameRate: Int.min(1).default(DEFAULT_AGENT_FRAME_RATE),
   enrollRate: Int.min(1).default(DEFAULT_ENROLL_RATE),
+  idempotencyRetentionMs: positiveDuration(MAX_IDEMPOTENCY_RETENTION_MS).default(DEFAULT_IDEMPOTENCY_RETENTION_MS),
   redisUrl: z.url({ message: "expected a redis:// URL" }).optional(),
   redisPrefix: z.string().min(1).max(64).default("uplink:"),
   databaseUrl: z.url({ message: "expected a postgres:// URL" }).optional(),
@@ -84,6 +89,7 @@ export const HUB_SETTINGS: readonly { key: keyof HubConfig; flag: string; env: s
   { key: "sendHardLimitBytes", flag: "--send-hard-limit <bytes>", env: "UPLINK_SEND_HARD_LIMIT", description: "bytes buffered towards an agent past which its socket is terminated" },
   { key: "agentFrameRate", flag: "--agent-frame-rate <n>", env: "UPLINK_AGENT_FRAME_RATE", description: "unsolicited frames per second an agent may send; more count as violations" },
   { key: "enrollRate", flag: "--enroll-rate <n>", env: "UPLINK_ENROLL_RATE", description: "enrollment attempts per client address per minute" },
+  { key: "idempotencyRetentionMs", flag: "--idempotency-retention <duration>", env: "UPLINK_IDEMPOTENCY_RETENTION", description: "how long a response to a request with an Idempotency-Key is kept for replay" },
   { key: "redisUrl", flag: "--redis-url <url>", env: "UPLINK_REDIS_URL", description: "cluster mode: Redis for agent ownership and cross-replica delivery (with --database-url)" },
   { key: "redisPrefix", flag: "--redis-prefix <prefix>", env: "UPLINK_REDIS_PREFIX", description: "cluster mode: prefix of every Redis key and channel" },
   { key: "databaseUrl", flag: "--database-url <url>", env: "UPLINK_DATABASE_URL", description: "cluster mode: PostgreSQL store shared by every replica (with --redis-url)" },

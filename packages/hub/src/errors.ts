@@ -99,3 +99,17 @@ export class StoreError extends HubError {
     super("internal", 500, message, options);
   }
 }
+
+/** A request with the same Idempotency-Key is still running and did not finish within this one's deadline (409). */
+export class IdempotencyInProgressError extends HubError {
+  constructor(key: string) {
+    super("idempotency_in_progress", 409, `a request with Idempotency-Key ${JSON.stringify(key)} is still running; retry with the same key`);
+  }
+}
+
+/** The Idempotency-Key was used with another request or by another token (422). */
+export class IdempotencyMismatchError extends HubError {
+  constructor(key: string, why: string) {
+    super("idempotency_mismatch", 422, `Idempotency-Key ${JSON.stringify(key)} was used ${why}; use a fresh key for a new request`);
+  }
+}

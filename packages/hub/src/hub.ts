@@ -9,6 +9,7 @@ import { AgentGateway } from "./agents/agent-gateway.js";
 import { AgentRegistry } from "./agents/agent-registry.js";
 import { HealthPoller } from "./agents/health-poller.js";
 import { Authenticator } from "./api/auth.js";
+import { Idempotency } from "./api/idempotency.js";
 import { createRequestListener } from "./api/router.js";
 import { agentRoutes } from "./api/routes/agents.js";
 import { enrollRoutes } from "./api/routes/enroll.js";
@@ -103,7 +104,9 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
   const auth = new Authenticator(store);
   const ready = async () => (await store.ready()) && (deps.bus?.ready() ?? true);
   const services: ApiServices = { config, hubId, ready, store, registry, router, queries, fanouts, events, streams, metrics, enrollLimiter, auth, log };
-  const routes = [systemRoutes, enrollRoutes, agentRoutes, queryRoutes, eventRoutes, tokenRoutes].flatMap((r) => r(services));
+  // Every POST takes an Idempotency-Key (api/idempotency.ts); a new POST route gets it by being listed here.
+  const idempotency = new Idempotency({ store, metrics, log, hubId, retentionMs: config.idempotencyRetentionMs, embedded: deps.bus === undefined });
+  const routes = [systemRoutes, enrollRoutes, agentRoutes, queryRoutes, eventRoutes, tokenRoutes].flatMap((r) => r(services)).map((r) => idempotency.wrap(r));
 
   const listener = createRequestListener(routes, { auth, log, ready });
   const httpOptions = { maxHeaderSize: 16 * 1024, requestTimeout: 10 * 60_000 };
@@ -127,6 +130,7 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
     // The embedded store belongs to this one process: whatever it recorded online is offline now. In a
     // cluster each replica has a fresh id, and presence comes from the ownership keys in Redis.
     if (deps.bus === undefined) await store.markOffline(null);
+    await idempotency.start();
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(config.port, config.host, () => {
@@ -146,6 +150,7 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
     log.info("hub shutting down");
     gateway.stopAccepting();
     clearInterval(pingTimer);
+    idempotency.stop();
     poller.stop();
     const httpClosed = new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()));
     const agents = registry.size;

@@ -87,6 +87,18 @@ export class HubMetrics {
     registers: [this.registry],
   });
 
+  readonly idempotentReplays = new Counter({
+    name: "uplink_idempotent_replays_total",
+    help: "Requests with an Idempotency-Key answered with the stored first response (no work done)",
+    registers: [this.registry],
+  });
+  readonly idempotencyMismatches = new Counter({
+    name: "uplink_idempotency_mismatches_total",
+    help: "Requests refused 422 because their Idempotency-Key was used with another request, by reason (body: method, path or body differ; requester: another token)",
+    labelNames: ["reason"] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }

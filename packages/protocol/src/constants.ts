@@ -69,6 +69,9 @@ export const ERROR_CODES = {
   method_not_allowed: "The path exists but not with this method.",
   rate_limited: "Too many attempts; retry after the time in Retry-After.",
   not_ready: "The hub's store (or bus) is not ready.",
+  // Idempotency-Key (REST POSTs that start or create something).
+  idempotency_in_progress: "A request with this Idempotency-Key is still running and did not finish within this request's deadline; retry with the same key.",
+  idempotency_mismatch: "This Idempotency-Key was used with another body, method, path or token; use a fresh key for a new request.",
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODES;
 export const ERROR_CODE_LIST = Object.keys(ERROR_CODES) as ErrorCode[];

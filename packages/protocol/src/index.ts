@@ -17,3 +17,11 @@ export { buildResponse, commandRef, type CommandRef, type Outcome, type SessionR
 export { parseHubToAgent, parseAgentToHub, describeIssues, type ParsedFrame, type DispatchTable } from "./frames.js";
 export { ENROLL_PATH, EnrollRequest, EnrollResponse, ErrorBody } from "./rest.js";
 export { renderTable } from "./display.js";
+export {
+  IDEMPOTENCY_KEY_HEADER,
+  IDEMPOTENT_REPLAYED_HEADER,
+  MAX_IDEMPOTENCY_KEY_CHARS,
+  TRANSPORT_ERROR_CODES,
+  idempotencyKeyProblem,
+  isTransientFailure,
+} from "./idempotency.js";

@@ -30,22 +30,41 @@ export async function readJson<S extends z.ZodType>(req: IncomingMessage, schema
   if (type !== undefined && !/^application\/json\b/i.test(type)) {
     throw new HubError("unsupported_media_type", 415, "request body must be application/json");
   }
-  const declared = Number(req.headers["content-length"] ?? 0);
-  if (declared > limit) throw new PayloadTooLargeError(limit);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw new PayloadTooLargeError(limit);
-    chunks.push(chunk);
-  }
+  const body = await readBody(req, limit);
   let value: unknown;
   try {
-    value = size === 0 ? {} : JSON.parse(Buffer.concat(chunks).toString("utf8"));
+    value = body.length === 0 ? {} : JSON.parse(body.toString("utf8"));
   } catch {
     throw new BadRequestError("request body is not valid JSON");
   }
   return parseWith(schema, value, "body");
+}
+
+/** Bodies already read, so that a wrapper (idempotency) and the handler can both read one. */
+const bodies = new WeakMap<IncomingMessage, Promise<Buffer>>();
+
+/**
+ * Reads a request body once (later calls answer the same bytes): 413 past `limit` bytes, counted as they
+ * arrive, so a huge body is never buffered.
+ */
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  let body = bodies.get(req);
+  if (body === undefined) {
+    body = (async () => {
+      const declared = Number(req.headers["content-length"] ?? 0);
+      if (declared > limit) throw new PayloadTooLargeError(limit);
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of req as AsyncIterable<Buffer>) {
+        size += chunk.length;
+        if (size > limit) throw new PayloadTooLargeError(limit);
+        chunks.push(chunk);
+      }
+      return Buffer.concat(chunks);
+    })();
+    bodies.set(req, body);
+  }
+  return body;
 }
 
 /** Validates `value` (a body or a query string); a failure is a 400 naming the field. */

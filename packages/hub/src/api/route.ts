@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "../logger.js";
 import type { Scope } from "../store/store.js";
 import type { Principal } from "./auth.js";
+import type { IdempotencyOptions } from "./idempotency.js";
 
 /** What a route handler gets. */
 export interface RouteContext {
@@ -22,4 +23,9 @@ export interface Route {
   path: string;
   scope: Scope | null;
   handle(ctx: RouteContext): Promise<void>;
+  /**
+   * Every POST honours an `Idempotency-Key` (see api/idempotency.ts); these options tune it for the
+   * route (who the requester is, how long a repeat waits), and `false` opts a POST out.
+   */
+  idempotency?: IdempotencyOptions | false;
 }

@@ -83,4 +83,18 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
     created_at BIGINT NOT NULL
   );
   `,
+  // 2: idempotency keys of REST POSTs (api/idempotency.ts), as in SQLite's migration 3.
+  `
+  CREATE TABLE idempotency_keys (
+    key         TEXT PRIMARY KEY,
+    requester   TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    owner       TEXT NOT NULL,
+    state       TEXT NOT NULL CHECK (state IN ('running', 'done')),
+    created_at  BIGINT NOT NULL,
+    expires_at  BIGINT NOT NULL,
+    response    TEXT
+  );
+  CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_at);
+  `,
 ];

@@ -1,4 +1,4 @@
-import type { AgentPatch, AgentRecord, AuditRecord, FanoutRecord, HubEventRecord, TokenRecord } from "./store.js";
+import type { AgentPatch, AgentRecord, AuditRecord, FanoutRecord, HubEventRecord, IdempotencyRecord, TokenRecord } from "./store.js";
 
 // The SQL text of PostgresStore (postgres-store.ts), kept apart so the store reads as behaviour.
 
@@ -26,6 +26,8 @@ export const AUDIT = `seq, correlation_id AS "correlationId", fanout_id AS "fano
 /** Select list of a {@link FanoutRecord}. */
 export const FANOUT = `id, query, collector, requester, request_id AS "requestId", timeout_ms AS "timeoutMs",
   target_count AS "targetCount", created_at AS "createdAt", finished_at AS "finishedAt"`;
+/** Select list of an {@link IdempotencyRecord}. */
+export const IDEMPOTENCY = `key, requester, fingerprint, owner, state, created_at AS "createdAt", expires_at AS "expiresAt", response`;
 /** Select list of a {@link HubEventRecord}. */
 export const EVENT = `seq, type, data, created_at AS "createdAt"`;
 
@@ -68,6 +70,19 @@ export const SQL = {
   listEvents: `SELECT ${EVENT} FROM events WHERE seq > $1 ORDER BY seq LIMIT $2`,
   // Not `MAX(seq) - keep` as in SQLite: BIGSERIAL values may have gaps, so cut at the (keep+1)-th newest row.
   pruneEvents: `DELETE FROM events WHERE seq <= (SELECT seq FROM events ORDER BY seq DESC OFFSET $1 LIMIT 1)`,
+  // A claim replaces only an expired record; RETURNING says whether it did (no row: the key is held).
+  claimIdempotencyKey: `INSERT INTO idempotency_keys (key, requester, fingerprint, owner, state, created_at, expires_at, response)
+    VALUES ($1, $2, $3, $4, 'running', $5, $6, NULL)
+    ON CONFLICT (key) DO UPDATE SET requester = EXCLUDED.requester, fingerprint = EXCLUDED.fingerprint, owner = EXCLUDED.owner,
+      state = 'running', created_at = EXCLUDED.created_at, expires_at = EXCLUDED.expires_at, response = NULL
+      WHERE idempotency_keys.expires_at <= $7
+    RETURNING key`,
+  completeIdempotencyKey: `UPDATE idempotency_keys SET state = 'done', response = $3, expires_at = $4
+    WHERE key = $1 AND owner = $2 AND state = 'running'`,
+  releaseIdempotencyKey: `DELETE FROM idempotency_keys WHERE key = $1 AND owner = $2 AND state = 'running'`,
+  findIdempotencyKey: `SELECT ${IDEMPOTENCY} FROM idempotency_keys WHERE key = $1`,
+  pruneIdempotencyKeys: `DELETE FROM idempotency_keys WHERE expires_at <= $1`,
+  dropIdempotencyClaims: `DELETE FROM idempotency_keys WHERE state = 'running'`,
 } as const;
 
 /** Column of `agents` and parameter cast for each patchable field: the only names `updateAgent` puts in SQL. */

@@ -90,7 +90,7 @@ describe("PostgresStore", () => {
     const tables = await withAdmin(async (admin) =>
       (await admin.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name`, [schema])).rows,
     );
-    expect(tables.map((r) => r.table_name)).toEqual(["agents", "events", "fanouts", "query_audit", "schema_migrations", "tokens"]);
+    expect(tables.map((r) => r.table_name)).toEqual(["agents", "events", "fanouts", "idempotency_keys", "query_audit", "schema_migrations", "tokens"]);
   });
 
   it("returns BIGINT columns as numbers, without changing pg's parsing for anyone else", async () => {

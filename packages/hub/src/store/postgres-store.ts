@@ -10,6 +10,8 @@ import type {
   AuditRecord,
   FanoutRecord,
   HubEventRecord,
+  IdempotencyClaim,
+  IdempotencyRecord,
   NewAudit,
   NewHubEvent,
   Store,
@@ -256,6 +258,42 @@ export class PostgresStore implements Store {
 
   async pruneEvents(keep: number): Promise<void> {
     await this.#query("pruneEvents", [keep]);
+  }
+
+  /**
+   * Insert-or-replace-if-expired in one statement, so two replicas claiming the same key at once cannot
+   * both win. The loser reads the holder; should that record vanish in between (pruned, released), it
+   * claims again.
+   */
+  async claimIdempotencyKey(c: IdempotencyClaim, now: number): Promise<IdempotencyRecord | undefined> {
+    for (let attempt = 1; ; attempt++) {
+      const { rowCount } = await this.#query("claimIdempotencyKey", [c.key, c.requester, c.fingerprint, c.owner, c.createdAt, c.expiresAt, now]);
+      if (rowCount > 0) return undefined;
+      const held = (await this.#query<IdempotencyRecord>("findIdempotencyKey", [c.key])).rows[0];
+      if (held !== undefined) return held;
+      // Claimed and dropped again between the two statements, repeatedly: say so rather than spin.
+      if (attempt === 5) throw new Error(`idempotency key ${JSON.stringify(c.key)} kept changing hands; retry`);
+    }
+  }
+
+  async completeIdempotencyKey(key: string, owner: string, response: string, expiresAt: number): Promise<boolean> {
+    return (await this.#query("completeIdempotencyKey", [key, owner, response, expiresAt])).rowCount > 0;
+  }
+
+  async releaseIdempotencyKey(key: string, owner: string): Promise<void> {
+    await this.#query("releaseIdempotencyKey", [key, owner]);
+  }
+
+  async findIdempotencyKey(key: string): Promise<IdempotencyRecord | undefined> {
+    return (await this.#query<IdempotencyRecord>("findIdempotencyKey", [key])).rows[0];
+  }
+
+  async pruneIdempotencyKeys(now: number): Promise<number> {
+    return (await this.#query("pruneIdempotencyKeys", [now])).rowCount;
+  }
+
+  async dropIdempotencyClaims(): Promise<void> {
+    await this.#query("dropIdempotencyClaims", []);
   }
 }
 

@@ -79,4 +79,18 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     created_at INTEGER NOT NULL
   );
   `,
+  // 3: idempotency keys of REST POSTs (api/idempotency.ts).
+  `
+  CREATE TABLE idempotency_keys (
+    key         TEXT PRIMARY KEY,
+    requester   TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    owner       TEXT NOT NULL,
+    state       TEXT NOT NULL CHECK (state IN ('running', 'done')),
+    created_at  INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    response    TEXT
+  );
+  CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_at);
+  `,
 ];

@@ -10,6 +10,8 @@ import type {
   AuditRecord,
   FanoutRecord,
   HubEventRecord,
+  IdempotencyClaim,
+  IdempotencyRecord,
   NewAudit,
   NewHubEvent,
   Store,
@@ -121,6 +123,20 @@ export class SqliteStore implements Store {
       insertEvent: db.prepare(`INSERT INTO events (type, data, created_at) VALUES (?, ?, ?)`),
       listEvents: db.prepare(`SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?`),
       pruneEvents: db.prepare(`DELETE FROM events WHERE seq <= (SELECT MAX(seq) FROM events) - ?`),
+      claimIdempotencyKey: db.prepare(
+        `INSERT INTO idempotency_keys (key, requester, fingerprint, owner, state, created_at, expires_at, response)
+         VALUES (@key, @requester, @fingerprint, @owner, 'running', @createdAt, @expiresAt, NULL)
+         ON CONFLICT (key) DO UPDATE SET requester = excluded.requester, fingerprint = excluded.fingerprint, owner = excluded.owner,
+           state = 'running', created_at = excluded.created_at, expires_at = excluded.expires_at, response = NULL
+           WHERE idempotency_keys.expires_at <= @now`,
+      ),
+      completeIdempotencyKey: db.prepare(
+        `UPDATE idempotency_keys SET state = 'done', response = ?, expires_at = ? WHERE key = ? AND owner = ? AND state = 'running'`,
+      ),
+      releaseIdempotencyKey: db.prepare(`DELETE FROM idempotency_keys WHERE key = ? AND owner = ? AND state = 'running'`),
+      findIdempotencyKey: db.prepare(`SELECT * FROM idempotency_keys WHERE key = ?`),
+      pruneIdempotencyKeys: db.prepare(`DELETE FROM idempotency_keys WHERE expires_at <= ?`),
+      dropIdempotencyClaims: db.prepare(`DELETE FROM idempotency_keys WHERE state = 'running'`),
       listAudit: db.prepare(
         `SELECT * FROM query_audit WHERE (@agentId IS NULL OR agent_id = @agentId) AND (@before IS NULL OR seq < @before)
          ORDER BY seq DESC LIMIT @limit`,
@@ -311,6 +327,48 @@ export class SqliteStore implements Store {
   async pruneEvents(keep: number): Promise<void> {
     this.#stmt.pruneEvents.run(keep);
   }
+
+  async claimIdempotencyKey(claim: IdempotencyClaim, now: number): Promise<IdempotencyRecord | undefined> {
+    // One statement: an insert, or the replacement of an expired record; no change means the key is held.
+    return this.#write(() => {
+      if (this.#stmt.claimIdempotencyKey.run({ ...claim, now }).changes > 0) return undefined;
+      return toIdempotency(this.#stmt.findIdempotencyKey.get(claim.key) as Row);
+    });
+  }
+
+  async completeIdempotencyKey(key: string, owner: string, response: string, expiresAt: number): Promise<boolean> {
+    return this.#write(() => this.#stmt.completeIdempotencyKey.run(response, expiresAt, key, owner).changes > 0);
+  }
+
+  async releaseIdempotencyKey(key: string, owner: string): Promise<void> {
+    await this.#write(() => this.#stmt.releaseIdempotencyKey.run(key, owner));
+  }
+
+  async findIdempotencyKey(key: string): Promise<IdempotencyRecord | undefined> {
+    const row = this.#stmt.findIdempotencyKey.get(key) as Row | undefined;
+    return row && toIdempotency(row);
+  }
+
+  async pruneIdempotencyKeys(now: number): Promise<number> {
+    return this.#stmt.pruneIdempotencyKeys.run(now).changes;
+  }
+
+  async dropIdempotencyClaims(): Promise<void> {
+    this.#stmt.dropIdempotencyClaims.run();
+  }
+}
+
+function toIdempotency(r: Row): IdempotencyRecord {
+  return {
+    key: r.key as string,
+    requester: r.requester as string,
+    fingerprint: r.fingerprint as string,
+    owner: r.owner as string,
+    state: r.state as IdempotencyRecord["state"],
+    createdAt: r.created_at as number,
+    expiresAt: r.expires_at as number,
+    response: (r.response as string | null) ?? null,
+  };
 }
 
 function toFanout(r: Row): FanoutRecord {

@@ -115,6 +115,40 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       expect(first!.type).toBe("agent.connected");
     });
 
+    it("claims an idempotency key once, keeps the response, replaces it only once expired", async () => {
+      const claim = { key: "k1", requester: "tok_a", fingerprint: "f1", owner: "hub_a:1", createdAt: 100, expiresAt: 200 };
+      expect(await store.claimIdempotencyKey(claim, 100)).toBeUndefined();
+      // A second claim, another owner, before expiry: the holder is returned, untouched.
+      const held = await store.claimIdempotencyKey({ ...claim, owner: "hub_b:2", fingerprint: "f2" }, 150);
+      expect(held).toEqual({ ...claim, state: "running", response: null });
+      expect(await store.completeIdempotencyKey("k1", "hub_b:2", "nope", 999)).toBe(false);
+      expect(await store.completeIdempotencyKey("k1", "hub_a:1", "sealed", 1000)).toBe(true);
+      expect(await store.completeIdempotencyKey("k1", "hub_a:1", "again", 1000)).toBe(false);
+      expect(await store.findIdempotencyKey("k1")).toEqual({ ...claim, state: "done", expiresAt: 1000, response: "sealed" });
+      expect(await store.claimIdempotencyKey({ ...claim, owner: "hub_b:3" }, 999)).toMatchObject({ state: "done", response: "sealed" });
+      // Expired: a new claim takes the key over.
+      expect(await store.claimIdempotencyKey({ ...claim, owner: "hub_b:4", createdAt: 1000, expiresAt: 2000 }, 1000)).toBeUndefined();
+      expect(await store.findIdempotencyKey("k1")).toMatchObject({ owner: "hub_b:4", state: "running", response: null });
+      expect(await store.findIdempotencyKey("k-missing")).toBeUndefined();
+    });
+
+    it("releases a claim only for its owner, prunes expired keys and drops running claims", async () => {
+      const claim = (key: string, expiresAt: number) => ({ key, requester: "tok_a", fingerprint: "f", owner: `o-${key}`, createdAt: 1, expiresAt });
+      await store.claimIdempotencyKey(claim("r", 100), 1);
+      await store.releaseIdempotencyKey("r", "someone-else");
+      expect(await store.findIdempotencyKey("r")).toBeDefined();
+      await store.releaseIdempotencyKey("r", "o-r");
+      expect(await store.findIdempotencyKey("r")).toBeUndefined();
+      for (const [key, expiresAt] of [["old", 10], ["new", 500], ["run", 500]] as const) await store.claimIdempotencyKey(claim(key, expiresAt), 1);
+      await store.completeIdempotencyKey("old", "o-old", "x", 10);
+      await store.completeIdempotencyKey("new", "o-new", "y", 500);
+      expect(await store.pruneIdempotencyKeys(100)).toBe(1);
+      expect(await store.findIdempotencyKey("old")).toBeUndefined();
+      await store.dropIdempotencyClaims();
+      expect(await store.findIdempotencyKey("run")).toBeUndefined();
+      expect(await store.findIdempotencyKey("new")).toMatchObject({ state: "done", response: "y" });
+    });
+
     it("is not ready after close", async () => {
       await store.close();
       expect(await store.ready()).toBe(false);

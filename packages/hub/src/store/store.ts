@@ -117,6 +117,29 @@ export interface HubEventRecord {
 
 export type NewHubEvent = Omit<HubEventRecord, "seq">;
 
+/**
+ * What the store keeps of one `Idempotency-Key`: who presented it, a fingerprint of the request, and
+ * either the claim of the request still running or the response it got (sealed: only a holder of the
+ * requester's credential can open it; see api/idempotency.ts).
+ */
+export interface IdempotencyRecord {
+  key: string;
+  /** The token (API token, or the enrollment token of an enrollment) that presented the key. */
+  requester: string;
+  /** sha256 over method, path and the canonical JSON body, hex. */
+  fingerprint: string;
+  /** Who runs (or ran) the request: `<hubId>:<uuid>`, one per request. */
+  owner: string;
+  state: "running" | "done";
+  createdAt: number;
+  /** Running: when the claim lapses (its runner is presumed dead). Done: when the record may be pruned. */
+  expiresAt: number;
+  /** The sealed stored response; null while running. */
+  response: string | null;
+}
+
+export type IdempotencyClaim = Pick<IdempotencyRecord, "key" | "requester" | "fingerprint" | "owner" | "createdAt" | "expiresAt">;
+
 export interface AuditQuery {
   agentId?: string;
   limit: number;
@@ -169,4 +192,20 @@ export interface Store {
   listEvents(afterSeq: number, limit: number): Promise<HubEventRecord[]>;
   /** Drops all but the newest `keep` events. */
   pruneEvents(keep: number): Promise<void>;
+
+  /**
+   * Atomically claims an idempotency key for a request about to run: records `claim` as running when the
+   * key is unknown or its record expired before `now`, and resolves undefined. Otherwise resolves the
+   * record that holds the key (running elsewhere, or done), untouched.
+   */
+  claimIdempotencyKey(claim: IdempotencyClaim, now: number): Promise<IdempotencyRecord | undefined>;
+  /** Stores the final response of a claim still held by `owner`; false when the claim was lost (lapsed, taken over). */
+  completeIdempotencyKey(key: string, owner: string, response: string, expiresAt: number): Promise<boolean>;
+  /** Drops a claim still held by `owner` (the request ended without a response worth keeping). */
+  releaseIdempotencyKey(key: string, owner: string): Promise<void>;
+  findIdempotencyKey(key: string): Promise<IdempotencyRecord | undefined>;
+  /** Drops records that expired before `now`; resolves how many. */
+  pruneIdempotencyKeys(now: number): Promise<number>;
+  /** Drops every running claim (start-up of the embedded store: the process that held them is gone). */
+  dropIdempotencyClaims(): Promise<void>;
 }

@@ -61,6 +61,8 @@ export function agentRoutes(s: ApiServices): Route[] {
       method: "POST",
       path: "/api/v1/agents/:id/query",
       scope: "query",
+      // A repeat waits for the first request as long as the first may take: its query's deadline.
+      idempotency: { waitMs: (body) => commandDeadlineMs(body, s.config.queryTimeoutMs) },
       async handle({ req, res, params, principal, requestId }) {
         const body = await readJson(req, QueryBody, MAX_BODY_BYTES);
         const correlationId = randomUUID();
@@ -84,4 +86,11 @@ export function agentRoutes(s: ApiServices): Route[] {
       },
     },
   ];
+}
+
+/** The deadline a (not yet validated) query body asks for, or the hub's default, plus a margin for the store writes. */
+function commandDeadlineMs(body: unknown, defaultMs: number): number {
+  const asked = typeof body === "object" && body !== null ? (body as { timeoutMs?: unknown }).timeoutMs : undefined;
+  const timeoutMs = typeof asked === "number" && Number.isInteger(asked) && asked > 0 && asked <= MAX_TIMEOUT_MS ? asked : defaultMs;
+  return timeoutMs + 5_000;
 }

@@ -1,6 +1,6 @@
 import { ENROLL_PATH, EnrollRequest, type EnrollResponse } from "@uplink/protocol";
 import { RateLimitedError, UnauthorizedError } from "../../errors.js";
-import { newId, newSecret, parseCredential, secretMatches } from "../../security/credentials.js";
+import { newId, newSecret, parseCredential, secretMatches, type Credential } from "../../security/credentials.js";
 import { isLive } from "../auth.js";
 import { readJson, sendJson } from "../http.js";
 import type { Route } from "../route.js";
@@ -16,6 +16,8 @@ export function enrollRoutes(s: ApiServices): Route[] {
       method: "POST",
       path: ENROLL_PATH,
       scope: null,
+      // The requester of an Idempotency-Key here is the enrollment token in the body (there is no bearer).
+      idempotency: { credential: (_ctx, body) => enrollCredential(body) },
       async handle({ req, res, log }) {
         const wait = s.enrollLimiter.take(req.socket.remoteAddress ?? "unknown");
         if (wait > 0) throw new RateLimitedError(wait);
@@ -34,4 +36,10 @@ export function enrollRoutes(s: ApiServices): Route[] {
       },
     },
   ];
+}
+
+/** The enrollment token named by a (not yet validated) enrollment body. */
+function enrollCredential(body: unknown): Credential | undefined {
+  const token = typeof body === "object" && body !== null ? (body as { token?: unknown }).token : undefined;
+  return typeof token === "string" ? parseCredential(token) : undefined;
 }
