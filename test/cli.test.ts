@@ -199,13 +199,14 @@ describe("The hub CLI `uplink-hub`", () => {
       { args: [], env: { WS_MAX_CLIENTS: "lots" }, names: "WS_MAX_CLIENTS" },
       { args: ["--log-level", "loud"], names: "--log-level" },
     ];
-    const runs = await Promise.all(cases.map((c) => uplinkHub(["serve", "--host", "127.0.0.1", "--data-dir", dataDir, ...c.args], { env: c.env, timeoutMs: 10_000 })));
+    // Six processes start at once: on a loaded machine that alone can take many seconds, so the limits are wide.
+    const runs = await Promise.all(cases.map((c) => uplinkHub(["serve", "--host", "127.0.0.1", "--data-dir", dataDir, ...c.args], { env: c.env, timeoutMs: 60_000 })));
     runs.forEach((run, i) => {
       expect(run.code, JSON.stringify(cases[i])).toBe(2);
       expect(run.stderr, JSON.stringify(cases[i])).toContain(cases[i]!.names);
       expect(run.stdout).not.toContain("hub listening");
     });
-  });
+  }, 120_000);
 
   it("applies serve's flags and their environment variables (flags win), as the welcome frame shows", async () => {
     const hub = await hubs.start({ healthInterval: "250ms", args: ["--max-inflight", "7"], env: { UPLINK_HEALTH_INTERVAL: "9s", UPLINK_MAX_INFLIGHT: "3" } });
