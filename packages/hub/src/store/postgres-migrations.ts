@@ -83,4 +83,8 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
     created_at BIGINT NOT NULL
   );
   `,
+  // 2: the legacy traits an agent's connection showed (a JSON array of names).
+  `
+  ALTER TABLE agents ADD COLUMN legacy_shapes JSON;
+  `,
 ];

@@ -79,4 +79,8 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     created_at INTEGER NOT NULL
   );
   `,
+  // 3: the legacy traits an agent's connection showed (a JSON array of names).
+  `
+  ALTER TABLE agents ADD COLUMN legacy_shapes TEXT;
+  `,
 ];
