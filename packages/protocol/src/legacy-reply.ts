@@ -6,7 +6,7 @@ import { CorrelationId } from "./hub-messages.js";
  * The legacy shapes of a `session_response` the hub accepts, as agents in the field write them (those
  * built from the correlation-ID gist this protocol descends from: `sessResp(sessionId, correlationId)`
  * plus an `error` string or the result, no `ok`). Each is a trait of one reply; a reply may show several.
- * The description of each is the text the docs show.
+ * docs/protocol.md has a row for each in its compatibility table (a test keeps them in step).
  */
 export const LEGACY_REPLY_SHAPES = {
   no_ok: "`ok` is absent: an `error` field means failure, otherwise success.",
