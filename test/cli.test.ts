@@ -15,14 +15,18 @@ describe("The operator CLI `uplink`", () => {
     const { agentId } = await hub.api.enroll("cli-db", { role: "cli-db" });
     const web = await hub.api.enroll("cli-web", { role: "cli-web" });
     await rawAgents.connect(hub.agentUrl, { agentKey: web.agentKey, hostname: "cli-web" });
-    await waitFor("cli-web online with its hello recorded", async () => (await hub.api.agent(web.agentId)).body.agentVersion !== null);
+    await waitFor("cli-web online with its hello and a reply recorded", async () => {
+      const { body } = await hub.api.agent(web.agentId);
+      return body.agentVersion !== null && body.legacyShapes !== null;
+    });
 
     const [table, json] = await Promise.all([cli(["agents"]), cli(["agents", "--json", "--status", "online", "--label", "role=cli-web"])]);
     expect(table.code).toBe(0);
     const lines = table.stdout.trimEnd().split("\n");
-    expect(lines[0]).toMatch(/^ID\s+HOSTNAME\s+STATUS\s+VERSION\s+LABELS\s+LAST SEEN$/);
-    expect(lines.find((l) => l.startsWith(agentId))).toMatch(new RegExp(`^${agentId}\\s+cli-db\\s+offline\\s+role=cli-db\\s+never$`));
-    expect(lines.find((l) => l.startsWith(web.agentId))).toMatch(new RegExp(`^${web.agentId}\\s+cli-web\\s+online\\s+raw-agent/1\\.0\\s+role=cli-web\\s+\\d+s ago$`));
+    expect(lines[0]).toMatch(/^ID\s+HOSTNAME\s+STATUS\s+VERSION\s+PROTOCOL\s+SHAPE\s+LABELS\s+LAST SEEN$/);
+    // What a host never reported reads "unknown"; a protocol-2 agent speaks the current reply shape.
+    expect(lines.find((l) => l.startsWith(agentId))).toMatch(new RegExp(`^${agentId}\\s+cli-db\\s+offline\\s+unknown\\s+unknown\\s+unknown\\s+role=cli-db\\s+never$`));
+    expect(lines.find((l) => l.startsWith(web.agentId))).toMatch(new RegExp(`^${web.agentId}\\s+cli-web\\s+online\\s+raw-agent/1\\.0\\s+2\\s+current\\s+role=cli-web\\s+\\d+s ago$`));
 
     expect(json.code).toBe(0);
     const parsed = JSON.parse(json.stdout) as { agents: { id: string; status: string }[] };

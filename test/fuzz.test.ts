@@ -72,19 +72,111 @@ const hubFrameText = fc.oneof(
   { weight: 1, arbitrary: fc.tuple(fc.integer({ min: 60_000, max: 140_000 }), fc.constantFrom("type", "collector", "query", "kind"), anyId).map(([n, field, id]) => JSON.stringify({ type: "session_command", sessionId: "s", correlationId: id, [field]: "t".repeat(n) })) },
 );
 
+/**
+ * The reply shapes of agents in the field (docs/protocol.md, "Protocol-1 compatibility"), as rewrites of a
+ * reply in the current shape. The hub must read each one as the same answer.
+ */
+type Reply = Record<string, unknown>;
+const LEGACY_REWRITES: Record<string, (f: Reply) => Reply> = {
+  current: (f) => f,
+  no_ok: ({ ok: _ok, ...f }) => f,
+  error_string: (f) => {
+    const { code: _code, ...rest } = f;
+    return f.ok === false ? rest : f;
+  },
+  error_object: (f) => {
+    const { code, error, ...rest } = f;
+    return f.ok === false ? { ...rest, error: { code, message: error } } : f;
+  },
+  session_id: ({ sessionId, ...f }) => ({ ...f, session_id: sessionId }),
+  top_level_result: (f) => {
+    const { result, ...rest } = f;
+    return f.ok === true && typeof result === "object" && result !== null ? { ...rest, ...result } : f;
+  },
+};
+const SHAPE_NAMES = Object.keys(LEGACY_REWRITES);
+/** Any mix of legacy rewrites, applied in order. */
+const legacyShapes = fc.subarray(SHAPE_NAMES.slice(1)).chain((names) => fc.shuffledSubarray(names, { minLength: names.length, maxLength: names.length }));
+const rewrite = (frame: Reply, shapes: string[]): Reply => shapes.reduce((f, name) => LEGACY_REWRITES[name]!(f), frame);
+
+/** A reply of the current shape, right or wrong in its values, then rewritten into any mix of legacy shapes. */
+const legacyReplyText = fc
+  .tuple(
+    fc.record(
+      {
+        type: fc.constant("session_response"),
+        sessionId: fc.oneof(fc.constantFrom("s", "uplink-health", ""), anyId),
+        correlationId: maybe(anyId),
+        ok: fc.oneof(fc.boolean(), fc.anything()),
+        result: maybe(fc.oneof(fc.constant({ columns: ["n"], rows: [[1]], rowCount: 1, truncated: false }), fc.anything())),
+        code: maybe(fc.oneof(fc.constantFrom("busy", "query_failed", "timeout"), fc.anything())),
+        error: maybe(fc.oneof(fc.string(), fc.constant(null), fc.constant(false), fc.anything())),
+        durationMs: maybe(fc.oneof(fc.nat(), fc.anything())),
+      },
+      { requiredKeys: ["type", "sessionId", "ok"] },
+    ),
+    legacyShapes,
+  )
+  .map(([frame, shapes]) => JSON.stringify(rewrite(frame, shapes)));
+
 describe("fuzzing: frame parsing never throws", () => {
   it("parseAgentToHub and parseHubToAgent return a result for any text", () => {
-    const text = fc.oneof(fc.string(), fc.string({ unit: "binary" }), fc.json(), hubFrameText, fc.anything().map((v) => JSON.stringify(v) ?? "undefined"));
+    const text = fc.oneof(fc.string(), fc.string({ unit: "binary" }), fc.json(), hubFrameText, legacyReplyText, fc.anything().map((v) => JSON.stringify(v) ?? "undefined"));
     fc.assert(
       fc.property(text, (t) => {
         const a = parseAgentToHub(t);
         const h = parseHubToAgent(t);
         expect(typeof a.ok).toBe("boolean");
         expect(typeof h.ok).toBe("boolean");
-        if (a.ok && a.message.type === "session_response") expect(typeof a.message.sessionId).toBe("string");
+        if (a.ok && a.message.type === "session_response") {
+          expect(typeof a.message.sessionId).toBe("string");
+          expect(typeof a.message.ok).toBe("boolean");
+          expect(Array.isArray(a.message.legacy)).toBe(true);
+          // A failure always carries a code and a message, whatever shape it came in.
+          if (!a.message.ok) expect([typeof a.message.code, typeof a.message.error]).toEqual(["string", "string"]);
+        }
         if (h.ok && h.message.type === "session_command") expect(typeof h.message.sessionId).toBe("string");
       }),
       { numRuns: 3000 },
+    );
+  });
+
+  it("reads a well-formed reply rewritten into any mix of legacy shapes as the same answer", () => {
+    const cell = fc.oneof(fc.string(), fc.integer(), fc.boolean(), fc.constant(null));
+    const wellFormed = fc.record(
+      {
+        type: fc.constant("session_response"),
+        sessionId: fc.string({ minLength: 1, maxLength: 40 }),
+        correlationId: maybe(fc.uuid()),
+        ok: fc.boolean(),
+        result: fc.record({ columns: fc.array(fc.string(), { maxLength: 3 }), rows: fc.array(fc.array(cell, { maxLength: 3 }), { maxLength: 3 }), rowCount: fc.nat(), truncated: fc.boolean() }),
+        code: fc.constantFrom("busy", "query_failed", "timeout", "read_only"),
+        error: fc.string({ maxLength: 200 }),
+        durationMs: maybe(fc.nat()),
+      },
+      { requiredKeys: ["type", "sessionId", "ok", "result", "code", "error"] },
+    ).map(({ ok, result, code, error, ...rest }) => (ok ? { ...rest, ok, result } : { ...rest, ok, code, error }));
+    fc.assert(
+      fc.property(wellFormed, legacyShapes, (frame, shapes) => {
+        const current = parseAgentToHub(JSON.stringify(frame));
+        const rewritten = rewrite(frame, shapes);
+        const legacy = parseAgentToHub(JSON.stringify(rewritten));
+        expect(current.ok && legacy.ok).toBe(true);
+        if (!current.ok || !legacy.ok || current.message.type !== "session_response" || legacy.message.type !== "session_response") return;
+        const { legacy: traits, ...answer } = legacy.message;
+        const { legacy: none, ...expected } = current.message;
+        expect(none).toEqual([]);
+        // A rewrite that dropped the code (error_string before any error_object) leaves the documented stand-in.
+        const error = rewritten.error as { code?: unknown } | string | undefined;
+        const codeKept = typeof rewritten.code === "string" || (typeof error === "object" && typeof error.code === "string");
+        if (!frame.ok && !codeKept) expected.code = "agent_error";
+        expect(answer).toEqual(expected);
+        // Every rewrite that changed the frame shows as a trait (no_ok always does; the others when they apply).
+        if (shapes.includes("no_ok")) expect(traits).toContain("no_ok");
+        if (shapes.includes("session_id")) expect(traits).toContain("session_id");
+        expect(traits.every((t) => shapes.includes(t))).toBe(true);
+      }),
+      { numRuns: 2000 },
     );
   });
 });
@@ -144,6 +236,8 @@ describe("fuzzing: the agent's CommandDispatcher", () => {
           expect(builtFrames).toContain(frame);
           const parsed = parseAgentToHub(JSON.stringify(frame));
           expect(parsed.ok, JSON.stringify(parsed)).toBe(true);
+          // The agent writes only the current shape, never a legacy one.
+          expect(parsed.ok && parsed.message.type === "session_response" ? parsed.message.legacy : undefined).toEqual([]);
           if (frame.correlationId !== undefined) {
             expect(named.has(frame.correlationId), `invented correlationId ${JSON.stringify(frame.correlationId)}`).toBe(true);
             answered.set(frame.correlationId, (answered.get(frame.correlationId) ?? 0) + 1);
@@ -185,14 +279,14 @@ describe("fuzzing: an in-process hub fed random and mutated frames over a real s
 
   /** What the fuzzing agent does once its commands are pending. */
   type Action =
-    | { kind: "reply"; target: number; ok: boolean }
+    | { kind: "reply"; target: number; ok: boolean; shapes: string[] }
     | { kind: "misroute"; target: number; id: string | null | number }
     | { kind: "mutated"; target: number; at: number; how: number }
     | { kind: "garbage"; text: string }
     | { kind: "binary" }
     | { kind: "hello"; frame: unknown };
   const action: fc.Arbitrary<Action> = fc.oneof(
-    fc.record({ kind: fc.constant("reply" as const), target: fc.nat(7), ok: fc.boolean() }),
+    fc.record({ kind: fc.constant("reply" as const), target: fc.nat(7), ok: fc.boolean(), shapes: legacyShapes }),
     fc.record({ kind: fc.constant("misroute" as const), target: fc.nat(7), id: fc.oneof(fc.constantFrom(...ID_POOL), fc.constant(null), fc.integer()) }),
     fc.record({ kind: fc.constant("mutated" as const), target: fc.nat(7), at: fc.nat(), how: fc.nat(3) }),
     fc.record({ kind: fc.constant("garbage" as const), text: fc.oneof(fc.string(), fc.json(), fc.constant("[".repeat(50_000))) }),
@@ -215,8 +309,10 @@ describe("fuzzing: an in-process hub fed random and mutated frames over a real s
           if (ws.readyState !== WebSocket.OPEN) return;
           try {
             const f = JSON.parse(text);
-            if (f && typeof f.correlationId === "string" && f.result && "rows" in f.result) {
-              sentRows.set(f.correlationId, [...(sentRows.get(f.correlationId) ?? []), JSON.stringify(f.result.rows)]);
+            // The result is under `result`, or (a legacy shape) the frame's own top-level fields.
+            const result = f && typeof f === "object" && "result" in f ? f.result : f;
+            if (f && typeof f.correlationId === "string" && result && typeof result === "object" && "rows" in result) {
+              sentRows.set(f.correlationId, [...(sentRows.get(f.correlationId) ?? []), JSON.stringify(result.rows)]);
             }
           } catch {}
           ws.send(text);
@@ -250,7 +346,7 @@ describe("fuzzing: an in-process hub fed random and mutated frames over a real s
 
         for (const a of actions) {
           const c = commands[a.kind === "garbage" || a.kind === "binary" || a.kind === "hello" ? 0 : a.target % Math.max(1, commands.length)];
-          if (a.kind === "reply" && c) sendText(reply(c, [[c.correlationId]], a.ok));
+          if (a.kind === "reply" && c) sendText(JSON.stringify(rewrite(JSON.parse(reply(c, [[c.correlationId]], a.ok)), a.shapes)));
           else if (a.kind === "misroute" && c) sendText(reply({ sessionId: c.sessionId, correlationId: a.id }, [[String(a.id)]]));
           else if (a.kind === "mutated" && c) sendText(mutate(reply(c, [[c.correlationId]]), a.at, a.how));
           else if (a.kind === "garbage") sendText(a.text);
@@ -280,6 +376,106 @@ describe("fuzzing: an in-process hub fed random and mutated frames over a real s
     );
     console.log(`hub fuzz: callers answered by status ${JSON.stringify(Object.fromEntries(tally))}`);
     expect(tally.get(200)).toBeGreaterThan(0);
+    expect(errors).toEqual([]);
+    expect(unhandled).toEqual([]);
+  });
+
+  /** What a protocol-1 fuzzing agent does between answering its commands. */
+  type LegacyAction =
+    | { kind: "answer"; target: number; ok: boolean; shapes: string[] }
+    | { kind: "stray"; session: string; shapes: string[] }
+    | { kind: "garbage"; text: string }
+    | { kind: "binary" }
+    | { kind: "hello"; frame: unknown };
+  const legacyAction: fc.Arbitrary<LegacyAction> = fc.oneof(
+    { weight: 6, arbitrary: fc.record({ kind: fc.constant("answer" as const), target: fc.nat(15), ok: fc.boolean(), shapes: legacyShapes }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant("stray" as const), session: fc.constantFrom("stray", "nobody", "z"), shapes: legacyShapes }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant("garbage" as const), text: fc.oneof(fc.string(), fc.json()) }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant("binary" as const) }) },
+    { weight: 1, arbitrary: fc.record({ kind: fc.constant("hello" as const), frame: fc.oneof(fc.anything(), fc.record({ type: fc.constant("hello"), protocol: fc.anything() })) }) },
+  );
+
+  it("with a protocol-1 agent answering in random legacy shapes, out of order across sessions, between hostile frames: each caller gets its own answer or an error", async () => {
+    const tally = new Map<number, number>();
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 10 }),
+        fc.integer({ min: 1, max: 3 }),
+        fc.boolean(),
+        fc.array(legacyShapes, { minLength: 1, maxLength: 3 }),
+        fc.array(legacyAction, { minLength: 1, maxLength: 20 }),
+        async (k, sessionCount, sendHello, healthShapes, actions) => {
+          // No Uplink-Protocol header: protocol 1, commands without correlationId, replies routed by session.
+          const ws = new WebSocket(agentUrl, { headers: { authorization: `Bearer ${agentKey}` }, perMessageDeflate: false });
+          ws.on("error", () => undefined);
+          const closed = new Promise<void>((resolve) => ws.once("close", () => resolve()));
+          const received: Array<{ sessionId: string; query: string }> = [];
+          const answered = new Set<{ sessionId: string; query: string }>();
+          const send = (text: string) => ws.readyState === WebSocket.OPEN && ws.send(text);
+          const answer = (c: { sessionId: string; query: string }, ok: boolean, shapes: string[]) => {
+            answered.add(c);
+            const frame = ok
+              ? { type: "session_response", sessionId: c.sessionId, ok: true, result: { columns: ["query"], rows: [[c.query]], rowCount: 1, truncated: false }, durationMs: 1 }
+              : { type: "session_response", sessionId: c.sessionId, ok: false, code: "query_failed", error: `failed: ${c.query}`, durationMs: 1 };
+            send(JSON.stringify(rewrite(frame, shapes)));
+          };
+          let healthAnswers = 0;
+          ws.on("message", (data) => {
+            const f = JSON.parse(String(data));
+            if (f.type !== "session_command") return;
+            if (f.correlationId !== undefined) throw new Error("a protocol-1 agent got a correlationId");
+            const health = { status: "ok", agentVersion: "fuzz", uptimeS: 1, load1: 0, memFreeBytes: 1, memTotalBytes: 2, inflight: 0, collectors: ["host"] };
+            if (f.kind === "health") send(JSON.stringify(rewrite({ type: "session_response", sessionId: f.sessionId, ok: true, result: health }, healthShapes[healthAnswers++ % healthShapes.length]!)));
+            else received.push({ sessionId: f.sessionId, query: f.query });
+          });
+          await new Promise<void>((resolve, reject) => {
+            ws.once("open", () => resolve());
+            ws.once("unexpected-response", (_q, res) => reject(new Error(`upgrade refused ${res.statusCode}`)));
+          });
+          if (sendHello) send(JSON.stringify({ type: "hello", protocol: 1, agentVersion: "fuzz", hostname: "fuzzed", platform: "linux", arch: "x64" }));
+          // The hub registered this socket (replacing the previous run's) before its 101 reached us: it is the agent's now.
+
+          const calls = Array.from({ length: k }, (_, i) =>
+            httpJson(`${base}/api/v1/agents/${agentId}/query`, { token: adminToken, json: { query: `select ${i}`, sessionId: `s${i % sessionCount}`, timeoutMs: 3_000 } }),
+          );
+          let settled = false;
+          const all = Promise.all(calls).finally(() => (settled = true));
+          // The hub sends one command per session at a time; wait for the first of each before acting.
+          const firstWave = Math.min(k, sessionCount);
+          for (let t = 0; received.length < firstWave && ws.readyState === WebSocket.OPEN && t < 1000; t++) await new Promise((r) => setTimeout(r, 5));
+
+          for (const a of actions) {
+            const open = received.filter((c) => !answered.has(c));
+            if (a.kind === "answer" && open.length > 0) answer(open[a.target % open.length]!, a.ok, a.shapes);
+            else if (a.kind === "stray") send(JSON.stringify(rewrite({ type: "session_response", sessionId: a.session, ok: true, result: { columns: ["query"], rows: [["stray"]], rowCount: 1, truncated: false } }, a.shapes)));
+            else if (a.kind === "garbage") send(a.text);
+            else if (a.kind === "binary" && ws.readyState === WebSocket.OPEN) ws.send(Buffer.from([0, 1, 2, 255]), { binary: true });
+            else if (a.kind === "hello") send(JSON.stringify(a.frame) ?? "null");
+            await new Promise((r) => setImmediate(r));
+          }
+          // A well-behaved field agent answers every command it got, in any shape; the hub then sends the next of each session.
+          while (!settled) {
+            for (const c of received.filter((c) => !answered.has(c))) answer(c, true, ["no_ok", "session_id"]);
+            await new Promise((r) => setTimeout(r, 5));
+          }
+
+          const answers = await all;
+          answers.forEach((res, i) => {
+            tally.set(res.status, (tally.get(res.status) ?? 0) + 1);
+            if (res.status === 200) expect(res.body.result.rows, `caller ${i}`).toEqual([[`select ${i}`]]);
+            else if (res.status === 502 && res.body.error.code !== "agent_disconnected" && res.body.error.code !== "agent_replaced") expect(res.body.error.message, `caller ${i}`).toBe(`failed: select ${i}`);
+            else expect([502, 503, 504, 409], `caller ${i}: ${JSON.stringify(res.body)}`).toContain(res.status);
+          });
+          ws.terminate();
+          await closed;
+          expect((await httpJson(`${base}/healthz`)).status).toBe(200);
+        },
+      ),
+      { numRuns: 30 },
+    );
+    console.log(`legacy hub fuzz: callers answered by status ${JSON.stringify(Object.fromEntries(tally))}`);
+    expect(tally.get(200)).toBeGreaterThan(0);
+    expect(tally.get(502)).toBeGreaterThan(0);
     expect(errors).toEqual([]);
     expect(unhandled).toEqual([]);
   });

@@ -1,30 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { UUID_V4, type ApiResponse, type ErrorBody, type QueryAnswer } from "./fixtures/http.js";
 import { useHubs } from "./fixtures/hub-process.js";
-import { sessionOf, useRawAgents, type HubCommand, type RawAgent } from "./fixtures/raw-agent.js";
+import { maxInflightPerSession, sessionOf, useRawAgents, type HubCommand } from "./fixtures/raw-agent.js";
 import { seededRandom, waitFor } from "./fixtures/wait.js";
-
-/**
- * Walks the raw agent's timeline and returns, per session, the most commands that were ever in flight
- * at once (sent by the hub and not yet answered by the agent).
- */
-function maxInflightPerSession(agent: RawAgent): Map<string, number> {
-  const inflight = new Map<string, number>();
-  const max = new Map<string, number>();
-  for (const event of agent.timeline) {
-    if (typeof event.frame !== "object" || Buffer.isBuffer(event.frame)) continue;
-    const frame = event.frame as Record<string, unknown>;
-    const session = sessionOf(frame);
-    if (event.dir === "in" && frame.type === "session_command") {
-      const n = (inflight.get(session) ?? 0) + 1;
-      inflight.set(session, n);
-      max.set(session, Math.max(max.get(session) ?? 0, n));
-    } else if (event.dir === "out" && frame.type === "session_response") {
-      inflight.set(session, (inflight.get(session) ?? 0) - 1);
-    }
-  }
-  return max;
-}
 
 /** Protocol 1: an agent that never echoes a correlationId. The hub matches its replies by session. */
 describe("A legacy (protocol 1) agent", () => {

@@ -34,6 +34,12 @@ export class HubMetrics {
     labelNames: ["reason"] as const,
     registers: [this.registry],
   });
+  readonly legacyReplies = new Counter({
+    name: "uplink_legacy_replies_total",
+    help: "Agent replies read in a legacy shape, by shape (a reply counts once under each shape it shows)",
+    labelNames: ["shape"] as const,
+    registers: [this.registry],
+  });
   readonly frameViolations = new Counter({
     name: "uplink_frame_violations_total",
     help: "Agent frames that were not JSON or failed their schema",

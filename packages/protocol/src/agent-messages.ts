@@ -1,6 +1,5 @@
 import { z } from "zod";
-import { MAX_ERROR_CHARS, MAX_ID_CHARS } from "./constants.js";
-import { CorrelationId } from "./hub-messages.js";
+import { SessionResponse } from "./legacy-reply.js";
 
 /** Labels of a host: at most 64, so a hello or an enrollment cannot make the hub store without bound. */
 export const MAX_LABELS = 64;
@@ -21,29 +20,8 @@ export const Hello = z.object({
 });
 export type Hello = z.infer<typeof Hello>;
 
-/**
- * `session_response` as the hub reads it. Legacy agents may spell `session_id`; the transform folds it.
- * Agents build this frame only through {@link buildResponse}.
- */
-export const SessionResponse = z
-  .object({
-    type: z.literal("session_response"),
-    // Empty when the command it answers named no session (a malformed command answered as bad_command).
-    sessionId: z.string().max(MAX_ID_CHARS).optional(),
-    session_id: z.string().max(MAX_ID_CHARS).optional(),
-    correlationId: CorrelationId.optional(),
-    ok: z.boolean(),
-    result: z.unknown().optional(),
-    error: z.string().max(MAX_ERROR_CHARS).optional(),
-    code: z.string().max(64).optional(),
-    durationMs: z.number().nonnegative().optional(),
-  })
-  .refine((r) => r.sessionId !== undefined || r.session_id !== undefined, {
-    message: "sessionId is required",
-    path: ["sessionId"],
-  })
-  .transform(({ session_id, sessionId, ...rest }) => ({ ...rest, sessionId: (sessionId ?? session_id) as string }));
-export type SessionResponse = z.output<typeof SessionResponse>;
+// `session_response` as the hub reads it, in this protocol's shape and every legacy one: legacy-reply.ts.
+export { SessionResponse };
 
 export type AgentToHub = Hello | SessionResponse;
 export type AgentToHubType = AgentToHub["type"];

@@ -52,6 +52,7 @@ export const ERROR_CODES = {
   query_failed: "The query could not be evaluated (the message carries the engine's reason).",
   read_only: "The statement would write, attach, change a pragma or load an extension; only reads are allowed.",
   internal: "An unexpected failure inside the hub or the agent.",
+  agent_error: "The agent answered an error without a code (a protocol-1 agent); the message is the agent's.",
   // Raised by the hub for a command.
   agent_offline: "The agent is not connected to any hub replica.",
   agent_disconnected: "The agent's connection closed while the command was pending.",

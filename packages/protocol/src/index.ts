@@ -12,6 +12,7 @@ export {
   HUB_TO_AGENT_SCHEMAS,
 } from "./hub-messages.js";
 export { Hello, SessionResponse, Labels, MAX_LABELS, type AgentToHub, type AgentToHubType, AGENT_TO_HUB_SCHEMAS } from "./agent-messages.js";
+export { LEGACY_REPLY_SHAPES, LEGACY_REPLY_SHAPE_LIST, LEGACY_ERROR_CODE, REPLY_ENVELOPE_FIELDS, type LegacyReplyShape } from "./legacy-reply.js";
 export { Cell, QueryResult, HealthStatus, HealthResult } from "./results.js";
 export { buildResponse, commandRef, type CommandRef, type Outcome, type SessionResponseFrame } from "./response.js";
 export { parseHubToAgent, parseAgentToHub, describeIssues, type ParsedFrame, type DispatchTable } from "./frames.js";

@@ -18,6 +18,18 @@ export interface AgentView {
   lastSeenAt: string | null;
   lastHealth: Record<string, unknown> | null;
   replicaId: string | null;
+  /** Legacy traits its latest connection showed; [] for the current shape; null until a reply was read. */
+  legacyShapes: string[] | null;
+}
+
+/** What a host never reported (a protocol-1 agent may send no hello), spelled the same in every view. */
+const UNKNOWN = "unknown";
+const known = (value: string | number | null): string => (value === null ? UNKNOWN : String(value));
+
+/** The reply shape an agent speaks: `current`, its legacy traits, or unknown before its first reply. */
+export function shapeText(shapes: string[] | null): string {
+  if (shapes === null) return UNKNOWN;
+  return shapes.length === 0 ? "current" : shapes.join(",");
 }
 
 /** Lists agents, optionally filtered. */
@@ -41,8 +53,8 @@ export function registerAgents(program: Command, context: () => CliContext): voi
       if (json) return out(JSON.stringify({ agents }));
       out(
         renderTable(
-          ["ID", "HOSTNAME", "STATUS", "VERSION", "LABELS", "LAST SEEN"],
-          agents.map((a) => [a.id, a.hostname, a.status, a.agentVersion ?? "", labelsText(a.labels), ago(a.lastSeenAt)]),
+          ["ID", "HOSTNAME", "STATUS", "VERSION", "PROTOCOL", "SHAPE", "LABELS", "LAST SEEN"],
+          agents.map((a) => [a.id, a.hostname, a.status, known(a.agentVersion), known(a.protocol), shapeText(a.legacyShapes), labelsText(a.labels), ago(a.lastSeenAt)]),
         ).trimEnd(),
       );
     });
@@ -59,9 +71,10 @@ export function registerAgents(program: Command, context: () => CliContext): voi
         ["hostname", a.hostname],
         ["status", a.status],
         ["labels", labelsText(a.labels)],
-        ["version", a.agentVersion ?? ""],
-        ["protocol", String(a.protocol ?? "")],
-        ["platform", [a.platform, a.arch].filter(Boolean).join("/")],
+        ["version", known(a.agentVersion)],
+        ["protocol", known(a.protocol)],
+        ["shape", shapeText(a.legacyShapes)],
+        ["platform", a.platform === null && a.arch === null ? UNKNOWN : [a.platform, a.arch].filter(Boolean).join("/")],
         ["enrolled", a.enrolledAt],
         ["connected", a.connectedAt ?? ""],
         ["last seen", `${a.lastSeenAt ?? ""} (${ago(a.lastSeenAt)})`],

@@ -64,8 +64,9 @@ function connect(protocol = 2) {
   const ws = new FakeSocket();
   const metrics = new HubMetrics();
   const onClose = vi.fn();
-  const connection = new AgentConnection(ws as unknown as WebSocket, { agentId: "agt_t", protocol, log, metrics, limits: { sendHighWaterBytes: 1024, sendHardLimitBytes: 8192, maxFramesPerSecond: 50 }, onHello: vi.fn(), onClose });
-  return { ws, metrics, connection, onClose };
+  const onLegacyShapes = vi.fn();
+  const connection = new AgentConnection(ws as unknown as WebSocket, { agentId: "agt_t", protocol, log, metrics, limits: { sendHighWaterBytes: 1024, sendHardLimitBytes: 8192, maxFramesPerSecond: 50 }, onHello: vi.fn(), onLegacyShapes, onClose });
+  return { ws, metrics, connection, onClose, onLegacyShapes };
 }
 
 async function counter(metrics: HubMetrics, name: string): Promise<number> {
@@ -226,6 +227,47 @@ describe("AgentConnection", () => {
       expect(ws.commands().map((c) => c.query)).toEqual(["slow", "next"]);
       ws.reply({ type: "session_response", sessionId: "a", ok: true, result: { columns: ["q"], rows: [["next"]], rowCount: 1, truncated: false } });
       expect(((await second).result as { rows: string[][] }).rows[0]![0]).toBe("next");
+    });
+
+    it("reads replies in every field shape as answers, counts each shape, and reports the traits once each", async () => {
+      const { ws, metrics, connection, onLegacyShapes } = connect(1);
+      expect(connection.legacyShapes).toBeNull();
+      const q = (query: string) => connection.send(request({ sessionId: query, query }));
+      const [noOk, errString, errObject, sessionIdOnly, topLevel] = ["no-ok", "err-string", "err-object", "session-id", "top-level"].map(q);
+      ws.reply({ type: "session_response", sessionId: "no-ok", result: { columns: ["q"], rows: [["no-ok"]], rowCount: 1, truncated: false } });
+      ws.reply({ type: "session_response", sessionId: "err-string", error: "table users is gone" });
+      ws.reply({ type: "session_response", sessionId: "err-object", ok: false, error: { code: "query_failed", message: "near SELEC" } });
+      ws.reply({ type: "session_response", session_id: "session-id", ok: true, result: { columns: [], rows: [], rowCount: 0, truncated: false } });
+      ws.reply({ type: "session_response", sessionId: "top-level", columns: ["q"], rows: [["top"]], rowCount: 1, truncated: false });
+      expect(await noOk).toMatchObject({ ok: true, result: { rows: [["no-ok"]] } });
+      expect(await errString).toMatchObject({ ok: false, code: "agent_error", error: "table users is gone" });
+      expect(await errObject).toMatchObject({ ok: false, code: "query_failed", error: "near SELEC" });
+      expect(await sessionIdOnly).toMatchObject({ ok: true, result: { rowCount: 0 } });
+      expect(await topLevel).toMatchObject({ ok: true, result: { columns: ["q"], rows: [["top"]], rowCount: 1, truncated: false } });
+
+      expect(await counter(metrics, "uplink_frame_violations_total")).toBe(0);
+      expect(await counter(metrics, "uplink_orphan_replies_total")).toBe(0);
+      const byShape = Object.fromEntries((await metrics.registry.getSingleMetric("uplink_legacy_replies_total")!.get()).values.map((v) => [v.labels.shape, v.value]));
+      expect(byShape).toEqual({ no_ok: 3, error_string: 1, error_object: 1, session_id: 1, top_level_result: 1 });
+      // No hello came before the first reply; each new trait was reported once, the last report holding them all.
+      expect(connection.legacyShapes).toEqual(["no_hello", "no_ok", "error_string", "error_object", "session_id", "top_level_result"]);
+      expect(onLegacyShapes.mock.calls.map(([, shapes]) => shapes)).toEqual([
+        ["no_hello", "no_ok"],
+        ["no_hello", "no_ok", "error_string"],
+        ["no_hello", "no_ok", "error_string", "error_object"],
+        ["no_hello", "no_ok", "error_string", "error_object", "session_id"],
+        ["no_hello", "no_ok", "error_string", "error_object", "session_id", "top_level_result"],
+      ]);
+    });
+
+    it("reports the current shape as no legacy trait once a hello came first", async () => {
+      const { ws, connection, onLegacyShapes } = connect(1);
+      ws.reply({ type: "hello", protocol: 1, agentVersion: "1", hostname: "h", platform: "linux", arch: "x64" });
+      const pending = connection.send(request({ sessionId: "a" }));
+      ws.reply({ type: "session_response", sessionId: "a", ok: true, result: { columns: [], rows: [], rowCount: 0, truncated: false } });
+      await pending;
+      expect(connection.legacyShapes).toEqual([]);
+      expect(onLegacyShapes).toHaveBeenCalledExactlyOnceWith(connection, []);
     });
   });
 });

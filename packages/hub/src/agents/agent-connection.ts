@@ -1,6 +1,7 @@
 import {
   CloseCode,
   commandRef,
+  LEGACY_REPLY_SHAPE_LIST,
   parseAgentToHub,
   VIOLATION_BUDGET,
   VIOLATION_WINDOW_MS,
@@ -55,8 +56,13 @@ export interface AgentConnectionOptions {
   metrics: HubMetrics;
   limits: ConnectionLimits;
   onHello(connection: AgentConnection, hello: Hello): void;
+  /** The legacy traits seen on this connection changed (see {@link AgentConnection.legacyShapes}). */
+  onLegacyShapes(connection: AgentConnection, shapes: readonly string[]): void;
   onClose(connection: AgentConnection): void;
 }
+
+/** The trait of an agent whose first reply came before any `hello` (protocol 1 allows that). */
+export const NO_HELLO = "no_hello";
 
 /** Grace for the close handshake before the socket is cut. */
 const CLOSE_GRACE_MS = 1000;
@@ -84,6 +90,9 @@ export class AgentConnection {
   #framesInWindow = 0;
   #closeError: HubError | undefined;
   #terminateTimer: NodeJS.Timeout | undefined;
+  #helloSeen = false;
+  /** Legacy traits seen so far; undefined until the first reply was read. */
+  #legacyShapes: Set<string> | undefined;
   readonly #handlers: DispatchTable<AgentToHub>;
 
   constructor(ws: WebSocket, opts: AgentConnectionOptions) {
@@ -94,7 +103,10 @@ export class AgentConnection {
     this.#log = opts.log;
     this.#handlers = {
       hello: (hello) => {
-        if (this.#unsolicitedAllowed()) opts.onHello(this, hello);
+        if (!this.#unsolicitedAllowed()) return;
+        this.#helloSeen = true;
+        if (this.#legacyShapes?.delete(NO_HELLO)) this.#reportLegacyShapes();
+        opts.onHello(this, hello);
       },
       session_response: (response) => this.#onResponse(response),
     };
@@ -106,6 +118,16 @@ export class AgentConnection {
 
   get state(): ConnectionState {
     return this.#state;
+  }
+
+  /**
+   * The legacy traits this connection showed: `no_hello` (a reply came before any hello) and the reply
+   * shapes of `LEGACY_REPLY_SHAPES`, in that order; `[]` for the current shape; null before any reply.
+   */
+  get legacyShapes(): string[] | null {
+    if (this.#legacyShapes === undefined) return null;
+    const seen = this.#legacyShapes;
+    return [NO_HELLO, ...LEGACY_REPLY_SHAPE_LIST].filter((s) => seen.has(s));
   }
 
   /** Commands awaiting a reply on this connection. */
@@ -243,6 +265,7 @@ export class AgentConnection {
   }
 
   #onResponse(response: SessionResponse): void {
+    this.#noteShape(response);
     if (response.correlationId !== undefined) {
       const entry = this.#pending.take(response.correlationId);
       if (entry === undefined) return this.#orphan("unknown", response);
@@ -250,6 +273,29 @@ export class AgentConnection {
     }
     if (this.protocol >= 2) return this.#orphan("missing_correlation_id", response);
     this.#onLegacyResponse(response);
+  }
+
+  /**
+   * Counts the reply's legacy shapes and reports when this connection shows a trait it had not shown
+   * before; that happens a handful of times per connection at most, so the store sees few writes.
+   */
+  #noteShape(response: SessionResponse): void {
+    for (const shape of response.legacy) this.#opts.metrics.legacyReplies.inc({ shape });
+    const first = this.#legacyShapes === undefined;
+    const seen = (this.#legacyShapes ??= new Set());
+    const before = seen.size;
+    if (!this.#helloSeen) seen.add(NO_HELLO);
+    for (const shape of response.legacy) seen.add(shape);
+    if (first || seen.size !== before) this.#reportLegacyShapes();
+  }
+
+  #reportLegacyShapes(): void {
+    const shapes = this.legacyShapes;
+    if (shapes === null) return;
+    // Info only for what an operator may act on: an agent still writing a legacy shape.
+    if (shapes.length > 0) this.#log.info({ legacyShapes: shapes }, "agent reply shape");
+    else this.#log.debug({ legacyShapes: shapes }, "agent reply shape");
+    this.#opts.onLegacyShapes(this, shapes);
   }
 
   #complete(entry: PendingCommand, response: SessionResponse): void {

@@ -152,6 +152,7 @@ export class AgentGateway {
         log.info({ hostname: hello.hostname, agentVersion: hello.agentVersion, protocol: hello.protocol }, "agent hello");
         this.#registry.recordHello(c, hello);
       },
+      onLegacyShapes: (c, shapes) => this.#registry.recordLegacyShapes(c, shapes),
       onClose: (c) => {
         release();
         this.#poller.untrack(c);

@@ -69,6 +69,8 @@ export class AgentRegistry {
       connectedAt: connection.connectedAt,
       lastSeenAt: connection.connectedAt,
       replicaId: this.#replicaId,
+      // Unknown again until this connection's first reply is read.
+      legacyShapes: null,
     });
     this.#events.publish("agent.connected", { agentId: connection.agentId, protocol: connection.protocol, replicaId: this.#replicaId });
     for (const o of this.#observers) o.added(connection.agentId);
@@ -111,17 +113,27 @@ export class AgentRegistry {
     });
   }
 
-  /** A health poll answered (`health`) or failed (`null`): the agent is online or unresponsive. */
-  recordHealth(connection: AgentConnection, health: HealthResult | null): void {
+  /** The legacy traits the connection showed changed (AgentConnection.legacyShapes). */
+  recordLegacyShapes(connection: AgentConnection, shapes: readonly string[]): void {
     if (this.#byId.get(connection.agentId) !== connection) return;
-    const status: AgentStatus = health === null ? "unresponsive" : "online";
+    this.#persist(connection.agentId, { legacyShapes: [...shapes] });
+  }
+
+  /**
+   * A health poll answered (`health`, or `answered` without a health result: a legacy agent's bare
+   * success) or failed (`null`): the agent is online or unresponsive.
+   */
+  recordHealth(connection: AgentConnection, health: HealthResult | null, answered = health !== null): void {
+    if (this.#byId.get(connection.agentId) !== connection) return;
+    const status: AgentStatus = answered ? "online" : "unresponsive";
     const previous = this.#status.get(connection.agentId);
     this.#status.set(connection.agentId, status);
     if (previous !== status) {
       this.#log.info({ agentId: connection.agentId, from: previous, to: status }, "agent health status changed");
       this.#events.publish("agent.health_changed", { agentId: connection.agentId, from: previous ?? null, to: status, health });
     }
-    this.#persist(connection.agentId, health === null ? { status } : { status, lastHealth: health, lastSeenAt: connection.lastSeenAt });
+    if (!answered) this.#persist(connection.agentId, { status });
+    else this.#persist(connection.agentId, health === null ? { status, lastSeenAt: connection.lastSeenAt } : { status, lastHealth: health, lastSeenAt: connection.lastSeenAt });
   }
 
   /** Closes every connection with `code`, failing their pending commands with `error`. */

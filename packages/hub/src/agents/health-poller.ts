@@ -47,6 +47,7 @@ export class HealthPoller {
     const correlationId = randomUUID();
     const log = this.#log.child({ correlationId, agentId: connection.agentId });
     let health: HealthResult | null = null;
+    let answered = false;
     try {
       const reply = await connection.send({
         correlationId,
@@ -57,15 +58,18 @@ export class HealthPoller {
         timeoutMs: this.#intervalMs,
         log,
       });
+      // Any answer that is not an error is healthy: a legacy agent may answer with no health result, or
+      // one of its own shape. Only a well-formed one is kept as lastHealth.
+      answered = reply.ok;
       const parsed = HealthResult.safeParse(reply.result);
       if (reply.ok && parsed.success) health = parsed.data;
-      else log.warn({ code: reply.code, error: reply.error ?? (parsed.success ? undefined : "malformed health result") }, "health poll failed");
+      else if (!reply.ok) log.warn({ code: reply.code, error: reply.error }, "health poll failed");
     } catch (err) {
       log.warn({ err: (err as Error).message }, "health poll failed");
     }
     if (connection.state !== "open" || !this.#timers.has(connection)) return;
-    if (health === null) this.#metrics.healthPollFailures.inc();
-    this.#registry.recordHealth(connection, health);
+    if (!answered) this.#metrics.healthPollFailures.inc();
+    this.#registry.recordHealth(connection, health, answered);
     this.#schedule(connection, this.#intervalMs * (0.9 + Math.random() * 0.2));
   }
 }

@@ -20,6 +20,7 @@ export function agentView(a: AgentRecord) {
     lastSeenAt: iso(a.lastSeenAt),
     lastHealth: a.lastHealth,
     replicaId: a.replicaId,
+    legacyShapes: a.legacyShapes,
   };
 }
 

@@ -97,4 +97,8 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_at);
   `,
+  // 3: the legacy traits an agent's connection showed (a JSON array of names).
+  `
+  ALTER TABLE agents ADD COLUMN legacy_shapes JSON;
+  `,
 ];

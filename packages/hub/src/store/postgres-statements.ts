@@ -17,7 +17,7 @@ export const TOKEN = `id, kind, scope, name, secret_hash AS "secretHash", create
 /** Select list of an {@link AgentRecord}. */
 export const AGENT = `id, secret_hash AS "secretHash", hostname, labels, status, protocol, agent_version AS "agentVersion",
   platform, arch, enrolled_at AS "enrolledAt", connected_at AS "connectedAt", last_seen_at AS "lastSeenAt",
-  last_health AS "lastHealth", replica_id AS "replicaId", revoked_at AS "revokedAt"`;
+  last_health AS "lastHealth", replica_id AS "replicaId", revoked_at AS "revokedAt", legacy_shapes AS "legacyShapes"`;
 /** Select list of an {@link AuditRecord}. */
 export const AUDIT = `seq, correlation_id AS "correlationId", fanout_id AS "fanoutId", result_seq AS "resultSeq",
   agent_id AS "agentId", requester, session_id AS "sessionId", request_id AS "requestId", collector, query, status,
@@ -98,4 +98,5 @@ export const AGENT_PATCH: Record<keyof AgentPatch, readonly [column: string, cas
   lastSeenAt: ["last_seen_at", ""],
   lastHealth: ["last_health", "::json"],
   replicaId: ["replica_id", ""],
+  legacyShapes: ["legacy_shapes", "::json"],
 };

@@ -93,4 +93,8 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX idempotency_keys_expiry ON idempotency_keys (expires_at);
   `,
+  // 4: the legacy traits an agent's connection showed (a JSON array of names).
+  `
+  ALTER TABLE agents ADD COLUMN legacy_shapes TEXT;
+  `,
 ];

@@ -35,6 +35,7 @@ const AGENT_COLUMNS: Record<keyof AgentPatch, string> = {
   lastSeenAt: "last_seen_at",
   lastHealth: "last_health",
   replicaId: "replica_id",
+  legacyShapes: "legacy_shapes",
 };
 
 /** A write waiting for the next group commit. */
@@ -428,6 +429,7 @@ function toAgent(r: Row): AgentRecord {
     lastHealth: r.last_health === null ? null : (JSON.parse(r.last_health as string) as AgentRecord["lastHealth"]),
     replicaId: (r.replica_id as string | null) ?? null,
     revokedAt: (r.revoked_at as number | null) ?? null,
+    legacyShapes: r.legacy_shapes == null ? null : (JSON.parse(r.legacy_shapes as string) as string[]),
   };
 }
 

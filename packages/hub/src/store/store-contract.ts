@@ -50,6 +50,13 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       await store.updateAgent("agt_1", { status: "online", protocol: 2, connectedAt: 20, lastSeenAt: 21, replicaId: "hub_a", lastHealth: health });
       const a1 = await store.findAgent("agt_1");
       expect(a1).toMatchObject({ id: "agt_1", hostname: "web-1", status: "online", protocol: 2, connectedAt: 20, lastSeenAt: 21, replicaId: "hub_a", lastHealth: health, revokedAt: null });
+      expect(a1?.legacyShapes).toBeNull();
+      await store.updateAgent("agt_1", { legacyShapes: ["no_hello", "no_ok"] });
+      expect((await store.findAgent("agt_1"))?.legacyShapes).toEqual(["no_hello", "no_ok"]);
+      await store.updateAgent("agt_1", { legacyShapes: [] });
+      expect((await store.findAgent("agt_1"))?.legacyShapes).toEqual([]);
+      await store.updateAgent("agt_1", { legacyShapes: null });
+      expect((await store.findAgent("agt_1"))?.legacyShapes).toBeNull();
       expect((await store.listAgents({ status: "online" })).map((a) => a.id)).toEqual(["agt_1"]);
       expect((await store.listAgents({ labels: { env: "prod" } })).map((a) => a.id).sort()).toEqual(["agt_1", "agt_2"]);
       expect((await store.listAgents({ labels: { env: "prod", role: "db" } })).map((a) => a.id)).toEqual(["agt_2"]);

@@ -36,13 +36,18 @@ export interface AgentRecord {
   lastHealth: HealthResult | null;
   replicaId: string | null;
   revokedAt: number | null;
+  /**
+   * The legacy traits its latest connection showed (`no_hello` and the reply shapes of
+   * `LEGACY_REPLY_SHAPES`); `[]` when it speaks the current shape; null until a reply was read.
+   */
+  legacyShapes: string[] | null;
 }
 
 /** The fields a connection, a hello or a health poll changes. */
 export type AgentPatch = Partial<
   Pick<
     AgentRecord,
-    "hostname" | "labels" | "status" | "protocol" | "agentVersion" | "platform" | "arch" | "connectedAt" | "lastSeenAt" | "lastHealth" | "replicaId"
+    "hostname" | "labels" | "status" | "protocol" | "agentVersion" | "platform" | "arch" | "connectedAt" | "lastSeenAt" | "lastHealth" | "replicaId" | "legacyShapes"
   >
 >;
 
