@@ -1,8 +1,9 @@
-import { existsSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import Database from "better-sqlite3";
 import { CollectorError } from "../../errors.js";
 import { defineTable } from "../table-def.js";
 import { hostPath } from "./host-files.js";
+import { isVanishedError } from "./proc.js";
 
 /** RPM header tags the table reads (rpmtag.h). */
 const TAG = {
@@ -70,6 +71,33 @@ export function parseRpmHeader(blob: Buffer): RpmHeader {
 
 const RPMDB_SQLITE = "/var/lib/rpm/rpmdb.sqlite";
 
+function readIfPresent(path: string): Buffer | undefined {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    if (isVanishedError(err)) return undefined;
+    throw new CollectorError("query_failed", `table rpm_packages: cannot read ${RPMDB_SQLITE}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/**
+ * Opens an in-memory copy of the rpmdb. Reading a copy takes no lock rpm could trip on and creates no
+ * -wal/-shm file next to the database (this build of SQLite takes no `?immutable=1` URI). The header's
+ * read/write format bytes are reset from WAL (2) to rollback (1), as an in-memory database cannot be
+ * WAL; rpm checkpoints its WAL when it closes, so the main file holds every committed package.
+ */
+export function openImage(image: Buffer): Database.Database {
+  if (image.length >= 20) {
+    image[18] = 1;
+    image[19] = 1;
+  }
+  try {
+    return new Database(image, { readonly: true });
+  } catch (err) {
+    throw new CollectorError("query_failed", `table rpm_packages: ${RPMDB_SQLITE} is not a SQLite database: ${(err as Error).message}`, { cause: err });
+  }
+}
+
 /** `rpm_packages`: RPM's package database, when it is the SQLite rpmdb (RPM 4.16 and later). */
 export const rpmPackagesTable = defineTable({
   name: "rpm_packages",
@@ -91,15 +119,9 @@ export const rpmPackagesTable = defineTable({
     { name: "package_group", type: "TEXT", description: "Package group" },
   ],
   *rows(ctx) {
-    const path = hostPath(ctx, RPMDB_SQLITE);
-    if (!existsSync(path)) return;
-    let db: Database.Database;
-    try {
-      // Read-only and immutable: rpm may hold the database open, and a query must never create its -wal or -shm.
-      db = new Database(`file:${encodeURI(path)}?immutable=1`, { readonly: true, fileMustExist: true });
-    } catch (err) {
-      throw new CollectorError("query_failed", `table rpm_packages: cannot open ${RPMDB_SQLITE}: ${(err as Error).message}`, { cause: err });
-    }
+    const image = readIfPresent(hostPath(ctx, RPMDB_SQLITE));
+    if (image === undefined) return;
+    const db = openImage(image);
     try {
       let stmt: Database.Statement;
       try {
