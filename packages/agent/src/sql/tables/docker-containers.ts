@@ -22,7 +22,9 @@ const MAX_OUTPUT_BYTES = 32 * 1024 * 1024;
  */
 const HELPER = `
 const http = require("node:http");
-const [socketPath, max] = process.argv.slice(1);
+const [socketPath, max, timeoutMs] = process.argv.slice(1);
+// Dies by itself too: if the query worker is killed at its deadline, this orphan must not outlive it for long.
+setTimeout(() => process.exit(3), Number(timeoutMs) + 1000).unref();
 const get = (path) => new Promise((resolve, reject) => {
   const req = http.get({ socketPath, path, headers: { host: "docker" } }, (res) => {
     const chunks = [];
@@ -152,7 +154,7 @@ export const dockerContainersTable = defineTable({
   *rows(ctx) {
     const socket = hostPath(ctx, DOCKER_SOCKET);
     if (!existsSync(socket)) return;
-    const child = spawnSync(process.execPath, ["-e", HELPER, socket, String(MAX_CONTAINERS)], {
+    const child = spawnSync(process.execPath, ["-e", HELPER, socket, String(MAX_CONTAINERS), String(DOCKER_TIMEOUT_MS)], {
       timeout: DOCKER_TIMEOUT_MS,
       killSignal: "SIGKILL",
       maxBuffer: MAX_OUTPUT_BYTES,

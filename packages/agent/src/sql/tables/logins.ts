@@ -1,6 +1,6 @@
 import { closeSync, openSync, readSync } from "node:fs";
 import { endianness } from "node:os";
-import { defineTable, type TableContext } from "../table-def.js";
+import { defineTable } from "../table-def.js";
 import { hostPath } from "./host-files.js";
 import { isVanishedError } from "./proc.js";
 
@@ -91,11 +91,6 @@ export function* readUtmpFile(path: string): Generator<UtmpRecord> {
   }
 }
 
-/** The current-logins file: /run/utmp, under its historical name /var/run/utmp when /run is absent. */
-function utmpPath(ctx: TableContext): string {
-  return hostPath(ctx, "/var/run/utmp");
-}
-
 /** `logged_in_users`: the entries of utmp, osquery's columns. */
 export const loggedInUsersTable = defineTable({
   name: "logged_in_users",
@@ -111,7 +106,7 @@ export const loggedInUsersTable = defineTable({
     { name: "pid", type: "INTEGER", description: "Process id of the login" },
   ],
   *rows(ctx) {
-    for (const r of readUtmpFile(utmpPath(ctx))) {
+    for (const r of readUtmpFile(hostPath(ctx, "/var/run/utmp"))) {
       // osquery skips init's own entries (pid 1): they describe no session.
       if (r.pid === 1) continue;
       yield { type: LOGIN_TYPE_NAMES[r.type] ?? "unknown", user: r.user, tty: r.line, host: r.host, time: r.time, pid: r.pid };

@@ -1,8 +1,7 @@
 import { lstatSync, readdirSync, statSync } from "node:fs";
 import { defineTable, type TableContext } from "../table-def.js";
-import { hostPath } from "./host-files.js";
 import { parseGroup } from "./accounts.js";
-import { readHostText } from "./host-files.js";
+import { hostPath, readHostText } from "./host-files.js";
 import { userNames } from "./proc.js";
 
 /** The directories osquery searches (suid_bin.cpp, kBinarySearchPaths); nothing else is walked. */
