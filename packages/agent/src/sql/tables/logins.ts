@@ -63,31 +63,29 @@ export function parseUtmpRecord(buf: Buffer, offset = 0, le = endianness() === "
 
 /**
  * Reads a utmp-format file record by record, a chunk at a time, so a large wtmp is never held whole
- * and a query that stops early (LIMIT) stops reading. A missing or unreadable file yields nothing;
- * a trailing partial record is ignored.
+ * and a query that stops early (LIMIT) stops reading. No descriptor stays open between chunks: a scan
+ * abandoned mid-file leaks nothing. A missing or unreadable file yields nothing; a trailing partial
+ * record is ignored.
  */
 export function* readUtmpFile(path: string): Generator<UtmpRecord> {
-  let fd: number;
-  try {
-    fd = openSync(path, "r");
-  } catch (err) {
-    if (isVanishedError(err)) return;
-    throw err;
-  }
-  try {
-    const chunk = Buffer.alloc(UTMP_RECORD_SIZE * 256);
-    let carry = 0;
-    for (;;) {
-      const n = readSync(fd, chunk, carry, chunk.length - carry, null);
-      const filled = carry + n;
-      const whole = filled - (filled % UTMP_RECORD_SIZE);
-      for (let at = 0; at < whole; at += UTMP_RECORD_SIZE) yield parseUtmpRecord(chunk, at);
-      if (n === 0) return;
-      carry = filled - whole;
-      chunk.copy(chunk, 0, whole, filled);
+  const chunk = Buffer.alloc(UTMP_RECORD_SIZE * 256);
+  for (let position = 0; ; ) {
+    let n: number;
+    try {
+      const fd = openSync(path, "r");
+      try {
+        n = readSync(fd, chunk, 0, chunk.length, position);
+      } finally {
+        closeSync(fd);
+      }
+    } catch (err) {
+      if (isVanishedError(err)) return;
+      throw err;
     }
-  } finally {
-    closeSync(fd);
+    const whole = n - (n % UTMP_RECORD_SIZE);
+    for (let at = 0; at < whole; at += UTMP_RECORD_SIZE) yield parseUtmpRecord(chunk, at);
+    if (n < chunk.length) return;
+    position += whole;
   }
 }
 

@@ -98,6 +98,26 @@ export function openImage(image: Buffer): Database.Database {
   }
 }
 
+/** The decoded header of every record of the Packages table; a corrupt record is skipped, not fatal. */
+function packageHeaders(db: Database.Database): RpmHeader[] {
+  let stmt: Database.Statement;
+  try {
+    stmt = db.prepare("select blob from Packages");
+  } catch (err) {
+    throw new CollectorError("query_failed", `table rpm_packages: ${RPMDB_SQLITE} is not an rpmdb: ${(err as Error).message}`, { cause: err });
+  }
+  const headers: RpmHeader[] = [];
+  for (const row of stmt.iterate() as IterableIterator<{ blob: unknown }>) {
+    if (!Buffer.isBuffer(row.blob)) continue;
+    try {
+      headers.push(parseRpmHeader(row.blob));
+    } catch {
+      // One corrupt record does not hide the others.
+    }
+  }
+  return headers;
+}
+
 /** `rpm_packages`: RPM's package database, when it is the SQLite rpmdb (RPM 4.16 and later). */
 export const rpmPackagesTable = defineTable({
   name: "rpm_packages",
@@ -121,44 +141,36 @@ export const rpmPackagesTable = defineTable({
   *rows(ctx) {
     const image = readIfPresent(hostPath(ctx, RPMDB_SQLITE));
     if (image === undefined) return;
+    // The headers are read and the handle closed before the first row is yielded: a scan abandoned
+    // early (LIMIT) must not leave a database open.
     const db = openImage(image);
+    let headers: RpmHeader[];
     try {
-      let stmt: Database.Statement;
-      try {
-        stmt = db.prepare("select blob from Packages");
-      } catch (err) {
-        throw new CollectorError("query_failed", `table rpm_packages: ${RPMDB_SQLITE} is not an rpmdb: ${(err as Error).message}`, { cause: err });
-      }
-      for (const row of stmt.iterate() as IterableIterator<{ blob: Buffer }>) {
-        let h: RpmHeader;
-        try {
-          h = parseRpmHeader(row.blob);
-        } catch {
-          continue; // one corrupt record does not hide the others
-        }
-        const text = (tag: number): string | null => {
-          const v = h.get(tag);
-          return v === undefined ? null : String(v);
-        };
-        const name = text(TAG.name);
-        // The rpmdb keeps gpg-pubkey pseudo-packages too; rpm -qa lists them, and so does osquery.
-        if (name === null) continue;
-        yield {
-          name,
-          version: text(TAG.version),
-          release: text(TAG.release),
-          source: text(TAG.sourceRpm),
-          size: h.get(TAG.longSize) ?? h.get(TAG.size) ?? null,
-          sha1: text(TAG.sha1header),
-          arch: text(TAG.arch),
-          epoch: h.get(TAG.epoch) ?? null,
-          install_time: h.get(TAG.installTime) ?? null,
-          vendor: text(TAG.vendor),
-          package_group: text(TAG.group),
-        };
-      }
+      headers = packageHeaders(db);
     } finally {
       db.close();
+    }
+    for (const h of headers) {
+      const text = (tag: number): string | null => {
+        const v = h.get(tag);
+        return v === undefined ? null : String(v);
+      };
+      const name = text(TAG.name);
+      // The rpmdb keeps gpg-pubkey pseudo-packages too; rpm -qa lists them, and so does osquery.
+      if (name === null) continue;
+      yield {
+        name,
+        version: text(TAG.version),
+        release: text(TAG.release),
+        source: text(TAG.sourceRpm),
+        size: h.get(TAG.longSize) ?? h.get(TAG.size) ?? null,
+        sha1: text(TAG.sha1header),
+        arch: text(TAG.arch),
+        epoch: h.get(TAG.epoch) ?? null,
+        install_time: h.get(TAG.installTime) ?? null,
+        vendor: text(TAG.vendor),
+        package_group: text(TAG.group),
+      };
     }
   },
 });
