@@ -1,6 +1,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, readlinkSync } from "node:fs";
-import { z } from "zod";
+import { createRequire } from "node:module";
+import type { z } from "zod";
 import { CollectorError } from "../../errors.js";
 import { defineTable } from "../table-def.js";
 import { hostPath } from "./host-files.js";
@@ -42,34 +43,47 @@ const get = (path) => new Promise((resolve, reject) => {
 `;
 
 /** The parts of the Engine's answers the table reads; anything else the daemon sends is ignored. */
-const EngineAnswer = z.object({
-  list: z.array(
-    z.object({
-      Id: z.string(),
-      Names: z.array(z.string()).nullish(),
-      Image: z.string().nullish(),
-      ImageID: z.string().nullish(),
-      Command: z.string().nullish(),
-      Created: z.number().nullish(),
-      State: z.string().nullish(),
-      Status: z.string().nullish(),
-    }),
-  ),
-  details: z.record(
-    z.string(),
-    z
-      .object({
-        Path: z.string().nullish(),
-        Config: z.object({ Entrypoint: z.array(z.string()).nullish() }).nullish(),
-        State: z.object({ Pid: z.number().nullish(), StartedAt: z.string().nullish(), FinishedAt: z.string().nullish() }).nullish(),
-        HostConfig: z
-          .object({ Privileged: z.boolean().nullish(), SecurityOpt: z.array(z.string()).nullish(), ReadonlyRootfs: z.boolean().nullish() })
-          .nullish(),
-      })
-      .nullable(),
-  ),
-});
-export type EngineAnswer = z.infer<typeof EngineAnswer>;
+const engineAnswerSchema = (zod: typeof z) =>
+  zod.object({
+    list: zod.array(
+      zod.object({
+        Id: zod.string(),
+        Names: zod.array(zod.string()).nullish(),
+        Image: zod.string().nullish(),
+        ImageID: zod.string().nullish(),
+        Command: zod.string().nullish(),
+        Created: zod.number().nullish(),
+        State: zod.string().nullish(),
+        Status: zod.string().nullish(),
+      }),
+    ),
+    details: zod.record(
+      zod.string(),
+      zod
+        .object({
+          Path: zod.string().nullish(),
+          Config: zod.object({ Entrypoint: zod.array(zod.string()).nullish() }).nullish(),
+          State: zod.object({ Pid: zod.number().nullish(), StartedAt: zod.string().nullish(), FinishedAt: zod.string().nullish() }).nullish(),
+          HostConfig: zod
+            .object({ Privileged: zod.boolean().nullish(), SecurityOpt: zod.array(zod.string()).nullish(), ReadonlyRootfs: zod.boolean().nullish() })
+            .nullish(),
+        })
+        .nullable(),
+    ),
+  });
+export type EngineAnswer = z.infer<ReturnType<typeof engineAnswerSchema>>;
+
+let schema: ReturnType<typeof engineAnswerSchema> | undefined;
+
+/**
+ * The schema, built on first use: zod takes a tenth of a second to load, and every query worker would
+ * pay it at start-up although only hosts running Docker ever need it.
+ */
+function engineAnswer(): ReturnType<typeof engineAnswerSchema> {
+  schema ??= engineAnswerSchema((createRequire(import.meta.url)("zod") as { z: typeof z }).z);
+  return schema;
+}
+
 
 /** The inode of `/proc/<pid>/ns/<kind>` (`net:[4026532008]` → "4026532008"), or null when unreadable. */
 function namespaceOf(pid: number | null | undefined, kind: string): string | null {
@@ -169,7 +183,7 @@ export const dockerContainersTable = defineTable({
     }
     let answer: EngineAnswer;
     try {
-      answer = EngineAnswer.parse(JSON.parse(child.stdout));
+      answer = engineAnswer().parse(JSON.parse(child.stdout));
     } catch (err) {
       throw new CollectorError("query_failed", `table docker_containers: the Docker Engine's answer is not what its API documents: ${(err as Error).message.slice(0, 300)}`);
     }
