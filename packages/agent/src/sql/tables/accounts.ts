@@ -25,9 +25,9 @@ export function parseGroup(text: string): GroupEntry[] {
   return groups;
 }
 
-/** The groups of /etc/group, memoised per query. */
-function groupEntries(ctx: TableContext): GroupEntry[] {
-  return ctx.memo("etc.group", () => parseGroup(readHostText(ctx, "/etc/group") ?? ""));
+/** The groups of /etc/group (read through the host root), memoised per query. */
+export function groupEntries(ctx: TableContext): GroupEntry[] {
+  return ctx.memo("accounts.group-entries", () => parseGroup(readHostText(ctx, "/etc/group") ?? ""));
 }
 
 /** A gid as the signed 32-bit value C's gid_t cast gives (osquery's `gid_signed`). */

@@ -155,7 +155,7 @@ export function parseDeb822Sources(text: string): AptSource[] {
 /** The fields of a cached Release (or InRelease, without its signature) that apt_sources shows. */
 function releaseFields(ctx: TableContext, prefix: string): Map<string, string> | undefined {
   const lists = hostPath(ctx, "/var/lib/apt/lists");
-  const names = ctx.memo("apt.lists", () => new Set(listDir(lists)));
+  const names = ctx.memo("apt-sources.list-names", () => new Set(listDir(lists)));
   const file = [`${prefix}_InRelease`, `${prefix}_Release`].find((f) => names.has(f));
   if (file === undefined) return undefined;
   const text = readFileText(`${lists}/${file}`);

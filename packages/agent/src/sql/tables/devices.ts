@@ -77,7 +77,7 @@ const numberOrNull = (s: string | null): number | null => (s !== null && /^\d+$/
 
 /** Every disk of /sys/block followed by its partitions, memoised per query (block_devices and disk_encryption share it). */
 function blockDevices(ctx: TableContext): BlockDevice[] {
-  return ctx.memo("sys.block", () => {
+  return ctx.memo("devices.sys-block", () => {
     const devices: BlockDevice[] = [];
     for (const name of listDir("/sys/block")) {
       const sys = `/sys/block/${name}`;
@@ -191,7 +191,7 @@ export function parsePciIds(text: string): PciIds {
 const PCI_IDS_PATHS = ["/usr/share/misc/pci.ids", "/usr/share/hwdata/pci.ids", "/usr/share/pci.ids"];
 
 function pciIds(ctx: TableContext): PciIds {
-  return ctx.memo("pci.ids", () => {
+  return ctx.memo("devices.pci-ids", () => {
     for (const p of PCI_IDS_PATHS) {
       const text = readHostText(ctx, p);
       if (text !== undefined) return parsePciIds(text);

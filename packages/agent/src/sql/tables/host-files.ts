@@ -58,7 +58,7 @@ export interface UserHome {
  * look only here, never walk the file system for profiles.
  */
 export function userHomes(ctx: TableContext): readonly UserHome[] {
-  return ctx.memo("etc.passwd.homes", () => {
+  return ctx.memo("host-files.user-homes", () => {
     const seen = new Set<string>();
     const homes: UserHome[] = [];
     for (const e of passwd(ctx)) {

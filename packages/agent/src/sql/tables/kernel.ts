@@ -77,7 +77,7 @@ export function parseSysctlConf(text: string, into = new Map<string, string>()):
 }
 
 function sysctlConfig(ctx: TableContext): Map<string, string> {
-  return ctx.memo("sysctl.conf", () => {
+  return ctx.memo("kernel.sysctl-config", () => {
     const config = new Map<string, string>();
     for (const pattern of SYSCTL_CONFIGS) {
       for (const path of expandHostPattern(ctx, pattern)) {

@@ -134,7 +134,7 @@ const NET_TABLES = [
 
 /** Every socket of the network namespace `pid` lives in, read once per namespace and query. */
 function namespaceSockets(ctx: TableContext, pid: number, netns: string): Map<number, SocketInfo> {
-  return ctx.memo(`netns.sockets.${netns}`, () => {
+  return ctx.memo(`process-open-sockets.netns.${netns}`, () => {
     const all = new Map<number, SocketInfo>();
     for (const t of NET_TABLES) {
       const text = readTextIfPresent(`/proc/${pid}/net/${t.file}`);

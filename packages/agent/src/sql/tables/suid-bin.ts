@@ -1,7 +1,7 @@
 import { lstatSync, readdirSync, statSync } from "node:fs";
 import { defineTable, type TableContext } from "../table-def.js";
-import { parseGroup } from "./accounts.js";
-import { hostPath, readHostText } from "./host-files.js";
+import { groupEntries } from "./accounts.js";
+import { hostPath } from "./host-files.js";
 import { userNames } from "./proc.js";
 
 /** The directories osquery searches (suid_bin.cpp, kBinarySearchPaths); nothing else is walked. */
@@ -50,9 +50,9 @@ function* setIdFiles(root: string, shown: string, depth: number): Generator<{ pa
 }
 
 function groupNames(ctx: TableContext): ReadonlyMap<number, string> {
-  return ctx.memo("etc.group.byGid", () => {
+  return ctx.memo("suid-bin.group-names", () => {
     const names = new Map<number, string>();
-    for (const g of parseGroup(readHostText(ctx, "/etc/group") ?? "")) if (!names.has(g.gid)) names.set(g.gid, g.name);
+    for (const g of groupEntries(ctx)) if (!names.has(g.gid)) names.set(g.gid, g.name);
     return names;
   });
 }
