@@ -165,10 +165,10 @@ describe.runIf(process.platform === "linux")("osquery's Linux tables through a r
     const me = userInfo();
     const pyRoot = join(me.homedir, ".local", "lib", `python0.uplink-e2e-${process.pid}`);
     const site = join(pyRoot, "site-packages");
-    const homeLocal = join(me.homedir, ".local");
-    const hadLocal = existsSync(homeLocal);
+    // Remove exactly what this test creates: the first of ~/.local, ~/.local/lib and the site root that is missing.
+    const created = [join(me.homedir, ".local"), join(me.homedir, ".local", "lib"), pyRoot].find((d) => !existsSync(d))!;
     mkdirSync(join(site, "uplink_e2e_probe-1.2.3.dist-info"), { recursive: true });
-    cleanups.push(() => rmSync(hadLocal ? pyRoot : homeLocal, { recursive: true, force: true }));
+    cleanups.push(() => rmSync(created, { recursive: true, force: true }));
     writeFileSync(join(site, "uplink_e2e_probe-1.2.3.dist-info", "METADATA"), "Metadata-Version: 2.1\nName: uplink-e2e-probe\nVersion: 1.2.3\nSummary: made by a test\n");
     expect(await query("select uid, version, summary, directory from python_packages where name = 'uplink-e2e-probe'")).toEqual([
       [me.uid, "1.2.3", "made by a test", site],

@@ -105,9 +105,11 @@ describe("browser tables in users' homes", () => {
     host.write(`${profile}/Extensions/abcdefghijklmnopabcdefghijklmnop/3.1_0/manifest.json`, manifest);
     host.write(`${profile}/Extensions/abcdefghijklmnopabcdefghijklmnop/3.1_0/_locales/en/messages.json`, JSON.stringify({ n: { message: "Named" } }));
     host.write(`${home}/.config/chromium/Profile 1/Extensions/zzzz/1.0/manifest.json`, JSON.stringify({ name: "Unreferenced", version: "1.0" }));
+    host.write(`${home}/.config/vivaldi/Default/Preferences`, JSON.stringify({ extensions: { settings: { unpackedid: { path: `${home}/dev/my-ext/`, state: 0 }, relative: { path: "rel/1.0" } } } }));
+    host.write(`${home}/dev/my-ext/manifest.json`, JSON.stringify({ name: "Dev build", version: "0.0.1" }));
 
     const rows = [...chromeExtensionsTable.rows(host.ctx())];
-    expect(rows).toHaveLength(2);
+    expect(rows).toHaveLength(3);
     expect(rows[0]).toMatchObject({
       browser_type: "chrome",
       uid: me.uid,
@@ -126,6 +128,7 @@ describe("browser tables in users' homes", () => {
       install_timestamp: 1_702_726_400,
     });
     expect(rows[1]).toMatchObject({ browser_type: "chromium", name: "Unreferenced", profile: null, referenced: 0, state: null, install_timestamp: 0 });
+    expect(rows[2]).toMatchObject({ browser_type: "vivaldi", name: "Dev build", referenced_identifier: "unpackedid", path: `${home}/dev/my-ext`, referenced: 1, state: "0" });
   });
 
   it("firefox_addons reads extensions.json of every profile", () => {

@@ -103,7 +103,7 @@ function extensionSettings(ctx: TableContext, profile: string): { settings: Map<
 export const chromeExtensionsTable = defineTable({
   name: "chrome_extensions",
   description:
-    "Extensions installed in the profiles of Chrome, Chromium, Brave, Edge, Opera, Vivaldi and Yandex under each user's home (<profile>/Extensions/<id>/<version>/manifest.json with the profile's Preferences) (osquery: chrome_extensions).",
+    "Extensions of the profiles of Chrome, Chromium, Brave, Edge, Opera, Vivaldi and Yandex under each user's home: those installed in <profile>/Extensions/<id>/<version>/ and unpacked ones the profile's Preferences load from elsewhere (osquery: chrome_extensions).",
   platforms: ["linux"],
   platformNote: "it reads Linux browser profiles",
   columns: [
@@ -138,35 +138,43 @@ export const chromeExtensionsTable = defineTable({
         for (const entry of listDir(hostPath(ctx, root))) {
           const profile = `${root}/${entry}`;
           const extensionsDir = `${profile}/Extensions`;
-          if (!isDirectory(hostPath(ctx, extensionsDir))) continue;
+          const hasExtensions = isDirectory(hostPath(ctx, extensionsDir));
           const { settings, name: profileName } = extensionSettings(ctx, profile);
-          for (const id of listDir(hostPath(ctx, extensionsDir))) {
-            for (const version of listDir(hostPath(ctx, `${extensionsDir}/${id}`))) {
-              const path = `${extensionsDir}/${id}/${version}`;
-              const manifestText = readFileText(hostPath(ctx, `${path}/manifest.json`));
-              if (manifestText === undefined) continue;
-              const locale = str(jsonObject(manifestText)?.default_locale);
-              const messages = locale === null ? undefined : jsonObject(readFileText(hostPath(ctx, `${path}/_locales/${locale}/messages.json`)));
-              const { computedId, ...fields } = manifestFields(manifestText, messages);
-              const s = settings.get(id);
-              const installTime = str(s?.install_time);
-              yield {
-                browser_type: browser,
-                uid,
-                ...fields,
-                profile: profileName,
-                profile_path: profile,
-                referenced_identifier: id,
-                identifier: computedId,
-                current_locale: null,
-                path,
-                referenced: s === undefined ? 0 : 1,
-                from_webstore: str(s?.from_webstore),
-                state: str(s?.state),
-                install_time: installTime,
-                install_timestamp: webkitToUnix(installTime),
-              };
-            }
+          if (!hasExtensions && settings.size === 0) continue;
+          // Installed extensions: Extensions/<id>/<version>/; then unpacked ones the profile loads from
+          // elsewhere (their settings carry an absolute path), as osquery lists both.
+          const found: { id: string; path: string }[] = [];
+          for (const id of hasExtensions ? listDir(hostPath(ctx, extensionsDir)) : []) {
+            for (const version of listDir(hostPath(ctx, `${extensionsDir}/${id}`))) found.push({ id, path: `${extensionsDir}/${id}/${version}` });
+          }
+          for (const [id, s] of settings) {
+            const path = str(s.path);
+            if (path !== null && path.startsWith("/")) found.push({ id, path: path.replace(/\/+$/, "") });
+          }
+          for (const { id, path } of found) {
+            const manifestText = readFileText(hostPath(ctx, `${path}/manifest.json`));
+            if (manifestText === undefined) continue;
+            const locale = str(jsonObject(manifestText)?.default_locale);
+            const messages = locale === null ? undefined : jsonObject(readFileText(hostPath(ctx, `${path}/_locales/${locale}/messages.json`)));
+            const { computedId, ...fields } = manifestFields(manifestText, messages);
+            const s = settings.get(id);
+            const installTime = str(s?.install_time);
+            yield {
+              browser_type: browser,
+              uid,
+              ...fields,
+              profile: profileName,
+              profile_path: profile,
+              referenced_identifier: id,
+              identifier: computedId,
+              current_locale: null,
+              path,
+              referenced: s === undefined ? 0 : 1,
+              from_webstore: str(s?.from_webstore),
+              state: str(s?.state),
+              install_time: installTime,
+              install_timestamp: webkitToUnix(installTime),
+            };
           }
         }
       }
