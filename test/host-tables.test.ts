@@ -189,11 +189,14 @@ describe.runIf(process.platform === "linux")("osquery's Linux tables through a r
     if (!existsSync("/var/run/docker.sock")) expect(await query("select * from docker_containers")).toEqual([]);
   });
 
-  it("devices and files: block_devices, suid_bin", async () => {
+  it("devices and files: block_devices, pci_devices, suid_bin", async () => {
     const query = await agent();
 
     const disks = existsSync("/sys/block") ? readdirSync("/sys/block").map((d) => `/dev/${d}`).sort() : [];
     expect((await query("select name from block_devices where parent = '' order by name")).map((r) => r[0])).toEqual(disks);
+
+    const slots = existsSync("/sys/bus/pci/devices") ? readdirSync("/sys/bus/pci/devices").sort() : [];
+    expect((await query("select pci_slot from pci_devices order by pci_slot")).map((r) => r[0])).toEqual(slots);
 
     const setId: string[] = [];
     if (existsSync("/usr/sbin") && !lstatSync("/usr/sbin").isSymbolicLink()) {

@@ -75,18 +75,36 @@ function readBlockDevice(ctx: TableContext, sys: string, name: string, parent: s
 
 const numberOrNull = (s: string | null): number | null => (s !== null && /^\d+$/.test(s) ? Number(s) : null);
 
-/** Every disk of /sys/block followed by its partitions, memoised per query (block_devices and disk_encryption share it). */
-function blockDevices(ctx: TableContext): BlockDevice[] {
-  return ctx.memo("devices.sys-block", () => {
-    const devices: BlockDevice[] = [];
-    for (const name of listDir("/sys/block")) {
-      const sys = `/sys/block/${name}`;
-      devices.push(readBlockDevice(ctx, sys, name, ""));
-      for (const part of listDir(sys)) {
-        if (readTextIfPresent(`${sys}/${part}/partition`) !== undefined) devices.push(readBlockDevice(ctx, `${sys}/${part}`, part, name));
-      }
+/** Every disk of `sysBlock` (/sys/block) followed by its partitions, as lsblk lists them. */
+export function readBlockDevices(ctx: TableContext, sysBlock = "/sys/block"): BlockDevice[] {
+  const devices: BlockDevice[] = [];
+  for (const name of listDir(sysBlock)) {
+    const sys = `${sysBlock}/${name}`;
+    devices.push(readBlockDevice(ctx, sys, name, ""));
+    for (const part of listDir(sys)) {
+      if (readTextIfPresent(`${sys}/${part}/partition`) !== undefined) devices.push(readBlockDevice(ctx, `${sys}/${part}`, part, name));
     }
-    return devices;
+  }
+  return devices;
+}
+
+/** The block devices of this host, memoised per query (block_devices and disk_encryption share them). */
+function blockDevices(ctx: TableContext): BlockDevice[] {
+  return ctx.memo("devices.sys-block", () => readBlockDevices(ctx));
+}
+
+/** disk_encryption's rows: a dm-crypt device is encrypted, a partition inherits its disk's status. */
+export function encryptionRows(devices: readonly BlockDevice[]) {
+  const byName = new Map(devices.map((d) => [d.name, d]));
+  return devices.map((d) => {
+    const crypt = d.cryptType ?? (d.parent === "" ? null : (byName.get(d.parent)?.cryptType ?? null));
+    return {
+      name: d.name,
+      uuid: d.uuid,
+      encrypted: crypt === null ? 0 : 1,
+      type: crypt ?? "",
+      encryption_status: crypt === null ? "not encrypted" : "encrypted",
+    };
   });
 }
 
@@ -133,18 +151,7 @@ export const diskEncryptionTable = defineTable({
     { name: "encryption_status", type: "TEXT", description: "encrypted or not encrypted" },
   ],
   *rows(ctx) {
-    const devices = blockDevices(ctx);
-    const byName = new Map(devices.map((d) => [d.name, d]));
-    for (const d of devices) {
-      const crypt = d.cryptType ?? (d.parent === "" ? null : (byName.get(d.parent)?.cryptType ?? null));
-      yield {
-        name: d.name,
-        uuid: d.uuid,
-        encrypted: crypt === null ? 0 : 1,
-        type: crypt ?? "",
-        encryption_status: crypt === null ? "not encrypted" : "encrypted",
-      };
-    }
+    yield* encryptionRows(blockDevices(ctx));
   },
 });
 
@@ -281,27 +288,32 @@ export const usbDevicesTable = defineTable({
     { name: "removable", type: "INTEGER", description: "1 removable, 0 fixed, -1 unknown" },
   ],
   *rows() {
-    for (const entry of listDir("/sys/bus/usb/devices")) {
-      // Interfaces are named bus-port:config.interface; devices and root hubs (usbN) have no colon.
-      if (entry.includes(":")) continue;
-      const dir = `/sys/bus/usb/devices/${entry}`;
-      const uevent = parseKeyValues(readTextIfPresent(`${dir}/uevent`) ?? "");
-      const [cls, sub, proto] = (uevent.get("TYPE") ?? "").split("/");
-      const removable = attr(`${dir}/removable`);
-      yield {
-        usb_address: numberOrNull(attr(`${dir}/busnum`)),
-        usb_port: numberOrNull(attr(`${dir}/devnum`)),
-        vendor: attr(`${dir}/manufacturer`) ?? "",
-        vendor_id: attr(`${dir}/idVendor`) ?? "",
-        version: attr(`${dir}/bcdDevice`) ?? "",
-        model: attr(`${dir}/product`) ?? "",
-        model_id: attr(`${dir}/idProduct`) ?? "",
-        serial: attr(`${dir}/serial`) ?? "",
-        class: cls ?? "",
-        subclass: sub ?? "",
-        protocol: proto ?? "",
-        removable: removable === "removable" ? 1 : removable === "fixed" ? 0 : -1,
-      };
-    }
+    yield* readUsbDevices();
   },
 });
+
+/** The USB devices of `sysDevices` (/sys/bus/usb/devices) as usb_devices rows. */
+export function* readUsbDevices(sysDevices = "/sys/bus/usb/devices") {
+  for (const entry of listDir(sysDevices)) {
+    // Interfaces are named bus-port:config.interface; devices and root hubs (usbN) have no colon.
+    if (entry.includes(":")) continue;
+    const dir = `${sysDevices}/${entry}`;
+    const uevent = parseKeyValues(readTextIfPresent(`${dir}/uevent`) ?? "");
+    const [cls, sub, proto] = (uevent.get("TYPE") ?? "").split("/");
+    const removable = attr(`${dir}/removable`);
+    yield {
+      usb_address: numberOrNull(attr(`${dir}/busnum`)),
+      usb_port: numberOrNull(attr(`${dir}/devnum`)),
+      vendor: attr(`${dir}/manufacturer`) ?? "",
+      vendor_id: attr(`${dir}/idVendor`) ?? "",
+      version: attr(`${dir}/bcdDevice`) ?? "",
+      model: attr(`${dir}/product`) ?? "",
+      model_id: attr(`${dir}/idProduct`) ?? "",
+      serial: attr(`${dir}/serial`) ?? "",
+      class: cls ?? "",
+      subclass: sub ?? "",
+      protocol: proto ?? "",
+      removable: removable === "removable" ? 1 : removable === "fixed" ? 0 : -1,
+    };
+  }
+}
