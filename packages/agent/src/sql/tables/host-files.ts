@@ -16,12 +16,21 @@ export function readHostText(ctx: TableContext, p: string): string | undefined {
   return readFileText(hostPath(ctx, p));
 }
 
-/** Reads the real file `p`; undefined when it is absent, a directory or not readable. */
+/** Largest host file a table parses; anything bigger is not a configuration or metadata file. */
+export const MAX_HOST_FILE_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Reads the real file `p`; undefined when it is absent, not readable, not a regular file, or larger than
+ * {@link MAX_HOST_FILE_BYTES}. Many of these paths sit in users' homes: a FIFO planted where a browser
+ * profile is expected would otherwise block the query until its deadline, and a huge file exhaust memory.
+ */
 export function readFileText(p: string): string | undefined {
   try {
+    const st = statSync(p);
+    if (!st.isFile() || st.size > MAX_HOST_FILE_BYTES) return undefined;
     return readFileSync(p, "utf8");
   } catch (err) {
-    if (isVanishedError(err) || (err as NodeJS.ErrnoException).code === "EISDIR") return undefined;
+    if (isVanishedError(err)) return undefined;
     throw err;
   }
 }
