@@ -7,6 +7,21 @@ import { processesTable } from "./processes.js";
 import { cpuTable, loadAverage, memoryTable } from "./resources.js";
 import { osReleaseTable, systemInfo, uptimeTable } from "./system.js";
 import { usersTable } from "./users.js";
+// osquery's Linux tables, from here to the end of HOST_TABLES.
+import { groupsTable, userGroupsTable } from "./accounts.js";
+import { chromeExtensionsTable, firefoxAddonsTable } from "./browser-extensions.js";
+import { crontabTable } from "./crontab.js";
+import { aptSourcesTable, debPackagesTable } from "./deb-packages.js";
+import { blockDevicesTable, diskEncryptionTable, pciDevicesTable, usbDevicesTable } from "./devices.js";
+import { dockerContainersTable } from "./docker-containers.js";
+import { kernelModulesTable, systemControlsTable } from "./kernel.js";
+import { npmPackagesTable, pythonPackagesTable } from "./language-packages.js";
+import { lastTable, loggedInUsersTable } from "./logins.js";
+import { arpCacheTable, etcHostsTable, etcServicesTable, routesTable } from "./network-tables.js";
+import { processMemoryMapTable, processOpenFilesTable, processOpenSocketsTable } from "./process-tables.js";
+import { rpmPackagesTable } from "./rpm-packages.js";
+import { suidBinTable } from "./suid-bin.js";
+import { timeTable } from "./time.js";
 
 /**
  * Every table of the host collector, in the order `tables` and docs/tables.md list them. The engine
@@ -25,4 +40,33 @@ export const HOST_TABLES: readonly TableDef[] = [
   usersTable,
   uptimeTable,
   agentTable,
+  // osquery's Linux tables: accounts and logins, packages, scheduled jobs, processes, network, kernel, devices, apps.
+  groupsTable,
+  userGroupsTable,
+  loggedInUsersTable,
+  lastTable,
+  debPackagesTable,
+  rpmPackagesTable,
+  aptSourcesTable,
+  pythonPackagesTable,
+  npmPackagesTable,
+  crontabTable,
+  processOpenSocketsTable,
+  processOpenFilesTable,
+  processMemoryMapTable,
+  routesTable,
+  arpCacheTable,
+  etcHostsTable,
+  etcServicesTable,
+  kernelModulesTable,
+  systemControlsTable,
+  suidBinTable,
+  blockDevicesTable,
+  pciDevicesTable,
+  usbDevicesTable,
+  diskEncryptionTable,
+  dockerContainersTable,
+  timeTable,
+  chromeExtensionsTable,
+  firefoxAddonsTable,
 ];

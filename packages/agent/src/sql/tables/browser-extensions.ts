@@ -1,0 +1,269 @@
+import { createHash } from "node:crypto";
+import { defineTable, type TableContext } from "../table-def.js";
+import { hostPath, isDirectory, listDir, readFileText, userHomes } from "./host-files.js";
+
+/** Chromium-family profile roots under a home directory on Linux, with osquery's browser_type names. */
+const CHROME_ROOTS: readonly [string, string][] = [
+  ["chrome", ".config/google-chrome"],
+  ["chrome_beta", ".config/google-chrome-beta"],
+  ["chrome_dev", ".config/google-chrome-unstable"],
+  ["brave", ".config/BraveSoftware/Brave-Browser"],
+  ["brave_beta", ".config/BraveSoftware/Brave-Browser-Beta"],
+  ["brave_nightly", ".config/BraveSoftware/Brave-Browser-Nightly"],
+  ["chromium", ".config/chromium"],
+  ["chromium", "snap/chromium/common/chromium"],
+  ["yandex", ".config/yandex-browser-beta"],
+  ["edge", ".config/microsoft-edge"],
+  ["edge_beta", ".config/microsoft-edge-beta"],
+  ["edge_dev", ".config/microsoft-edge-dev"],
+  ["opera", ".config/opera"],
+  ["vivaldi", ".config/vivaldi"],
+];
+
+type Json = Record<string, unknown>;
+
+/** Parses JSON text into an object, or undefined when it is not a JSON object (a truncated or foreign file). */
+export function jsonObject(text: string | undefined): Json | undefined {
+  if (text === undefined) return undefined;
+  try {
+    const v: unknown = JSON.parse(text);
+    return typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Json) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const obj = (v: unknown): Json | undefined => (typeof v === "object" && v !== null && !Array.isArray(v) ? (v as Json) : undefined);
+const str = (v: unknown): string | null => (typeof v === "string" ? v : typeof v === "number" || typeof v === "boolean" ? String(v) : null);
+
+/**
+ * The extension id Chrome derives from a manifest's `key` (the extension's public key, base64): the
+ * first 128 bits of its SHA-256, each hex digit written as a letter from a to p.
+ */
+export function chromeExtensionId(base64Key: string): string {
+  const digest = createHash("sha256").update(Buffer.from(base64Key, "base64")).digest("hex").slice(0, 32);
+  return [...digest].map((c) => String.fromCharCode(97 + parseInt(c, 16))).join("");
+}
+
+/** Resolves a `__MSG_name__` placeholder from the extension's _locales/<locale>/messages.json (keys are case-insensitive). */
+function localize(value: string | null, messages: Json | undefined): string | null {
+  const m = /^__MSG_(.+)__$/.exec(value ?? "");
+  if (m === null || messages === undefined) return value;
+  const wanted = (m[1] as string).toLowerCase();
+  for (const [k, v] of Object.entries(messages)) if (k.toLowerCase() === wanted) return str(obj(v)?.message) ?? value;
+  return value;
+}
+
+/** A permission list of a manifest as osquery shows it: strings joined with ", " (objects as JSON). */
+const permissionList = (v: unknown): string => (Array.isArray(v) ? v.map((p) => (typeof p === "string" ? p : JSON.stringify(p))).join(", ") : "");
+
+/** Microseconds since 1601-01-01 (Chrome's "WebKit" time) as Unix seconds; 0 when absent or malformed. */
+export function webkitToUnix(webkit: string | null): number {
+  if (webkit === null || !/^\d+$/.test(webkit)) return 0;
+  const seconds = Number(BigInt(webkit) / 1_000_000n) - 11_644_473_600;
+  return seconds > 0 ? seconds : 0;
+}
+
+/** The row fields a manifest.json yields (everything but the profile and preferences columns). */
+export function manifestFields(manifestText: string, messages: Json | undefined) {
+  const m = jsonObject(manifestText) ?? {};
+  const author = obj(m.author) !== undefined ? str(obj(m.author)?.email) : str(m.author);
+  return {
+    name: localize(str(m.name), messages),
+    version: str(m.version),
+    description: localize(str(m.description), messages),
+    default_locale: str(m.default_locale),
+    update_url: str(m.update_url),
+    author: author ?? "",
+    persistent: obj(m.background)?.persistent === true ? 1 : 0,
+    permissions: permissionList(m.permissions),
+    optional_permissions: permissionList(m.optional_permissions),
+    computedId: typeof m.key === "string" ? chromeExtensionId(m.key) : "",
+    manifest_hash: createHash("sha256").update(manifestText).digest("hex"),
+  };
+}
+
+/** extensions.settings of a profile's Preferences and Secure Preferences, merged (Secure wins). */
+function extensionSettings(ctx: TableContext, profile: string): { settings: Map<string, Json>; name: string | null } {
+  const settings = new Map<string, Json>();
+  let name: string | null = null;
+  for (const file of ["Preferences", "Secure Preferences"]) {
+    const prefs = jsonObject(readFileText(hostPath(ctx, `${profile}/${file}`)));
+    if (prefs === undefined) continue;
+    name ??= str(obj(prefs.profile)?.name);
+    for (const [id, s] of Object.entries(obj(obj(prefs.extensions)?.settings) ?? {})) {
+      const o = obj(s);
+      if (o !== undefined) settings.set(id, { ...(settings.get(id) ?? {}), ...o });
+    }
+  }
+  return { settings, name };
+}
+
+/** `chrome_extensions`: extensions of every Chromium-family browser profile in users' homes. */
+export const chromeExtensionsTable = defineTable({
+  name: "chrome_extensions",
+  description:
+    "Extensions of the profiles of Chrome, Chromium, Brave, Edge, Opera, Vivaldi and Yandex under each user's home: those installed in <profile>/Extensions/<id>/<version>/ and unpacked ones the profile's Preferences load from elsewhere (osquery: chrome_extensions).",
+  platforms: ["linux"],
+  platformNote: "it reads Linux browser profiles",
+  columns: [
+    { name: "browser_type", type: "TEXT", description: "Browser: chrome, chrome_beta, chrome_dev, chromium, brave, edge, opera, vivaldi, yandex, ..." },
+    { name: "uid", type: "INTEGER", description: "Owner of the home directory the profile is in" },
+    { name: "name", type: "TEXT", description: "Extension name (localized from its default locale)" },
+    { name: "profile", type: "TEXT", description: "Profile name from its Preferences" },
+    { name: "profile_path", type: "TEXT", description: "Profile directory" },
+    { name: "referenced_identifier", type: "TEXT", description: "Extension id: its directory name under Extensions" },
+    { name: "identifier", type: "TEXT", description: "Extension id computed from the manifest's key; empty when it has none" },
+    { name: "version", type: "TEXT", description: "Extension version" },
+    { name: "description", type: "TEXT", description: "Extension description" },
+    { name: "default_locale", type: "TEXT", description: "Default locale of the extension" },
+    { name: "current_locale", type: "TEXT", description: "Locale in use; null (the browser's locale is not recorded in the profile)" },
+    { name: "update_url", type: "TEXT", description: "Update URL" },
+    { name: "author", type: "TEXT", description: "Author (or author e-mail)" },
+    { name: "persistent", type: "INTEGER", description: "1 when its background page is persistent, else 0" },
+    { name: "path", type: "TEXT", description: "Extension directory (the version directory)" },
+    { name: "permissions", type: "TEXT", description: "Permissions, comma-separated" },
+    { name: "optional_permissions", type: "TEXT", description: "Optional permissions, comma-separated" },
+    { name: "manifest_hash", type: "TEXT", description: "SHA-256 of manifest.json" },
+    { name: "referenced", type: "INTEGER", description: "1 when the profile's Preferences list the extension, else 0" },
+    { name: "from_webstore", type: "TEXT", description: "true when installed from the web store (from Preferences)" },
+    { name: "state", type: "TEXT", description: "1 when enabled (from Preferences)" },
+    { name: "install_time", type: "TEXT", description: "Install time as Preferences store it (WebKit microseconds)" },
+    { name: "install_timestamp", type: "INTEGER", description: "Install time, Unix seconds (0 when unknown)" },
+  ],
+  *rows(ctx) {
+    for (const { uid, home } of userHomes(ctx)) {
+      for (const [browser, rel] of CHROME_ROOTS) {
+        const root = `${home}/${rel}`;
+        for (const entry of listDir(hostPath(ctx, root))) {
+          const profile = `${root}/${entry}`;
+          const extensionsDir = `${profile}/Extensions`;
+          const hasExtensions = isDirectory(hostPath(ctx, extensionsDir));
+          const { settings, name: profileName } = extensionSettings(ctx, profile);
+          if (!hasExtensions && settings.size === 0) continue;
+          // Installed extensions: Extensions/<id>/<version>/; then unpacked ones the profile loads from
+          // elsewhere (their settings carry an absolute path), as osquery lists both.
+          const found: { id: string; path: string }[] = [];
+          for (const id of hasExtensions ? listDir(hostPath(ctx, extensionsDir)) : []) {
+            for (const version of listDir(hostPath(ctx, `${extensionsDir}/${id}`))) found.push({ id, path: `${extensionsDir}/${id}/${version}` });
+          }
+          for (const [id, s] of settings) {
+            const path = str(s.path);
+            if (path !== null && path.startsWith("/")) found.push({ id, path: path.replace(/\/+$/, "") });
+          }
+          for (const { id, path } of found) {
+            const manifestText = readFileText(hostPath(ctx, `${path}/manifest.json`));
+            if (manifestText === undefined) continue;
+            const locale = str(jsonObject(manifestText)?.default_locale);
+            const messages = locale === null ? undefined : jsonObject(readFileText(hostPath(ctx, `${path}/_locales/${locale}/messages.json`)));
+            const { computedId, ...fields } = manifestFields(manifestText, messages);
+            const s = settings.get(id);
+            const installTime = str(s?.install_time);
+            yield {
+              browser_type: browser,
+              uid,
+              ...fields,
+              profile: profileName,
+              profile_path: profile,
+              referenced_identifier: id,
+              identifier: computedId,
+              current_locale: null,
+              path,
+              referenced: s === undefined ? 0 : 1,
+              from_webstore: str(s?.from_webstore),
+              state: str(s?.state),
+              install_time: installTime,
+              install_timestamp: webkitToUnix(installTime),
+            };
+          }
+        }
+      }
+    }
+  },
+});
+
+/** Firefox profile roots under a home directory on Linux (classic, snap, and the XDG location of Firefox 147+). */
+const FIREFOX_ROOTS = [".mozilla/firefox", "snap/firefox/common/.mozilla/firefox", ".config/mozilla/firefox"];
+
+/** One add-on of a Firefox profile's extensions.json. */
+export interface FirefoxAddon {
+  name: string | null;
+  identifier: string | null;
+  creator: string | null;
+  type: string | null;
+  version: string | null;
+  description: string | null;
+  source_url: string | null;
+  visible: number;
+  active: number;
+  disabled: number;
+  autoupdate: number;
+  location: string | null;
+  path: string | null;
+}
+
+/** Parses a profile's extensions.json (`{addons: [...]}`); disabled is any of softDisable, appDisabled, userDisabled, as in osquery. */
+export function parseFirefoxExtensions(text: string): FirefoxAddon[] {
+  const addons = jsonObject(text)?.addons;
+  if (!Array.isArray(addons)) return [];
+  const truthy = (v: unknown): number => (v === true || (typeof v === "number" && v !== 0) ? 1 : 0);
+  const out: FirefoxAddon[] = [];
+  for (const a of addons) {
+    const o = obj(a);
+    if (o === undefined) continue;
+    const locale = obj(o.defaultLocale);
+    out.push({
+      name: str(locale?.name),
+      identifier: str(o.id),
+      creator: str(locale?.creator),
+      type: str(o.type),
+      version: str(o.version),
+      description: str(locale?.description),
+      source_url: str(o.sourceURI),
+      visible: truthy(o.visible),
+      active: truthy(o.active),
+      disabled: truthy(o.softDisable) || truthy(o.appDisabled) || truthy(o.userDisabled) ? 1 : 0,
+      autoupdate: truthy(o.applyBackgroundUpdates),
+      location: str(o.location),
+      path: str(o.path),
+    });
+  }
+  return out;
+}
+
+/** `firefox_addons`: add-ons of every Firefox profile in users' homes. */
+export const firefoxAddonsTable = defineTable({
+  name: "firefox_addons",
+  description:
+    "Add-ons (extensions, themes, dictionaries, locales) of each Firefox profile under users' homes, from the profile's extensions.json (osquery: firefox_addons).",
+  platforms: ["linux"],
+  platformNote: "it reads Linux browser profiles",
+  columns: [
+    { name: "uid", type: "INTEGER", description: "Owner of the home directory the profile is in" },
+    { name: "name", type: "TEXT", description: "Add-on name" },
+    { name: "identifier", type: "TEXT", description: "Add-on id" },
+    { name: "creator", type: "TEXT", description: "Creator" },
+    { name: "type", type: "TEXT", description: "extension, theme, dictionary, locale, ..." },
+    { name: "version", type: "TEXT", description: "Version" },
+    { name: "description", type: "TEXT", description: "Description" },
+    { name: "source_url", type: "TEXT", description: "URL it was installed from" },
+    { name: "visible", type: "INTEGER", description: "1 when shown in the browser, else 0" },
+    { name: "active", type: "INTEGER", description: "1 when active, else 0" },
+    { name: "disabled", type: "INTEGER", description: "1 when disabled by the user, the application or a soft block, else 0" },
+    { name: "autoupdate", type: "INTEGER", description: "1 when it updates in the background, else 0" },
+    { name: "location", type: "TEXT", description: "Install location (app-profile, app-system-defaults, ...)" },
+    { name: "path", type: "TEXT", description: "Path of the add-on's file or directory" },
+  ],
+  *rows(ctx) {
+    for (const { uid, home } of userHomes(ctx)) {
+      for (const rel of FIREFOX_ROOTS) {
+        const root = `${home}/${rel}`;
+        for (const profile of listDir(hostPath(ctx, root))) {
+          const text = readFileText(hostPath(ctx, `${root}/${profile}/extensions.json`));
+          if (text === undefined) continue;
+          for (const addon of parseFirefoxExtensions(text)) yield { uid, ...addon };
+        }
+      }
+    }
+  },
+});
