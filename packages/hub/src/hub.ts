@@ -9,6 +9,7 @@ import { AgentGateway } from "./agents/agent-gateway.js";
 import { AgentRegistry } from "./agents/agent-registry.js";
 import { HealthPoller } from "./agents/health-poller.js";
 import { Authenticator } from "./api/auth.js";
+import { MetricsListener } from "./api/metrics-listener.js";
 import { createRequestListener } from "./api/router.js";
 import { agentRoutes } from "./api/routes/agents.js";
 import { enrollRoutes } from "./api/routes/enroll.js";
@@ -56,8 +57,10 @@ export interface Hub {
   readonly store: Store;
   readonly registry: AgentRegistry;
   readonly metrics: HubMetrics;
-  /** Starts listening on the configured host and port; resolves with the bound address. */
+  /** Starts listening on the configured host and port (and the metrics listener); resolves with the API's address. */
   listen(): Promise<AddressInfo>;
+  /** Where `/metrics` is served once listening; undefined with `--metrics-port off`. */
+  readonly metricsAddress: AddressInfo | undefined;
   /**
    * Stops: refuses new agents, closes agent sockets with 1001 (failing their pending commands at once),
    * lets in-flight requests answer, closes the store. Idempotent.
@@ -120,6 +123,8 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
     else socket.destroy();
   });
 
+  const metricsListener = config.metricsPort === "off" ? undefined : new MetricsListener(metrics, config.metricsHost, config.metricsPort);
+  let metricsAddress: AddressInfo | undefined;
   let pingTimer: NodeJS.Timeout | undefined;
   let closing: Promise<void> | undefined;
 
@@ -134,11 +139,20 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
         resolve();
       });
     });
+    try {
+      metricsAddress = await metricsListener?.listen();
+    } catch (err) {
+      server.close();
+      throw err;
+    }
     pingTimer = setInterval(() => {
       for (const connection of registry.connections()) connection.sweep();
     }, config.pingIntervalMs);
     const address = server.address() as AddressInfo;
-    log.info({ host: address.address, port: address.port, tls: config.tlsCert !== undefined, maxAgents: config.maxAgents }, "hub listening");
+    log.info(
+      { host: address.address, port: address.port, tls: config.tlsCert !== undefined, maxAgents: config.maxAgents, metricsHost: metricsAddress?.address, metricsPort: metricsAddress?.port },
+      "hub listening",
+    );
     return address;
   }
 
@@ -148,6 +162,7 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
     clearInterval(pingTimer);
     poller.stop();
     const httpClosed = new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()));
+    await metricsListener?.close();
     const agents = registry.size;
     registry.closeAll(CloseCode.GOING_AWAY, "hub shutting down", new ConnectionLostError("hub_shutting_down", "the hub is shutting down"));
     if (agents > LARGE_FLEET) {
@@ -183,6 +198,9 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
     registry,
     metrics,
     listen,
+    get metricsAddress() {
+      return metricsAddress;
+    },
     close: () => (closing ??= shutdown()),
   };
 }

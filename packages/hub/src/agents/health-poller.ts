@@ -1,9 +1,18 @@
 import { randomUUID } from "node:crypto";
-import { HEALTH_SESSION_ID, HealthResult } from "@uplink/protocol";
+import { HEALTH_SESSION_ID, HealthResult, MAX_HEALTH_RESULT_BYTES } from "@uplink/protocol";
 import type { Logger } from "../logger.js";
 import type { HubMetrics } from "../metrics.js";
 import type { AgentConnection } from "./agent-connection.js";
 import type { AgentRegistry } from "./agent-registry.js";
+
+/** Length of a value as JSON (an upper bound on what storing it costs); Infinity when it cannot be serialised. */
+function jsonSize(value: unknown): number {
+  try {
+    return JSON.stringify(value)?.length ?? 0;
+  } catch {
+    return Number.POSITIVE_INFINITY;
+  }
+}
 
 /**
  * Background health polls: one timer per connection, first fired at a random point of the first
@@ -57,9 +66,15 @@ export class HealthPoller {
         timeoutMs: this.#intervalMs,
         log,
       });
-      const parsed = HealthResult.safeParse(reply.result);
-      if (reply.ok && parsed.success) health = parsed.data;
-      else log.warn({ code: reply.code, error: reply.error ?? (parsed.success ? undefined : "malformed health result") }, "health poll failed");
+      // A health result is stored and served as the agent sent it (less unknown fields): one that is too
+      // large or out of its schema's bounds is a violation, and the poll fails.
+      const size = reply.ok ? jsonSize(reply.result) : 0;
+      const parsed = size > MAX_HEALTH_RESULT_BYTES ? undefined : HealthResult.safeParse(reply.result);
+      if (reply.ok && parsed?.success) health = parsed.data;
+      else if (reply.ok) {
+        this.#metrics.frameViolations.inc();
+        log.warn({ bytes: size, error: parsed === undefined ? `health result over ${MAX_HEALTH_RESULT_BYTES} bytes` : "health result out of its schema" }, "invalid health result refused");
+      } else log.warn({ code: reply.code, error: reply.error }, "health poll failed");
     } catch (err) {
       log.warn({ err: (err as Error).message }, "health poll failed");
     }

@@ -79,4 +79,12 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     created_at INTEGER NOT NULL
   );
   `,
+  // 3: labels belong to the operator; what an agent reports is kept apart. Enrollment tokens carry the
+  // labels they give, and a use count.
+  `
+  ALTER TABLE agents ADD COLUMN reported_labels TEXT NOT NULL DEFAULT '{}';
+  ALTER TABLE tokens ADD COLUMN labels TEXT;
+  ALTER TABLE tokens ADD COLUMN max_uses INTEGER;
+  ALTER TABLE tokens ADD COLUMN uses INTEGER NOT NULL DEFAULT 0;
+  `,
 ];
