@@ -5,10 +5,11 @@ import type { HubMetrics } from "../metrics.js";
 import type { AgentConnection } from "./agent-connection.js";
 import type { AgentRegistry } from "./agent-registry.js";
 
-/** Length of a value as JSON (an upper bound on what storing it costs); Infinity when it cannot be serialised. */
+/** Size of a value as UTF-8 JSON (what storing it costs); Infinity when it cannot be serialised. */
 function jsonSize(value: unknown): number {
   try {
-    return JSON.stringify(value)?.length ?? 0;
+    const json = JSON.stringify(value);
+    return json === undefined ? 0 : Buffer.byteLength(json);
   } catch {
     return Number.POSITIVE_INFINITY;
   }
