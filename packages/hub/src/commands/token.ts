@@ -107,7 +107,11 @@ async function withStore<T>(at: StoreLocation, work: (store: Store) => Promise<T
 function renderTokens(tokens: PublicToken[]): string {
   const iso = (ms: number | null) => (ms === null ? "" : new Date(ms).toISOString());
   return renderTable(
-    ["ID", "KIND", "SCOPE", "NAME", "CREATED", "EXPIRES", "REVOKED"],
-    tokens.map((t) => [t.id, t.kind, t.scope ?? "", t.name, iso(t.createdAt), iso(t.expiresAt), iso(t.revokedAt)]),
+    ["ID", "KIND", "SCOPE", "NAME", "CREATED", "EXPIRES", "REVOKED", "USES", "LABELS"],
+    tokens.map((t) => [
+      t.id, t.kind, t.scope ?? "", t.name, iso(t.createdAt), iso(t.expiresAt), iso(t.revokedAt),
+      t.kind === "enroll" ? `${t.uses}/${t.maxUses ?? "∞"}` : "",
+      Object.entries(t.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(","),
+    ]),
   );
 }
