@@ -1,5 +1,6 @@
 import { statSync } from "node:fs";
 import { request, type ClientRequest } from "node:http";
+import { createServer, type AddressInfo } from "node:net";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { useHubs, useSharedHub, type HubProcess } from "./fixtures/hub-process.js";
@@ -263,6 +264,19 @@ describe("Hub hardening: what a caller or a host asserts is bounded", () => {
       const dark = await hubs.start({ args: ["--metrics-port", "off"] });
       expect(dark.metricsUrl).toBeNull();
       expect((await dark.api.get("/metrics", { token: null })).status).toBe(404);
+    });
+
+    it("stops start-up with exit 2 naming --metrics-port when its port is taken", async () => {
+      const taken = createServer();
+      await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+      try {
+        const port = (taken.address() as AddressInfo).port;
+        const run = await uplinkHub(["serve", "--host", "127.0.0.1", "--port", "0", "--data-dir", await hubs.tempDir(), "--metrics-port", String(port)], { timeoutMs: 10_000 });
+        expect(run.code).toBe(2);
+        expect(run.stderr).toContain(`invalid --metrics-port / UPLINK_METRICS_PORT: cannot listen on 127.0.0.1:${port} (EADDRINUSE)`);
+      } finally {
+        await new Promise((resolve) => taken.close(resolve));
+      }
     });
   });
 

@@ -19,7 +19,7 @@ import { systemRoutes } from "./api/routes/system.js";
 import { tokenRoutes } from "./api/routes/tokens.js";
 import type { ApiServices } from "./api/services.js";
 import { SseStreams } from "./api/sse.js";
-import { DEFAULT_AUDIT_RESULT_MAX_BYTES, type HubConfig } from "./config.js";
+import { ConfigError, DEFAULT_AUDIT_RESULT_MAX_BYTES, type HubConfig } from "./config.js";
 import { ConnectionLostError } from "./errors.js";
 import { EventLog } from "./events/event-log.js";
 import type { Logger } from "./logger.js";
@@ -143,7 +143,8 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
       metricsAddress = await metricsListener?.listen();
     } catch (err) {
       server.close();
-      throw err;
+      const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+      throw new ConfigError(`invalid --metrics-port / UPLINK_METRICS_PORT: cannot listen on ${config.metricsHost}:${config.metricsPort} (${why}); choose another port, or off`);
     }
     pingTimer = setInterval(() => {
       for (const connection of registry.connections()) connection.sweep();
