@@ -255,5 +255,33 @@ describe("AgentConnection", () => {
       ws.reply({ type: "session_response", sessionId: "a", ok: true, result: { columns: ["q"], rows: [["next"]], rowCount: 1, truncated: false } });
       expect(((await second).result as { rows: string[][] }).rows[0]![0]).toBe("next");
     });
+
+    it("holds a cancelled command's session until its late reply (no cancel frame can reach a legacy agent)", async () => {
+      const { ws, metrics, connection } = connect(1);
+      const gaveUp = new AbortController();
+      const first = connection.send(request({ sessionId: "a", query: "abandoned", signal: gaveUp.signal }));
+      gaveUp.abort();
+      await expect(first).rejects.toMatchObject({ code: "cancelled" });
+      expect(ws.sent.filter((f) => f.type === "cancel")).toEqual([]);
+      const second = connection.send(request({ sessionId: "a", query: "next" }));
+      expect(ws.commands().map((c) => c.query)).toEqual(["abandoned"]);
+      ws.reply({ type: "session_response", sessionId: "a", ok: true, result: { columns: ["q"], rows: [["abandoned"]], rowCount: 1, truncated: false } });
+      expect(await counter(metrics, "uplink_orphan_replies_total")).toBe(1);
+      expect(ws.commands().map((c) => c.query)).toEqual(["abandoned", "next"]);
+      ws.reply({ type: "session_response", sessionId: "a", ok: true, result: { columns: ["q"], rows: [["next"]], rowCount: 1, truncated: false } });
+      expect(((await second).result as { rows: string[][] }).rows[0]![0]).toBe("next");
+    });
+
+    it("drops a cancelled command still queued behind its session without ever sending it", async () => {
+      const { ws, connection } = connect(1);
+      const busy = connection.send(request({ sessionId: "a", query: "busy" }));
+      const gaveUp = new AbortController();
+      const queued = connection.send(request({ sessionId: "a", query: "queued", signal: gaveUp.signal }));
+      gaveUp.abort();
+      await expect(queued).rejects.toMatchObject({ code: "cancelled" });
+      ws.reply({ type: "session_response", sessionId: "a", ok: true, result: { columns: ["q"], rows: [["busy"]], rowCount: 1, truncated: false } });
+      await busy;
+      expect(ws.commands().map((c) => c.query)).toEqual(["busy"]);
+    });
   });
 });
