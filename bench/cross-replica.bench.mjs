@@ -56,12 +56,12 @@ async function startReplica(group, env, tmp, name, cluster) {
   const fd = openSync(logFile, "w");
   const server = group.spawnNode(
     [HUB_BIN, "serve", "--port", "0", "--host", "127.0.0.1", "--data-dir", dataDir, "--log-level", "info",
-      "--redis-url", cluster.redisUrl, "--redis-prefix", cluster.prefix, "--database-url", cluster.databaseUrl, "--database-schema", cluster.schema],
+      "--redis-url", cluster.redisUrl, "--redis-prefix", cluster.prefix, "--database-url", cluster.databaseUrl, "--database-schema", cluster.schema, "--metrics-port", "0"],
     { env, name: `replica ${name}`, stdout: fd },
   );
   closeSync(fd);
   const line = await waitForLogLine(logFile, server, (v) => v.msg === "hub listening");
-  return { name, server, port: line.port, hubId: line.hubId, logFile };
+  return { name, server, port: line.port, metricsPort: line.metricsPort, hubId: line.hubId, logFile };
 }
 
 /** One POST over a keep-alive agent; resolves with status and body. */
@@ -107,8 +107,8 @@ async function alternating(sides, path, headers, samples, warmup) {
   });
 }
 
-async function metricsOf(port) {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+async function metricsOf(metricsPort) {
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
   const stage = (s) => Number(new RegExp(`^uplink_cluster_commands_total\\{stage="${s}"\\} (\\S+)$`, "m").exec(text)?.[1] ?? 0);
   return Object.fromEntries(["published", "delivered", "returned", "orphaned", "undeliverable"].map((s) => [s, stage(s)]));
 }
@@ -186,7 +186,7 @@ export async function run() {
     const p50DeltaMs = round(cross.p50 - owner.p50);
     const p99DeltaMs = round(cross.p99 - owner.p99);
 
-    const before = await metricsOf(b.port);
+    const before = await metricsOf(b.metricsPort);
     const cpu0 = { a: cpuMsOf(a.server.pid), b: cpuMsOf(b.server.pid) };
     progress(`throughput: ${concurrency} callers on A only, ${warmupMs / 1000} s warm-up + ${measureMs / 1000} s`);
     const onlyA = await load({ port: a.port, path, body: QUERY_BODY, headers, concurrency, warmupMs, measureMs });
@@ -196,7 +196,7 @@ export async function run() {
       load({ port: b.port, path, body: QUERY_BODY, headers, concurrency: Math.floor(concurrency / 2), warmupMs, measureMs }),
     ]);
     const cpu1 = { a: cpuMsOf(a.server.pid), b: cpuMsOf(b.server.pid) };
-    const after = await metricsOf(b.port);
+    const after = await metricsOf(b.metricsPort);
     const delivery = Object.fromEntries(Object.keys(after).map((k) => [k, after[k] - before[k]]));
     const pick = (f) => ({ rps: f.rps, p50: f.p50, p99: f.p99, errors: f.errors });
 

@@ -259,11 +259,11 @@ export async function run() {
     const logFd = openSync(logFile, "w");
     const prof = process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${resolve(process.env.BENCH_CPU_PROF)}`] : [];
     const hub = children.spawn(
-      [...prof, HUB_BIN, "serve", "--port", "0", "--host", "127.0.0.1", "--data-dir", dataDir, "--log-level", "info", "--health-interval", "60s", "--enroll-rate", "1000000"],
+      [...prof, HUB_BIN, "serve", "--port", "0", "--host", "127.0.0.1", "--data-dir", dataDir, "--log-level", "info", "--health-interval", "60s", "--enroll-rate", "1000000", "--metrics-port", "0"],
       { env, stdout: logFd, name: "hub" },
     );
     closeSync(logFd);
-    const { port } = await waitForLogLine(logFile, hub, (v) => v.msg === "hub listening");
+    const { port, metricsPort } = await waitForLogLine(logFile, hub, (v) => v.msg === "hub listening");
     const base = `http://127.0.0.1:${port}`;
     const limits = readFileSync(`/proc/${hub.pid}/limits`, "utf8").match(/^Max open files\s+(\d+)/m)?.[1];
     progress(`hub pid ${hub.pid} on port ${port} (open files limit ${limits}); enrolling ${agents} agents`);
@@ -287,7 +287,7 @@ export async function run() {
     const connectMs = Math.round(performance.now() - t);
     const connected = ready.reduce((n, r) => n + r.connected, 0);
     // The hub counts them too (its gauge is read at scrape time).
-    const scrape = await fetch(`${base}/metrics`).then((r) => r.text());
+    const scrape = await fetch(`http://127.0.0.1:${metricsPort}/metrics`).then((r) => r.text());
     const gauge = Number(/^uplink_agents_connected (\d+)/m.exec(scrape)?.[1]);
     progress(`${connected} agents connected in ${connectMs} ms (hub gauge ${gauge}); settling 3 s`);
     await new Promise((r) => setTimeout(r, 3000));

@@ -53,7 +53,7 @@ export async function run() {
     const keys = await enrollAgents(port, enrollToken, agents, { progress });
     const swarms = startSwarms(group, tmp, { url: `ws://127.0.0.1:${port}/v1/agent`, keys, processes, rampConcurrency: 100 });
     const c0 = Date.now();
-    await until(`${agents} connected`, async () => (await metric(port, "uplink_agents_connected")) >= agents, { timeoutMs: 600_000, everyMs: 1000 });
+    await until(`${agents} connected`, async () => (await metric(hub.metricsPort, "uplink_agents_connected")) >= agents, { timeoutMs: 600_000, everyMs: 1000 });
     progress(`all ${agents} connected in ${((Date.now() - c0) / 1000).toFixed(1)} s; holding ${stableS} s so every connection is stable`);
     await sleep(stableS * 1000);
     const before = swarmTotals(swarms);
@@ -71,7 +71,7 @@ export async function run() {
     const curve = [];
     let allOnlineMs = null;
     while (Date.now() - t0 < 180_000) {
-      const online = await metric(port, "uplink_agents_connected");
+      const online = await metric(hub.metricsPort, "uplink_agents_connected");
       const at = Date.now() - t0;
       if (curve.length === 0 || at - curve.at(-1).atMs >= 1000) curve.push({ atMs: at, online });
       if (online >= agents) {

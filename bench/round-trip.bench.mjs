@@ -72,7 +72,7 @@ export async function startHub(group, env, tmp, profileDir) {
   const logFd = openSync(logFile, "w");
   const prof = profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [];
   const extra = (process.env.BENCH_HUB_ARGS ?? "").split(/\s+/).filter(Boolean);
-  const server = group.spawnNode([...prof, HUB_BIN, "serve", "--port", "0", "--host", "127.0.0.1", "--data-dir", dataDir, "--log-level", "info", ...extra], {
+  const server = group.spawnNode([...prof, HUB_BIN, "serve", "--port", "0", "--host", "127.0.0.1", "--data-dir", dataDir, "--log-level", "info", "--metrics-port", "0", ...extra], {
     env,
     name: "hub",
     stdout: logFd,

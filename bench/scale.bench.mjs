@@ -90,7 +90,7 @@ export async function run() {
     progress(`connecting ${agents} agents from ${processes} processes over 127.0.0.1–127.0.0.${Math.min(8, processes)}`);
     const t1 = Date.now();
     const swarms = startSwarms(group, tmp, { url: `ws://127.0.0.1:${hub.port}/v1/agent`, keys, processes, rampConcurrency: 100 });
-    await until(`${agents} agents connected`, async () => (await metric(hub.port, "uplink_agents_connected")) >= agents + 1, { timeoutMs: 600_000, everyMs: 1000 });
+    await until(`${agents} agents connected`, async () => (await metric(hub.metricsPort, "uplink_agents_connected")) >= agents + 1, { timeoutMs: 600_000, everyMs: 1000 });
     const connectS = (Date.now() - t1) / 1000;
     progress(`all connected in ${connectS.toFixed(1)} s; waiting one health interval so every agent has been polled`);
     await sleep(healthIntervalS * 1000 + 3000);
@@ -104,7 +104,7 @@ export async function run() {
     const windowMs = Date.now() - w0;
     const polls = swarmTotals(swarms).answered - polledBefore;
     const loadedRssKiB = await steadyRss(hub.child.pid);
-    const failures = await metric(hub.port, "uplink_health_poll_failures_total");
+    const failures = await metric(hub.metricsPort, "uplink_health_poll_failures_total");
     progress(`steady: ${polls} polls in ${(windowMs / 1000).toFixed(1)} s, hub CPU ${cpuMs} ms, RSS ${(loadedRssKiB / 1024).toFixed(1)} MiB`);
 
     progress(`loaded hub: query latency, 1 then ${concurrency} callers, ${measureMs / 1000} s each`);

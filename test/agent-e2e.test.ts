@@ -76,7 +76,7 @@ describe("A real hub with a real agent", () => {
     const refused = await agents.enroll({ hub: hub.url, token: "tok_forged.secret", state });
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain("401");
-    expect(refused.stderr).toContain("invalid, expired or revoked enrollment token");
+    expect(refused.stderr).toContain("invalid enrollment token");
     await expect(stat(state)).rejects.toMatchObject({ code: "ENOENT" });
   });
 

@@ -11,7 +11,7 @@ const clusters = useClusters();
 const raw = useRawAgents();
 
 async function scrape(replica: ReplicaProcess, name: string, labels: Record<string, string> = {}): Promise<number> {
-  const res = await replica.api.get("/metrics", { token: null });
+  const res = await replica.api.scrape();
   return sumMetric(res.text, name, labels);
 }
 

@@ -72,7 +72,7 @@ describe("cluster mode: Redis restarted", () => {
     expect((await c.api.agent(answering.agentId)).body.status).toBe("online");
     // The command C gave up on during the outage is answered now: A publishes the reply, C drops it as
     // an orphan (counted and logged under its correlationId), and nobody else gets it.
-    const orphaned = async () => sumMetric((await c.api.get("/metrics", { token: null })).text, "uplink_cluster_commands_total", { stage: "orphaned" });
+    const orphaned = async () => sumMetric((await c.api.scrape()).text, "uplink_cluster_commands_total", { stage: "orphaned" });
     const orphansBefore = await orphaned();
     const [stale] = silent.agent.queries;
     silent.agent.respond(stale!);

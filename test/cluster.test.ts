@@ -17,7 +17,7 @@ type Delivery = Record<(typeof STAGES)[number], number> & { pending: number };
 
 /** One scrape of a replica's delivery counters and its pending-commands gauge. */
 async function delivery(replica: ReplicaProcess): Promise<Delivery> {
-  const res = await replica.api.get("/metrics", { token: null });
+  const res = await replica.api.scrape();
   expect(res.status).toBe(200);
   const out = { pending: sumMetric(res.text, "uplink_pending_commands") } as Delivery;
   for (const stage of STAGES) out[stage] = sumMetric(res.text, "uplink_cluster_commands_total", { stage });

@@ -111,7 +111,7 @@ describe("Correlation over one agent socket", () => {
     await fc.assert(
       fc.asyncProperty(
         fc.shuffledSubarray([...Array(K).keys()], { minLength: K, maxLength: K }),
-        fc.array(fc.constantFrom("a", "b", "uplink-health-lookalike"), { minLength: K, maxLength: K }),
+        fc.array(fc.constantFrom("a", "b", "uplink_health-lookalike"), { minLength: K, maxLength: K }),
         fc.array(fc.integer({ min: 0, max: 30 }), { minLength: K, maxLength: K }),
         async (order, sessions, delays) => {
           const round = randomUUID();

@@ -264,7 +264,7 @@ describe("fuzzing: an in-process hub fed random and mutated frames over a real s
 
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), "uplink-fuzz-"));
-    hub = buildHub(parseHubConfig({ port: 0, host: "127.0.0.1", dataDir, healthIntervalMs: "150ms", pingIntervalMs: "5s", queryTimeoutMs: "3s", logLevel: "error" }, {}), { log });
+    hub = buildHub(parseHubConfig({ port: 0, host: "127.0.0.1", dataDir, healthIntervalMs: "150ms", pingIntervalMs: "5s", queryTimeoutMs: "3s", logLevel: "error", metricsPort: "off" }, {}), { log });
     const { port } = await hub.listen();
     base = `http://127.0.0.1:${port}`;
     agentUrl = `ws://127.0.0.1:${port}/v1/agent`;

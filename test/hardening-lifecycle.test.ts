@@ -35,7 +35,7 @@ afterEach(async () => {
 
 async function startInProcessHub(settings: Record<string, unknown> = {}, wrapStore?: (store: SqliteStore) => Store): Promise<InProcessHub> {
   const dataDir = await mkdtemp(join(tmpdir(), "uplink-leak-"));
-  const config = parseHubConfig({ port: 0, host: "127.0.0.1", dataDir, healthIntervalMs: "200ms", pingIntervalMs: "500ms", queryTimeoutMs: "20s", logLevel: "silent", enrollRate: 1000, ...settings }, {});
+  const config = parseHubConfig({ port: 0, host: "127.0.0.1", dataDir, healthIntervalMs: "200ms", pingIntervalMs: "500ms", queryTimeoutMs: "20s", logLevel: "silent", enrollRate: 1000, metricsPort: 0, ...settings }, {});
   const store = wrapStore?.(new SqliteStore(join(dataDir, "uplink.db")));
   const hub = buildHub(config, { log: silent, ...(store ? { store } : {}) });
   cleanups.push(() => rm(dataDir, { recursive: true, force: true }));

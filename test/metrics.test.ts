@@ -13,7 +13,7 @@ class Scrape {
   constructor(readonly text: string) {}
 
   static async of(hub: HubProcess): Promise<Scrape> {
-    const res = await hub.api.get("/metrics", { token: null });
+    const res = await hub.api.scrape();
     expect(res.status).toBe(200);
     return new Scrape(res.text);
   }

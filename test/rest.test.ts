@@ -257,7 +257,7 @@ describe("REST API v1", () => {
   });
 
   describe("system endpoints", () => {
-    it("serves /healthz and /readyz without a token, and Prometheus /metrics with uplink_agents_connected", async () => {
+    it("serves /healthz and /readyz without a token, and Prometheus /metrics (on the metrics listener) with uplink_agents_connected", async () => {
       const hub = shared();
       const healthz = await hub.api.get("/healthz", { token: null });
       expect(healthz.status).toBe(200);
@@ -268,9 +268,9 @@ describe("REST API v1", () => {
 
       const before = await hub.api.metric("uplink_agents_connected");
       const { agent } = await rawAgents.enrolled(hub, "metered");
-      const metrics = await hub.api.get("/metrics", { token: null });
+      const metrics = await hub.api.scrape();
       expect(metrics.status).toBe(200);
-      expect(metrics.headers.get("content-type")).toContain("text/plain");
+      expect(metrics.contentType).toContain("text/plain");
       expect(metrics.text).toMatch(/^# TYPE uplink_agents_connected gauge$/m);
       expect(await hub.api.metric("uplink_agents_connected")).toBe(before + 1);
       await agent.close();

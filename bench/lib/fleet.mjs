@@ -60,16 +60,16 @@ export async function tokenOnDisk(dataDir, ...args) {
 /**
  * Starts `uplink-hub serve` on 127.0.0.1 (port 0 unless given) with its log at info in `<dataDir>/hub.log`,
  * enrollment unthrottled, and `extra` flags (`nodeArgs` go to node, e.g. `--cpu-prof`). Resolves with
- * {child, port, logFile} once it listens.
+ * {child, port, metricsPort, logFile} once it listens (its metrics listener on a free loopback port).
  */
 export async function startHub(group, dataDir, { port = 0, extra = [], nodeArgs = [], logName = "hub.log", name = "hub" } = {}) {
   const logFile = join(dataDir, logName);
   const fd = openSync(logFile, "a");
-  const child = spawnWithFds(group, [...nodeArgs, HUB_BIN, "serve", "--port", String(port), "--host", "127.0.0.1", "--data-dir", dataDir, "--log-level", "info", "--enroll-rate", "100000000", ...extra], { stdout: fd, name });
+  const child = spawnWithFds(group, [...nodeArgs, HUB_BIN, "serve", "--port", String(port), "--host", "127.0.0.1", "--data-dir", dataDir, "--log-level", "info", "--enroll-rate", "100000000", "--metrics-port", "0", ...extra], { stdout: fd, name });
   closeSync(fd);
   const since = Date.now();
   const line = await waitForLogLine(logFile, child, (v) => v.msg === "hub listening" && Date.parse(v.time) >= since - 1000, 30_000);
-  return { child, port: line.port, logFile };
+  return { child, port: line.port, metricsPort: line.metricsPort, logFile };
 }
 
 /** A small keep-alive JSON client against 127.0.0.1:port. */
@@ -98,9 +98,9 @@ export function client(port, token) {
   return { call, close: () => agent.destroy() };
 }
 
-/** The sum of a Prometheus metric's samples from the hub's /metrics. */
-export async function metric(port, name) {
-  const c = client(port);
+/** The sum of a Prometheus metric's samples from the hub's /metrics, on its metrics listener's port. */
+export async function metric(metricsPort, name) {
+  const c = client(metricsPort);
   try {
     const { body } = await c.call("GET", "/metrics");
     let sum = 0;

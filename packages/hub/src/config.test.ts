@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ConfigError, DEFAULT_PORT, parseHubConfig } from "./config.js";
+import { ConfigError, DEFAULT_PORT, enrollTokenDefaults, parseHubConfig } from "./config.js";
 
 describe("parseHubConfig", () => {
   it("fills every default when nothing is set", () => {
@@ -28,6 +28,21 @@ describe("parseHubConfig", () => {
     expect(parseHubConfig({}, { WS_MAX_CLIENTS: "25" }).maxAgents).toBe(25);
     expect(parseHubConfig({}, { WS_MAX_CLIENTS: "-3" }).maxAgents).toBe(0);
     expect(parseHubConfig({}, { WS_MAX_CLIENTS: "" }).maxAgents).toBe(0);
+  });
+
+  it("caps deadlines at --max-query-timeout (default 60 s) and refuses a default deadline above it", () => {
+    expect(parseHubConfig({}, {}).maxQueryTimeoutMs).toBe(60_000);
+    expect(parseHubConfig({ maxQueryTimeoutMs: "2m", queryTimeoutMs: "90s" }, {})).toMatchObject({ maxQueryTimeoutMs: 120_000, queryTimeoutMs: 90_000 });
+    expect(() => parseHubConfig({ queryTimeoutMs: "61s" }, {})).toThrow(/--query-timeout \/ UPLINK_QUERY_TIMEOUT: must not exceed --max-query-timeout/);
+  });
+
+  it("defaults enrollment tokens to 24 h and unlimited uses, and serves /metrics on 127.0.0.1:7071 unless told", () => {
+    expect(parseHubConfig({}, {})).toMatchObject({ enrollTokenTtlMs: 24 * 3_600_000, enrollTokenUses: 0, metricsHost: "127.0.0.1", metricsPort: 7071 });
+    expect(parseHubConfig({}, { UPLINK_ENROLL_TOKEN_TTL: "2h", UPLINK_ENROLL_TOKEN_USES: "5", UPLINK_METRICS_PORT: "off" })).toMatchObject({ enrollTokenTtlMs: 7_200_000, enrollTokenUses: 5, metricsPort: "off" });
+    expect(parseHubConfig({ metricsPort: "0" }, {}).metricsPort).toBe(0);
+    expect(() => parseHubConfig({ metricsPort: "on" }, {})).toThrow(/--metrics-port \/ UPLINK_METRICS_PORT/);
+    expect(enrollTokenDefaults({ UPLINK_ENROLL_TOKEN_TTL: "30m", UPLINK_ENROLL_TOKEN_USES: "0" })).toEqual({ ttlMs: 1_800_000, maxUses: undefined });
+    expect(() => enrollTokenDefaults({ UPLINK_ENROLL_TOKEN_USES: "-1" })).toThrow(/UPLINK_ENROLL_TOKEN_USES/);
   });
 
   it.each([

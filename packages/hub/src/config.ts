@@ -26,6 +26,13 @@ export const DEFAULT_ENROLL_RATE = 30;
 export const DEFAULT_IDEMPOTENCY_RETENTION_MS = 24 * 3_600_000;
 /** The longest idempotency retention accepted (30 days). */
 const MAX_IDEMPOTENCY_RETENTION_MS = 30 * 24 * 3_600_000;
+/** The longest deadline a caller may ask of a query (DESIGN §8: "query timeout 30 s (maximum 60 s)"). */
+export const DEFAULT_MAX_QUERY_TIMEOUT_MS = 60_000;
+/** Lifetime of an enrollment token created without `ttlSeconds`. */
+export const DEFAULT_ENROLL_TOKEN_TTL_MS = 24 * 3600_000;
+/** Where `/metrics` is served: its own listener, on loopback unless told otherwise. */
+export const DEFAULT_METRICS_HOST = "127.0.0.1";
+export const DEFAULT_METRICS_PORT = 7071;
 
 /** `15000`, `15000ms`, `15s`, `2m`, `24h` → milliseconds. */
 const Duration = z.union([z.number(), z.string()]).transform((value, ctx) => {
@@ -40,6 +47,9 @@ const Duration = z.union([z.number(), z.string()]).transform((value, ctx) => {
 const positiveDuration = (max = Number.MAX_SAFE_INTEGER) =>
   Duration.pipe(z.number().int().min(1, "must be at least 1 ms").max(max, `must be at most ${max} ms`));
 const Int = z.coerce.number().int();
+
+const EnrollTokenTtl = positiveDuration(10 * 365 * 24 * 3600_000).default(DEFAULT_ENROLL_TOKEN_TTL_MS);
+const EnrollTokenUses = Int.min(0).default(0);
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 
@@ -67,10 +77,19 @@ export const HubConfigSchema = z.object({
   tlsCert: z.string().min(1).optional(),
   tlsKey: z.string().min(1).optional(),
   logLevel: z.enum(LOG_LEVELS).default(DEFAULT_LOG_LEVEL),
+  // Hostile-input limits: the deadline cap, enrollment token defaults, the private metrics listener.
+  maxQueryTimeoutMs: positiveDuration(MAX_TIMEOUT_MS).default(DEFAULT_MAX_QUERY_TIMEOUT_MS),
+  enrollTokenTtlMs: EnrollTokenTtl,
+  /** Uses an enrollment token allows when it names none; 0 is unlimited. */
+  enrollTokenUses: EnrollTokenUses,
+  metricsHost: z.string().min(1).default(DEFAULT_METRICS_HOST),
+  /** `off` serves no metrics at all; 0 picks a free port. */
+  metricsPort: z.union([z.literal("off"), Int.min(0).max(65535)]).default(DEFAULT_METRICS_PORT),
 })
   .refine((c) => c.sendHardLimitBytes > c.sendHighWaterBytes, { message: "must be larger than --send-high-water", path: ["sendHardLimitBytes"] })
   .refine((c) => (c.tlsCert === undefined) === (c.tlsKey === undefined), { message: "--tls-cert and --tls-key go together", path: ["tlsCert"] })
-  .refine((c) => (c.redisUrl === undefined) === (c.databaseUrl === undefined), { message: "cluster mode needs both --redis-url and --database-url", path: ["redisUrl"] });
+  .refine((c) => (c.redisUrl === undefined) === (c.databaseUrl === undefined), { message: "cluster mode needs both --redis-url and --database-url", path: ["redisUrl"] })
+  .refine((c) => c.queryTimeoutMs <= c.maxQueryTimeoutMs, { message: "must not exceed --max-query-timeout", path: ["queryTimeoutMs"] });
 export type HubConfig = Readonly<z.output<typeof HubConfigSchema>>;
 export type HubConfigInput = z.input<typeof HubConfigSchema>;
 
@@ -97,7 +116,27 @@ export const HUB_SETTINGS: readonly { key: keyof HubConfig; flag: string; env: s
   { key: "tlsCert", flag: "--tls-cert <file>", env: "UPLINK_TLS_CERT", description: "PEM certificate (chain): serve HTTPS and WSS" },
   { key: "tlsKey", flag: "--tls-key <file>", env: "UPLINK_TLS_KEY", description: "PEM private key of --tls-cert" },
   { key: "logLevel", flag: "--log-level <level>", env: "UPLINK_LOG_LEVEL", description: "fatal, error, warn, info, debug, trace or silent" },
+  { key: "maxQueryTimeoutMs", flag: "--max-query-timeout <duration>", env: "UPLINK_MAX_QUERY_TIMEOUT", description: "longest deadline a caller may ask of a query (more is a 400)" },
+  { key: "enrollTokenTtlMs", flag: "--enroll-token-ttl <duration>", env: "UPLINK_ENROLL_TOKEN_TTL", description: "lifetime of an enrollment token created without one" },
+  { key: "enrollTokenUses", flag: "--enroll-token-uses <n>", env: "UPLINK_ENROLL_TOKEN_USES", description: "enrollments an enrollment token allows when it names none; 0 is unlimited" },
+  { key: "metricsHost", flag: "--metrics-host <host>", env: "UPLINK_METRICS_HOST", description: "address of the /metrics listener" },
+  { key: "metricsPort", flag: "--metrics-port <port>", env: "UPLINK_METRICS_PORT", description: "port of the /metrics listener (0 picks a free one; off serves no metrics)" },
 ];
+
+/**
+ * The enrollment token defaults of `uplink-hub token create`, which writes to the store without a
+ * running hub: the same settings as `serve`'s, from the environment. Throws a ConfigError naming a bad one.
+ */
+export function enrollTokenDefaults(env: NodeJS.ProcessEnv): { ttlMs: number; maxUses: number | undefined } {
+  const read = <T>(schema: z.ZodType<T>, name: string): T => {
+    const value = env[name] === "" ? undefined : env[name];
+    const parsed = schema.safeParse(value);
+    if (!parsed.success) throw new ConfigError(`invalid ${name}: ${parsed.error.issues[0]!.message}`);
+    return parsed.data;
+  };
+  const maxUses = read(EnrollTokenUses, "UPLINK_ENROLL_TOKEN_USES");
+  return { ttlMs: read(EnrollTokenTtl, "UPLINK_ENROLL_TOKEN_TTL"), maxUses: maxUses === 0 ? undefined : maxUses };
+}
 
 /** A setting has a bad value; the message names it. */
 export class ConfigError extends Error {}

@@ -79,6 +79,13 @@ export class CommandTimeoutError extends HubError {
   }
 }
 
+/** The caller went away before the answer; the command was cancelled on the agent. Nobody reads the status. */
+export class CommandCancelledError extends HubError {
+  constructor() {
+    super("cancelled", 502, "the caller disconnected; the command was cancelled");
+  }
+}
+
 /** The agent answered `ok:false` with its own code (502). */
 export class AgentAnsweredError extends HubError {
   constructor(code: string, message: string) {

@@ -10,6 +10,7 @@ import { AgentRegistry } from "./agents/agent-registry.js";
 import { HealthPoller } from "./agents/health-poller.js";
 import { Authenticator } from "./api/auth.js";
 import { Idempotency } from "./api/idempotency.js";
+import { MetricsListener } from "./api/metrics-listener.js";
 import { createRequestListener } from "./api/router.js";
 import { agentRoutes } from "./api/routes/agents.js";
 import { enrollRoutes } from "./api/routes/enroll.js";
@@ -19,7 +20,7 @@ import { systemRoutes } from "./api/routes/system.js";
 import { tokenRoutes } from "./api/routes/tokens.js";
 import type { ApiServices } from "./api/services.js";
 import { SseStreams } from "./api/sse.js";
-import { DEFAULT_AUDIT_RESULT_MAX_BYTES, type HubConfig } from "./config.js";
+import { ConfigError, DEFAULT_AUDIT_RESULT_MAX_BYTES, type HubConfig } from "./config.js";
 import { ConnectionLostError } from "./errors.js";
 import { EventLog } from "./events/event-log.js";
 import type { Logger } from "./logger.js";
@@ -57,8 +58,10 @@ export interface Hub {
   readonly store: Store;
   readonly registry: AgentRegistry;
   readonly metrics: HubMetrics;
-  /** Starts listening on the configured host and port; resolves with the bound address. */
+  /** Starts listening on the configured host and port (and the metrics listener); resolves with the API's address. */
   listen(): Promise<AddressInfo>;
+  /** Where `/metrics` is served once listening; undefined with `--metrics-port off`. */
+  readonly metricsAddress: AddressInfo | undefined;
   /**
    * Stops: refuses new agents, closes agent sockets with 1001 (failing their pending commands at once),
    * lets in-flight requests answer, closes the store. Idempotent.
@@ -123,6 +126,8 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
     else socket.destroy();
   });
 
+  const metricsListener = config.metricsPort === "off" ? undefined : new MetricsListener(metrics, config.metricsHost, config.metricsPort);
+  let metricsAddress: AddressInfo | undefined;
   let pingTimer: NodeJS.Timeout | undefined;
   let closing: Promise<void> | undefined;
 
@@ -138,11 +143,21 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
         resolve();
       });
     });
+    try {
+      metricsAddress = await metricsListener?.listen();
+    } catch (err) {
+      server.close();
+      const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+      throw new ConfigError(`invalid --metrics-port / UPLINK_METRICS_PORT: cannot listen on ${config.metricsHost}:${config.metricsPort} (${why}); choose another port, or off`);
+    }
     pingTimer = setInterval(() => {
       for (const connection of registry.connections()) connection.sweep();
     }, config.pingIntervalMs);
     const address = server.address() as AddressInfo;
-    log.info({ host: address.address, port: address.port, tls: config.tlsCert !== undefined, maxAgents: config.maxAgents }, "hub listening");
+    log.info(
+      { host: address.address, port: address.port, tls: config.tlsCert !== undefined, maxAgents: config.maxAgents, metricsHost: metricsAddress?.address, metricsPort: metricsAddress?.port },
+      "hub listening",
+    );
     return address;
   }
 
@@ -153,6 +168,7 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
     idempotency.stop();
     poller.stop();
     const httpClosed = new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()));
+    await metricsListener?.close();
     const agents = registry.size;
     registry.closeAll(CloseCode.GOING_AWAY, "hub shutting down", new ConnectionLostError("hub_shutting_down", "the hub is shutting down"));
     if (agents > LARGE_FLEET) {
@@ -188,6 +204,9 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
     registry,
     metrics,
     listen,
+    get metricsAddress() {
+      return metricsAddress;
+    },
     close: () => (closing ??= shutdown()),
   };
 }

@@ -1,7 +1,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 
 /** Outcome label of a finished command. */
-export type CommandOutcome = "ok" | "error" | "busy" | "timeout" | "disconnected";
+export type CommandOutcome = "ok" | "error" | "busy" | "timeout" | "disconnected" | "cancelled";
 
 /**
  * The hub's Prometheus metrics, on a registry of its own (so several hubs in one process never share
@@ -17,7 +17,7 @@ export class HubMetrics {
   });
   readonly commandsCompleted = new Counter({
     name: "uplink_commands_completed_total",
-    help: "Commands that ended, by kind and outcome (ok, error, busy, timeout, disconnected)",
+    help: "Commands that ended, by kind and outcome (ok, error, busy, timeout, disconnected, cancelled)",
     labelNames: ["kind", "outcome"] as const,
     registers: [this.registry],
   });

@@ -10,7 +10,8 @@ const Labels = z
 /** `hello`: the agent's first frame. */
 export const Hello = z.object({
   type: z.literal("hello"),
-  protocol: z.number().int().positive(),
+  // Bounded like every field a host sends: the hub stores hostname, versions and reported labels as given.
+  protocol: z.number().int().positive().max(1000),
   agentVersion: z.string().max(64),
   hostname: z.string().max(255),
   platform: z.string().max(64),

@@ -17,6 +17,11 @@ export const CAPABILITY_CORRELATION_ID = "correlation-id";
 
 /** The session of the hub's background health polls; never shared with operators' sessions (rule 4). */
 export const HEALTH_SESSION_ID = "uplink-health";
+/**
+ * Session id prefixes the hub keeps for itself (health polls, fan-outs): an operator query naming one is
+ * refused, so it can never queue behind or in front of the hub's own commands on a legacy agent (rule 4).
+ */
+export const RESERVED_SESSION_PREFIXES = ["uplink-", "fan_"] as const;
 
 /** WebSocket close codes. 4xxx mirror HTTP statuses. */
 export const CloseCode = {
@@ -100,3 +105,5 @@ export const MAX_ID_CHARS = 256;
 /** Longest `error` message of a `session_response`; `buildResponse` cuts longer ones so the hub accepts them. */
 export const MAX_ERROR_CHARS = 64 * 1024;
 export const MAX_TIMEOUT_MS = 10 * 60_000;
+/** Largest health result the hub accepts, as JSON; a larger one is a violation and is never stored. */
+export const MAX_HEALTH_RESULT_BYTES = 16 * 1024;

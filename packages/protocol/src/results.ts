@@ -16,15 +16,22 @@ export type QueryResult = z.infer<typeof QueryResult>;
 export const HealthStatus = z.enum(["ok", "degraded"]);
 export type HealthStatus = z.infer<typeof HealthStatus>;
 
-/** The result of a `kind: "health"` command. */
+/** A finite count or size a host reports: never negative, never past 2^53. */
+const Amount = z.number().nonnegative().max(Number.MAX_SAFE_INTEGER);
+
+/**
+ * The result of a `kind: "health"` command. Every field is bounded: the hub stores and serves what a
+ * host reports, so nothing a host says may grow without limit (and the whole result is capped as JSON:
+ * MAX_HEALTH_RESULT_BYTES). Fields not listed here are dropped.
+ */
 export const HealthResult = z.object({
   status: HealthStatus,
-  agentVersion: z.string(),
-  uptimeS: z.number().nonnegative(),
-  load1: z.number(),
-  memFreeBytes: z.number().nonnegative(),
-  memTotalBytes: z.number().nonnegative(),
-  inflight: z.number().int().nonnegative(),
-  collectors: z.array(z.string()),
+  agentVersion: z.string().max(64),
+  uptimeS: Amount,
+  load1: z.number().min(0).max(1e6),
+  memFreeBytes: Amount,
+  memTotalBytes: Amount,
+  inflight: z.number().int().min(0).max(1_000_000),
+  collectors: z.array(z.string().min(1).max(64)).max(64),
 });
 export type HealthResult = z.infer<typeof HealthResult>;

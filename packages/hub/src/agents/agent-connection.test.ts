@@ -77,6 +77,34 @@ async function counter(metrics: HubMetrics, name: string): Promise<number> {
 afterEach(() => vi.useRealTimers());
 
 describe("AgentConnection", () => {
+  it("cancels a command whose caller gave up: `cancel` to the agent, `cancelled` to the caller, its late reply an orphan", async () => {
+    const { ws, metrics, connection } = connect();
+    const gaveUp = new AbortController();
+    const pending = connection.send(request({ signal: gaveUp.signal }));
+    const [command] = ws.commands();
+    gaveUp.abort();
+    await expect(pending).rejects.toMatchObject({ code: "cancelled" });
+    expect(ws.sent.at(-1)).toEqual({ type: "cancel", correlationId: command!.correlationId });
+    expect(connection.pendingCount).toBe(0);
+    ws.reply(ok(command!));
+    expect(await counter(metrics, "uplink_orphan_replies_total")).toBe(1);
+    expect((await metrics.registry.getSingleMetric("uplink_commands_completed_total")!.get()).values).toContainEqual(expect.objectContaining({ labels: { kind: "query", outcome: "cancelled" }, value: 1 }));
+  });
+
+  it("sends nothing for a caller that gave up before the command was sent, and ignores an abort after the reply", async () => {
+    const { ws, connection } = connect();
+    const early = new AbortController();
+    early.abort();
+    await expect(connection.send(request({ signal: early.signal }))).rejects.toMatchObject({ code: "cancelled" });
+    expect(ws.sent).toEqual([]);
+    const late = new AbortController();
+    const answered = connection.send(request({ signal: late.signal }));
+    ws.reply(ok(ws.commands()[0]!));
+    await expect(answered).resolves.toMatchObject({ ok: true });
+    late.abort();
+    expect(ws.sent.filter((f) => f.type === "cancel")).toEqual([]);
+  });
+
   it("routes replies answered out of order to the callers that asked, by correlationId", async () => {
     const { ws, connection } = connect();
     const queries = Array.from({ length: 20 }, (_, i) => `select ${i}`);
@@ -268,6 +296,34 @@ describe("AgentConnection", () => {
       await pending;
       expect(connection.legacyShapes).toEqual([]);
       expect(onLegacyShapes).toHaveBeenCalledExactlyOnceWith(connection, []);
+    });
+
+    it("holds a cancelled command's session until its late reply (no cancel frame can reach a legacy agent)", async () => {
+      const { ws, metrics, connection } = connect(1);
+      const gaveUp = new AbortController();
+      const first = connection.send(request({ sessionId: "a", query: "abandoned", signal: gaveUp.signal }));
+      gaveUp.abort();
+      await expect(first).rejects.toMatchObject({ code: "cancelled" });
+      expect(ws.sent.filter((f) => f.type === "cancel")).toEqual([]);
+      const second = connection.send(request({ sessionId: "a", query: "next" }));
+      expect(ws.commands().map((c) => c.query)).toEqual(["abandoned"]);
+      ws.reply({ type: "session_response", sessionId: "a", ok: true, result: { columns: ["q"], rows: [["abandoned"]], rowCount: 1, truncated: false } });
+      expect(await counter(metrics, "uplink_orphan_replies_total")).toBe(1);
+      expect(ws.commands().map((c) => c.query)).toEqual(["abandoned", "next"]);
+      ws.reply({ type: "session_response", sessionId: "a", ok: true, result: { columns: ["q"], rows: [["next"]], rowCount: 1, truncated: false } });
+      expect(((await second).result as { rows: string[][] }).rows[0]![0]).toBe("next");
+    });
+
+    it("drops a cancelled command still queued behind its session without ever sending it", async () => {
+      const { ws, connection } = connect(1);
+      const busy = connection.send(request({ sessionId: "a", query: "busy" }));
+      const gaveUp = new AbortController();
+      const queued = connection.send(request({ sessionId: "a", query: "queued", signal: gaveUp.signal }));
+      gaveUp.abort();
+      await expect(queued).rejects.toMatchObject({ code: "cancelled" });
+      ws.reply({ type: "session_response", sessionId: "a", ok: true, result: { columns: ["q"], rows: [["busy"]], rowCount: 1, truncated: false } });
+      await busy;
+      expect(ws.commands().map((c) => c.query)).toEqual(["busy"]);
     });
   });
 });

@@ -11,7 +11,7 @@ import {
   type SessionResponse,
 } from "@uplink/protocol";
 import type { RawData, WebSocket } from "ws";
-import { AgentAnsweredError, AgentBusyError, CommandTimeoutError, ConnectionLostError, type HubError } from "../errors.js";
+import { AgentAnsweredError, AgentBusyError, CommandCancelledError, CommandTimeoutError, ConnectionLostError, type HubError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { HubMetrics } from "../metrics.js";
 import { PendingCommands, type CommandReply, type CommandRequest, type PendingCommand } from "./pending-commands.js";
@@ -152,10 +152,37 @@ export class AgentConnection {
       this.#opts.metrics.commandsCompleted.inc({ kind: request.kind, outcome: "busy" });
       return Promise.reject(new AgentBusyError(`agent ${this.agentId} is not reading its socket fast enough`));
     }
+    if (request.signal?.aborted) {
+      this.#opts.metrics.commandsCompleted.inc({ kind: request.kind, outcome: "cancelled" });
+      return Promise.reject(new CommandCancelledError());
+    }
     const entry = this.#pending.add(request, (e) => this.#onDeadline(e));
     if (this.protocol >= 2) this.#write(entry);
     else this.#enqueueLegacy(entry);
+    if (request.signal !== undefined) this.#cancelOnAbort(entry, request.signal);
     return entry.promise;
+  }
+
+  /**
+   * The caller gave up (its signal aborted): the command leaves the pending map, the agent is told to
+   * stop (`cancel`, as at a deadline), and the caller gets `cancelled`. A legacy agent cannot be told
+   * (it has no correlationId); its session stays held until the late reply, as after a timeout.
+   */
+  #cancelOnAbort(entry: PendingCommand, signal: AbortSignal): void {
+    const onAbort = (): void => {
+      if (this.#pending.take(entry.request.correlationId) !== entry) return;
+      this.#opts.metrics.commandsCompleted.inc({ kind: entry.request.kind, outcome: "cancelled" });
+      entry.request.log.info({ sent: entry.sent }, "caller gone; command cancelled");
+      if (this.protocol < 2) this.#legacyTimedOut(entry);
+      else if (this.#state === "open" && entry.sent) {
+        this.#ws.send(JSON.stringify({ type: "cancel", correlationId: entry.request.correlationId }));
+        this.#overHardLimit();
+      }
+      entry.reject(new CommandCancelledError());
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    const off = (): void => signal.removeEventListener("abort", onAbort);
+    entry.promise.then(off, off);
   }
 
   /** Pings for liveness; a socket that did not pong since the last ping is terminated instead. */

@@ -101,6 +101,11 @@ export class AgentRegistry {
     connection.close(CloseCode.REPLACED, "replaced by a newer connection", error);
   }
 
+  /**
+   * Records what the agent says of itself. Its labels are kept as `reportedLabels` only: labels belong to
+   * the operator (enrollment, `PATCH /api/v1/agents/:id`), so no hello, first or later, can move an agent
+   * into another fan-out's targets.
+   */
   recordHello(connection: AgentConnection, hello: Hello): void {
     if (this.#byId.get(connection.agentId) !== connection) return;
     this.#persist(connection.agentId, {
@@ -109,7 +114,7 @@ export class AgentRegistry {
       platform: hello.platform,
       arch: hello.arch,
       protocol: hello.protocol,
-      ...(Object.keys(hello.labels).length > 0 ? { labels: hello.labels } : {}),
+      reportedLabels: hello.labels,
     });
   }
 

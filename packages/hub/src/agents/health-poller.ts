@@ -1,9 +1,19 @@
 import { randomUUID } from "node:crypto";
-import { HEALTH_SESSION_ID, HealthResult } from "@uplink/protocol";
+import { HEALTH_SESSION_ID, HealthResult, MAX_HEALTH_RESULT_BYTES } from "@uplink/protocol";
 import type { Logger } from "../logger.js";
 import type { HubMetrics } from "../metrics.js";
 import type { AgentConnection } from "./agent-connection.js";
 import type { AgentRegistry } from "./agent-registry.js";
+
+/** Size of a value as UTF-8 JSON (what storing it costs); Infinity when it cannot be serialised. */
+function jsonSize(value: unknown): number {
+  try {
+    const json = JSON.stringify(value);
+    return json === undefined ? 0 : Buffer.byteLength(json);
+  } catch {
+    return Number.POSITIVE_INFINITY;
+  }
+}
 
 /**
  * Background health polls: one timer per connection, first fired at a random point of the first
@@ -58,12 +68,19 @@ export class HealthPoller {
         timeoutMs: this.#intervalMs,
         log,
       });
-      // Any answer that is not an error is healthy: a legacy agent may answer with no health result, or
-      // one of its own shape. Only a well-formed one is kept as lastHealth.
-      answered = reply.ok;
-      const parsed = HealthResult.safeParse(reply.result);
-      if (reply.ok && parsed.success) health = parsed.data;
-      else if (!reply.ok) log.warn({ code: reply.code, error: reply.error }, "health poll failed");
+      // Any answer that is not an error is healthy: a legacy agent may answer with no health result, or one
+      // of its own shape. Only a well-formed result within its schema's bounds is kept as lastHealth; one
+      // too large to keep is a violation, and the poll fails.
+      const size = reply.ok ? jsonSize(reply.result) : 0;
+      if (size > MAX_HEALTH_RESULT_BYTES) {
+        this.#metrics.frameViolations.inc();
+        log.warn({ bytes: size, error: `health result over ${MAX_HEALTH_RESULT_BYTES} bytes` }, "invalid health result refused");
+      } else if (reply.ok) {
+        answered = true;
+        const parsed = HealthResult.safeParse(reply.result);
+        if (parsed.success) health = parsed.data;
+        else if (reply.result !== undefined) log.debug({ error: "health result out of its schema" }, "health result not kept");
+      } else log.warn({ code: reply.code, error: reply.error }, "health poll failed");
     } catch (err) {
       log.warn({ err: (err as Error).message }, "health poll failed");
     }

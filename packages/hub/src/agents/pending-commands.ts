@@ -12,6 +12,8 @@ export interface CommandRequest {
   timeoutMs: number;
   /** A child logger carrying the correlationId. */
   log: Logger;
+  /** Aborted when the caller gives up (a REST caller disconnected): the command is cancelled on the agent. */
+  signal?: AbortSignal | undefined;
 }
 
 /** An agent's answer, routed to the caller that asked. */

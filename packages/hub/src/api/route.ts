@@ -19,7 +19,7 @@ export interface RouteContext {
 
 /** One REST endpoint. `scope: null` routes need no token. Handlers write the response or throw a HubError. */
 export interface Route {
-  method: "GET" | "POST" | "DELETE";
+  method: "GET" | "POST" | "PATCH" | "DELETE";
   path: string;
   scope: Scope | null;
   handle(ctx: RouteContext): Promise<void>;

@@ -1,5 +1,5 @@
 import type { TargetResult } from "../queries/fanout-service.js";
-import { emptyCounts } from "../queries/fanout-service.js";
+import { countedAs, emptyCounts } from "../queries/fanout-service.js";
 import type { AgentRecord, AuditRecord, FanoutRecord } from "../store/store.js";
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
@@ -10,6 +10,7 @@ export function agentView(a: AgentRecord) {
     id: a.id,
     hostname: a.hostname,
     labels: a.labels,
+    reportedLabels: a.reportedLabels,
     status: a.status,
     protocol: a.protocol,
     agentVersion: a.agentVersion,
@@ -62,7 +63,7 @@ export function targetView(q: AuditRecord): TargetResult {
 /** A fan-out with its status, counts per state and one row per target. */
 export function fanoutView(f: FanoutRecord, targets: AuditRecord[]) {
   const counts = emptyCounts();
-  for (const t of targets) counts[t.status]++;
+  for (const t of targets) counts[countedAs(t.status)]++;
   return {
     id: f.id,
     query: f.query,

@@ -1,6 +1,6 @@
 import type { AgentRegistry } from "../agents/agent-registry.js";
 import type { CommandReply, CommandRequest } from "../agents/pending-commands.js";
-import { AgentOfflineError, CommandTimeoutError, ConnectionLostError, HubError } from "../errors.js";
+import { AgentOfflineError, CommandCancelledError, CommandTimeoutError, ConnectionLostError, HubError } from "../errors.js";
 import type { EventLog } from "../events/event-log.js";
 import type { Logger } from "../logger.js";
 import type { HubMetrics } from "../metrics.js";
@@ -42,6 +42,8 @@ class BusUnavailableError extends HubError {
 export class ClusterCommandRouter implements CommandRouter {
   readonly #local: LocalCommandRouter;
   readonly #remote = new Map<string, RemotePending>();
+  /** Owner side: the commands run here for other replicas, by correlationId, so a `cancel` can reach them. */
+  readonly #forPeers = new Map<string, AbortController>();
   readonly #bus: RedisBus;
   readonly #registry: AgentRegistry;
   readonly #metrics: HubMetrics;
@@ -99,6 +101,9 @@ export class ClusterCommandRouter implements CommandRouter {
       }, timeoutMs + REMOTE_GRACE_MS);
       this.#remote.set(correlationId, { owner, request, timer, resolve, reject });
     });
+    // Published after the command on the same connection, so the owner never sees the cancel first.
+    if (request.signal?.aborted) queueMicrotask(() => this.#cancelRemote(correlationId));
+    else request.signal?.addEventListener("abort", () => this.#cancelRemote(correlationId), { once: true });
     let receivers: number;
     try {
       receivers = await this.#bus.send(owner, { t: "cmd", from: this.#bus.replicaId, agentId, request: { correlationId, sessionId, kind, collector, query, timeoutMs } });
@@ -113,6 +118,14 @@ export class ClusterCommandRouter implements CommandRouter {
       this.#fail(correlationId, new HubError("replica_unreachable", 502, `replica ${owner} holding agent ${agentId} is not listening`));
     }
     return reply;
+  }
+
+  /** The caller of a remote command gave up: fail it here at once and tell the owner to cancel it. */
+  #cancelRemote(correlationId: string): void {
+    const pending = this.#remote.get(correlationId);
+    if (pending === undefined) return;
+    this.#fail(correlationId, new CommandCancelledError());
+    this.#bus.send(pending.owner, { t: "cancel", correlationId }).catch((err: unknown) => pending.request.log.warn({ err: (err as Error).message }, "could not tell the owner replica to cancel"));
   }
 
   /** Closes the revoked agent's socket here, or tells the replica holding it to. */
@@ -166,6 +179,8 @@ export class ClusterCommandRouter implements CommandRouter {
         this.#log.info({ agentId: message.agentId }, "agent revoked through another replica; closing its socket");
         return void this.#local.revoke(message.agentId);
       }
+      case "cancel":
+        return this.#forPeers.get(message.correlationId)?.abort();
     }
   }
 
@@ -174,17 +189,21 @@ export class ClusterCommandRouter implements CommandRouter {
     const { correlationId } = message.request;
     const log = this.#log.child({ correlationId, agentId: message.agentId, requester: message.from });
     let answer: BusMessage;
+    const cancel = new AbortController();
     try {
       if (!this.#local.holds(message.agentId)) throw new AgentOfflineError(message.agentId);
       this.#metrics.clusterDelivery.inc({ stage: "delivered" });
       log.debug("command from another replica delivered to the agent's socket");
-      const reply = await this.#local.dispatch(message.agentId, { ...message.request, log });
+      this.#forPeers.set(correlationId, cancel);
+      const reply = await this.#local.dispatch(message.agentId, { ...message.request, log, signal: cancel.signal }).finally(() => this.#forPeers.delete(correlationId));
       const { ok, result, error, code, durationMs } = reply;
       answer = { t: "reply", correlationId, reply: { ok, result, error, code, durationMs } };
     } catch (err) {
       const error = err instanceof HubError ? err : new HubError("internal", 500, (err as Error).message);
       answer = { t: "fail", correlationId, error: { code: error.code, status: error.status, message: error.message } };
     }
+    // Cancelled by the requester, which already failed it: a reply would only arrive as an orphan.
+    if (cancel.signal.aborted) return;
     try {
       await this.#bus.send(message.from, answer);
       log.debug({ ok: answer.t === "reply" }, "reply published to the requesting replica");

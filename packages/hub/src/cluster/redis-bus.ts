@@ -30,6 +30,8 @@ export const BusMessage = z.discriminatedUnion("t", [
   z.object({ t: z.literal("takeover"), agentId: z.string(), by: z.string() }),
   /** The agent was revoked through another replica: close its socket with 4403. */
   z.object({ t: z.literal("revoke"), agentId: z.string() }),
+  // requester → owner: the caller of a command gave up; the owner cancels it on the agent.
+  z.object({ t: z.literal("cancel"), correlationId: z.string() }),
 ]);
 export type BusMessage = z.infer<typeof BusMessage>;
 

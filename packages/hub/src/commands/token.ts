@@ -1,7 +1,8 @@
 import { join } from "node:path";
 import type { Command } from "commander";
 import { z } from "zod";
-import { DEFAULT_DATA_DIR, ConfigError } from "../config.js";
+import { Labels } from "@uplink/protocol";
+import { DEFAULT_DATA_DIR, ConfigError, enrollTokenDefaults } from "../config.js";
 import { NotFoundError } from "../errors.js";
 import { createToken, publicToken, type PublicToken } from "../security/tokens.js";
 import { SqliteStore } from "../store/sqlite-store.js";
@@ -13,6 +14,12 @@ const CreateOptions = z.object({
   scope: z.enum(SCOPES).optional(),
   name: z.string().trim().min(1, "--name is required").max(128),
   ttl: z.coerce.number().int().positive().optional(),
+  label: z
+    .array(z.string().regex(/^[^=]+=.*$/, "labels are k=v"))
+    .transform((kvs) => Object.fromEntries(kvs.map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)])))
+    .pipe(Labels)
+    .optional(),
+  maxUses: z.coerce.number().int().positive().optional(),
 });
 
 /** Where the token commands find the store: the cluster's PostgreSQL when named, else the data dir. */
@@ -49,15 +56,20 @@ export function registerToken(program: Command): void {
     .requiredOption("--kind <kind>", "api or enroll")
     .option("--scope <scope>", "read, query or admin (api tokens; default read)")
     .requiredOption("--name <name>", "who or what the token is for")
-    .option("--ttl <seconds>", "expire after this many seconds")
+    .option("--ttl <seconds>", "expire after this many seconds (enrollment tokens: default UPLINK_ENROLL_TOKEN_TTL, 24 h)")
+    .option("--label <k=v>", "enrollment tokens: a label of every agent enrolled with it (repeatable)", (v: string, all: string[] = []) => [...all, v])
+    .option("--max-uses <n>", "enrollment tokens: how many agents it may enroll (default UPLINK_ENROLL_TOKEN_USES, unlimited)")
     .option("--json", "print a JSON object with the token")
     .action(async (opts: Record<string, unknown>, cmd: Command) => {
       const parsed = CreateOptions.safeParse(opts);
-      if (!parsed.success) throw new ConfigError(`invalid --${String(parsed.error.issues[0]!.path[0])}: ${parsed.error.issues[0]!.message}`);
+      if (!parsed.success) throw new ConfigError(`invalid --${String(parsed.error.issues[0]!.path[0]).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ${parsed.error.issues[0]!.message}`);
       const o = parsed.data;
       if (o.kind === "enroll" && o.scope !== undefined) throw new ConfigError("invalid --scope: enrollment tokens take no scope");
+      if (o.kind === "api" && (o.label !== undefined || o.maxUses !== undefined)) throw new ConfigError("invalid --label / --max-uses: only enrollment tokens take them");
+      const defaults = o.kind === "enroll" ? enrollTokenDefaults(process.env) : { ttlMs: undefined, maxUses: undefined };
+      const ttlSeconds = o.ttl ?? (defaults.ttlMs === undefined ? undefined : Math.ceil(defaults.ttlMs / 1000));
       const created = await withStore(where(cmd), (store) =>
-        createToken(store, { kind: o.kind, scope: o.kind === "api" ? (o.scope ?? "read") : null, name: o.name, ttlSeconds: o.ttl }),
+        createToken(store, { kind: o.kind, scope: o.kind === "api" ? (o.scope ?? "read") : null, name: o.name, ttlSeconds, labels: o.label, maxUses: o.maxUses ?? defaults.maxUses }),
       );
       if (opts.json) process.stdout.write(`${JSON.stringify({ ...created.record, token: created.token })}\n`);
       else process.stdout.write(`created ${created.record.kind} token ${created.record.id} (${created.record.scope ?? "enroll"}) "${created.record.name}"\n${created.token}\n`);
@@ -95,7 +107,11 @@ async function withStore<T>(at: StoreLocation, work: (store: Store) => Promise<T
 function renderTokens(tokens: PublicToken[]): string {
   const iso = (ms: number | null) => (ms === null ? "" : new Date(ms).toISOString());
   return renderTable(
-    ["ID", "KIND", "SCOPE", "NAME", "CREATED", "EXPIRES", "REVOKED"],
-    tokens.map((t) => [t.id, t.kind, t.scope ?? "", t.name, iso(t.createdAt), iso(t.expiresAt), iso(t.revokedAt)]),
+    ["ID", "KIND", "SCOPE", "NAME", "CREATED", "EXPIRES", "REVOKED", "USES", "LABELS"],
+    tokens.map((t) => [
+      t.id, t.kind, t.scope ?? "", t.name, iso(t.createdAt), iso(t.expiresAt), iso(t.revokedAt),
+      t.kind === "enroll" ? `${t.uses}/${t.maxUses ?? "∞"}` : "",
+      Object.entries(t.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(","),
+    ]),
   );
 }

@@ -1,6 +1,6 @@
 import { performance } from "node:perf_hooks";
 import { QueryResult } from "@uplink/protocol";
-import { AgentAnsweredError, AgentBusyError, AgentOfflineError, CommandTimeoutError, HubError } from "../errors.js";
+import { AgentAnsweredError, AgentBusyError, AgentOfflineError, CommandCancelledError, CommandTimeoutError, HubError } from "../errors.js";
 import type { CommandRequest } from "../agents/pending-commands.js";
 import type { AuditFinish, QueryStatus } from "../store/store.js";
 import type { CommandRouter } from "./command-router.js";
@@ -49,7 +49,11 @@ export function auditFinishOf(outcome: CommandOutcome, resultMaxBytes: number): 
 }
 
 function failed(error: HubError, durationMs: number): CommandOutcome {
-  const status = error instanceof AgentOfflineError ? "offline" : error instanceof CommandTimeoutError || error.code === "timeout" ? "timeout" : "error";
+  const status =
+    error instanceof AgentOfflineError ? "offline"
+    : error instanceof CommandTimeoutError || error.code === "timeout" ? "timeout"
+    : error instanceof CommandCancelledError ? "cancelled"
+    : "error";
   return { status, error, durationMs };
 }
 

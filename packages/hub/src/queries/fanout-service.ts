@@ -36,7 +36,14 @@ export interface TargetResult {
   resultSeq: number | null;
 }
 
-export type FanoutCounts = Record<QueryStatus, number>;
+/** A fan-out target is never `cancelled`: nobody waits on its connection (the fan-out answered 202). */
+export type FanoutStatus = Exclude<QueryStatus, "cancelled">;
+export type FanoutCounts = Record<FanoutStatus, number>;
+
+/** The count a target's status goes to. */
+export function countedAs(status: QueryStatus): FanoutStatus {
+  return status === "cancelled" ? "error" : status;
+}
 
 export type FanoutEvent = { kind: "result"; target: TargetResult } | { kind: "done"; counts: FanoutCounts };
 
@@ -157,7 +164,7 @@ export class FanoutService {
       );
       for (const { agentId, correlationId, outcome, resultSeq } of batch) {
         running.counts.pending--;
-        running.counts[outcome.status]++;
+        running.counts[countedAs(outcome.status)]++;
         this.#announce(running, {
           kind: "result",
           target: {

@@ -17,6 +17,8 @@ export interface QueryRequest {
   sessionId: string;
   requester: string;
   requestId: string | null;
+  /** Aborted when the caller disconnects: the command is cancelled and recorded `cancelled`. */
+  signal?: AbortSignal | undefined;
 }
 
 export interface QueryAnswer {
@@ -56,7 +58,7 @@ export class QueryService {
       if (agent === undefined || agent.revokedAt !== null) throw new NotFoundError(`no agent ${agentId}`);
     }
     await this.#deps.metrics.timeStoreWrite(() => store.insertAudit({ correlationId, agentId, requester, sessionId, requestId, collector, query, createdAt: Date.now() }));
-    const outcome = await runCommand(router, agentId, { correlationId, sessionId, kind: "query", collector, query, timeoutMs: request.timeoutMs, log });
+    const outcome = await runCommand(router, agentId, { correlationId, sessionId, kind: "query", collector, query, timeoutMs: request.timeoutMs, log, signal: request.signal });
     await this.#deps.metrics.timeStoreWrite(() => store.finishAudit(correlationId, auditFinishOf(outcome, this.#deps.auditResultMaxBytes)));
     events.publish("query.done", { correlationId, agentId, status: outcome.status, durationMs: outcome.durationMs });
     if (outcome.status === "ok") {

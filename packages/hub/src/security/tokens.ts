@@ -7,6 +7,10 @@ export interface NewTokenInput {
   scope: Scope | null;
   name: string;
   ttlSeconds?: number | undefined;
+  /** Enrollment tokens: the labels of every agent enrolled with it. */
+  labels?: Record<string, string> | undefined;
+  /** Enrollment tokens: how many enrollments it allows (unlimited when absent). */
+  maxUses?: number | undefined;
 }
 
 /** A token as listed: everything but the secret's hash. */
@@ -28,6 +32,9 @@ export async function createToken(store: Store, input: NewTokenInput, now = Date
     createdAt: now,
     expiresAt: input.ttlSeconds === undefined ? null : now + input.ttlSeconds * 1000,
     revokedAt: null,
+    labels: input.kind === "enroll" ? (input.labels ?? null) : null,
+    maxUses: input.kind === "enroll" ? (input.maxUses ?? null) : null,
+    uses: 0,
   };
   await store.createToken(record);
   return { token: `${id}.${secret}`, record: publicToken(record) };

@@ -101,4 +101,12 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE agents ADD COLUMN legacy_shapes JSON;
   `,
+  // 4: labels belong to the operator; what an agent reports is kept apart. Enrollment tokens carry the
+  // labels they give, and a use count.
+  `
+  ALTER TABLE agents ADD COLUMN reported_labels JSONB NOT NULL DEFAULT '{}';
+  ALTER TABLE tokens ADD COLUMN labels JSONB;
+  ALTER TABLE tokens ADD COLUMN max_uses INTEGER;
+  ALTER TABLE tokens ADD COLUMN uses INTEGER NOT NULL DEFAULT 0;
+  `,
 ];

@@ -13,9 +13,9 @@ export const EVENTS_LOCK = 0x75706c02;
 // rows are records as they come, with no mapping code to drift from the schema.
 /** Select list of a {@link TokenRecord}. */
 export const TOKEN = `id, kind, scope, name, secret_hash AS "secretHash", created_at AS "createdAt",
-  expires_at AS "expiresAt", revoked_at AS "revokedAt"`;
+  expires_at AS "expiresAt", revoked_at AS "revokedAt", labels, max_uses AS "maxUses", uses`;
 /** Select list of an {@link AgentRecord}. */
-export const AGENT = `id, secret_hash AS "secretHash", hostname, labels, status, protocol, agent_version AS "agentVersion",
+export const AGENT = `id, secret_hash AS "secretHash", hostname, labels, reported_labels AS "reportedLabels", status, protocol, agent_version AS "agentVersion",
   platform, arch, enrolled_at AS "enrolledAt", connected_at AS "connectedAt", last_seen_at AS "lastSeenAt",
   last_health AS "lastHealth", replica_id AS "replicaId", revoked_at AS "revokedAt", legacy_shapes AS "legacyShapes"`;
 /** Select list of an {@link AuditRecord}. */
@@ -36,12 +36,14 @@ export const EVENT = `seq, type, data, created_at AS "createdAt"`;
  * Text columns sort with `COLLATE "C"`: byte order, as SQLite's BINARY, whatever the database's locale.
  */
 export const SQL = {
-  insertToken: `INSERT INTO tokens (id, kind, scope, name, secret_hash, created_at, expires_at, revoked_at)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+  insertToken: `INSERT INTO tokens (id, kind, scope, name, secret_hash, created_at, expires_at, revoked_at, labels, max_uses, uses)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11)`,
   findToken: `SELECT ${TOKEN} FROM tokens WHERE id = $1`,
   listTokens: `SELECT ${TOKEN} FROM tokens ORDER BY created_at, id COLLATE "C"`,
   revokeToken: `UPDATE tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL`,
-  insertAgent: `INSERT INTO agents (id, secret_hash, hostname, labels, enrolled_at) VALUES ($1, $2, $3, $4::jsonb, $5)`,
+  consumeEnrollToken: `UPDATE tokens SET uses = uses + 1 WHERE id = $1 AND kind = 'enroll' AND revoked_at IS NULL
+    AND (expires_at IS NULL OR expires_at > $2) AND (max_uses IS NULL OR uses < max_uses)`,
+  insertAgent: `INSERT INTO agents (id, secret_hash, hostname, labels, enrolled_at, reported_labels) VALUES ($1, $2, $3, $4::jsonb, $5, $6::jsonb)`,
   findAgent: `SELECT ${AGENT} FROM agents WHERE id = $1`,
   revokeAgent: `UPDATE agents SET revoked_at = $2, status = 'offline' WHERE id = $1 AND revoked_at IS NULL`,
   markAllOffline: `UPDATE agents SET status = 'offline' WHERE status <> 'offline'`,
@@ -89,6 +91,7 @@ export const SQL = {
 export const AGENT_PATCH: Record<keyof AgentPatch, readonly [column: string, cast: string]> = {
   hostname: ["hostname", ""],
   labels: ["labels", "::jsonb"],
+  reportedLabels: ["reported_labels", "::jsonb"],
   status: ["status", ""],
   protocol: ["protocol", ""],
   agentVersion: ["agent_version", ""],

@@ -97,7 +97,7 @@ describe("PostgresStore", () => {
     const store = await PostgresStore.open(url, { schema: freshSchema() });
     try {
       const at = 1_760_000_000_123; // epoch ms, past 2^32
-      await store.createToken({ id: "tok_t", kind: "api", scope: "admin", name: "n", secretHash: "ab", createdAt: at, expiresAt: at + 1, revokedAt: null });
+      await store.createToken({ id: "tok_t", kind: "api", scope: "admin", name: "n", secretHash: "ab", createdAt: at, expiresAt: at + 1, revokedAt: null, labels: null, maxUses: null, uses: 0 });
       await store.insertAudit({ correlationId: "c1", agentId: "agt", requester: "ops", sessionId: "s", requestId: null, collector: "host", query: "q", createdAt: at });
       const [event] = await store.appendEvents([{ type: "agent.connected", data: {}, createdAt: at }]);
       expect(await store.findToken("tok_t")).toMatchObject({ createdAt: at, expiresAt: at + 1 });

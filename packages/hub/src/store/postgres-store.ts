@@ -12,6 +12,7 @@ import type {
   HubEventRecord,
   IdempotencyClaim,
   IdempotencyRecord,
+  NewAgent,
   NewAudit,
   NewHubEvent,
   Store,
@@ -130,7 +131,7 @@ export class PostgresStore implements Store {
   }
 
   async createToken(t: TokenRecord): Promise<void> {
-    await this.#query("insertToken", [t.id, t.kind, t.scope, t.name, t.secretHash, t.createdAt, t.expiresAt, t.revokedAt]);
+    await this.#query("insertToken", [t.id, t.kind, t.scope, t.name, t.secretHash, t.createdAt, t.expiresAt, t.revokedAt, t.labels === null ? null : JSON.stringify(t.labels), t.maxUses, t.uses]);
   }
 
   async findToken(id: string): Promise<TokenRecord | undefined> {
@@ -145,8 +146,12 @@ export class PostgresStore implements Store {
     return (await this.#query("revokeToken", [id, at])).rowCount > 0;
   }
 
-  async createAgent(agent: Pick<AgentRecord, "id" | "secretHash" | "hostname" | "labels" | "enrolledAt">): Promise<void> {
-    await this.#query("insertAgent", [agent.id, agent.secretHash, agent.hostname, JSON.stringify(agent.labels), agent.enrolledAt]);
+  async consumeEnrollToken(id: string, now: number): Promise<boolean> {
+    return (await this.#query("consumeEnrollToken", [id, now])).rowCount > 0;
+  }
+
+  async createAgent(agent: NewAgent): Promise<void> {
+    await this.#query("insertAgent", [agent.id, agent.secretHash, agent.hostname, JSON.stringify(agent.labels), agent.enrolledAt, JSON.stringify(agent.reportedLabels ?? {})]);
   }
 
   async findAgent(id: string): Promise<AgentRecord | undefined> {

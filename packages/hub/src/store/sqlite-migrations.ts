@@ -97,4 +97,12 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE agents ADD COLUMN legacy_shapes TEXT;
   `,
+  // 5: labels belong to the operator; what an agent reports is kept apart. Enrollment tokens carry the
+  // labels they give, and a use count.
+  `
+  ALTER TABLE agents ADD COLUMN reported_labels TEXT NOT NULL DEFAULT '{}';
+  ALTER TABLE tokens ADD COLUMN labels TEXT;
+  ALTER TABLE tokens ADD COLUMN max_uses INTEGER;
+  ALTER TABLE tokens ADD COLUMN uses INTEGER NOT NULL DEFAULT 0;
+  `,
 ];

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
@@ -45,5 +45,24 @@ describe("SqliteStore", () => {
     expect(onDisk().includes(secret)).toBe(false);
     expect(onDisk().includes(hashSecret(secret))).toBe(true);
     await store.close();
+  });
+
+  it("keeps its files 0600 in a 0700 directory it creates, and tightens files an older hub left open", async () => {
+    const fresh = join(dir, "private", "data");
+    const store = new SqliteStore(join(fresh, "uplink.db"));
+    await store.createAgent({ id: "agt_p", secretHash: "22".repeat(32), hostname: "h", labels: {}, enrolledAt: 1 });
+    const mode = (path: string) => statSync(path).mode & 0o777;
+    expect(mode(fresh)).toBe(0o700);
+    for (const file of ["uplink.db", "uplink.db-wal", "uplink.db-shm"]) expect([file, mode(join(fresh, file))]).toEqual([file, 0o600]);
+    await store.close();
+
+    const old = join(dir, "old.db");
+    writeFileSync(old, "");
+    chmodSync(old, 0o644);
+    writeFileSync(`${old}-wal`, "");
+    chmodSync(`${old}-wal`, 0o644);
+    const reopened = new SqliteStore(old);
+    expect([mode(old), mode(`${old}-wal`), mode(`${old}-shm`)]).toEqual([0o600, 0o600, 0o600]);
+    await reopened.close();
   });
 });

@@ -1,4 +1,4 @@
-import { mkdirSync } from "node:fs";
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import type {
@@ -12,6 +12,7 @@ import type {
   HubEventRecord,
   IdempotencyClaim,
   IdempotencyRecord,
+  NewAgent,
   NewAudit,
   NewHubEvent,
   Store,
@@ -26,6 +27,7 @@ type Row = Record<string, unknown>;
 const AGENT_COLUMNS: Record<keyof AgentPatch, string> = {
   hostname: "hostname",
   labels: "labels",
+  reportedLabels: "reported_labels",
   status: "status",
   protocol: "protocol",
   agentVersion: "agent_version",
@@ -67,7 +69,7 @@ export class SqliteStore implements Store {
 
   /** Opens (creating and migrating) the database at `path`; `:memory:` for a throwaway store. */
   constructor(path: string) {
-    if (path !== ":memory:") mkdirSync(dirname(path), { recursive: true });
+    if (path !== ":memory:") restrictFiles(path);
     this.#db = new Database(path);
     this.#db.pragma("journal_mode = WAL");
     this.#db.pragma("synchronous = NORMAL");
@@ -82,14 +84,18 @@ export class SqliteStore implements Store {
     const db = this.#db;
     this.#stmt = {
       insertToken: db.prepare(
-        `INSERT INTO tokens (id, kind, scope, name, secret_hash, created_at, expires_at, revoked_at)
-         VALUES (@id, @kind, @scope, @name, @secretHash, @createdAt, @expiresAt, @revokedAt)`,
+        `INSERT INTO tokens (id, kind, scope, name, secret_hash, created_at, expires_at, revoked_at, labels, max_uses, uses)
+         VALUES (@id, @kind, @scope, @name, @secretHash, @createdAt, @expiresAt, @revokedAt, @labels, @maxUses, @uses)`,
       ),
       findToken: db.prepare(`SELECT * FROM tokens WHERE id = ?`),
       listTokens: db.prepare(`SELECT * FROM tokens ORDER BY created_at, id`),
       revokeToken: db.prepare(`UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`),
+      consumeEnrollToken: db.prepare(
+        `UPDATE tokens SET uses = uses + 1 WHERE id = @id AND kind = 'enroll' AND revoked_at IS NULL
+           AND (expires_at IS NULL OR expires_at > @now) AND (max_uses IS NULL OR uses < max_uses)`,
+      ),
       insertAgent: db.prepare(
-        `INSERT INTO agents (id, secret_hash, hostname, labels, enrolled_at) VALUES (?, ?, ?, ?, ?)`,
+        `INSERT INTO agents (id, secret_hash, hostname, labels, enrolled_at, reported_labels) VALUES (?, ?, ?, ?, ?, ?)`,
       ),
       findAgent: db.prepare(`SELECT * FROM agents WHERE id = ?`),
       listAgents: db.prepare(`SELECT * FROM agents WHERE revoked_at IS NULL ORDER BY hostname, id`),
@@ -208,7 +214,7 @@ export class SqliteStore implements Store {
   }
 
   async createToken(token: TokenRecord): Promise<void> {
-    this.#stmt.insertToken.run(token);
+    this.#stmt.insertToken.run({ ...token, labels: token.labels === null ? null : JSON.stringify(token.labels) });
   }
 
   async findToken(id: string): Promise<TokenRecord | undefined> {
@@ -224,8 +230,12 @@ export class SqliteStore implements Store {
     return this.#stmt.revokeToken.run(at, id).changes > 0;
   }
 
-  async createAgent(agent: Pick<AgentRecord, "id" | "secretHash" | "hostname" | "labels" | "enrolledAt">): Promise<void> {
-    this.#stmt.insertAgent.run(agent.id, agent.secretHash, agent.hostname, JSON.stringify(agent.labels), agent.enrolledAt);
+  async consumeEnrollToken(id: string, now: number): Promise<boolean> {
+    return this.#stmt.consumeEnrollToken.run({ id, now }).changes > 0;
+  }
+
+  async createAgent(agent: NewAgent): Promise<void> {
+    this.#stmt.insertAgent.run(agent.id, agent.secretHash, agent.hostname, JSON.stringify(agent.labels), agent.enrolledAt, JSON.stringify(agent.reportedLabels ?? {}));
   }
 
   async findAgent(id: string): Promise<AgentRecord | undefined> {
@@ -372,6 +382,18 @@ function toIdempotency(r: Row): IdempotencyRecord {
   };
 }
 
+/**
+ * The store holds key hashes and the whole audit: only the hub's user may read it. A data directory the
+ * hub creates is 0700 (an existing one keeps its mode: it may be shared, e.g. `/var/lib`); the database
+ * file is made 0600 before SQLite opens it, and SQLite creates its `-wal` and `-shm` files with the
+ * database file's mode. Files left by an older hub are tightened too.
+ */
+function restrictFiles(path: string): void {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+  closeSync(openSync(path, "a", 0o600));
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(file)) chmodSync(file, 0o600);
+}
+
 function toFanout(r: Row): FanoutRecord {
   return {
     id: r.id as string,
@@ -409,6 +431,9 @@ function toToken(r: Row): TokenRecord {
     createdAt: r.created_at as number,
     expiresAt: (r.expires_at as number | null) ?? null,
     revokedAt: (r.revoked_at as number | null) ?? null,
+    labels: r.labels === null || r.labels === undefined ? null : (JSON.parse(r.labels as string) as Record<string, string>),
+    maxUses: (r.max_uses as number | null) ?? null,
+    uses: (r.uses as number | undefined) ?? 0,
   };
 }
 
@@ -418,6 +443,7 @@ function toAgent(r: Row): AgentRecord {
     secretHash: r.secret_hash as string,
     hostname: r.hostname as string,
     labels: JSON.parse(r.labels as string) as Record<string, string>,
+    reportedLabels: JSON.parse(r.reported_labels as string) as Record<string, string>,
     status: r.status as AgentRecord["status"],
     protocol: (r.protocol as number | null) ?? null,
     agentVersion: (r.agent_version as string | null) ?? null,

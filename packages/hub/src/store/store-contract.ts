@@ -24,6 +24,9 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       createdAt: 1000,
       expiresAt: null,
       revokedAt: null,
+      labels: null,
+      maxUses: null,
+      uses: 0,
       ...over,
     });
 
@@ -64,6 +67,45 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       expect((await store.findAgent("agt_1"))?.status).toBe("online");
       await store.markOffline("hub_a");
       expect((await store.findAgent("agt_1"))?.status).toBe("offline");
+    });
+
+    it("keeps an enrollment token's labels and counts its uses atomically up to maxUses", async () => {
+      await store.createToken(token("tok_e", { kind: "enroll", scope: null, labels: { env: "prod", team: "db" }, maxUses: 2, expiresAt: 10_000 }));
+      expect(await store.findToken("tok_e")).toEqual(token("tok_e", { kind: "enroll", scope: null, labels: { env: "prod", team: "db" }, maxUses: 2, expiresAt: 10_000 }));
+      // Three hosts race for two uses: exactly two win.
+      const raced = await Promise.all([1, 2, 3].map(() => store.consumeEnrollToken("tok_e", 5_000)));
+      expect(raced.filter(Boolean)).toHaveLength(2);
+      expect((await store.findToken("tok_e"))?.uses).toBe(2);
+      expect(await store.consumeEnrollToken("tok_e", 5_000)).toBe(false);
+      expect((await store.findToken("tok_e"))?.uses).toBe(2);
+    });
+
+    it("refuses to count a use of an expired, revoked, unknown or api token; unlimited without maxUses", async () => {
+      await store.createToken(token("tok_x", { kind: "enroll", scope: null, expiresAt: 5_000 }));
+      expect(await store.consumeEnrollToken("tok_x", 5_000)).toBe(false);
+      expect(await store.consumeEnrollToken("tok_x", 4_999)).toBe(true);
+      await store.createToken(token("tok_r", { kind: "enroll", scope: null }));
+      await store.revokeToken("tok_r", 100);
+      expect(await store.consumeEnrollToken("tok_r", 200)).toBe(false);
+      expect(await store.consumeEnrollToken("tok_api", 200)).toBe(false);
+      await store.createToken(token("tok_api"));
+      expect(await store.consumeEnrollToken("tok_api", 200)).toBe(false);
+      await store.createToken(token("tok_u", { kind: "enroll", scope: null }));
+      for (let i = 0; i < 5; i++) expect(await store.consumeEnrollToken("tok_u", 200)).toBe(true);
+      expect(await store.findToken("tok_u")).toMatchObject({ uses: 5, maxUses: null, labels: null });
+    });
+
+    it("keeps an agent's reported labels apart from its labels, and filters by its labels only", async () => {
+      await store.createAgent({ id: "agt_l", secretHash: "12".repeat(32), hostname: "h", labels: { env: "staging" }, reportedLabels: { env: "prod" }, enrolledAt: 1 });
+      await store.createAgent({ id: "agt_m", secretHash: "13".repeat(32), hostname: "i", labels: {}, enrolledAt: 1 });
+      expect(await store.findAgent("agt_l")).toMatchObject({ labels: { env: "staging" }, reportedLabels: { env: "prod" } });
+      expect(await store.findAgent("agt_m")).toMatchObject({ labels: {}, reportedLabels: {} });
+      await store.updateAgent("agt_m", { reportedLabels: { env: "prod", role: "web" } });
+      expect(await store.findAgent("agt_m")).toMatchObject({ labels: {}, reportedLabels: { env: "prod", role: "web" } });
+      expect(await store.listAgents({ labels: { env: "prod" } })).toEqual([]);
+      await store.updateAgent("agt_m", { labels: { env: "prod" } });
+      expect((await store.listAgents({ labels: { env: "prod" } })).map((a) => a.id)).toEqual(["agt_m"]);
+      expect((await store.findAgent("agt_m"))?.reportedLabels).toEqual({ env: "prod", role: "web" });
     });
 
     it("revokes an agent once and hides it from the list", async () => {

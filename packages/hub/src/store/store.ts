@@ -16,6 +16,12 @@ export interface TokenRecord {
   createdAt: number;
   expiresAt: number | null;
   revokedAt: number | null;
+  /** Enrollment tokens: the labels every agent enrolled with it gets (the operator's), or null. */
+  labels: Record<string, string> | null;
+  /** Enrollment tokens: how many enrollments it allows; null is unlimited. */
+  maxUses: number | null;
+  /** Enrollment tokens: how many agents it enrolled. */
+  uses: number;
 }
 
 export type AgentStatus = "online" | "offline" | "unresponsive";
@@ -24,7 +30,10 @@ export interface AgentRecord {
   id: string;
   secretHash: string;
   hostname: string;
+  /** The operator's labels (set at enrollment, changed through the API): the only ones targeting reads. */
   labels: Record<string, string>;
+  /** What the agent itself reports (hello, enrollment body under a labelled token): shown, never targeted. */
+  reportedLabels: Record<string, string>;
   status: AgentStatus;
   protocol: number | null;
   agentVersion: string | null;
@@ -43,11 +52,14 @@ export interface AgentRecord {
   legacyShapes: string[] | null;
 }
 
+/** An agent as enrollment records it; `reportedLabels` defaults to none. */
+export type NewAgent = Pick<AgentRecord, "id" | "secretHash" | "hostname" | "labels" | "enrolledAt"> & { reportedLabels?: Record<string, string> };
+
 /** The fields a connection, a hello or a health poll changes. */
 export type AgentPatch = Partial<
   Pick<
     AgentRecord,
-    "hostname" | "labels" | "status" | "protocol" | "agentVersion" | "platform" | "arch" | "connectedAt" | "lastSeenAt" | "lastHealth" | "replicaId" | "legacyShapes"
+    "hostname" | "labels" | "reportedLabels" | "status" | "protocol" | "agentVersion" | "platform" | "arch" | "connectedAt" | "lastSeenAt" | "lastHealth" | "replicaId" | "legacyShapes"
   >
 >;
 
@@ -57,7 +69,8 @@ export interface AgentFilter {
   labels?: Record<string, string>;
 }
 
-export type QueryStatus = "pending" | "ok" | "error" | "timeout" | "offline";
+/** `cancelled`: the caller went away before the answer, and the hub cancelled the command on the agent. */
+export type QueryStatus = "pending" | "ok" | "error" | "timeout" | "offline" | "cancelled";
 
 /** One row of the query audit: every command sent for an operator, single or part of a fan-out. */
 export interface AuditRecord {
@@ -167,8 +180,13 @@ export interface Store {
   listTokens(): Promise<TokenRecord[]>;
   /** Marks the token revoked; false when no live token had that id. */
   revokeToken(id: string, at: number): Promise<boolean>;
+  /**
+   * Counts one enrollment against an enrollment token, atomically: true when the token was live at `now`
+   * (not revoked, not expired) and had a use left; false, and nothing changed, otherwise.
+   */
+  consumeEnrollToken(id: string, now: number): Promise<boolean>;
 
-  createAgent(agent: Pick<AgentRecord, "id" | "secretHash" | "hostname" | "labels" | "enrolledAt">): Promise<void>;
+  createAgent(agent: NewAgent): Promise<void>;
   findAgent(id: string): Promise<AgentRecord | undefined>;
   listAgents(filter: AgentFilter): Promise<AgentRecord[]>;
   updateAgent(id: string, patch: AgentPatch): Promise<void>;

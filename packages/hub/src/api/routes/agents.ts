@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
-import { MAX_QUERY_CHARS, MAX_TIMEOUT_MS, SessionId } from "@uplink/protocol";
+import { Labels, MAX_QUERY_CHARS, MAX_TIMEOUT_MS, RESERVED_SESSION_PREFIXES, SessionId } from "@uplink/protocol";
 import { z } from "zod";
-import { HubError, NotFoundError } from "../../errors.js";
+import { BadRequestError, HubError, NotFoundError } from "../../errors.js";
 import { parseWith, readJson, sendError, sendJson } from "../http.js";
 import type { Route } from "../route.js";
 import { MAX_BODY_BYTES, type ApiServices } from "../services.js";
@@ -16,8 +16,35 @@ const QueryBody = z.object({
   query: z.string().trim().min(1, "query must not be empty").max(MAX_QUERY_CHARS),
   collector: z.string().min(1).max(64).default("host"),
   timeoutMs: z.number().int().positive().max(MAX_TIMEOUT_MS).optional(),
-  sessionId: SessionId.optional(),
+  sessionId: SessionId.refine((id) => !RESERVED_SESSION_PREFIXES.some((p) => id.startsWith(p)), {
+    message: `session ids starting with ${RESERVED_SESSION_PREFIXES.map((p) => `"${p}"`).join(" or ")} are reserved for the hub`,
+  }).optional(),
 });
+
+const PatchBody = z.object({ labels: Labels }).strict();
+
+/**
+ * `?label=k=v` filters → the labels every agent must carry; null when two filters name one key with
+ * different values, which no agent can match.
+ */
+export function labelFilter(pairs: string[]): Record<string, string> | null {
+  const labels: Record<string, string> = {};
+  for (const kv of pairs) {
+    const key = kv.slice(0, kv.indexOf("="));
+    const value = kv.slice(kv.indexOf("=") + 1);
+    if (Object.hasOwn(labels, key) && labels[key] !== value) return null;
+    labels[key] = value;
+  }
+  return labels;
+}
+
+/** The deadline of a query: the caller's, refused past the hub's maximum; the hub's default otherwise. */
+export function deadlineOf(s: ApiServices, timeoutMs: number | undefined): number {
+  if (timeoutMs !== undefined && timeoutMs > s.config.maxQueryTimeoutMs) {
+    throw new BadRequestError(`invalid body: timeoutMs ${timeoutMs} exceeds this hub's maximum of ${s.config.maxQueryTimeoutMs} ms (--max-query-timeout)`);
+  }
+  return timeoutMs ?? s.config.queryTimeoutMs;
+}
 
 /** `/api/v1/agents…`: list, show, revoke, and the single-agent query. */
 export function agentRoutes(s: ApiServices): Route[] {
@@ -28,8 +55,8 @@ export function agentRoutes(s: ApiServices): Route[] {
       scope: "read",
       async handle({ res, query }) {
         const filter = parseWith(ListQuery, { status: query.get("status") ?? undefined, label: query.getAll("label") }, "query");
-        const labels = Object.fromEntries(filter.label.map((kv) => [kv.slice(0, kv.indexOf("=")), kv.slice(kv.indexOf("=") + 1)]));
-        const agents = await s.router.presence(await s.store.listAgents({ labels }));
+        const labels = labelFilter(filter.label);
+        const agents = labels === null ? [] : await s.router.presence(await s.store.listAgents({ labels }));
         sendJson(res, 200, { agents: agents.filter((a) => filter.status === undefined || a.status === filter.status).map(agentView) });
       },
     },
@@ -41,6 +68,20 @@ export function agentRoutes(s: ApiServices): Route[] {
         const agent = await s.store.findAgent(params.id!);
         if (agent === undefined || agent.revokedAt !== null) throw new NotFoundError(`no agent ${params.id}`);
         const [live] = await s.router.presence([agent]);
+        sendJson(res, 200, agentView(live!));
+      },
+    },
+    {
+      method: "PATCH",
+      path: "/api/v1/agents/:id",
+      scope: "admin",
+      async handle({ req, res, params, principal, log }) {
+        const body = await readJson(req, PatchBody, MAX_BODY_BYTES);
+        const agent = await s.store.findAgent(params.id!);
+        if (agent === undefined || agent.revokedAt !== null) throw new NotFoundError(`no agent ${params.id}`);
+        await s.store.updateAgent(agent.id, { labels: body.labels });
+        log.info({ agentId: agent.id, labels: body.labels, by: principal?.name }, "agent labels set");
+        const [live] = await s.router.presence([{ ...agent, labels: body.labels }]);
         sendJson(res, 200, agentView(live!));
       },
     },
@@ -65,23 +106,33 @@ export function agentRoutes(s: ApiServices): Route[] {
       idempotency: { waitMs: (body) => commandDeadlineMs(body, s.config.queryTimeoutMs) },
       async handle({ req, res, params, principal, requestId }) {
         const body = await readJson(req, QueryBody, MAX_BODY_BYTES);
+        const timeoutMs = deadlineOf(s, body.timeoutMs);
         const correlationId = randomUUID();
         const headers = { "X-Correlation-Id": correlationId };
+        // A caller that disconnects before its answer gives up the command: the hub cancels it on the agent.
+        const abandoned = new AbortController();
+        const onClose = (): void => {
+          if (!res.writableFinished) abandoned.abort();
+        };
+        res.once("close", onClose);
         try {
           const answer = await s.queries.run({
             correlationId,
             agentId: params.id!,
             query: body.query,
             collector: body.collector,
-            timeoutMs: body.timeoutMs ?? s.config.queryTimeoutMs,
+            timeoutMs,
             sessionId: body.sessionId ?? `api-${randomUUID()}`,
             requester: principal!.name,
             requestId,
+            signal: abandoned.signal,
           });
           sendJson(res, 200, answer, headers);
         } catch (err) {
           if (!(err instanceof HubError)) throw err;
           sendError(res, err, headers);
+        } finally {
+          res.off("close", onClose);
         }
       },
     },

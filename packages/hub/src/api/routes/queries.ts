@@ -4,6 +4,7 @@ import { NotFoundError } from "../../errors.js";
 import type { FanoutEvent } from "../../queries/fanout-service.js";
 import { parseWith, readJson, sendJson } from "../http.js";
 import type { Route } from "../route.js";
+import { deadlineOf } from "./agents.js";
 import { MAX_BODY_BYTES, type ApiServices } from "../services.js";
 import type { SseStream } from "../sse.js";
 import { auditView, fanoutView, targetView } from "../views.js";
@@ -83,7 +84,7 @@ export function queryRoutes(s: ApiServices): Route[] {
         const started = await s.fanouts.start({
           query: body.query,
           collector: body.collector,
-          timeoutMs: body.timeoutMs ?? s.config.queryTimeoutMs,
+          timeoutMs: deadlineOf(s, body.timeoutMs),
           targets: body.targets,
           requester: principal!.name,
           requestId,

@@ -1,3 +1,4 @@
+import { Labels } from "@uplink/protocol";
 import { z } from "zod";
 import { NotFoundError } from "../../errors.js";
 import { createToken, publicToken } from "../../security/tokens.js";
@@ -12,8 +13,13 @@ export const TokenBody = z
     scope: z.enum(SCOPES).optional(),
     name: z.string().trim().min(1).max(128),
     ttlSeconds: z.number().int().positive().max(10 * 365 * 24 * 3600).optional(),
+    /** Enrollment tokens: the labels every agent enrolled with it gets. */
+    labels: Labels.optional(),
+    /** Enrollment tokens: how many enrollments it allows. */
+    maxUses: z.number().int().positive().max(1_000_000_000).optional(),
   })
-  .refine((t) => t.kind === "api" || t.scope === undefined, { message: "enrollment tokens take no scope", path: ["scope"] });
+  .refine((t) => t.kind === "api" || t.scope === undefined, { message: "enrollment tokens take no scope", path: ["scope"] })
+  .refine((t) => t.kind === "enroll" || (t.labels === undefined && t.maxUses === undefined), { message: "only enrollment tokens take labels and maxUses", path: ["kind"] });
 
 /** `/api/v1/tokens`: create (the secret shown once), list (never the secret), revoke. */
 export function tokenRoutes(s: ApiServices): Route[] {
@@ -24,7 +30,12 @@ export function tokenRoutes(s: ApiServices): Route[] {
       scope: "admin",
       async handle({ req, res, principal, log }) {
         const body = await readJson(req, TokenBody, MAX_BODY_BYTES);
-        const { token, record } = await createToken(s.store, { ...body, scope: body.kind === "api" ? (body.scope ?? "read") : null });
+        // Enrollment tokens expire by default, and may carry a default use count (DESIGN §8).
+        const enrollDefaults =
+          body.kind === "enroll"
+            ? { ttlSeconds: body.ttlSeconds ?? Math.ceil(s.config.enrollTokenTtlMs / 1000), maxUses: body.maxUses ?? (s.config.enrollTokenUses || undefined) }
+            : {};
+        const { token, record } = await createToken(s.store, { ...body, ...enrollDefaults, scope: body.kind === "api" ? (body.scope ?? "read") : null });
         log.info({ tokenId: record.id, kind: record.kind, scope: record.scope, by: principal?.name }, "token created");
         sendJson(res, 201, { ...record, token });
       },
