@@ -51,6 +51,7 @@ export const ERROR_CODES = {
   unknown_collector: "No collector of that name exists on the agent.",
   query_failed: "The query could not be evaluated (the message carries the engine's reason).",
   read_only: "The statement would write, attach, change a pragma or load an extension; only reads are allowed.",
+  resource_limit: "The query went past a bound of the agent's query worker (memory, or SQLite's largest string or blob); the worker was replaced.",
   internal: "An unexpected failure inside the hub or the agent.",
   // Raised by the hub for a command.
   agent_offline: "The agent is not connected to any hub replica.",

@@ -13,6 +13,8 @@ export interface QueryCommandOptions {
   timeoutMs?: number;
   maxRows?: number;
   maxBytes?: number;
+  /** Memory the query's worker may hold, in MiB (default: the daemon's). */
+  workerMemoryMb?: number;
   /** The collector to ask instead of a fresh host collector; it is left open (tests inject one). */
   collector?: Collector;
 }
@@ -34,6 +36,7 @@ export async function runQuery(sql: string, options: QueryCommandOptions = {}): 
     createHostCollector({
       agentInfo: () => ({ ...localAgentInfo(), maxResultRows: maxRows, maxResultBytes: maxBytes, queryTimeoutMs: timeoutMs }),
       poolSize: 1,
+      ...(options.workerMemoryMb !== undefined ? { workerMemoryMb: options.workerMemoryMb } : {}),
     });
   try {
     const result = await collector.query(sql, { signal: new AbortController().signal, timeoutMs, maxRows, maxBytes });
@@ -95,6 +98,7 @@ export function registerQuery(program: Command): Command {
     .addOption(settingOption("queryTimeoutMs"))
     .addOption(settingOption("maxResultRows"))
     .addOption(settingOption("maxResultBytes"))
+    .addOption(settingOption("workerMemoryMb"))
     .action(async (sql: string, options: Record<string, unknown>) => {
       try {
         const output = await runQuery(sql, {
@@ -102,6 +106,7 @@ export function registerQuery(program: Command): Command {
           timeoutMs: positiveInt("--query-timeout-ms / UPLINK_QUERY_TIMEOUT_MS", options.queryTimeoutMs),
           maxRows: positiveInt("--max-result-rows / UPLINK_MAX_RESULT_ROWS", options.maxResultRows),
           maxBytes: positiveInt("--max-result-bytes / UPLINK_MAX_RESULT_BYTES", options.maxResultBytes),
+          workerMemoryMb: positiveInt("--worker-memory-mb / UPLINK_WORKER_MEMORY_MB", options.workerMemoryMb),
         });
         process.stdout.write(`${output}\n`);
       } catch (err) {
