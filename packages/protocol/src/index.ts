@@ -16,4 +16,4 @@ export { Cell, QueryResult, HealthStatus, HealthResult } from "./results.js";
 export { buildResponse, commandRef, type CommandRef, type Outcome, type SessionResponseFrame } from "./response.js";
 export { parseHubToAgent, parseAgentToHub, describeIssues, type ParsedFrame, type DispatchTable } from "./frames.js";
 export { ENROLL_PATH, EnrollRequest, EnrollResponse, ErrorBody } from "./rest.js";
-export { renderTable } from "./display.js";
+export { printable, renderTable } from "./display.js";
