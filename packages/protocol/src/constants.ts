@@ -72,6 +72,25 @@ export const ERROR_CODES = {
   not_ready: "The hub's store (or bus) is not ready.",
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODES;
+
+/**
+ * The codes an agent may answer a command with. The hub passes these on to the caller; any other code
+ * in a `session_response` (one the hub alone raises, like `unauthorized`, or one no list has) is
+ * reported as `bad_response`, so a host can neither invent error codes nor impersonate the hub's own.
+ */
+export const AGENT_ERROR_CODES: ReadonlySet<string> = new Set<ErrorCode>([
+  "busy",
+  "timeout",
+  "cancelled",
+  "bad_command",
+  "empty_query",
+  "unsupported_query",
+  "unknown_collector",
+  "query_failed",
+  "read_only",
+  "resource_limit",
+  "internal",
+]);
 export const ERROR_CODE_LIST = Object.keys(ERROR_CODES) as ErrorCode[];
 
 /** Default limits (DESIGN §8). Each is configurable. */
@@ -97,3 +116,10 @@ export const MAX_ID_CHARS = 256;
 /** Longest `error` message of a `session_response`; `buildResponse` cuts longer ones so the hub accepts them. */
 export const MAX_ERROR_CHARS = 64 * 1024;
 export const MAX_TIMEOUT_MS = 10 * 60_000;
+/**
+ * The deepest nesting of objects and arrays a frame may have (a query reply needs 4: frame, result, rows,
+ * row); deeper frames are refused unparsed, since V8 parses deep nesting slowly enough to stall a process.
+ */
+export const MAX_FRAME_DEPTH = 32;
+/** The most object keys a frame may have in all; more are refused unparsed, for the same reason (rows are arrays). */
+export const MAX_FRAME_KEYS = 10_000;
