@@ -18,7 +18,8 @@ function replyText(command: HubCommand, fields: string): string {
 const ONE_ROW = '"result":{"columns":["a"],"rows":[[1]],"rowCount":1,"truncated":false}';
 
 describe("hostile hosts", () => {
-  const hub = useSharedHub({ queryTimeout: "10s" });
+  // Each case enrolls its own agents: more than the default 30 enrollments a minute.
+  const hub = useSharedHub({ queryTimeout: "10s", args: ["--enroll-rate", "1000"] });
   const raw = useRawAgents();
   let neighbour: { agent: RawAgent; agentId: string } | undefined;
 
@@ -78,6 +79,16 @@ describe("hostile hosts", () => {
     expect(answer.status).toBe(502);
     badResponse(answer.body, /frame nests deeper than 32 levels/);
     expect(await hub().api.auditRow(answer.correlationId!)).toMatchObject({ status: "error", error: { code: "bad_response" } });
+    await hubStillServes();
+  });
+
+  it("refuses an unauthenticated enrollment body nested a megabyte deep, unparsed", async () => {
+    await decentNeighbour();
+    const depth = 500_000;
+    const body = `{"token":"x","hostname":"h","labels":{},"pad":${"[".repeat(depth)}${"]".repeat(depth)}}`;
+    const answer = await hub().api.request("POST", "/api/v1/enroll", { body, token: null, headers: { "content-type": "application/json" } });
+    expect(answer.status).toBe(400);
+    expect(answer.body).toEqual({ error: { code: "invalid_request", message: "request body nests deeper than 32 levels" } });
     await hubStillServes();
   });
 

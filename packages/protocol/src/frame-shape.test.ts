@@ -19,7 +19,7 @@ describe("checkFrameShape", () => {
   it("refuses a frame with more object keys than MAX_FRAME_KEYS, keeping its ids", () => {
     const keys = Array.from({ length: MAX_FRAME_KEYS + 1 }, (_, i) => `"k${i}":1`).join(",");
     expect(checkFrameShape(`{"type":"session_response","correlationId":"c","result":{${keys}}}`)).toEqual({
-      error: `frame has ${MAX_FRAME_KEYS + 4} object keys, more than ${MAX_FRAME_KEYS}`,
+      error: `has ${MAX_FRAME_KEYS + 4} object keys, more than ${MAX_FRAME_KEYS}`,
       fields: { type: "session_response", correlationId: "c" },
     });
   });

@@ -2,7 +2,7 @@
  * A guard run before `JSON.parse` on every frame. V8 parses some shapes of JSON slowly enough for one
  * hostile peer to stall every other connection and request of the process: deep nesting (a 16 MiB frame
  * of brackets holds the event loop for about 18 s, 1 MiB for over a second) and objects with very many
- * keys (300,000 distinct keys take a second). No Uplink frame nests deeper than a handful of levels or
+ * keys (300,000 distinct keys take a second). The hub checks REST bodies the same way. No Uplink frame nests deeper than a handful of levels or
  * has more than a few hundred keys (query rows are arrays), so a frame past `MAX_FRAME_DEPTH` or
  * `MAX_FRAME_KEYS` is refused without parsing it.
  */
@@ -22,6 +22,7 @@ const MAX_KEPT_CHARS = 512;
 
 /** Why a frame is refused unparsed, and the top-level fields it still names. */
 export interface ShapeRefusal {
+  /** What is wrong, to follow the name of what was refused: `nests deeper than 32 levels`. */
   error: string;
   fields: ShallowFields;
 }
@@ -79,8 +80,8 @@ export function checkFrameShape(text: string, maxDepth = MAX_FRAME_DEPTH, maxKey
     }
     p = end + 1;
   }
-  if (exceeded) return { error: `frame nests deeper than ${maxDepth} levels`, fields };
-  if (keys > maxKeys) return { error: `frame has ${keys} object keys, more than ${maxKeys}`, fields };
+  if (exceeded) return { error: `nests deeper than ${maxDepth} levels`, fields };
+  if (keys > maxKeys) return { error: `has ${keys} object keys, more than ${maxKeys}`, fields };
   return undefined;
 }
 

@@ -18,7 +18,7 @@ export type DispatchTable<M extends { type: string }, R = void> = {
 function parseWith<M>(schemas: Record<string, z.ZodType>, text: string): ParsedFrame<M> {
   let raw: unknown;
   const refusal = checkFrameShape(text);
-  if (refusal !== undefined) return { ok: false, error: refusal.error, raw: refusal.fields };
+  if (refusal !== undefined) return { ok: false, error: `frame ${refusal.error}`, raw: refusal.fields };
   try {
     raw = JSON.parse(text);
   } catch {

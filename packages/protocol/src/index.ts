@@ -14,6 +14,7 @@ export {
 export { Hello, SessionResponse, Labels, MAX_LABELS, type AgentToHub, type AgentToHubType, AGENT_TO_HUB_SCHEMAS } from "./agent-messages.js";
 export { Cell, QueryResult, HealthStatus, HealthResult } from "./results.js";
 export { buildResponse, commandRef, type CommandRef, type Outcome, type SessionResponseFrame } from "./response.js";
+export { checkFrameShape, type ShapeRefusal, type ShallowFields } from "./frame-shape.js";
 export { parseHubToAgent, parseAgentToHub, describeIssues, type ParsedFrame, type DispatchTable } from "./frames.js";
 export { ENROLL_PATH, EnrollRequest, EnrollResponse, ErrorBody } from "./rest.js";
 export { printable, renderTable } from "./display.js";
