@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import type { Collector } from "./collectors/collector.js";
-import type { AgentConfig } from "./config.js";
+import { DEFAULT_MAX_WORKERS, DEFAULT_WORKER_MEMORY_MB, type AgentConfig } from "./config.js";
 import { CommandDispatcher } from "./dispatcher.js";
 import { HubClient, type HubClientState } from "./hub-client.js";
 import { DEFAULT_MAX_INFLIGHT } from "@uplink/protocol";
@@ -17,9 +17,9 @@ export type AgentSettings = Pick<
   | "queryTimeoutMs"
   | "maxResultRows"
   | "maxResultBytes"
-  | "maxWorkers"
-  | "workerMemoryMb"
-> & {
+> &
+  // Optional so embedders need not know them: default DEFAULT_MAX_WORKERS and DEFAULT_WORKER_MEMORY_MB.
+  Partial<Pick<AgentConfig, "maxWorkers" | "workerMemoryMb">> & {
   /** The hub's base URL, `http(s)://host:port`. */
   hub: string;
   /** CAs to verify an `https://` hub against (`loadTrust`); undefined keeps Node's defaults. */
@@ -59,12 +59,13 @@ export interface Agent {
 /** Builds an agent that is not yet connected; start() connects it. */
 export function createAgent(config: AgentSettings, deps: AgentDeps): Agent {
   const log = deps.log;
+  const maxWorkers = config.maxWorkers ?? DEFAULT_MAX_WORKERS;
   // The host collector reads the agent's live state for its `agent` table when each query starts.
   const host =
     deps.collectors === undefined
       ? createHostCollector({
-          poolSize: Math.min(DEFAULT_MAX_INFLIGHT, config.maxWorkers),
-          workerMemoryMb: config.workerMemoryMb,
+          poolSize: Math.min(DEFAULT_MAX_INFLIGHT, maxWorkers),
+          workerMemoryMb: config.workerMemoryMb ?? DEFAULT_WORKER_MEMORY_MB,
           agentInfo: () => ({
             version: AGENT_VERSION,
             hub: config.hub,
@@ -87,8 +88,8 @@ export function createAgent(config: AgentSettings, deps: AgentDeps): Agent {
     queryTimeoutMs: config.queryTimeoutMs,
     maxResultRows: config.maxResultRows,
     maxResultBytes: config.maxResultBytes,
-    maxInflight: Math.min(DEFAULT_MAX_INFLIGHT, config.maxWorkers),
-    maxInflightCeiling: config.maxWorkers,
+    maxInflight: Math.min(DEFAULT_MAX_INFLIGHT, maxWorkers),
+    maxInflightCeiling: maxWorkers,
     send: (frame) => {
       if (!client.send(frame)) {
         log.warn({ correlationId: frame.correlationId, sessionId: frame.sessionId }, "not connected; response dropped");
