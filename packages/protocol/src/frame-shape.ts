@@ -17,6 +17,7 @@ export interface ShallowFields {
 }
 
 const NAMED = new Set(["type", "sessionId", "session_id", "correlationId"]);
+const LONGEST_NAME = "correlationId".length;
 /** Longest string value kept from a refused frame (ids are at most 256 characters). */
 const MAX_KEPT_CHARS = 512;
 
@@ -75,7 +76,10 @@ export function checkFrameShape(text: string, maxDepth = MAX_FRAME_DEPTH, maxKey
         expectValue = false;
         key = undefined;
       } else {
-        key = end - quote <= 64 ? decodeString(text.slice(quote, end + 1)) : undefined;
+        // Only the four names matter, spelled plainly (an escaped spelling just forgoes the early answer);
+        // comparing the raw text keeps a frame of many keys as cheap to check as any other.
+        const length = end - quote - 1;
+        key = length <= LONGEST_NAME ? text.slice(quote + 1, end) : undefined;
       }
     }
     p = end + 1;
