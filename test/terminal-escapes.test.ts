@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { useSharedHub } from "./fixtures/hub-process.js";
-import { uplinkInPty } from "./fixtures/pty.js";
+import { AGENT_BIN, HUB_BIN } from "./fixtures/process.js";
+import { inPty, uplinkInPty } from "./fixtures/pty.js";
 import { useRawAgents } from "./fixtures/raw-agent.js";
 import { waitFor } from "./fixtures/wait.js";
 
@@ -78,5 +79,26 @@ describe("terminal escapes from hosts (uplink in a pty)", () => {
 
     const exact = await uplinkInPty(["--json", "query", agentId, "select name from t"], { env: env() });
     expect((JSON.parse(exact.stdout) as { result: { rows: string[][] } }).result.rows[0]?.[0]).toBe(cell);
+  });
+
+  it("escapes token names in `uplink-hub token list`", async () => {
+    const name = "\u001b]0;pwned\u0007ops\nFORGED  api  admin";
+    expect((await hub().api.post("/api/v1/tokens", { kind: "api", scope: "read", name })).status).toBe(201);
+    const list = await inPty(HUB_BIN, ["token", "list", "--data-dir", hub().dataDir]);
+    expect(list.code, list.stdout).toBe(0);
+    expect(list.stdout).not.toMatch(RAW_CONTROL);
+    expect(list.stdout).toContain("\\x1b]0;pwned\\x07ops\\nFORGED  api  admin");
+  });
+
+  it("escapes what a query of the host itself returns in `uplink-agent query`, and `tables` prints no control character", async () => {
+    const shown = await inPty(AGENT_BIN, ["query", "select char(27) || ']0;pwned' || char(7) || char(10) || 'next' as \"col\u001b[2J\""]);
+    expect(shown.code, shown.stdout).toBe(0);
+    expect(shown.stdout).not.toMatch(RAW_CONTROL);
+    expect(shown.stdout).toContain("\\x1b]0;pwned\\x07\\nnext");
+    expect(shown.stdout).toContain("col\\x1b[2J");
+    const tables = await inPty(AGENT_BIN, ["tables"], { timeoutMs: 30_000 });
+    expect(tables.code).toBe(0);
+    expect(tables.stdout).not.toMatch(RAW_CONTROL);
+    expect(tables.stdout).toContain("processes");
   });
 });

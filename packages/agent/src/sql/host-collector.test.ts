@@ -230,9 +230,18 @@ describe("HostCollector", () => {
     const runaways = [1, 2, 3].map(() => rejection(c.query(RUNAWAY, ctx({ timeoutMs: 30_000 }))));
     // Three workers run at once: none waits behind another.
     await expect.poll(() => childWorkerPids().length, { timeout: 10_000 }).toBe(3);
-    c.resize(1);
     await c.close();
     for (const r of runaways) expect((await r).code).toBe("cancelled");
+
+    // Shrinking retires idle workers past the new size at once; the one left keeps answering.
+    const d = collector({ poolSize: 3, idleTimeoutMs: Number.POSITIVE_INFINITY });
+    await Promise.all([1, 2, 3].map((n) => d.query(`select ${n}`, ctx())));
+    expect(childWorkerPids()).toHaveLength(3);
+    d.resize(1);
+    await expect.poll(() => childWorkerPids().length, { timeout: 5_000 }).toBe(1);
+    const [first, second] = await Promise.all([d.query("select 'a'", ctx()), d.query("select 'b'", ctx())]);
+    expect([first.rows, second.rows]).toEqual([[["a"]], [["b"]]]);
+    expect(childWorkerPids()).toHaveLength(1);
   });
 
   it("leaves no active handles after close, even after killing a runaway", async () => {
