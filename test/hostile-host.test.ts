@@ -72,6 +72,31 @@ describe("hostile hosts", () => {
     await hubStillServes();
   });
 
+  it("cannot pollute prototypes or match label filters through __proto__ and constructor labels in hello", async () => {
+    await decentNeighbour();
+    const { agentId, agentKey } = await hub().api.enroll("proto-labels");
+    const agent = await raw.connect(hub().agentUrl, { agentKey, hello: false });
+    agent.sendText(
+      '{"type":"hello","protocol":2,"agentVersion":"1","hostname":"proto-labels","platform":"linux","arch":"x64","capabilities":["correlation-id"],' +
+        '"labels":{"__proto__":{"env":"prod"},"constructor":{"prototype":{"env":"prod"}}}}',
+    );
+    agent.sendText(
+      '{"type":"hello","protocol":2,"agentVersion":"1","hostname":"proto-labels","platform":"linux","arch":"x64","capabilities":["correlation-id"],' +
+        '"labels":{"__proto__":"env","constructor":"prod","toString":"x"}}',
+    );
+    await expect.poll(async () => (await hub().api.agent(agentId)).body.status).toBe("online");
+    for (const filter of ["env=prod", "constructor=prod", "__proto__=env", "hasOwnProperty=x"]) {
+      const { status, body } = await hub().api.get(`/api/v1/agents?label=${encodeURIComponent(filter)}`);
+      expect(status, filter).toBe(200);
+      const ids = (body.agents as { id: string }[]).map((a) => a.id);
+      if (filter !== "constructor=prod") expect(ids, filter).not.toContain(agentId);
+      expect(ids, filter).not.toContain((await decentNeighbour()).agentId);
+    }
+    // Whatever the hub kept of these labels, none of them reads as env=prod.
+    expect((await hub().api.agent(agentId)).text).not.toMatch(/"env":"prod"/);
+    await hubStillServes();
+  });
+
   it("refuses a deeply nested reply unparsed, failing its command at once instead of stalling the hub", async () => {
     const depth = 2_000_000; // 4 MB of brackets: seconds of JSON.parse on the hub's event loop if it were parsed
     const { agentId } = await hostile("nested", (c, a) => a.sendText(replyText(c, `"ok":true,"extra":${"[".repeat(depth)}${"]".repeat(depth)},${ONE_ROW}`)));
