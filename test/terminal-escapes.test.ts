@@ -1,3 +1,8 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { useSharedHub } from "./fixtures/hub-process.js";
 import { AGENT_BIN, HUB_BIN } from "./fixtures/process.js";
@@ -100,5 +105,24 @@ describe("terminal escapes from hosts (uplink in a pty)", () => {
     expect(tables.code).toBe(0);
     expect(tables.stdout).not.toMatch(RAW_CONTROL);
     expect(tables.stdout).toContain("processes");
+  });
+
+  it("escapes what a hostile hub answers to `uplink-agent enroll`", async () => {
+    const server = createServer((_req, res) => {
+      res.writeHead(401, { "content-type": "application/json" });
+      res.end(JSON.stringify({ error: { code: "unauthorized", message: "\u001b]0;pwned\u0007\u001b[2Jbad token\nuplink-agent: enrolled fine" } }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const dir = await mkdtemp(join(tmpdir(), "uplink-esc-"));
+    try {
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const shown = await inPty(AGENT_BIN, ["enroll", "--hub", url, "--token", "x", "--state", join(dir, "state.json")]);
+      expect(shown.code).toBe(1);
+      expect(shown.stdout).not.toMatch(RAW_CONTROL);
+      expect(shown.stdout).toContain("enrollment refused (401): \\x1b]0;pwned\\x07\\x1b[2Jbad token\\nuplink-agent: enrolled fine");
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
