@@ -40,16 +40,19 @@ describe("terminal escapes from hosts (uplink in a pty)", () => {
     expect(lines.filter((l) => l.includes("agt_forged"))).toHaveLength(lines.some((l) => l.includes("agt_forged")) ? 1 : 0);
     const row = lines.find((l) => l.startsWith(agentId));
     expect(row).toBeDefined();
-    expect(row).toContain("\\x1b]0;pwned\\x07\\x1b[2J\\x1b]52;c;cm0gLXJmIH4=\\x07web-1\\nagt_forged");
+    // The hub keeps the reported hostname (then it is shown escaped) or refuses it (then the enrolled one shows).
+    const stored = (await hub().api.agent(agentId)).body.hostname;
+    const shownHostname = stored === ROGUE_HOSTNAME ? "\\x1b]0;pwned\\x07\\x1b[2J\\x1b]52;c;cm0gLXJmIH4=\\x07web-1\\nagt_forged" : stored;
+    expect(row).toContain(shownHostname);
 
     const one = await uplinkInPty(["agent", agentId], { env: env() });
     expect(one.stdout).not.toMatch(RAW_CONTROL);
-    expect(one.stdout).toContain("hostname   \\x1b]0;pwned");
+    expect(one.stdout).toContain(`hostname   ${shownHostname}`);
 
     // --json stays exact: the hostname round-trips byte for byte.
     const json = await uplinkInPty(["--json", "agents"], { env: env() });
     const parsed = JSON.parse(json.stdout) as { agents: { id: string; hostname: string }[] };
-    expect(parsed.agents.find((a) => a.id === agentId)?.hostname).toBe(ROGUE_HOSTNAME);
+    expect(parsed.agents.find((a) => a.id === agentId)?.hostname).toBe(stored);
   });
 
   it("escapes result cells, column names and agent error messages in `uplink query`, single and fan-out", async () => {
