@@ -38,12 +38,12 @@ describe.runIf(process.platform === "linux")("the real agent's bounds", () => {
   }
 
   it("refuses memory-hungry queries with resource_limit, replaces the worker, and answers health and other queries throughout", async () => {
-    const hub = await hubs.start({ healthInterval: "200ms", queryTimeout: "60s" });
+    const hub = await hubs.start({ healthInterval: "200ms", queryTimeout: "30s" });
     const agentId = await agentOn(hub, { UPLINK_WORKER_MEMORY_MB: "128" });
     const seenBefore = Date.parse((await hub.api.agent(agentId)).body.lastSeenAt ?? "");
 
     for (const query of [BIG_BLOBS, ZEROBLOB_CTE]) {
-      const hungry = hub.api.query(agentId, { query, timeoutMs: 60_000 });
+      const hungry = hub.api.query(agentId, { query, timeoutMs: 30_000 });
       // Another query and the health polls are served while the hungry one grows and is killed.
       const other = await hub.api.query(agentId, { query: "select 6 * 7 as answer" });
       expect(other.status).toBe(200);
@@ -78,7 +78,7 @@ describe.runIf(process.platform === "linux")("the real agent's bounds", () => {
   });
 
   it("follows the hub's maxInflight up to --max-workers and answers busy at once beyond it", async () => {
-    const hub = await hubs.start({ args: ["--max-inflight", "12"], queryTimeout: "60s" });
+    const hub = await hubs.start({ args: ["--max-inflight", "12"], queryTimeout: "30s" });
     const agentId = await agentOn(hub, { UPLINK_MAX_WORKERS: "2" });
     const runaways = [1, 2].map(() => hub.api.query(agentId, { query: RUNAWAY, timeoutMs: 3_000 }));
     await waitFor("two queries running on the agent", async () => {

@@ -99,7 +99,7 @@ describe("hostile hosts", () => {
   it("refuses a deeply nested reply unparsed, failing its command at once instead of stalling the hub", async () => {
     const depth = 2_000_000; // 4 MB of brackets: seconds of JSON.parse on the hub's event loop if it were parsed
     const { agentId } = await hostile("nested", (c, a) => a.sendText(replyText(c, `"ok":true,"extra":${"[".repeat(depth)}${"]".repeat(depth)},${ONE_ROW}`)));
-    const answer = await hub().api.query(agentId, { query: "select 1", timeoutMs: 60_000 });
+    const answer = await hub().api.query(agentId, { query: "select 1", timeoutMs: 30_000 });
     expect(answer.status).toBe(502);
     badResponse(answer.body, /frame nests deeper than 32 levels/);
     expect(await hub().api.auditRow(answer.correlationId!)).toMatchObject({ status: "error", error: { code: "bad_response" } });
@@ -119,7 +119,7 @@ describe("hostile hosts", () => {
   it("refuses a reply with hundreds of thousands of object keys unparsed", async () => {
     const keys = Array.from({ length: 200_000 }, (_, i) => `"k${i}":1`).join(",");
     const { agentId } = await hostile("keys", (c, a) => a.sendText(replyText(c, `"ok":true,${keys},${ONE_ROW}`)));
-    const answer = await hub().api.query(agentId, { query: "select 1", timeoutMs: 60_000 });
+    const answer = await hub().api.query(agentId, { query: "select 1", timeoutMs: 30_000 });
     expect(answer.status).toBe(502);
     badResponse(answer.body, /frame has 20000\d object keys, more than 10000/);
     await hubStillServes();
@@ -169,7 +169,7 @@ describe("hostile hosts", () => {
       ["string", /durationMs: .*expected number/],
       ["cell", /malformed query result/],
     ] as const) {
-      const answer = await hub().api.query(agentId, { query, timeoutMs: 60_000 });
+      const answer = await hub().api.query(agentId, { query, timeoutMs: 30_000 });
       expect(answer.status, query).toBe(502);
       badResponse(answer.body, message);
     }
@@ -196,7 +196,7 @@ describe("hostile hosts", () => {
 
   it("fails a command answered in a binary frame at once, as bad_response", async () => {
     const { agentId } = await hostile("binary", (c, a) => a.sendBinary(Buffer.from(replyText(c, `"ok":true,${ONE_ROW}`))));
-    const answer = await hub().api.query(agentId, { query: "select 1", timeoutMs: 60_000 });
+    const answer = await hub().api.query(agentId, { query: "select 1", timeoutMs: 30_000 });
     expect(answer.status).toBe(502);
     badResponse(answer.body, /binary frame; frames are JSON text/);
     await hubStillServes();
