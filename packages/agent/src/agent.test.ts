@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -68,8 +69,8 @@ describe("createAgent", () => {
     expect(hub.received[0]).toMatchObject({ type: "hello", hostname: "web-1", labels: { env: "test" } });
 
     const ws = hub.sockets[0];
-    ws?.send(JSON.stringify({ type: "welcome", protocol: 2, hubId: "hub-1", agentId: "agt_1", healthIntervalMs: 15_000, maxInflight: 9 }));
-    await waitFor(() => agent.maxInflight === 9);
+    ws?.send(JSON.stringify({ type: "welcome", protocol: 2, hubId: "hub-1", agentId: "agt_1", healthIntervalMs: 15_000, maxInflight: 7 }));
+    await waitFor(() => agent.maxInflight === 7);
     ws?.send(JSON.stringify({ type: "session_command", sessionId: "s1", correlationId: "c-q", query: "SELECT 1;" }));
     ws?.send(JSON.stringify({ type: "session_command", sessionId: "uplink-health", correlationId: "c-h", kind: "health" }));
     ws?.send("garbage");
@@ -82,6 +83,32 @@ describe("createAgent", () => {
     await agent.close();
     await expect(running).resolves.toBeUndefined();
     expect(agent.connectionState).toBe("stopped");
+  });
+
+  it.runIf(process.platform === "linux")("runs as many queries at once as the welcome allows, up to --max-workers, and answers busy beyond", async () => {
+    const hub = await startHub();
+    cleanups.push(hub.stop);
+    const agent = createAgent({ ...settings(hub.url), maxWorkers: 5 }, { log: silent });
+    cleanups.push(() => agent.close());
+    void agent.start();
+    await waitFor(() => hub.received.length === 1);
+    const ws = hub.sockets[0];
+    ws?.send(JSON.stringify({ type: "welcome", protocol: 2, hubId: "hub-1", agentId: "agt_1", healthIntervalMs: 15_000, maxInflight: 9 }));
+    await waitFor(() => agent.maxInflight === 5);
+    const runaway = "with recursive c(x) as (select 1 union all select x + 1 from c) select count(*) from c";
+    for (let n = 1; n <= 6; n++) {
+      ws?.send(JSON.stringify({ type: "session_command", sessionId: "s", correlationId: `c-${n}`, query: runaway, timeoutMs: 60_000 }));
+    }
+    // The sixth is refused at once; the five others each run in a worker of their own, none waiting for one.
+    await waitFor(() => hub.received.some((f) => f.type === "session_response" && f.correlationId === "c-6"));
+    expect(hub.received.find((f) => f.type === "session_response" && f.correlationId === "c-6")).toMatchObject({ ok: false, code: "busy" });
+    const workers = () =>
+      execFileSync("ps", ["-o", "args=", "--ppid", String(process.pid)], { encoding: "utf8" })
+        .split("\n")
+        .filter((l) => l.includes("query-worker.js")).length;
+    await waitFor(() => workers() === 5, 10_000);
+    for (let n = 1; n <= 5; n++) ws?.send(JSON.stringify({ type: "cancel", correlationId: `c-${n}` }));
+    await waitFor(() => hub.received.filter((f) => f.type === "session_response" && f.code === "cancelled").length === 5);
   });
 });
 

@@ -1,9 +1,10 @@
 import type { Logger } from "pino";
 import type { Collector } from "./collectors/collector.js";
-import type { AgentConfig } from "./config.js";
+import { DEFAULT_MAX_WORKERS, DEFAULT_WORKER_MEMORY_MB, type AgentConfig } from "./config.js";
 import { CommandDispatcher } from "./dispatcher.js";
 import { HubClient, type HubClientState } from "./hub-client.js";
-import { createHostCollector } from "./sql/host-collector.js";
+import { DEFAULT_MAX_INFLIGHT } from "@uplink/protocol";
+import { createHostCollector, type HostCollector } from "./sql/host-collector.js";
 import { AGENT_VERSION } from "./version.js";
 
 /** What a running agent needs: where its hub is, who it is, and its tunables. */
@@ -16,7 +17,9 @@ export type AgentSettings = Pick<
   | "queryTimeoutMs"
   | "maxResultRows"
   | "maxResultBytes"
-> & {
+> &
+  // Optional so embedders need not know them: default DEFAULT_MAX_WORKERS and DEFAULT_WORKER_MEMORY_MB.
+  Partial<Pick<AgentConfig, "maxWorkers" | "workerMemoryMb">> & {
   /** The hub's base URL, `http(s)://host:port`. */
   hub: string;
   /** CAs to verify an `https://` hub against (`loadTrust`); undefined keeps Node's defaults. */
@@ -56,21 +59,26 @@ export interface Agent {
 /** Builds an agent that is not yet connected; start() connects it. */
 export function createAgent(config: AgentSettings, deps: AgentDeps): Agent {
   const log = deps.log;
+  const maxWorkers = config.maxWorkers ?? DEFAULT_MAX_WORKERS;
   // The host collector reads the agent's live state for its `agent` table when each query starts.
-  const collectors = deps.collectors ?? [
-    createHostCollector({
-      agentInfo: () => ({
-        version: AGENT_VERSION,
-        hub: config.hub,
-        connectionState: client.state,
-        inflight: dispatcher.inflight,
-        maxInflight: dispatcher.maxInflight,
-        maxResultRows: config.maxResultRows,
-        maxResultBytes: config.maxResultBytes,
-        queryTimeoutMs: config.queryTimeoutMs,
-      }),
-    }),
-  ];
+  const host =
+    deps.collectors === undefined
+      ? createHostCollector({
+          poolSize: Math.min(DEFAULT_MAX_INFLIGHT, maxWorkers),
+          workerMemoryMb: config.workerMemoryMb ?? DEFAULT_WORKER_MEMORY_MB,
+          agentInfo: () => ({
+            version: AGENT_VERSION,
+            hub: config.hub,
+            connectionState: client.state,
+            inflight: dispatcher.inflight,
+            maxInflight: dispatcher.maxInflight,
+            maxResultRows: config.maxResultRows,
+            maxResultBytes: config.maxResultBytes,
+            queryTimeoutMs: config.queryTimeoutMs,
+          }),
+        })
+      : undefined;
+  const collectors = deps.collectors ?? [host as HostCollector];
 
   // The dispatcher and the client refer to each other through these callbacks; both exist before any frame flows.
   const dispatcher: CommandDispatcher = new CommandDispatcher({
@@ -80,12 +88,18 @@ export function createAgent(config: AgentSettings, deps: AgentDeps): Agent {
     queryTimeoutMs: config.queryTimeoutMs,
     maxResultRows: config.maxResultRows,
     maxResultBytes: config.maxResultBytes,
+    maxInflight: Math.min(DEFAULT_MAX_INFLIGHT, maxWorkers),
+    maxInflightCeiling: maxWorkers,
     send: (frame) => {
       if (!client.send(frame)) {
         log.warn({ correlationId: frame.correlationId, sessionId: frame.sessionId }, "not connected; response dropped");
       }
     },
-    onWelcome: (welcome) => client.noteWelcome(welcome),
+    onWelcome: (welcome) => {
+      // One worker per query the hub may send at once, so none waits silently behind the others (rule 6).
+      host?.resize(dispatcher.maxInflight);
+      client.noteWelcome(welcome);
+    },
   });
   const client: HubClient = new HubClient({
     hub: config.hub,

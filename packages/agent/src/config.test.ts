@@ -18,9 +18,16 @@ describe("parseConfig", () => {
       queryTimeoutMs: 30_000,
       maxResultRows: 10_000,
       maxResultBytes: 4 * 1024 * 1024,
+      maxWorkers: 8,
+      workerMemoryMb: 256,
       unitDir: "/etc/systemd/system",
     });
     expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it("refuses a worker memory limit too small for a worker to start, naming the setting", () => {
+    expect(() => parseConfig({ workerMemoryMb: "16" })).toThrow(/--worker-memory-mb \/ UPLINK_WORKER_MEMORY_MB/);
+    expect(parseConfig({ workerMemoryMb: "512", maxWorkers: "2" })).toMatchObject({ workerMemoryMb: 512, maxWorkers: 2 });
   });
 
   it("coerces numbers given as strings and trims the hub's trailing slash", () => {

@@ -25,6 +25,10 @@ export const DEFAULT_RECONNECT_BASE_MS = RECONNECT_BASE_MS;
 export const DEFAULT_RECONNECT_CAP_MS = RECONNECT_CAP_MS;
 /** Largest frame the agent accepts from the hub. */
 export const DEFAULT_MAX_PAYLOAD = DEFAULT_MAX_PAYLOAD_BYTES;
+/** Most queries (each in its own worker process) the agent runs at once, whatever the hub's `welcome` asks. */
+export const DEFAULT_MAX_WORKERS = 8;
+/** Resident memory one query worker may hold, in MiB (DESIGN §8). */
+export const DEFAULT_WORKER_MEMORY_MB = 256;
 
 /** Every setting of `uplink-agent`: its command-line flag and the environment variable that stands in for it. */
 export const SETTINGS = {
@@ -72,6 +76,16 @@ export const SETTINGS = {
     flags: "--max-result-bytes <bytes>",
     env: "UPLINK_MAX_RESULT_BYTES",
     description: `bytes kept in a result (default ${DEFAULT_MAX_RESULT_BYTES})`,
+  },
+  maxWorkers: {
+    flags: "--max-workers <n>",
+    env: "UPLINK_MAX_WORKERS",
+    description: `most queries run at once, each in its own worker process; the hub's maxInflight is followed up to this, queries beyond it are answered busy (default ${DEFAULT_MAX_WORKERS})`,
+  },
+  workerMemoryMb: {
+    flags: "--worker-memory-mb <mb>",
+    env: "UPLINK_WORKER_MEMORY_MB",
+    description: `memory one query worker may hold; a query past it fails with resource_limit and its worker is replaced (default ${DEFAULT_WORKER_MEMORY_MB})`,
   },
   ca: {
     flags: "--ca <file>",
@@ -131,6 +145,9 @@ const AgentConfigSchema = z
     queryTimeoutMs: positiveInt(MAX_TIMEOUT_MS).default(DEFAULT_QUERY_TIMEOUT_MS),
     maxResultRows: positiveInt(10_000_000).default(DEFAULT_MAX_RESULT_ROWS),
     maxResultBytes: positiveInt(1024 * 1024 * 1024).default(DEFAULT_MAX_RESULT_BYTES),
+    maxWorkers: positiveInt(1024).default(DEFAULT_MAX_WORKERS),
+    // Below 64 MiB a worker could not even start (Node and SQLite take about 45 MiB before any query).
+    workerMemoryMb: z.coerce.number().int().min(64).max(1024 * 1024).default(DEFAULT_WORKER_MEMORY_MB),
     ca: z.string().min(1).optional(),
     unitDir: z.string().min(1).default(DEFAULT_UNIT_DIR),
     user: z

@@ -149,6 +149,17 @@ describe("CommandDispatcher", () => {
     expect(welcomes).toEqual([welcome]);
   });
 
+  it("follows welcome's maxInflight only up to its own ceiling, answering busy at once beyond it", () => {
+    const { dispatcher, sent, command } = setup({ maxInflightCeiling: 3 });
+    dispatcher.handleFrame(JSON.stringify({ type: "welcome", protocol: 2, hubId: "h", agentId: "a", healthIntervalMs: 15_000, maxInflight: 16 }));
+    expect(dispatcher.maxInflight).toBe(3);
+    for (const n of [1, 2, 3, 4]) command({ correlationId: `c-${n}`, collector: "gated", query: "q" });
+    expect(dispatcher.inflight).toBe(3);
+    expect(sent).toHaveLength(1);
+    expect(sent[0]).toMatchObject({ correlationId: "c-4", ok: false, code: "busy", error: "the agent already runs 3 queries" });
+    dispatcher.abortAll("test over");
+  });
+
   it("aborts the work and answers cancelled on cancel, once", async () => {
     const { dispatcher, sent, gated, command } = setup();
     command({ correlationId: "c-cancel", collector: "gated", query: "q" });

@@ -37,6 +37,11 @@ export interface DispatcherOptions {
   maxResultBytes: number;
   /** Queries allowed at once until the hub's `welcome` says otherwise. Default {@link DEFAULT_MAX_INFLIGHT}. */
   maxInflight?: number;
+  /**
+   * The most queries the agent runs at once whatever a `welcome` asks (its own `--max-workers`): past it,
+   * queries are answered `busy` at once rather than left waiting for a worker. Default: no ceiling.
+   */
+  maxInflightCeiling?: number;
   /** Told of each `welcome`, after its `maxInflight` has been applied. */
   onWelcome?: (welcome: Welcome) => void;
 }
@@ -137,7 +142,14 @@ export class CommandDispatcher {
   }
 
   #onWelcome(welcome: Welcome): void {
-    this.#maxInflight = welcome.maxInflight;
+    const ceiling = this.#options.maxInflightCeiling ?? Number.POSITIVE_INFINITY;
+    this.#maxInflight = Math.min(welcome.maxInflight, ceiling);
+    if (welcome.maxInflight > ceiling) {
+      this.#options.log.warn(
+        { hubMaxInflight: welcome.maxInflight, maxInflight: this.#maxInflight },
+        "the hub allows more queries at once than this agent's --max-workers; queries beyond it are answered busy",
+      );
+    }
     this.#options.onWelcome?.(welcome);
   }
 

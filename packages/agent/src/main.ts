@@ -1,4 +1,5 @@
 import { Command, CommanderError } from "commander";
+import { printable } from "@uplink/protocol";
 import { pino, type Logger } from "pino";
 import { registerEnroll } from "./commands/enroll.js";
 import { registerQuery } from "./commands/query.js";
@@ -29,7 +30,8 @@ function exitCodeFor(err: unknown): number {
     // Commander has already printed its message or the help text.
     return err.exitCode === 0 ? ExitCode.OK : ExitCode.USAGE;
   }
-  const message = err instanceof Error ? err.message : String(err);
+  // A message may quote what the hub answered (enroll): never let it act on the terminal.
+  const message = printable(err instanceof Error ? err.message : String(err));
   if (err instanceof ConfigError) {
     process.stderr.write(`uplink-agent: ${message}\n`);
     return ExitCode.USAGE;
@@ -65,7 +67,7 @@ async function main(argv: string[]): Promise<number> {
       }
       return shutdown.signal;
     },
-    print: (line) => process.stdout.write(`${line}\n`),
+    print: (line) => process.stdout.write(`${printable(line)}\n`),
   };
   const program = new Command("uplink-agent")
     .description("Uplink agent: answers a hub's live questions about this host")

@@ -1,4 +1,4 @@
-export { renderTable } from "@uplink/protocol";
+export { printable, renderTable } from "@uplink/protocol";
 
 /** A cell of a query result as text. */
 export function cellText(value: unknown): string {

@@ -1,4 +1,5 @@
 import { Command, CommanderError } from "commander";
+import { printable } from "@uplink/protocol";
 import { z } from "zod";
 import { ApiClient, ApiError } from "./client.js";
 import { registerAgents } from "./commands/agents.js";
@@ -47,9 +48,10 @@ program.parseAsync(process.argv).catch((err: unknown) => {
   }
   if (err instanceof ApiError) {
     const where = err.correlationId ? ` (correlationId ${err.correlationId})` : "";
-    process.stderr.write(`uplink: ${err.status > 0 ? `${err.status} ` : ""}${err.code}: ${err.message}${where}\n`);
+    // The message may be an agent's own words: a hostile host must not reach the operator's terminal.
+    process.stderr.write(`uplink: ${printable(`${err.status > 0 ? `${err.status} ` : ""}${err.code}: ${err.message}${where}`)}\n`);
     process.exit(err.status === 0 ? EXIT.unreachable : EXIT.apiError);
   }
-  process.stderr.write(`uplink: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.stderr.write(`uplink: ${printable(err instanceof Error ? err.message : String(err))}\n`);
   process.exit(EXIT.apiError);
 });

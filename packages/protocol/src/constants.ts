@@ -56,6 +56,7 @@ export const ERROR_CODES = {
   unknown_collector: "No collector of that name exists on the agent.",
   query_failed: "The query could not be evaluated (the message carries the engine's reason).",
   read_only: "The statement would write, attach, change a pragma or load an extension; only reads are allowed.",
+  resource_limit: "The query went past a bound of the agent's query worker (memory, or SQLite's largest string or blob); the worker was replaced.",
   internal: "An unexpected failure inside the hub or the agent.",
   agent_error: "The agent answered an error without a code (a protocol-1 agent); the message is the agent's.",
   // Raised by the hub for a command.
@@ -80,6 +81,27 @@ export const ERROR_CODES = {
   idempotency_mismatch: "This Idempotency-Key was used with another body, method, path or token; use a fresh key for a new request.",
 } as const;
 export type ErrorCode = keyof typeof ERROR_CODES;
+
+/**
+ * The codes an agent may answer a command with. The hub passes these on to the caller; any other code
+ * in a `session_response` (one the hub alone raises, like `unauthorized`, or one no list has) is
+ * reported as `bad_response`, so a host can neither invent error codes nor impersonate the hub's own.
+ */
+export const AGENT_ERROR_CODES: ReadonlySet<string> = new Set<ErrorCode>([
+  "busy",
+  "timeout",
+  "cancelled",
+  "bad_command",
+  "empty_query",
+  "unsupported_query",
+  "unknown_collector",
+  "query_failed",
+  "read_only",
+  "resource_limit",
+  "internal",
+  // What the hub reads a protocol-1 error without a code as (legacy-reply.ts).
+  "agent_error",
+]);
 export const ERROR_CODE_LIST = Object.keys(ERROR_CODES) as ErrorCode[];
 
 /** Default limits (docs/architecture.md, "Limits"). Each is configurable. */
@@ -107,3 +129,10 @@ export const MAX_ERROR_CHARS = 64 * 1024;
 export const MAX_TIMEOUT_MS = 10 * 60_000;
 /** Largest health result the hub accepts, as JSON; a larger one is a violation and is never stored. */
 export const MAX_HEALTH_RESULT_BYTES = 16 * 1024;
+/**
+ * The deepest nesting of objects and arrays a frame may have (a query reply needs 4: frame, result, rows,
+ * row); deeper frames are refused unparsed, since V8 parses deep nesting slowly enough to stall a process.
+ */
+export const MAX_FRAME_DEPTH = 32;
+/** The most object keys a frame may have in all; more are refused unparsed, for the same reason (rows are arrays). */
+export const MAX_FRAME_KEYS = 10_000;

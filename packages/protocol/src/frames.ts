@@ -1,8 +1,13 @@
 import type { z } from "zod";
 import { AGENT_TO_HUB_SCHEMAS, type AgentToHub } from "./agent-messages.js";
 import { HUB_TO_AGENT_SCHEMAS, type HubToAgent } from "./hub-messages.js";
+import { checkFrameShape } from "./frame-shape.js";
 
-/** The outcome of parsing one text frame. `raw` is the decoded JSON when it was JSON at all. */
+/**
+ * The outcome of parsing one text frame. `raw` is the decoded JSON when it was JSON at all; for a frame
+ * refused unparsed for its shape (`checkFrameShape`), only its top-level `type` and ids, so that the
+ * command it names can still be answered.
+ */
 export type ParsedFrame<M> = { ok: true; message: M } | { ok: false; error: string; raw?: unknown };
 
 /** One handler per message type: a type without a handler is a compile error. */
@@ -12,6 +17,8 @@ export type DispatchTable<M extends { type: string }, R = void> = {
 
 function parseWith<M>(schemas: Record<string, z.ZodType>, text: string): ParsedFrame<M> {
   let raw: unknown;
+  const refusal = checkFrameShape(text);
+  if (refusal !== undefined) return { ok: false, error: `frame ${refusal.error}`, raw: refusal.fields };
   try {
     raw = JSON.parse(text);
   } catch {

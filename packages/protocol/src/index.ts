@@ -15,9 +15,10 @@ export { Hello, SessionResponse, Labels, MAX_LABELS, type AgentToHub, type Agent
 export { LEGACY_REPLY_SHAPES, LEGACY_REPLY_SHAPE_LIST, LEGACY_ERROR_CODE, REPLY_ENVELOPE_FIELDS, type LegacyReplyShape } from "./legacy-reply.js";
 export { Cell, QueryResult, HealthStatus, HealthResult } from "./results.js";
 export { buildResponse, commandRef, type CommandRef, type Outcome, type SessionResponseFrame } from "./response.js";
+export { checkFrameShape, type ShapeRefusal, type ShallowFields } from "./frame-shape.js";
 export { parseHubToAgent, parseAgentToHub, describeIssues, type ParsedFrame, type DispatchTable } from "./frames.js";
 export { ENROLL_PATH, EnrollRequest, EnrollResponse, ErrorBody } from "./rest.js";
-export { renderTable } from "./display.js";
+export { printable, renderTable } from "./display.js";
 export {
   IDEMPOTENCY_KEY_HEADER,
   IDEMPOTENT_REPLAYED_HEADER,

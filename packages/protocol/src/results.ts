@@ -4,13 +4,30 @@ import { z } from "zod";
 export const Cell = z.union([z.string(), z.number(), z.boolean(), z.null()]);
 export type Cell = z.infer<typeof Cell>;
 
-/** The result of a `kind: "query"` command: rows are arrays aligned with `columns`. */
-export const QueryResult = z.object({
-  columns: z.array(z.string()),
-  rows: z.array(z.array(Cell)),
-  rowCount: z.number().int().nonnegative(),
-  truncated: z.boolean(),
-});
+/** Most columns a result may have: SQLite's own hard ceiling (SQLITE_MAX_COLUMN cannot exceed 32767). */
+export const MAX_RESULT_COLUMNS = 32_767;
+
+/**
+ * The result of a `kind: "query"` command: rows are arrays aligned with `columns` (each exactly as wide)
+ * and `rowCount` is the number of rows sent, so what an operator is shown is what the host said.
+ */
+export const QueryResult = z
+  .object({
+    columns: z.array(z.string()).max(MAX_RESULT_COLUMNS),
+    rows: z.array(z.array(Cell)),
+    rowCount: z.number().int().nonnegative(),
+    truncated: z.boolean(),
+  })
+  .superRefine((r, ctx) => {
+    const bad = r.rows.findIndex((row) => row.length !== r.columns.length);
+    if (bad >= 0) {
+      const width = r.rows[bad]!.length;
+      ctx.addIssue({ code: "custom", path: ["rows", bad], message: `row ${bad} has ${width} cells for ${r.columns.length} columns` });
+    }
+    if (r.rowCount !== r.rows.length) {
+      ctx.addIssue({ code: "custom", path: ["rowCount"], message: `rowCount ${r.rowCount} does not match the ${r.rows.length} rows sent` });
+    }
+  });
 export type QueryResult = z.infer<typeof QueryResult>;
 
 export const HealthStatus = z.enum(["ok", "degraded"]);

@@ -1,4 +1,4 @@
-import { DEFAULT_MAX_RESULT_BYTES, DEFAULT_MAX_RESULT_ROWS, DEFAULT_QUERY_TIMEOUT_MS, type Cell, type QueryResult } from "@uplink/protocol";
+import { DEFAULT_MAX_RESULT_BYTES, DEFAULT_MAX_RESULT_ROWS, DEFAULT_QUERY_TIMEOUT_MS, printable, type Cell, type QueryResult } from "@uplink/protocol";
 import type { Command } from "commander";
 import type { Collector } from "../collectors/collector.js";
 import { ConfigError, toWireError } from "../errors.js";
@@ -13,6 +13,8 @@ export interface QueryCommandOptions {
   timeoutMs?: number;
   maxRows?: number;
   maxBytes?: number;
+  /** Memory the query's worker may hold, in MiB (default: the daemon's). */
+  workerMemoryMb?: number;
   /** The collector to ask instead of a fresh host collector; it is left open (tests inject one). */
   collector?: Collector;
 }
@@ -34,6 +36,7 @@ export async function runQuery(sql: string, options: QueryCommandOptions = {}): 
     createHostCollector({
       agentInfo: () => ({ ...localAgentInfo(), maxResultRows: maxRows, maxResultBytes: maxBytes, queryTimeoutMs: timeoutMs }),
       poolSize: 1,
+      ...(options.workerMemoryMb !== undefined ? { workerMemoryMb: options.workerMemoryMb } : {}),
     });
   try {
     const result = await collector.query(sql, { signal: new AbortController().signal, timeoutMs, maxRows, maxBytes });
@@ -51,7 +54,8 @@ export async function runQuery(sql: string, options: QueryCommandOptions = {}): 
 export function formatResult(result: QueryResult): string {
   const cells = result.rows.map((row) => row.map(displayCell));
   const numeric = result.columns.map((_, i) => result.rows.length > 0 && result.rows.every((r) => typeof r[i] === "number" || r[i] === null));
-  const widths = result.columns.map((name, i) => Math.max(name.length, ...cells.map((r) => (r[i] ?? "").length)));
+  const columns = result.columns.map(printable);
+  const widths = columns.map((name, i) => Math.max(name.length, ...cells.map((r) => (r[i] ?? "").length)));
   const line = (values: string[], rightAlign: boolean[]): string =>
     values
       .map((v, i) => (rightAlign[i] ? v.padStart(widths[i] ?? 0) : v.padEnd(widths[i] ?? 0)))
@@ -60,7 +64,7 @@ export function formatResult(result: QueryResult): string {
   const count = `(${result.rowCount} ${result.rowCount === 1 ? "row" : "rows"}${result.truncated ? ", truncated by the result caps" : ""})`;
   if (result.columns.length === 0) return count;
   return [
-    line(result.columns, numeric),
+    line(columns, numeric),
     widths.map((w) => "-".repeat(w)).join("  "),
     ...cells.map((r) => line(r, numeric)),
     count,
@@ -69,7 +73,7 @@ export function formatResult(result: QueryResult): string {
 
 function displayCell(cell: Cell | undefined): string {
   if (cell === null || cell === undefined) return "NULL";
-  const text = String(cell).replace(/[\n\r\t]/g, (c) => (c === "\n" ? "\\n" : c === "\r" ? "\\r" : "\\t"));
+  const text = printable(String(cell));
   return text.length > MAX_CELL_WIDTH ? `${text.slice(0, MAX_CELL_WIDTH - 1)}…` : text;
 }
 
@@ -95,6 +99,7 @@ export function registerQuery(program: Command): Command {
     .addOption(settingOption("queryTimeoutMs"))
     .addOption(settingOption("maxResultRows"))
     .addOption(settingOption("maxResultBytes"))
+    .addOption(settingOption("workerMemoryMb"))
     .action(async (sql: string, options: Record<string, unknown>) => {
       try {
         const output = await runQuery(sql, {
@@ -102,11 +107,12 @@ export function registerQuery(program: Command): Command {
           timeoutMs: positiveInt("--query-timeout-ms / UPLINK_QUERY_TIMEOUT_MS", options.queryTimeoutMs),
           maxRows: positiveInt("--max-result-rows / UPLINK_MAX_RESULT_ROWS", options.maxResultRows),
           maxBytes: positiveInt("--max-result-bytes / UPLINK_MAX_RESULT_BYTES", options.maxResultBytes),
+          workerMemoryMb: positiveInt("--worker-memory-mb / UPLINK_WORKER_MEMORY_MB", options.workerMemoryMb),
         });
         process.stdout.write(`${output}\n`);
       } catch (err) {
         const { code, error } = toWireError(err);
-        process.stderr.write(`error [${code}]: ${error}\n`);
+        process.stderr.write(`error [${code}]: ${printable(error)}\n`);
         process.exitCode = 1;
       }
     });

@@ -63,6 +63,8 @@ export function registerRun(program: Command, cli: Cli): Command {
     .addOption(settingOption("queryTimeoutMs"))
     .addOption(settingOption("maxResultRows"))
     .addOption(settingOption("maxResultBytes"))
+    .addOption(settingOption("maxWorkers"))
+    .addOption(settingOption("workerMemoryMb"))
     .addOption(settingOption("ca"))
     .action(async (options: Record<string, unknown>) => {
       const config = cli.config(options);

@@ -1,3 +1,4 @@
+import { printable } from "@uplink/protocol";
 import type { Command } from "commander";
 import { toWireError } from "../errors.js";
 import { describeTable, type TableInfo } from "../sql/table-def.js";
@@ -27,8 +28,8 @@ function renderTable(t: TableInfo, platform: NodeJS.Platform): string {
   let where = "";
   if (t.platforms !== undefined) where = ` [${t.platforms.join(", ")} only${t.available ? "" : `; not available on ${platform}`}]`;
   const nameWidth = Math.max(...t.columns.map((c) => c.name.length));
-  const lines = t.columns.map((c) => `  ${c.name.padEnd(nameWidth)}  ${c.type.padEnd(7)}  ${c.description ?? ""}`.trimEnd());
-  return [`${t.name} — ${t.description}${where}`, ...lines].join("\n");
+  const lines = t.columns.map((c) => printable(`  ${c.name.padEnd(nameWidth)}  ${c.type.padEnd(7)}  ${c.description ?? ""}`.trimEnd()));
+  return [printable(`${t.name} — ${t.description}${where}`), ...lines].join("\n");
 }
 
 /** Wires `uplink-agent tables [--json]`. A failure prints `error [code]: message` to stderr and sets a non-zero exit code. */
@@ -42,7 +43,7 @@ export function registerTables(program: Command): Command {
         process.stdout.write(`${await runTables({ json: options.json === true })}\n`);
       } catch (err) {
         const { code, error } = toWireError(err);
-        process.stderr.write(`error [${code}]: ${error}\n`);
+        process.stderr.write(`error [${code}]: ${printable(error)}\n`);
         process.exitCode = 1;
       }
     });

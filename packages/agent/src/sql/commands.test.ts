@@ -75,6 +75,24 @@ describe("uplink-agent query", () => {
     ]);
   });
 
+  it("escapes terminal controls and bidi overrides from data and column names", () => {
+    const result: QueryResult = {
+      columns: ["na\u001b[2Jme"],
+      rows: [["\u001b]0;owned\u0007"], ["evil\u202egnp.exe\u009b"]],
+      rowCount: 2,
+      truncated: false,
+    };
+    const text = formatResult(result);
+    expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f\u007f-\u009f\u202e]/);
+    expect(text.split("\n")).toEqual([
+      "na\\x1b[2Jme",
+      "-".repeat(21),
+      "\\x1b]0;owned\\x07",
+      "evil\\u202egnp.exe\\x9b",
+      "(2 rows)",
+    ]);
+  });
+
   it("prints the QueryResult JSON with json", async () => {
     const collector = inProcessCollector();
     try {

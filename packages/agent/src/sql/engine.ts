@@ -1,7 +1,7 @@
 import Database from "better-sqlite3";
 import type { Cell, QueryResult } from "@uplink/protocol";
 import { AgentError, CollectorError } from "../errors.js";
-import { checkReadOnly } from "./read-only-guard.js";
+import { checkReadOnly, shadowPragmaTables } from "./read-only-guard.js";
 import { isAvailable, unavailableMessage, type AgentSnapshot, type ColumnType, type TableContext, type TableDef, type Value } from "./table-def.js";
 
 /** What one query may return and what the `agent` table shows for it. */
@@ -9,6 +9,12 @@ export interface RunOptions {
   maxRows: number;
   maxBytes: number;
   agent: AgentSnapshot;
+  /**
+   * SQLite's hard heap limit (`PRAGMA hard_heap_limit`), 0 or absent for none. Past it SQLite fails the
+   * statement with SQLITE_NOMEM (`resource_limit`) where it keeps memory statistics; better-sqlite3's
+   * build does not (SQLITE_DEFAULT_MEMSTATUS=0), so the worker pool's RSS watchdog is the bound that holds.
+   */
+  heapLimitBytes?: number;
 }
 
 /** SQLite over live host tables, evaluated synchronously on the calling thread. */
@@ -44,17 +50,21 @@ export function createEngine(tables: readonly TableDef[], platform: NodeJS.Platf
   const db = new Database(":memory:");
   db.unsafeMode(false);
   db.pragma("temp_store = memory");
+  shadowPragmaTables(db);
   db.function("load_extension", { varargs: true, directOnly: true }, () => {
     throw new ExtensionRefused("loading extensions is not allowed");
   });
 
   let state: QueryState | undefined;
+  let heapLimitSet = 0;
   for (const def of tables) registerTable(db, def, platform, () => state);
 
   return {
     run(sql, options) {
       const verdict = checkReadOnly(sql);
       if (!verdict.ok) throw new CollectorError(verdict.code, verdict.message);
+      const heapLimit = Math.max(0, Math.floor(options.heapLimitBytes ?? 0));
+      if (heapLimit !== heapLimitSet) heapLimitSet = Number(db.pragma(`hard_heap_limit = ${heapLimit}`, { simple: true }));
       let stmt: Database.Statement;
       try {
         stmt = db.prepare(sql);
@@ -172,7 +182,13 @@ export function toCell(v: unknown): Cell {
 function toCollectorError(err: unknown): AgentError {
   if (err instanceof AgentError) return err;
   if (err instanceof ExtensionRefused) return new CollectorError("read_only", err.message);
-  if (err instanceof Database.SqliteError) return new CollectorError("query_failed", err.message, { cause: err });
+  if (err instanceof Database.SqliteError) {
+    // Out of memory under the heap limit, or a string or blob past SQLITE_MAX_LENGTH: a bound, not a bad query.
+    if (err.code === "SQLITE_NOMEM" || err.code === "SQLITE_TOOBIG") {
+      return new CollectorError("resource_limit", `the query went past a memory bound: ${err.message}`, { cause: err });
+    }
+    return new CollectorError("query_failed", err.message, { cause: err });
+  }
   // better-sqlite3 reports statement-shape problems as RangeError/TypeError before SQLite runs.
   if (err instanceof RangeError) return new CollectorError("query_failed", err.message, { cause: err });
   return new CollectorError("internal", err instanceof Error ? err.message : String(err), { cause: err });

@@ -59,6 +59,15 @@ async function workerPids(c: HostCollector): Promise<number[]> {
   return r.rows.map((row) => row[0] as number);
 }
 
+/** The pids of this process's query workers, as `ps` lists them (no query needed, so none is waiting). */
+function childWorkerPids(): number[] {
+  const pids = execFileSync("ps", ["-o", "pid=,args=", "--ppid", String(process.pid)], { encoding: "utf8" });
+  return pids
+    .split("\n")
+    .filter((l) => l.includes("query-worker.js"))
+    .map((l) => Number.parseInt(l.trim(), 10));
+}
+
 /** Tests that find worker processes through the processes table, which only Linux has. */
 const onLinux = it.runIf(process.platform === "linux");
 
@@ -189,6 +198,50 @@ describe("HostCollector", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  onLinux.each([
+    ["two large random blobs", "select length(randomblob(250000000)) + length(randomblob(250000000))"],
+    [
+      "a materialised zeroblob CTE",
+      "with recursive x(n, b) as (select 1, zeroblob(50000000) union all select n + 1, zeroblob(50000000) from x where n < 40) " +
+        "select count(*), sum(length(b)) from (select * from x order by n desc)",
+    ],
+  ])("refuses %s with resource_limit, replaces the worker and keeps answering", async (_, sql) => {
+    const c = collector({ poolSize: 2, workerMemoryMb: 128 });
+    const [before] = await workerPids(c);
+    const err = await rejection(c.query(sql, ctx({ timeoutMs: 60_000 })));
+    expect(err.code).toBe("resource_limit");
+    expect(err.message).toMatch(/memory limit of 128 MiB/);
+    // The killed worker is gone; the next query gets a healthy one.
+    expect((await c.query("select 41 + 1", ctx())).rows).toEqual([[42]]);
+    expect(before).toEqual(expect.any(Number));
+    await expect.poll(() => pidAlive(before as number), { timeout: 3_000 }).toBe(false);
+  });
+
+  it("refuses a blob past SQLite's largest with resource_limit", async () => {
+    const err = await rejection(collector().query("select length(zeroblob(2000000000))", ctx()));
+    expect(err).toMatchObject({ code: "resource_limit", message: expect.stringMatching(/too big/) });
+  });
+
+  onLinux("grows and shrinks its pool with resize", async () => {
+    const c = collector({ poolSize: 1 });
+    c.resize(3);
+    const runaways = [1, 2, 3].map(() => rejection(c.query(RUNAWAY, ctx({ timeoutMs: 30_000 }))));
+    // Three workers run at once: none waits behind another.
+    await expect.poll(() => childWorkerPids().length, { timeout: 10_000 }).toBe(3);
+    await c.close();
+    for (const r of runaways) expect((await r).code).toBe("cancelled");
+
+    // Shrinking retires idle workers past the new size at once; the one left keeps answering.
+    const d = collector({ poolSize: 3, idleTimeoutMs: Number.POSITIVE_INFINITY });
+    await Promise.all([1, 2, 3].map((n) => d.query(`select ${n}`, ctx())));
+    expect(childWorkerPids()).toHaveLength(3);
+    d.resize(1);
+    await expect.poll(() => childWorkerPids().length, { timeout: 5_000 }).toBe(1);
+    const [first, second] = await Promise.all([d.query("select 'a'", ctx()), d.query("select 'b'", ctx())]);
+    expect([first.rows, second.rows]).toEqual([[["a"]], [["b"]]]);
+    expect(childWorkerPids()).toHaveLength(1);
   });
 
   it("leaves no active handles after close, even after killing a runaway", async () => {

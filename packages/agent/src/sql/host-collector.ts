@@ -2,11 +2,12 @@ import { dirname, join, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import { DEFAULT_MAX_INFLIGHT, type QueryResult } from "@uplink/protocol";
 import type { Collector, QueryContext } from "../collectors/collector.js";
+import { DEFAULT_WORKER_MEMORY_MB } from "../config.js";
 import { AgentError, CollectorError } from "../errors.js";
 import type { AgentInfo } from "./agent-info.js";
 import { describeTable, type TableInfo } from "./table-def.js";
 import { HOST_TABLES } from "./tables/index.js";
-import { PoolClosedError, WorkerExitedError, WorkerPool, type QueryWorker } from "./worker-pool.js";
+import { PoolClosedError, WorkerExitedError, WorkerMemoryError, WorkerPool, type QueryWorker } from "./worker-pool.js";
 
 /** An idle query worker exits after this long unused, giving its memory back. */
 export const DEFAULT_WORKER_IDLE_MS = 60_000;
@@ -21,12 +22,19 @@ export interface HostCollectorOptions {
   idleTimeoutMs?: number;
   /** Path of the compiled worker entry; defaults to {@link defaultWorkerPath}. */
   workerPath?: string;
+  /**
+   * Memory one worker may hold while it runs a query, in MiB (default {@link DEFAULT_WORKER_MEMORY_MB});
+   * past it the query fails with `resource_limit` and its worker is replaced. 0 leaves workers unbounded.
+   */
+  workerMemoryMb?: number;
 }
 
 /** The `host` collector: a {@link Collector} that also lists its tables. */
 export type HostCollector = Collector & {
   /** Every table with its columns and description, and whether it answers on this platform. */
   tables(): TableInfo[];
+  /** Most workers alive at once from now on (the hub's `welcome` sets the agent's maxInflight). */
+  resize(size: number): void;
 };
 
 /**
@@ -59,10 +67,12 @@ export function defaultWorkerPath(moduleUrl: string = import.meta.url): string {
  * busy workers, retires idle ones and resolves once every process and handle is gone.
  */
 export function createHostCollector(options: HostCollectorOptions): HostCollector {
+  const memoryMb = options.workerMemoryMb ?? DEFAULT_WORKER_MEMORY_MB;
   const pool = new WorkerPool({
     workerPath: options.workerPath ?? defaultWorkerPath(),
     size: Math.max(1, options.poolSize ?? DEFAULT_MAX_INFLIGHT),
     idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_WORKER_IDLE_MS,
+    memoryLimitBytes: memoryMb * 1024 * 1024,
   });
   let nextId = 1;
   let closed = false;
@@ -79,6 +89,7 @@ export function createHostCollector(options: HostCollectorOptions): HostCollecto
         maxRows: ctx.maxRows,
         maxBytes: ctx.maxBytes,
         agent: { ...options.agentInfo(), pid: process.pid },
+        heapLimitBytes: memoryMb * 1024 * 1024,
       });
       const reply = await stop.race(request);
       pool.release(worker);
@@ -90,6 +101,7 @@ export function createHostCollector(options: HostCollectorOptions): HostCollecto
       if (worker !== undefined) pool.discard(worker);
       if (err instanceof AgentError) throw err;
       if (stop.signal.aborted) throw stop.error();
+      if (err instanceof WorkerMemoryError) throw new CollectorError("resource_limit", err.message, { cause: err });
       if (err instanceof PoolClosedError || closed) throw new CollectorError("cancelled", "the host collector closed before the query finished");
       if (err instanceof WorkerExitedError) throw new CollectorError("internal", err.message, { cause: err });
       throw new CollectorError("internal", err instanceof Error ? err.message : String(err), { cause: err });
@@ -102,6 +114,7 @@ export function createHostCollector(options: HostCollectorOptions): HostCollecto
     name: "host",
     query,
     tables: () => HOST_TABLES.map((def) => describeTable(def, process.platform)),
+    resize: (size) => pool.resize(size),
     close() {
       closed = true;
       return pool.close();

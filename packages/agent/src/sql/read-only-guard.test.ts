@@ -1,5 +1,11 @@
-import { describe, expect, it } from "vitest";
-import { checkReadOnly, tokenize } from "./read-only-guard.js";
+import Database from "better-sqlite3";
+import fc from "fast-check";
+import { afterAll, describe, expect, it } from "vitest";
+import { CollectorError } from "../errors.js";
+import { localAgentInfo } from "./agent-info.js";
+import { createEngine, type RunOptions } from "./engine.js";
+import { checkReadOnly, shadowPragmaTables, tokenize } from "./read-only-guard.js";
+import { HOST_TABLES } from "./tables/index.js";
 
 describe("checkReadOnly", () => {
   it.each([
@@ -93,5 +99,78 @@ describe("tokenize", () => {
   it("survives unterminated strings and comments", () => {
     expect(tokenize("select 'abc").map((t) => t.kind)).toEqual(["word", "string"]);
     expect(tokenize("select /* never closed").map((t) => t.text)).toEqual(["select"]);
+  });
+});
+
+describe("shadowPragmaTables (through the engine)", () => {
+  const engine = createEngine(HOST_TABLES, "linux");
+  afterAll(() => engine.close());
+  const opts: RunOptions = { maxRows: 100, maxBytes: 1024 * 1024, agent: { ...localAgentInfo(), pid: process.pid } };
+  const codeOf = (sql: string): string => {
+    try {
+      engine.run(sql, opts);
+      return "ok";
+    } catch (err) {
+      return err instanceof CollectorError ? err.code : `thrown: ${String(err)}`;
+    }
+  };
+
+  it.each([
+    "select * from 'pragma_journal_mode'",
+    "select * from 'pragma_optimize'(65538)",
+    "select * from 'pragma_journal_mode'('off')",
+    'select * from "pragma_user_version"(7)',
+    "select * from [pragma_writable_schema]",
+    "select * from `pragma_cache_size`",
+    "select * from main.pragma_journal_mode",
+    "select * from main.'pragma_optimize'",
+    "select * from \"main\".\"PRAGMA_OPTIMIZE\"(65538)",
+    "select * from temp.pragma_journal_mode('off')",
+    "select journal_mode from 'pragma_journal_mode'",
+    "select (select count(*) from 'pragma_integrity_check') as n",
+    "select * from processes join 'pragma_optimize' limit 1",
+  ])("refuses %j by what SQLite resolves", (sql) => {
+    expect(codeOf(sql)).toBe("read_only");
+  });
+
+  it("still answers the introspection tables", () => {
+    expect(codeOf("select * from 'pragma_table_info'('processes')")).toBe("ok");
+    expect(engine.run("select count(*) from pragma_function_list", opts).rows[0]?.[0]).toBeGreaterThan(10);
+  });
+
+  it("refuses every spelling of every non-introspection pragma table (fuzz)", () => {
+    const shadowed = shadowPragmaTables(new Database(":memory:")).map((t) => t.slice("pragma_".length));
+    expect(shadowed).toEqual(expect.arrayContaining(["journal_mode", "optimize", "user_version", "writable_schema", "integrity_check"]));
+    const quote = (name: string, how: number): string =>
+      [name, `'${name}'`, `"${name}"`, `[${name}]`, `\`${name}\``][how] as string;
+    const spelling = fc
+      .record({
+        pragma: fc.constantFrom(...shadowed),
+        cases: fc.array(fc.boolean(), { minLength: 40, maxLength: 40 }),
+        quoting: fc.integer({ min: 0, max: 4 }),
+        schema: fc.constantFrom(undefined, "main", "temp"),
+        schemaQuoting: fc.integer({ min: 0, max: 4 }),
+        args: fc.constantFrom(undefined, [], ["65538"], ["'off'"], ["1", "'main'"]),
+        gap: fc.constantFrom(" ", "\n", "  /* x */ ", "\t-- c\n"),
+        shape: fc.integer({ min: 0, max: 4 }),
+      })
+      .map(({ pragma, cases, quoting, schema, schemaQuoting, args, gap, shape }) => {
+        const cased = [...`pragma_${pragma}`].map((c, i) => (cases[i] ? c.toUpperCase() : c)).join("");
+        const name = `${schema === undefined ? "" : `${quote(schema, schemaQuoting)}.`}${quote(cased, quoting)}`;
+        const call = args === undefined ? name : `${name}${gap}(${args.join(", ")})`;
+        return [
+          `select * from${gap}${call}`,
+          `select count(*) from ${call} as p`,
+          `select 1 from processes, ${call} limit 1`,
+          `with x as (select * from ${call}) select * from x`,
+          `select exists (select 1 from${gap}${call})`,
+        ][shape] as string;
+      });
+    fc.assert(
+      fc.property(spelling, (sql) => {
+        expect({ sql, code: codeOf(sql) }).toEqual({ sql, code: "read_only" });
+      }),
+      { numRuns: 400 },
+    );
   });
 });

@@ -1,3 +1,6 @@
+import Database from "better-sqlite3";
+import { CollectorError } from "../errors.js";
+
 /**
  * The first line of the read-only defence: a lexical check run before SQLite ever sees the text.
  *
@@ -6,6 +9,12 @@
  * the second line after preparing (`stmt.readonly`, `stmt.reader`) and a third at run time
  * (`load_extension` is replaced by a function that refuses). Defence in depth, because each layer
  * alone has gaps: `ATTACH` and `PRAGMA x=1` both prepare as "readonly".
+ *
+ * Table names are judged by what SQLite resolves, not by how they are spelled: SQLite takes
+ * `'pragma_optimize'` (a string in the lexer's eyes) as a table name where a table may stand, and the
+ * osquery dialect makes `"…"` mean either. So {@link shadowPragmaTables} replaces, inside the engine's
+ * own connection, every `pragma_*` table-valued function but the introspection ones with a table that
+ * refuses: whatever spelling reaches SQLite, its name resolution lands on the refusal.
  */
 
 /** The verdict on one query text. */
@@ -165,4 +174,49 @@ function checkPragma(rest: Token[]): GuardVerdict {
     return refuse(`PRAGMA ${name} is refused; ${ALLOWED_HINT} (${[...INTROSPECTION_PRAGMAS].join(", ")})`);
   }
   return { ok: true };
+}
+
+/** The hidden arguments of SQLite's `pragma_*` tables: `pragma_x(arg, schema)`. */
+const PRAGMA_TABLE_ARGS = ["arg", "schema"];
+
+/**
+ * Registers, on `db`, a refusing eponymous table named `pragma_<name>` for every PRAGMA that SQLite
+ * exposes as a table-valued function and that is not in {@link INTROSPECTION_PRAGMAS}. SQLite looks a
+ * name up among the connection's modules before it falls back to its built-in pragma tables, so every
+ * spelling of the name (any quoting, any case, `main.` or `temp.` in front, with or without arguments)
+ * resolves to the refusal, and the built-in, which may change the connection (`pragma_journal_mode('off')`,
+ * `pragma_optimize(65538)`), is never reached. A scan of a shadow throws `read_only`; the shadows keep
+ * the built-ins' column names, so a query naming columns still compiles and is refused, not misreported.
+ * Must run before any statement of `db` has touched a built-in pragma table. Returns the names shadowed.
+ */
+export function shadowPragmaTables(db: Database.Database): string[] {
+  const shadowed: string[] = [];
+  // The list and the columns come from a scratch connection, so the engine's own never loads a built-in.
+  const scratch = new Database(":memory:");
+  try {
+    const names = scratch.prepare("select name from pragma_pragma_list").pluck().all() as string[];
+    for (const name of names) {
+      if (INTROSPECTION_PRAGMAS.has(name)) continue;
+      let columns: string[];
+      try {
+        // Preparing only declares the table (xConnect); nothing of the pragma runs.
+        columns = scratch.prepare(`select * from "pragma_${name}"`).columns().map((c) => c.name);
+      } catch {
+        continue; // a pragma without a table form: SQLite itself answers "no such table"
+      }
+      const table = `pragma_${name}`;
+      db.table(table, {
+        columns: columns.length > 0 ? columns : [name],
+        parameters: PRAGMA_TABLE_ARGS.filter((a) => !columns.includes(a)),
+        // better-sqlite3 takes the generator's arity as more hidden parameters: keep it 0.
+        rows: function* () {
+          throw new CollectorError("read_only", `${table} is refused; ${ALLOWED_HINT}`);
+        },
+      });
+      shadowed.push(table);
+    }
+  } finally {
+    scratch.close();
+  }
+  return shadowed;
 }

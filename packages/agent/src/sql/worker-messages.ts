@@ -9,6 +9,8 @@ export interface WorkerRequest {
   maxRows: number;
   maxBytes: number;
   agent: AgentSnapshot;
+  /** SQLite's hard heap limit for the query (0: none); the pool's RSS watchdog is the bound that always holds. */
+  heapLimitBytes: number;
 }
 
 /** Query worker → host collector: the result, or the error code and message to throw as `CollectorError`. */

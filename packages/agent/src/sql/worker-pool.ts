@@ -1,5 +1,5 @@
 import { fork, type ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import type { WorkerReply, WorkerRequest } from "./worker-messages.js";
 
 /** A worker process died (crashed, or was killed by the pool) while a request was pending. */
@@ -7,6 +7,12 @@ export class WorkerExitedError extends Error {}
 
 /** The pool is closing or closed; no worker will be handed out again. */
 export class PoolClosedError extends Error {}
+
+/** A worker went past its memory bound (the pool's RSS watchdog killed it, or V8 ran out of heap). */
+export class WorkerMemoryError extends WorkerExitedError {}
+
+/** How often the watchdog reads a busy worker's resident set size. */
+const WATCHDOG_INTERVAL_MS = 25;
 
 /** How long a retiring worker may take to exit after its channel closes before it is killed. */
 const RETIRE_GRACE_MS = 2_000;
@@ -28,10 +34,17 @@ export class QueryWorker {
   #pending: { id: number; resolve(r: WorkerReply): void; reject(e: Error): void } | undefined;
   #stderr = "";
   #gone = false;
+  /** Most resident memory the process may hold while it runs a query (0: unbounded). */
+  readonly #memoryLimitBytes: number;
+  #watchdog: NodeJS.Timeout | undefined;
+  #overLimitRss: number | undefined;
 
-  constructor(path: string, onExit: (w: QueryWorker) => void) {
-    // execArgv: [] so the worker never inherits the parent's --inspect or loader flags; stdout is unused.
-    this.#child = fork(path, [], { execArgv: [], stdio: ["ignore", "ignore", "pipe", "ipc"], serialization: "json" });
+  constructor(path: string, onExit: (w: QueryWorker) => void, memoryLimitBytes = 0) {
+    this.#memoryLimitBytes = memoryLimitBytes;
+    // execArgv holds only the V8 heap bound, so the worker never inherits the parent's --inspect or loader
+    // flags; stdout is unused.
+    const execArgv = memoryLimitBytes > 0 ? [`--max-old-space-size=${v8HeapMiB(memoryLimitBytes)}`] : [];
+    this.#child = fork(path, [], { execArgv, stdio: ["ignore", "ignore", "pipe", "ipc"], serialization: "json" });
     this.#child.stderr?.setEncoding("utf8");
     this.#child.stderr?.on("data", (chunk: string) => {
       this.#stderr = (this.#stderr + chunk).slice(-STDERR_TAIL_CHARS);
@@ -40,6 +53,7 @@ export class QueryWorker {
       const pending = this.#pending;
       if (pending === undefined || reply.id !== pending.id) return;
       this.#pending = undefined;
+      this.#stopWatchdog();
       pending.resolve(reply);
     });
     this.exited = new Promise((resolve) => {
@@ -47,8 +61,8 @@ export class QueryWorker {
         if (this.#gone) return;
         this.#gone = true;
         clearTimeout(this.idleTimer);
-        const tail = this.#stderr.trim();
-        this.#pending?.reject(new WorkerExitedError(`query worker ${why}${tail === "" ? "" : `: ${tail}`}`));
+        this.#stopWatchdog();
+        this.#pending?.reject(this.#exitError(why));
         this.#pending = undefined;
         onExit(this);
         // libuv closes the process and pipe handles in the loop's close phase, after these events; two
@@ -93,12 +107,57 @@ export class QueryWorker {
     if (this.#pending !== undefined) return Promise.reject(new Error("query worker is busy"));
     return new Promise((resolve, reject) => {
       this.#pending = { id: req.id, resolve, reject };
+      this.#startWatchdog();
       this.#child.send(req, (err) => {
         if (err === null || this.#pending?.id !== req.id) return;
         this.#pending = undefined;
+        this.#stopWatchdog();
         reject(new WorkerExitedError(`could not send to the query worker: ${err.message}`));
       });
     });
+  }
+
+  /**
+   * While a query runs, reads the process's resident set size every few milliseconds and kills it past
+   * the limit. This is the bound that always holds: SQLite's own heap limit is not enforced by
+   * better-sqlite3's build (it compiles with SQLITE_DEFAULT_MEMSTATUS=0), and V8's heap flag does not
+   * see SQLite's allocations. The worker cannot report on itself while SQLite's C code runs, so the
+   * parent watches from outside, through /proc (Linux; elsewhere only the V8 bound applies).
+   */
+  #startWatchdog(): void {
+    if (this.#memoryLimitBytes <= 0 || this.pid === undefined || this.#watchdog !== undefined) return;
+    const pid = this.pid;
+    this.#watchdog = setInterval(() => {
+      const rss = residentBytes(pid);
+      if (rss === undefined) {
+        this.#stopWatchdog(); // no /proc here: nothing to watch with
+      } else if (rss > this.#memoryLimitBytes) {
+        this.#overLimitRss = rss;
+        this.#stopWatchdog();
+        this.kill();
+      }
+    }, WATCHDOG_INTERVAL_MS);
+    this.#watchdog.unref();
+  }
+
+  #stopWatchdog(): void {
+    clearInterval(this.#watchdog);
+    this.#watchdog = undefined;
+  }
+
+  /** Why a pending request failed when the process went away: past its memory bound, or otherwise. */
+  #exitError(why: string): WorkerExitedError {
+    const tail = this.#stderr.trim();
+    const limitMiB = Math.round(this.#memoryLimitBytes / 1024 / 1024);
+    if (this.#overLimitRss !== undefined) {
+      const usedMiB = Math.round(this.#overLimitRss / 1024 / 1024);
+      return new WorkerMemoryError(`the query used more than the worker memory limit of ${limitMiB} MiB (${usedMiB} MiB); its worker was killed`);
+    }
+    // V8 aborts the process with this line on stderr when the --max-old-space-size bound is hit.
+    if (/heap out of memory|Allocation failed/i.test(tail)) {
+      return new WorkerMemoryError(`the query ran out of the worker's JavaScript heap (memory limit ${limitMiB} MiB); its worker was killed`);
+    }
+    return new WorkerExitedError(`query worker ${why}${tail === "" ? "" : `: ${tail}`}`);
   }
 
   /** Busy workers keep the event loop alive; idle ones must not keep a finished process from exiting. */
@@ -133,6 +192,8 @@ export interface WorkerPoolOptions {
   size: number;
   /** An idle worker exits after this long unused (Infinity keeps it for good). */
   idleTimeoutMs: number;
+  /** Resident memory a worker may hold while it runs a query; past it, the watchdog kills it. 0: unbounded. */
+  memoryLimitBytes?: number;
 }
 
 interface Waiter {
@@ -155,9 +216,31 @@ export class WorkerPool {
   readonly #idle: QueryWorker[] = [];
   readonly #waiters: Waiter[] = [];
   #closing: Promise<void> | undefined;
+  #limit: number;
 
   constructor(options: WorkerPoolOptions) {
     this.#options = options;
+    this.#limit = Math.max(1, options.size);
+  }
+
+  /** Most workers alive at once. */
+  get limit(): number {
+    return this.#limit;
+  }
+
+  /**
+   * Changes the most workers alive at once. Growing serves waiting callers at once; shrinking retires
+   * idle workers beyond the new size, and busy ones leave as they finish.
+   */
+  resize(size: number): void {
+    this.#limit = Math.max(1, Math.floor(size));
+    while (this.size > this.#limit && this.#idle.length > 0) {
+      const w = this.#idle.shift() as QueryWorker;
+      clearTimeout(w.idleTimer);
+      w.retire();
+      this.#dying.add(w);
+    }
+    while (this.#waiters.length > 0 && this.size < this.#limit) this.#refill();
   }
 
   /** Workers alive now, idle or busy (not counting killed ones still exiting). */
@@ -175,7 +258,7 @@ export class WorkerPool {
       idle.setRef(true);
       return Promise.resolve(idle);
     }
-    if (this.size < this.#options.size) {
+    if (this.size < this.#limit) {
       try {
         return Promise.resolve(this.#spawn());
       } catch (err) {
@@ -201,6 +284,12 @@ export class WorkerPool {
   release(worker: QueryWorker): void {
     if (worker.gone) return this.#refill();
     if (this.#closing !== undefined) return worker.retire();
+    if (this.size > this.#limit) {
+      // The pool shrank while this worker was busy.
+      this.#dying.add(worker);
+      worker.retire();
+      return this.#refill();
+    }
     const waiter = this.#waiters.shift();
     if (waiter !== undefined) {
       waiter.signal.removeEventListener("abort", waiter.onAbort);
@@ -252,14 +341,14 @@ export class WorkerPool {
       this.#dying.delete(w);
       removeFrom(this.#idle, w);
       this.#refill();
-    });
+    }, this.#options.memoryLimitBytes);
     this.#all.add(worker);
     return worker;
   }
 
   /** After a worker left the pool, starts a replacement for the first waiter, if any. */
   #refill(): void {
-    if (this.#closing !== undefined || this.#waiters.length === 0 || this.size >= this.#options.size) return;
+    if (this.#closing !== undefined || this.#waiters.length === 0 || this.size >= this.#limit) return;
     const waiter = this.#waiters.shift() as Waiter;
     waiter.signal.removeEventListener("abort", waiter.onAbort);
     try {
@@ -267,6 +356,21 @@ export class WorkerPool {
     } catch (err) {
       waiter.reject(err);
     }
+  }
+}
+
+/** V8's old-space bound for a worker: half its memory limit (SQLite and Node's own need the rest), at least 16 MiB. */
+function v8HeapMiB(memoryLimitBytes: number): number {
+  return Math.max(16, Math.floor(memoryLimitBytes / 2 / 1024 / 1024));
+}
+
+/** A process's resident set size from /proc/<pid>/status, or undefined where there is no /proc (or it is gone). */
+export function residentBytes(pid: number): number | undefined {
+  try {
+    const match = /^VmRSS:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, "latin1"));
+    return match === null ? undefined : Number(match[1]) * 1024;
+  } catch {
+    return undefined;
   }
 }
 

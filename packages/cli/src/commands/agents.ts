@@ -1,6 +1,6 @@
 import type { Command } from "commander";
 import type { ApiClient } from "../client.js";
-import { ago, labelsText, renderTable } from "../format.js";
+import { ago, labelsText, printable, renderTable } from "../format.js";
 import type { CliContext } from "../context.js";
 
 /** An agent as `GET /api/v1/agents` returns it. */
@@ -81,6 +81,6 @@ export function registerAgents(program: Command, context: () => CliContext): voi
         ["replica", a.replicaId ?? ""],
         ["health", a.lastHealth === null ? "" : JSON.stringify(a.lastHealth)],
       ];
-      out(rows.map(([k, v]) => `${k.padEnd(10)} ${v}`).join("\n"));
+      out(rows.map(([k, v]) => `${k.padEnd(10)} ${printable(v)}`).join("\n"));
     });
 }

@@ -1,4 +1,5 @@
 import type { Command } from "commander";
+import { printable } from "@uplink/protocol";
 import type { CliContext } from "../context.js";
 
 /** Pause before resuming a broken event stream. */
@@ -11,7 +12,7 @@ export function renderEvent(type: string, data: Record<string, unknown>): string
     .filter(([, v]) => v !== null && v !== undefined)
     .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
     .join(" ");
-  return `${String(at ?? "")} ${type} ${text}`.trim();
+  return printable(`${String(at ?? "")} ${type} ${text}`.trim());
 }
 
 export function registerEvents(program: Command, context: () => CliContext): void {

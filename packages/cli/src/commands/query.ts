@@ -1,7 +1,7 @@
 import type { Command } from "commander";
 import type { QueryResult } from "@uplink/protocol";
 import type { ApiClient } from "../client.js";
-import { cellText, renderTable } from "../format.js";
+import { cellText, printable, renderTable } from "../format.js";
 import { UsageError, type CliContext } from "../context.js";
 import { EXIT_CODES } from "../exit-codes.js";
 import { collectFanout, type FanoutOutcome } from "./fanout.js";
@@ -22,7 +22,7 @@ export async function queryAgent(client: ApiClient, agentId: string, body: { que
 export function renderResult(answer: QueryAnswer): string {
   const { result } = answer;
   const table = renderTable(result.columns, result.rows.map((r) => r.map(cellText)));
-  const note = `${result.rowCount} row${result.rowCount === 1 ? "" : "s"}${result.truncated ? " (truncated)" : ""} in ${answer.durationMs.toFixed(1)} ms · ${answer.correlationId}`;
+  const note = printable(`${result.rowCount} row${result.rowCount === 1 ? "" : "s"}${result.truncated ? " (truncated)" : ""} in ${answer.durationMs.toFixed(1)} ms · ${answer.correlationId}`);
   return `${table}${note}`;
 }
 
@@ -42,7 +42,7 @@ export function renderFanout(outcome: FanoutOutcome): string {
     "",
     `${outcome.targetCount} target${outcome.targetCount === 1 ? "" : "s"}: ${c.ok} ok · ${c.error} error · ${c.timeout} timeout · ${c.offline} offline · ${outcome.id}`,
   ];
-  for (const t of outcome.targets) if (t.status !== "ok") lines.push(`  ${t.agentId}  ${t.status}  ${t.error?.code ?? ""}: ${t.error?.message ?? ""}`);
+  for (const t of outcome.targets) if (t.status !== "ok") lines.push(printable(`  ${t.agentId}  ${t.status}  ${t.error?.code ?? ""}: ${t.error?.message ?? ""}`));
   return lines.join("\n");
 }
 

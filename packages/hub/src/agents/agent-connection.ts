@@ -281,7 +281,11 @@ export class AgentConnection {
 
   #onMessage(data: RawData, isBinary: boolean): void {
     this.lastSeenAt = Date.now();
-    if (isBinary) return this.#violation("binary frame", undefined);
+    if (isBinary) {
+      // Frames are JSON text; a binary one is a violation, but the command it names fails at once rather than at its deadline.
+      const named = parseAgentToHub(data.toString());
+      return this.#violation("binary frame; frames are JSON text", named.ok ? named.message : named.raw);
+    }
     const parsed = parseAgentToHub(data.toString());
     if (!parsed.ok) return this.#violation(parsed.error, parsed.raw);
     try {

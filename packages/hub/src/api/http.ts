@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { describeIssues } from "@uplink/protocol";
+import { checkFrameShape, describeIssues } from "@uplink/protocol";
 import type { z } from "zod";
 import { BadRequestError, HubError, PayloadTooLargeError, RateLimitedError } from "../errors.js";
 
@@ -23,7 +23,8 @@ export function sendError(res: ServerResponse, error: HubError, headers: Record<
 /**
  * Reads and validates a JSON body: 415 unless JSON, 413 past `limit` bytes (counted as they arrive,
  * so a huge body is never buffered), 400 when it is not JSON or fails the schema (the message names
- * the field).
+ * the field), and 400 unparsed when its shape would stall the event loop in `JSON.parse` (deep nesting,
+ * very many keys: `checkFrameShape`), since `POST /api/v1/enroll` reads a body before any credential.
  */
 export async function readJson<S extends z.ZodType>(req: IncomingMessage, schema: S, limit: number): Promise<z.output<S>> {
   const type = req.headers["content-type"];
@@ -31,9 +32,12 @@ export async function readJson<S extends z.ZodType>(req: IncomingMessage, schema
     throw new HubError("unsupported_media_type", 415, "request body must be application/json");
   }
   const body = await readBody(req, limit);
+  const text = body.toString("utf8");
+  const refusal = checkFrameShape(text);
+  if (refusal !== undefined) throw new BadRequestError(`request body ${refusal.error}`);
   let value: unknown;
   try {
-    value = body.length === 0 ? {} : JSON.parse(body.toString("utf8"));
+    value = body.length === 0 ? {} : JSON.parse(text);
   } catch {
     throw new BadRequestError("request body is not valid JSON");
   }

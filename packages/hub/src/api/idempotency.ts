@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { ServerResponse } from "node:http";
-import { IDEMPOTENCY_KEY_HEADER, idempotencyKeyProblem } from "@uplink/protocol";
+import { checkFrameShape, IDEMPOTENCY_KEY_HEADER, idempotencyKeyProblem } from "@uplink/protocol";
 import { BadRequestError, HubError, IdempotencyInProgressError, IdempotencyMismatchError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { HubMetrics } from "../metrics.js";
@@ -213,8 +213,11 @@ function bearerCredential(ctx: RouteContext): Credential | undefined {
 /** The body as JSON (an empty body is `{}`, as `readJson` reads it); undefined when it is not JSON. */
 function parseJson(raw: Buffer): unknown {
   if (raw.length === 0) return {};
+  const text = raw.toString("utf8");
+  // A body whose shape would stall JSON.parse is left unparsed here; the route's readJson refuses it (400).
+  if (checkFrameShape(text) !== undefined) return undefined;
   try {
-    return JSON.parse(raw.toString("utf8")) as unknown;
+    return JSON.parse(text) as unknown;
   } catch {
     return undefined;
   }

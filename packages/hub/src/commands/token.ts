@@ -7,7 +7,7 @@ import { NotFoundError } from "../errors.js";
 import { createToken, publicToken, type PublicToken } from "../security/tokens.js";
 import { SqliteStore } from "../store/sqlite-store.js";
 import { SCOPES, type Store } from "../store/store.js";
-import { renderTable } from "@uplink/protocol";
+import { printable, renderTable } from "@uplink/protocol";
 
 const CreateOptions = z.object({
   kind: z.enum(["api", "enroll"]),
@@ -72,7 +72,7 @@ export function registerToken(program: Command): void {
         createToken(store, { kind: o.kind, scope: o.kind === "api" ? (o.scope ?? "read") : null, name: o.name, ttlSeconds, labels: o.label, maxUses: o.maxUses ?? defaults.maxUses }),
       );
       if (opts.json) process.stdout.write(`${JSON.stringify({ ...created.record, token: created.token })}\n`);
-      else process.stdout.write(`created ${created.record.kind} token ${created.record.id} (${created.record.scope ?? "enroll"}) "${created.record.name}"\n${created.token}\n`);
+      else process.stdout.write(`created ${created.record.kind} token ${created.record.id} (${created.record.scope ?? "enroll"}) "${printable(created.record.name)}"\n${created.token}\n`);
     });
 
   storeOptions(token.command("list"))

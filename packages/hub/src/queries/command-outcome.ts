@@ -1,5 +1,5 @@
 import { performance } from "node:perf_hooks";
-import { QueryResult } from "@uplink/protocol";
+import { AGENT_ERROR_CODES, describeIssues, QueryResult } from "@uplink/protocol";
 import { AgentAnsweredError, AgentBusyError, AgentOfflineError, CommandCancelledError, CommandTimeoutError, HubError } from "../errors.js";
 import type { CommandRequest } from "../agents/pending-commands.js";
 import type { AuditFinish, QueryStatus } from "../store/store.js";
@@ -22,7 +22,9 @@ export async function runCommand(router: CommandRouter, agentId: string, request
     const durationMs = round(performance.now() - t0);
     if (!reply.ok) return failed(errorOfReply(reply.code, reply.error), durationMs);
     const parsed = QueryResult.safeParse(reply.result);
-    if (!parsed.success) return failed(new AgentAnsweredError("bad_response", "agent answered with a malformed query result"), durationMs);
+    if (!parsed.success) {
+      return failed(new AgentAnsweredError("bad_response", `agent answered with a malformed query result: ${describeIssues(parsed.error)}`), durationMs);
+    }
     return { status: "ok", result: parsed.data, durationMs };
   } catch (err) {
     const error = err instanceof HubError ? err : new HubError("internal", 500, (err as Error).message, { cause: err });
@@ -30,10 +32,16 @@ export async function runCommand(router: CommandRouter, agentId: string, request
   }
 }
 
-/** The HubError an `ok:false` reply becomes: the agent's own code, with busy → 503 and timeout → 504. */
+/**
+ * The HubError an `ok:false` reply becomes: the agent's own code, with busy → 503 and timeout → 504; a
+ * code agents may not answer with becomes `bad_response`, the agent's code and message kept in its message.
+ */
 export function errorOfReply(code: string | undefined, message = "agent answered an error without a message"): HubError {
   if (code === "busy") return new AgentBusyError(message);
   if (code === "timeout") return new HubError("timeout", 504, message);
+  if (code !== undefined && !AGENT_ERROR_CODES.has(code)) {
+    return new AgentAnsweredError("bad_response", `agent answered with code ${JSON.stringify(code)}, which agents may not send: ${message}`);
+  }
   return new AgentAnsweredError(code ?? "internal", message);
 }
 
