@@ -83,4 +83,11 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
     created_at BIGINT NOT NULL
   );
   `,
+  // 2: who owns open work (see sqlite-migrations.ts, step 3).
+  `
+  ALTER TABLE query_audit ADD COLUMN replica_id TEXT;
+  ALTER TABLE fanouts ADD COLUMN replica_id TEXT;
+  CREATE INDEX query_audit_open ON query_audit (replica_id) WHERE status = 'pending';
+  CREATE INDEX fanouts_open ON fanouts (replica_id) WHERE finished_at IS NULL;
+  `,
 ];

@@ -79,4 +79,12 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     created_at INTEGER NOT NULL
   );
   `,
+  // 3: who owns open work, so that a restarted hub or a surviving replica can close out what a dead
+  //    one left pending (partial indexes: only open rows are ever looked up by owner).
+  `
+  ALTER TABLE query_audit ADD COLUMN replica_id TEXT;
+  ALTER TABLE fanouts ADD COLUMN replica_id TEXT;
+  CREATE INDEX query_audit_open ON query_audit (replica_id) WHERE status = 'pending';
+  CREATE INDEX fanouts_open ON fanouts (replica_id) WHERE finished_at IS NULL;
+  `,
 ];
