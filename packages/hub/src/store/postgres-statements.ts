@@ -49,7 +49,7 @@ export const SQL = {
   insertAudit: `INSERT INTO query_audit (correlation_id, fanout_id, agent_id, requester, session_id, request_id, collector, query, status, created_at, replica_id)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10)`,
   finishAudit: `UPDATE query_audit SET status = $2, finished_at = $3, duration_ms = $4, error_code = $5, error_message = $6,
-    result = $7::json, result_truncated = $8, result_seq = $9 WHERE correlation_id = $1`,
+    result = $7::json, result_truncated = $8, result_seq = $9 WHERE correlation_id = $1 AND status = 'pending'`,
   findAudit: `SELECT ${AUDIT} FROM query_audit WHERE correlation_id = $1`,
   insertFanout: `INSERT INTO fanouts (id, query, collector, requester, request_id, timeout_ms, target_count, created_at, replica_id)
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,

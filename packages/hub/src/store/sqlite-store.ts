@@ -106,7 +106,7 @@ export class SqliteStore implements Store {
         `UPDATE query_audit SET status = @status, finished_at = @finishedAt, duration_ms = @durationMs,
            error_code = @errorCode, error_message = @errorMessage, result = @resultJson, result_truncated = @resultTruncated,
            result_seq = @resultSeq
-         WHERE correlation_id = @correlationId`,
+         WHERE correlation_id = @correlationId AND status = 'pending'`,
       ),
       findAudit: db.prepare(`SELECT * FROM query_audit WHERE correlation_id = ?`),
       insertFanout: db.prepare(

@@ -135,6 +135,9 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       expect(first!.fanouts.length + second!.fanouts.length).toBe(1);
       expect(closed).toEqual({ commands: [{ correlationId: "s_dead", agentId: "agt_s_dead" }], fanouts: [{ id: "fan_dead", targetCount: 3 }] });
       expect(await store.findAudit("s_dead")).toMatchObject({ status: "error", errorCode: "replica_lost", errorMessage: "replica hub_dead stopped", finishedAt: 50, resultSeq: null });
+      // The first end wins: a late outcome from a hub taken for dead does not rewrite the close-out.
+      await store.finishAudit("s_dead", { status: "ok", finishedAt: 70, durationMs: 1, errorCode: null, errorMessage: null, resultJson: "[]", resultTruncated: false });
+      expect(await store.findAudit("s_dead")).toMatchObject({ status: "error", errorCode: "replica_lost" });
       expect(await store.findAudit("s_done")).toMatchObject({ status: "ok", errorCode: null });
       expect(await store.findAudit("s_live")).toMatchObject({ status: "pending" });
       expect((await store.listFanoutTargets("fan_dead")).map((t) => [t.correlationId, t.status, t.resultSeq, t.errorCode])).toEqual([

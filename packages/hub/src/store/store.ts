@@ -171,6 +171,10 @@ export interface Store {
   markOffline(replicaId: string | null): Promise<void>;
 
   insertAudit(row: NewAudit): Promise<void>;
+  /**
+   * Records how a pending command ended. The first end wins: a row already ended (closed out by another
+   * hub after this one was taken for dead) is left as it is.
+   */
   finishAudit(correlationId: string, finish: AuditFinish): Promise<void>;
   listAudit(query: AuditQuery): Promise<AuditRecord[]>;
   findAudit(correlationId: string): Promise<AuditRecord | undefined>;
