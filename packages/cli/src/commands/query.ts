@@ -80,7 +80,7 @@ export function registerQuery(program: Command, context: () => CliContext): void
         labels[kv.slice(0, eq)] = kv.slice(eq + 1);
       }
       const outcome = await collectFanout(ctx, { ...body, targets: opts.all ? { all: true } : { labels } });
-      if (ctx.json) ctx.out(JSON.stringify({ type: "summary", id: outcome.id, targetCount: outcome.targetCount, counts: outcome.counts, complete: outcome.complete }));
+      if (ctx.json) ctx.out(JSON.stringify({ type: "summary", id: outcome.id, targetCount: outcome.targetCount, counts: outcome.counts, ...(outcome.complete ? {} : { complete: false }) }));
       else ctx.out(renderFanout(outcome));
       if (!outcome.complete) {
         process.stderr.write(`uplink: stopped waiting for ${outcome.id}: the hub has not finished it; ${outcome.counts.pending} of ${outcome.targetCount} targets still pending\n`);
