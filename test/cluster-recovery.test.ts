@@ -104,4 +104,17 @@ describe("cluster mode: recovery and reconciliation", () => {
     await cluster.publishTo(a, { t: "takeover", agentId, by: b.hubId, epoch: currentEpoch });
     expect((await third.closed).code).toBe(4409);
   });
+
+  it("closes a socket whose ownership another replica claimed with a newer epoch even when the takeover notice never came", async ({ annotate }) => {
+    const cluster = await clusters.start({ replicas: 2 });
+    const [a, b] = cluster.replicas as [ReplicaProcess, ReplicaProcess];
+    const { agent, agentId } = await raw.enrolled(a, "taken-over-silently");
+    const owned = await waitFor("A's ownership", async () => ((await cluster.ownership(agentId))?.startsWith(`${a.hubId}@`) ? await cluster.ownership(agentId) : undefined));
+    const t0 = performance.now();
+    // What B's claim of a newer connection writes, without the notice to A that normally follows it.
+    await cluster.setOwnership(agentId, `${b.hubId}@${Number(owned!.split("@")[1]) + 1}`);
+    expect((await agent.closed).code).toBe(4409);
+    await annotate(`ownership taken without a notice → socket closed after ${Math.round(performance.now() - t0)} ms`);
+    expect(a.grep("its notice was lost")[0]).toMatchObject({ agentId, by: b.hubId });
+  });
 });
