@@ -26,6 +26,11 @@ async function wholeAudit(api: Api): Promise<Map<string, AuditRow>> {
   }
 }
 
+/** Resolves once the CLI has its fan-out's result stream open (it got its 202 and is waiting for results). */
+async function cliStreaming(hub: { api: Api }): Promise<void> {
+  await waitFor("the CLI's result stream open", async () => (await hub.api.metric("uplink_sse_clients", { stream: "fanout" })) === 1);
+}
+
 describe("Crash safety", () => {
   const hubs = useHubs();
   const rawAgents = useRawAgents();
@@ -89,6 +94,7 @@ describe("Crash safety", () => {
     const fanoutCommand = await silent.agent.waitForQuery("select 'fan' -- fan-out");
     const fanoutId = fanoutCommand.sessionId!;
     await silent.agent.waitForQueries(3);
+    await cliStreaming(hub);
     await waitFor("the answered target stored", async () => (await hub.api.get(`/api/v1/queries/${fanoutId}`)).body.counts?.ok === 1);
     const open = (await hub.api.history({ limit: 50 })).queries.filter((q) => q.status === "pending");
     expect(open.map((q) => q.agentId).sort()).toEqual([silent.agentId, silent.agentId, silent.agentId].sort());
@@ -129,4 +135,43 @@ describe("Crash safety", () => {
     expect(run.stdout).toMatch(new RegExp(`${silent.agentId}\\s+error\\s+hub_restarted: the hub restarted`));
     expect(answers.agent.queries.length).toBe(1);
   });
+
+  it("`uplink query --all` stops with a clear line (exit 1) when the hub comes back without its fan-out", async () => {
+    const hub = await hubs.start({ logLevel: "info", queryTimeout: "60s" });
+    const silent = await rawAgents.enrolled(hub, "gone-silent");
+    const cli = uplink(["--hub", hub.url, "--token", hub.adminToken, "query", "--all", "--timeout", "60000", "select 'gone'"], { timeoutMs: 90_000 });
+    const fanoutId = (await silent.agent.waitForQuery("select 'gone'")).sessionId!;
+    await cliStreaming(hub);
+    hub.child.kill("SIGKILL");
+    await hub.exited;
+    await hubs.stop(hub);
+    // The store the hub comes back with no longer has the fan-out (say, restored from an older backup).
+    const db = new (Database as unknown as new (path: string) => { prepare(sql: string): { run(...args: unknown[]): unknown }; close(): void })(join(hub.dataDir, "uplink.db"));
+    try {
+      db.prepare("DELETE FROM query_audit WHERE fanout_id = ?").run(fanoutId);
+      db.prepare("DELETE FROM fanouts WHERE id = ?").run(fanoutId);
+    } finally {
+      db.close();
+    }
+    await hubs.start({ dataDir: hub.dataDir, port: hub.port, logLevel: "info" });
+    const run = await cli;
+    expect(run.code, run.stderr).toBe(1);
+    expect(run.stderr).toContain(`404 not_found: fan-out ${fanoutId} is no longer known to the hub; 0 of 1 results were received`);
+  });
+
+  it("`uplink query --all` stops with a clear line (exit 3) after its bounded retries when the hub never comes back", async () => {
+    const hub = await hubs.start({ logLevel: "info", queryTimeout: "60s" });
+    const silent = await rawAgents.enrolled(hub, "lost-silent");
+    const cli = uplink(["--hub", hub.url, "--token", hub.adminToken, "query", "--all", "--timeout", "60000", "select 'lost'"], { timeoutMs: 90_000 });
+    const fanoutId = (await silent.agent.waitForQuery("select 'lost'")).sessionId!;
+    await cliStreaming(hub);
+    hub.child.kill("SIGKILL");
+    await hub.exited;
+    await hubs.stop(hub);
+    const run = await cli;
+    expect(run.code, run.stderr).toBe(3);
+    // 8 resumptions, 0.5 s to 4 s apart (23.5 s in all), then the line that says what was lost.
+    expect(run.stderr.match(/broke; resuming in/g)).toHaveLength(8);
+    expect(run.stderr).toContain(`uplink: unreachable: lost the hub while collecting ${fanoutId} (0 of 1 results received)`);
+  }, 90_000);
 });
