@@ -53,6 +53,10 @@ describe("cluster mode: recovery and reconciliation", () => {
     const closers = cluster.grep("closed out open work left by a hub that is gone");
     expect(closers).toHaveLength(1);
     expect(closers[0]!.line).toMatchObject({ owner: a.hubId, code: "replica_lost", commands: 2, fanouts: [fanoutId] });
+    const closer = closers[0]!.hubId === b.hubId ? b : c;
+    expect(await closer.api.metric("uplink_work_closed_out_total", { kind: "command", code: "replica_lost" })).toBe(2);
+    expect(await closer.api.metric("uplink_work_closed_out_total", { kind: "fanout", code: "replica_lost" })).toBe(1);
+    expect(await (closer === b ? c : b).api.metric("uplink_work_closed_out_total")).toBe(0);
     const events = await sse.open(b.url, "/api/v1/events?after=0", { token: cluster.adminToken });
     await events.waitForEvent("query.done of the fan-out", (e) => e.event === "query.done" && e.json?.fanoutId === fanoutId);
     for (const q of open.filter((row) => row.query.startsWith("single"))) {
@@ -75,6 +79,7 @@ describe("cluster mode: recovery and reconciliation", () => {
     expect(closed.code).toBe(4403);
     await annotate(`revoked in the store → socket closed after ${Math.round(performance.now() - t0)} ms`);
     expect(a.logsMatching("agent is revoked in the store but its socket is open here (the notice was lost); closing it")[0]).toMatchObject({ agentId });
+    expect(await a.api.metric("uplink_cluster_reconciled_total", { action: "revoked" })).toBe(1);
   });
 
   it("ignores a late takeover notice for an older connection: an agent that bounced A → B → A keeps its newest socket", async () => {
@@ -106,6 +111,7 @@ describe("cluster mode: recovery and reconciliation", () => {
     const served = await b.api.query(agentId, { query: "still here" });
     expect(served.status, served.text).toBe(200);
     expect(third.queries.map((q) => q.query)).toContain("still here");
+    expect(await a.api.metric("uplink_cluster_reconciled_total", { action: "stale_notice" })).toBe(1);
 
     // A notice for the current connection still closes it.
     await cluster.publishTo(a, { t: "takeover", agentId, by: b.hubId, epoch: currentEpoch });
@@ -126,5 +132,6 @@ describe("cluster mode: recovery and reconciliation", () => {
     expect((await agent.closed).code).toBe(4409);
     await annotate(`ownership taken without a notice → socket closed after ${Math.round(performance.now() - t0)} ms`);
     expect(a.grep("its notice was lost")[0]).toMatchObject({ agentId, by: b.hubId });
+    expect(await a.api.metric("uplink_cluster_reconciled_total", { action: "taken_over" })).toBe(1);
   });
 });

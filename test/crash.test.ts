@@ -126,6 +126,8 @@ describe("Crash safety", () => {
     const done = await events.waitForEvent("query.done of the fan-out", (e) => e.event === "query.done" && e.json?.fanoutId === fanoutId);
     expect(done.json).toMatchObject({ targetCount: 2, code: "hub_restarted", counts: { ok: 1, error: 1 } });
     expect(again.logsMatching("closed out open work left by a hub that is gone")[0]).toMatchObject({ code: "hub_restarted", commands: 2, fanouts: [fanoutId] });
+    expect(await again.api.metric("uplink_work_closed_out_total", { kind: "command", code: "hub_restarted" })).toBe(2);
+    expect(await again.api.metric("uplink_work_closed_out_total", { kind: "fanout", code: "hub_restarted" })).toBe(1);
 
     // The CLI resumed its stream on the restarted hub, got `done`, and ended with the reason on the target's line.
     const run = await cli;

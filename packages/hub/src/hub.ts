@@ -132,8 +132,8 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
     if (deps.bus === undefined) await store.markOffline(null);
     // Likewise, every command and fan-out still open was left by that process: nothing will ever finish
     // it, so it is closed out before anyone can ask. In a cluster, replicas close out the dead ones'.
-    if (deps.bus === undefined) await closeOutOpenWork({ store, events, log }, null, HUB_RESTARTED);
-    else sweeper = new LostReplicaSweeper({ store, bus: deps.bus, events, log });
+    if (deps.bus === undefined) await closeOutOpenWork({ store, events, metrics, log }, null, HUB_RESTARTED);
+    else sweeper = new LostReplicaSweeper({ store, bus: deps.bus, events, metrics, log });
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(config.port, config.host, () => {

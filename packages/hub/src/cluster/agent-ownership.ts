@@ -2,6 +2,7 @@ import type { AgentConnection } from "../agents/agent-connection.js";
 import type { AgentRegistry } from "../agents/agent-registry.js";
 import { ConnectionLostError } from "../errors.js";
 import type { Logger } from "../logger.js";
+import type { HubMetrics } from "../metrics.js";
 import type { LocalCommandRouter } from "../queries/command-router.js";
 import type { Store } from "../store/store.js";
 import { OWNERSHIP_TTL_MS, type BusMessage, type RedisBus } from "./redis-bus.js";
@@ -30,6 +31,7 @@ export class AgentOwnership {
   readonly #store: Store;
   readonly #local: LocalCommandRouter;
   readonly #log: Logger;
+  readonly #metrics: HubMetrics;
   readonly #epochs = new WeakMap<AgentConnection, number>();
   /** Takeover notices that arrived while the connection's own claim was still in flight. */
   readonly #early = new WeakMap<AgentConnection, Takeover>();
@@ -38,12 +40,13 @@ export class AgentOwnership {
   readonly #timers: NodeJS.Timeout[];
   #reconciling: Promise<void> | undefined;
 
-  constructor(deps: { bus: RedisBus; registry: AgentRegistry; store: Store; local: LocalCommandRouter; log: Logger }) {
+  constructor(deps: { bus: RedisBus; registry: AgentRegistry; store: Store; local: LocalCommandRouter; metrics: HubMetrics; log: Logger }) {
     this.#bus = deps.bus;
     this.#registry = deps.registry;
     this.#store = deps.store;
     this.#local = deps.local;
     this.#log = deps.log;
+    this.#metrics = deps.metrics;
     deps.registry.observe({
       added: (agentId, connection) => void this.#claim(agentId, connection),
       removed: (agentId, connection) => void this.#release(agentId, connection),
@@ -67,6 +70,7 @@ export class AgentOwnership {
       return;
     }
     if (epoch !== message.epoch) {
+      this.#metrics.reconciled.inc({ action: "stale_notice" });
       this.#log.info({ agentId: message.agentId, by: message.by, epoch: message.epoch, current: epoch }, "takeover notice for an older connection of the agent; ignored");
       return;
     }
@@ -83,6 +87,7 @@ export class AgentOwnership {
     }
     try {
       for (const { held: h, owner } of await this.#bus.refresh(held)) {
+        this.#metrics.reconciled.inc({ action: "taken_over" });
         this.#handOver(h.connection, owner.replicaId, "the agent's ownership names a newer connection on another replica (its notice was lost); closing ours");
       }
     } catch (err) {
@@ -108,6 +113,7 @@ export class AgentOwnership {
     const held = [...this.#registry.connections()].filter((c) => c.state === "open").map((c) => c.agentId);
     for (let i = 0; i < held.length; i += RECONCILE_CHUNK) {
       for (const agentId of await this.#store.revokedAmong(held.slice(i, i + RECONCILE_CHUNK))) {
+        this.#metrics.reconciled.inc({ action: "revoked" });
         this.#log.warn({ agentId }, "agent is revoked in the store but its socket is open here (the notice was lost); closing it");
         await this.#local.revoke(agentId);
       }

@@ -54,7 +54,7 @@ export class ClusterCommandRouter implements CommandRouter {
     this.#metrics = deps.metrics;
     this.#log = deps.log;
     this.#local = new LocalCommandRouter(deps.registry);
-    this.#ownership = new AgentOwnership({ bus: deps.bus, registry: deps.registry, store: deps.store, local: this.#local, log: deps.log });
+    this.#ownership = new AgentOwnership({ bus: deps.bus, registry: deps.registry, store: deps.store, local: this.#local, metrics: deps.metrics, log: deps.log });
     deps.bus.listen(
       (message) => this.#onMessage(message),
       (events) => deps.events.deliver(events),

@@ -33,7 +33,7 @@ describe("LostReplicaSweeper", () => {
     vi.useRealTimers();
   });
 
-  const start = () => (sweeper = new LostReplicaSweeper({ store, bus: fakeBus(alive, bus), events: new EventLog({ store, log, metrics: new HubMetrics() }), log }));
+  const start = () => (sweeper = new LostReplicaSweeper({ store, bus: fakeBus(alive, bus), events: new EventLog({ store, log, metrics: new HubMetrics() }), metrics: new HubMetrics(), log }));
   const status = async (id: string) => (await store.findAudit(id))?.errorCode ?? (await store.findAudit(id))?.status;
 
   it("closes out a replica only after its heartbeat stayed missing for the confirmation period, never its own work", async () => {

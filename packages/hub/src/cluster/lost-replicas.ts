@@ -1,5 +1,6 @@
 import type { EventLog } from "../events/event-log.js";
 import type { Logger } from "../logger.js";
+import type { HubMetrics } from "../metrics.js";
 import { closeOutOpenWork, replicaLost } from "../queries/open-work.js";
 import type { Store } from "../store/store.js";
 import type { RedisBus } from "./redis-bus.js";
@@ -24,13 +25,13 @@ export const LOST_REPLICA_CONFIRM_MS = 5_000;
  * once each row and fan-out is closed by exactly one of them, and only that one announces it.
  */
 export class LostReplicaSweeper {
-  readonly #deps: { store: Store; bus: RedisBus; events: EventLog; log: Logger };
+  readonly #deps: { store: Store; bus: RedisBus; events: EventLog; metrics: HubMetrics; log: Logger };
   /** Replica → when its heartbeat was first seen missing. */
   readonly #suspects = new Map<string, number>();
   readonly #timer: NodeJS.Timeout;
   #sweeping: Promise<void> | undefined;
 
-  constructor(deps: { store: Store; bus: RedisBus; events: EventLog; log: Logger }) {
+  constructor(deps: { store: Store; bus: RedisBus; events: EventLog; metrics: HubMetrics; log: Logger }) {
     this.#deps = deps;
     this.#timer = setInterval(() => void this.sweep(), LOST_REPLICA_SWEEP_MS);
   }

@@ -1,5 +1,6 @@
 import type { EventLog } from "../events/event-log.js";
 import type { Logger } from "../logger.js";
+import type { HubMetrics } from "../metrics.js";
 import type { ClosedWork, CloseOut, Store } from "../store/store.js";
 import { emptyCounts } from "./fanout-service.js";
 
@@ -12,11 +13,11 @@ import { emptyCounts } from "./fanout-service.js";
  * owner is this hub's previous process. A cluster replica passes the id of a replica found dead.
  */
 export async function closeOutOpenWork(
-  deps: { store: Store; events: EventLog; log: Logger },
+  deps: { store: Store; events: EventLog; metrics: HubMetrics; log: Logger },
   owner: string | null,
   closeOut: Omit<CloseOut, "at">,
 ): Promise<ClosedWork> {
-  const { store, events, log } = deps;
+  const { store, events, metrics, log } = deps;
   const closed = await store.closeOpenWork(owner, { ...closeOut, at: Date.now() });
   for (const c of closed.commands) {
     events.publish("query.done", { correlationId: c.correlationId, agentId: c.agentId, status: "error", code: closeOut.code, durationMs: null });
@@ -26,6 +27,8 @@ export async function closeOutOpenWork(
     for (const t of await store.listFanoutTargets(f.id)) counts[t.status]++;
     events.publish("query.done", { fanoutId: f.id, targetCount: f.targetCount, counts, code: closeOut.code });
   }
+  metrics.closedOut.inc({ kind: "command", code: closeOut.code }, closed.commands.length);
+  metrics.closedOut.inc({ kind: "fanout", code: closeOut.code }, closed.fanouts.length);
   if (closed.commands.length > 0 || closed.fanouts.length > 0) {
     log.warn(
       { owner: owner ?? undefined, code: closeOut.code, commands: closed.commands.length, fanouts: closed.fanouts.map((f) => f.id) },
