@@ -132,13 +132,13 @@ export class AgentOwnership {
     }
     const { epoch, previous } = claimed;
     this.#epochs.set(connection, epoch);
-    // Closed (or replaced) while the claim was in flight: its removal could not release what it had not claimed.
-    if (this.#registry.get(agentId) !== connection) return void this.#release(agentId, connection);
     if (previous !== null && previous.replicaId !== this.#bus.replicaId) {
       await this.#bus.send(previous.replicaId, { t: "takeover", agentId, by: this.#bus.replicaId, epoch: previous.epoch }).catch((err: unknown) => {
         this.#log.warn({ agentId, err: (err as Error).message }, "telling the previous owner of the takeover failed; its refresh will notice");
       });
     }
+    // Closed (or replaced) while the claim was in flight: its removal could not release what it had not claimed.
+    if (this.#registry.get(agentId) !== connection) return this.#release(agentId, connection);
     const early = this.#early.get(connection);
     if (early !== undefined && early.epoch === epoch) this.onTakeover(early);
   }
