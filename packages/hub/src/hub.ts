@@ -171,7 +171,7 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
     log.info({ agents }, "agent connections closed");
     await gateway.close();
     await swept;
-    cluster?.close();
+    await cluster?.close();
     // Every pending command has failed by now, so every fan-out lands its last results and ends.
     await fanouts.idle();
     streams.endAll();

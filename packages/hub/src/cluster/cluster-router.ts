@@ -128,11 +128,11 @@ export class ClusterCommandRouter implements CommandRouter {
     return agents.map((a, i) => (a.status !== "offline" && owners[i] === null ? { ...a, status: "offline" } : a));
   }
 
-  /** Stops the timers and fails every remote command still waiting. */
-  close(): void {
+  /** Stops the timers and fails every remote command still waiting; resolves once a reconciliation in progress ended. */
+  close(): Promise<void> {
     for (const timer of this.#timers) clearInterval(timer);
-    void this.#ownership.close();
     for (const correlationId of [...this.#remote.keys()]) this.#fail(correlationId, new ConnectionLostError("hub_shutting_down", "the hub is shutting down"));
+    return this.#ownership.close();
   }
 
   #onMessage(message: BusMessage): void {
