@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { useClusters, withPg, type ReplicaProcess } from "./fixtures/cluster.js";
+import { useClusters, useRedisServers, withPg, type ReplicaProcess } from "./fixtures/cluster.js";
 import { useRawAgents } from "./fixtures/raw-agent.js";
 import { useSseClients } from "./fixtures/sse.js";
 import { waitFor } from "./fixtures/wait.js";
@@ -10,6 +10,7 @@ const clusters = useClusters();
 /** The epoch of an ownership value `<replicaId>@<epoch>` (0 for a value without one). */
 const epochOf = (value: string): number => Number(value.split("@")[1] ?? 0);
 const raw = useRawAgents();
+const redisServers = useRedisServers();
 const sse = useSseClients();
 
 describe("cluster mode: recovery and reconciliation", () => {
@@ -80,6 +81,21 @@ describe("cluster mode: recovery and reconciliation", () => {
     await annotate(`revoked in the store → socket closed after ${Math.round(performance.now() - t0)} ms`);
     expect(a.logsMatching("agent is revoked in the store but its socket is open here (the notice was lost); closing it")[0]).toMatchObject({ agentId });
     expect(await a.api.metric("uplink_cluster_reconciled_total", { action: "revoked" })).toBe(1);
+  });
+
+  it("closes the socket of an agent revoked through another replica while Redis is down (the notice cannot travel) with 4403, and serves again once Redis is back", async () => {
+    const redis = await redisServers.start();
+    const cluster = await clusters.start({ replicas: 2, redisUrl: redis.url });
+    const [a, b] = cluster.replicas as [ReplicaProcess, ReplicaProcess];
+    const { agent, agentId } = await raw.enrolled(a, "revoked-during-outage");
+    const other = await raw.enrolled(a, "stays-during-outage", { onQuery: (cmd, ag) => ag.respond(cmd) });
+    await redis.stop();
+    await waitFor("B's bus down", async () => (await b.api.get("/readyz", { token: null })).status === 503);
+    expect((await b.api.delete(`/api/v1/agents/${agentId}`)).status).toBe(204);
+    expect((await agent.closed).code).toBe(4403);
+    expect(a.grep("the notice was lost")[0]).toMatchObject({ agentId });
+    await redis.start();
+    await waitFor("served through B again", async () => (await b.api.query(other.agentId, { query: "after the outage" })).status === 200, { timeoutMs: 15_000 });
   });
 
   it("ignores a late takeover notice for an older connection: an agent that bounced A → B → A keeps its newest socket", async () => {
