@@ -27,6 +27,8 @@ import type { Logger } from "./logger.js";
 import { HubMetrics } from "./metrics.js";
 import { ClusterCommandRouter } from "./cluster/cluster-router.js";
 import type { RedisBus } from "./cluster/redis-bus.js";
+import { LostReplicaSweeper } from "./cluster/lost-replicas.js";
+import { closeOutOpenWork, HUB_RESTARTED } from "./queries/open-work.js";
 import { LocalCommandRouter } from "./queries/command-router.js";
 import { FanoutService } from "./queries/fanout-service.js";
 import { QueryService } from "./queries/query-service.js";
@@ -95,11 +97,11 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
     },
     { store, registry, poller, metrics, log },
   );
-  const cluster = deps.bus === undefined ? undefined : new ClusterCommandRouter({ bus: deps.bus, registry, events, metrics, log });
+  const cluster = deps.bus === undefined ? undefined : new ClusterCommandRouter({ bus: deps.bus, registry, store, events, metrics, log });
   const router = cluster ?? new LocalCommandRouter(registry);
   // Pending commands include those published to another replica and awaiting its reply.
   metrics.observe({ connectedAgents: () => registry.size, pendingCommands: () => registry.pendingCount() + (cluster?.pendingCount ?? 0) });
-  const commandDeps = { store, router, events, metrics, log, auditResultMaxBytes: DEFAULT_AUDIT_RESULT_MAX_BYTES };
+  const commandDeps = { store, router, events, metrics, log, auditResultMaxBytes: DEFAULT_AUDIT_RESULT_MAX_BYTES, replicaId: hubId };
   const queries = new QueryService(commandDeps);
   const fanouts = new FanoutService(commandDeps);
   const streams = new SseStreams(metrics);
@@ -129,12 +131,17 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
   const metricsListener = config.metricsPort === "off" ? undefined : new MetricsListener(metrics, config.metricsHost, config.metricsPort);
   let metricsAddress: AddressInfo | undefined;
   let pingTimer: NodeJS.Timeout | undefined;
+  let sweeper: LostReplicaSweeper | undefined;
   let closing: Promise<void> | undefined;
 
   async function listen(): Promise<AddressInfo> {
     // The embedded store belongs to this one process: whatever it recorded online is offline now. In a
     // cluster each replica has a fresh id, and presence comes from the ownership keys in Redis.
     if (deps.bus === undefined) await store.markOffline(null);
+    // Likewise, every command and fan-out still open was left by that process: nothing will ever finish
+    // it, so it is closed out before anyone can ask. In a cluster, replicas close out the dead ones'.
+    if (deps.bus === undefined) await closeOutOpenWork({ store, events, metrics, log }, null, HUB_RESTARTED);
+    else sweeper = new LostReplicaSweeper({ store, bus: deps.bus, events, metrics, log });
     await idempotency.start();
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
@@ -166,6 +173,7 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
     gateway.stopAccepting();
     clearInterval(pingTimer);
     idempotency.stop();
+    const swept = sweeper?.stop();
     poller.stop();
     const httpClosed = new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()));
     await metricsListener?.close();
@@ -183,7 +191,8 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
     await gateway.drained();
     log.info({ agents }, "agent connections closed");
     await gateway.close();
-    cluster?.close();
+    await swept;
+    await cluster?.close();
     // Every pending command has failed by now, so every fan-out lands its last results and ends.
     await fanouts.idle();
     streams.endAll();

@@ -68,6 +68,20 @@ export class HubMetrics {
     registers: [this.registry],
   });
 
+  // Crash recovery and cluster reconciliation.
+  readonly closedOut = new Counter({
+    name: "uplink_work_closed_out_total",
+    help: "Open work a dead hub left, closed out by this hub: single commands and fan-outs, by code (hub_restarted, replica_lost)",
+    labelNames: ["kind", "code"] as const,
+    registers: [this.registry],
+  });
+  readonly reconciled = new Counter({
+    name: "uplink_cluster_reconciled_total",
+    help: "Held agent sockets set right without a bus notice (revoked, taken_over) and takeover notices ignored as meant for an older connection (stale_notice)",
+    labelNames: ["action"] as const,
+    registers: [this.registry],
+  });
+
   readonly fanouts = new Counter({
     name: "uplink_fanouts_total",
     help: "Fan-out queries started",

@@ -66,6 +66,9 @@ export const ERROR_CODES = {
   hub_shutting_down: "The hub is stopping; pending commands fail at once.",
   replica_unreachable: "The hub replica holding the agent's socket is gone or did not take the command.",
   bus_unavailable: "The cluster bus (Redis) is unreachable, so an agent held by another replica cannot be reached.",
+  // Recorded in the audit (and fan-out targets) for work a hub left open when it died.
+  hub_restarted: "The hub stopped (crash, kill) before the command ended and closed it out when it started again; the outcome is unknown.",
+  replica_lost: "The cluster replica running the command died before it ended; a surviving replica closed it out; the outcome is unknown.",
   // REST.
   unauthorized: "The bearer token is missing, unknown, expired or revoked.",
   forbidden: "The token's scope does not allow this call.",

@@ -1,3 +1,4 @@
+import { ApiError } from "../client.js";
 import type { CliContext } from "../context.js";
 
 /** One target's outcome, as the hub streams it. */
@@ -16,15 +17,28 @@ export interface FanoutOutcome {
   targetCount: number;
   counts: Record<TargetResult["status"], number>;
   targets: TargetResult[];
+  /** False when the CLI stopped waiting before the hub said the fan-out was done (see collectFanout). */
+  complete: boolean;
 }
 
-/** Times a broken result stream is resumed (with Last-Event-ID) before reading the final state instead. */
-const STREAM_RETRIES = 3;
+/** Reconnects of a broken result stream (with Last-Event-ID) before reading the final state instead. */
+const STREAM_RETRIES = 8;
+/** Waits between reconnects: 0.5, 1, 2, 4, 4, … s, so a hub restarting has time to come back. */
+const RETRY_BASE_MS = 500;
+const RETRY_CAP_MS = 4_000;
+/** How long past the fan-out's own deadline the CLI waits for `done` before it stops waiting. */
+export const DONE_GRACE_MS = 30_000;
 
 /**
  * Starts a fan-out and collects its results from the result stream as they land, showing progress on
- * stderr when it is a terminal (and, with --json, printing each result as an NDJSON line at once). A
- * broken stream is resumed from the last result seen; the store's record settles anything left.
+ * stderr when it is a terminal (and, with --json, printing each result as an NDJSON line at once).
+ *
+ * It never waits forever: a broken stream is resumed from the last result seen (`Last-Event-ID`) after a
+ * growing pause, at most {@link STREAM_RETRIES} times, and the whole wait is bounded by the fan-out's
+ * deadline plus {@link DONE_GRACE_MS}. Then the hub's record settles what it can: a fan-out the hub says is
+ * done is complete (a restarted hub closes out what its previous process left open); one still running
+ * comes back with `complete: false`. A fan-out the hub no longer knows (404) and a hub that stays
+ * unreachable are errors naming the fan-out.
  */
 export async function collectFanout(ctx: CliContext, body: Record<string, unknown>): Promise<FanoutOutcome> {
   const { data: started } = await ctx.client.request<{ id: string; targetCount: number }>("POST", "/api/v1/queries", body);
@@ -35,31 +49,54 @@ export async function collectFanout(ctx: CliContext, body: Record<string, unknow
     if (progress) process.stderr.write(`\r${targets.size}/${started.targetCount} answered · ${counts.ok} ok · ${counts.error} error · ${counts.timeout} timeout · ${counts.offline} offline `);
   };
   const land = (t: TargetResult) => {
-    if (targets.has(t.correlationId)) return;
+    if (t.status === "pending" || targets.has(t.correlationId)) return;
     targets.set(t.correlationId, t);
     counts.pending--;
     counts[t.status]++;
     if (ctx.json) ctx.out(JSON.stringify({ type: "result", ...t }));
     show();
   };
+  const gone = () => new ApiError(404, "not_found", `fan-out ${started.id} is no longer known to the hub; ${targets.size} of ${started.targetCount} results were received`);
   show();
   let done = started.targetCount === 0;
-  let lastId: string | undefined;
-  for (let attempt = 0; !done && attempt <= STREAM_RETRIES; attempt++) {
-    try {
-      lastId = await ctx.client.stream(`/api/v1/queries/${started.id}/stream`, { lastEventId: lastId }, (event) => {
-        if (event.event === "result") land(JSON.parse(event.data) as TargetResult);
-        else if (event.event === "done") done = true;
-      });
-    } catch (err) {
-      if (attempt === STREAM_RETRIES) throw err;
+  if (!done) {
+    const timeoutMs = typeof body.timeoutMs === "number" ? body.timeoutMs : (await ctx.client.request<{ timeoutMs: number }>("GET", `/api/v1/queries/${started.id}`)).data.timeoutMs;
+    const deadline = Date.now() + timeoutMs + DONE_GRACE_MS;
+    let lastId: string | undefined;
+    for (let failures = 0; !done; ) {
+      const signal = AbortSignal.timeout(Math.max(1, deadline - Date.now()));
+      try {
+        lastId = await ctx.client.stream(`/api/v1/queries/${started.id}/stream`, { lastEventId: lastId, signal }, (event) => {
+          if (event.event === "result") land(JSON.parse(event.data) as TargetResult);
+          else if (event.event === "done") done = true;
+        });
+      } catch (err) {
+        if (err instanceof ApiError && err.status === 404) throw gone();
+        // Refused for good (401, 403, …): retrying would not change the answer.
+        if (err instanceof ApiError && err.status >= 400 && err.status < 500) throw err;
+      }
+      if (done || signal.aborted || ++failures > STREAM_RETRIES) break;
+      const pause = Math.min(RETRY_CAP_MS, RETRY_BASE_MS * 2 ** (failures - 1));
+      if (progress) process.stderr.write("\n");
+      process.stderr.write(`uplink: the result stream of ${started.id} broke; resuming in ${pause / 1000} s (${failures}/${STREAM_RETRIES})\n`);
+      await new Promise((resolve) => setTimeout(resolve, Math.min(pause, Math.max(0, deadline - Date.now()))));
     }
   }
   if (!done) {
-    const { data } = await ctx.client.request<{ targets: TargetResult[] }>("GET", `/api/v1/queries/${started.id}`);
-    for (const t of data.targets) if (t.status !== "pending") land(t);
+    let data: { finishedAt: string | null; targets: TargetResult[] };
+    try {
+      ({ data } = await ctx.client.request<{ finishedAt: string | null; targets: TargetResult[] }>("GET", `/api/v1/queries/${started.id}`));
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) throw gone();
+      if (err instanceof ApiError && err.status === 0) {
+        throw new ApiError(0, "unreachable", `lost the hub while collecting ${started.id} (${targets.size} of ${started.targetCount} results received): ${err.message}`);
+      }
+      throw err;
+    }
+    for (const t of data.targets) land(t);
+    done = data.finishedAt !== null;
   }
   if (progress) process.stderr.write("\n");
   const ordered = [...targets.values()].sort((a, b) => a.agentId.localeCompare(b.agentId));
-  return { id: started.id, targetCount: started.targetCount, counts, targets: ordered };
+  return { id: started.id, targetCount: started.targetCount, counts, targets: ordered, complete: done };
 }

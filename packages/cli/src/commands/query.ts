@@ -40,7 +40,7 @@ export function renderFanout(outcome: FanoutOutcome): string {
   const lines = [
     rows.length > 0 ? renderTable(["AGENT", ...columns], rows).trimEnd() : "(no rows)",
     "",
-    `${outcome.targetCount} target${outcome.targetCount === 1 ? "" : "s"}: ${c.ok} ok · ${c.error} error · ${c.timeout} timeout · ${c.offline} offline · ${outcome.id}`,
+    `${outcome.targetCount} target${outcome.targetCount === 1 ? "" : "s"}: ${c.ok} ok · ${c.error} error · ${c.timeout} timeout · ${c.offline} offline${c.pending > 0 ? ` · ${c.pending} pending` : ""} · ${outcome.id}`,
   ];
   for (const t of outcome.targets) if (t.status !== "ok") lines.push(printable(`  ${t.agentId}  ${t.status}  ${t.error?.code ?? ""}: ${t.error?.message ?? ""}`));
   return lines.join("\n");
@@ -80,8 +80,11 @@ export function registerQuery(program: Command, context: () => CliContext): void
         labels[kv.slice(0, eq)] = kv.slice(eq + 1);
       }
       const outcome = await collectFanout(ctx, { ...body, targets: opts.all ? { all: true } : { labels } });
-      if (ctx.json) ctx.out(JSON.stringify({ type: "summary", id: outcome.id, targetCount: outcome.targetCount, counts: outcome.counts }));
+      if (ctx.json) ctx.out(JSON.stringify({ type: "summary", id: outcome.id, targetCount: outcome.targetCount, counts: outcome.counts, ...(outcome.complete ? {} : { complete: false }) }));
       else ctx.out(renderFanout(outcome));
+      if (!outcome.complete) {
+        process.stderr.write(`uplink: stopped waiting for ${outcome.id}: the hub has not finished it; ${outcome.counts.pending} of ${outcome.targetCount} targets still pending\n`);
+      }
       if (outcome.counts.ok !== outcome.targetCount) process.exitCode = EXIT_CODES.targetsFailed;
     });
 }

@@ -7,8 +7,8 @@ import type { AgentConnection } from "./agent-connection.js";
 
 /** Told when this process starts or stops holding an agent's socket (cluster ownership follows it). */
 export interface RegistryObserver {
-  added(agentId: string): void;
-  removed(agentId: string): void;
+  added(agentId: string, connection: AgentConnection): void;
+  removed(agentId: string, connection: AgentConnection): void;
 }
 
 /**
@@ -73,7 +73,7 @@ export class AgentRegistry {
       legacyShapes: null,
     });
     this.#events.publish("agent.connected", { agentId: connection.agentId, protocol: connection.protocol, replicaId: this.#replicaId });
-    for (const o of this.#observers) o.added(connection.agentId);
+    for (const o of this.#observers) o.added(connection.agentId, connection);
   }
 
   /** Removes a closed connection; only the current one of its agent marks the agent offline. */
@@ -83,21 +83,22 @@ export class AgentRegistry {
     this.#status.delete(connection.agentId);
     this.#persist(connection.agentId, { status: "offline", lastSeenAt: connection.lastSeenAt });
     this.#events.publish("agent.disconnected", { agentId: connection.agentId, replicaId: this.#replicaId });
-    for (const o of this.#observers) o.removed(connection.agentId);
+    for (const o of this.#observers) o.removed(connection.agentId, connection);
   }
 
   /**
    * Cluster takeover: the agent connected to another replica (`by`). Its connection here is closed with
    * 4409 and dropped without recording the agent offline: it is online there, and a late offline write
-   * from here would overwrite that.
+   * from here would overwrite that. Only `connection`, when named, is handed over: a newer one the agent
+   * made here since stays.
    */
-  handOver(agentId: string, by: string, error: HubError): void {
+  handOver(agentId: string, by: string, error: HubError, only?: AgentConnection): void {
     const connection = this.#byId.get(agentId);
-    if (connection === undefined) return;
+    if (connection === undefined || (only !== undefined && connection !== only)) return;
     this.#byId.delete(agentId);
     this.#status.delete(agentId);
     this.#events.publish("agent.disconnected", { agentId, replicaId: this.#replicaId, replacedBy: by });
-    for (const o of this.#observers) o.removed(agentId);
+    for (const o of this.#observers) o.removed(agentId, connection);
     connection.close(CloseCode.REPLACED, "replaced by a newer connection", error);
   }
 

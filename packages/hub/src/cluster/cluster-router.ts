@@ -5,8 +5,9 @@ import type { EventLog } from "../events/event-log.js";
 import type { Logger } from "../logger.js";
 import type { HubMetrics } from "../metrics.js";
 import { LocalCommandRouter, type CommandRouter } from "../queries/command-router.js";
-import type { AgentRecord } from "../store/store.js";
-import { OWNERSHIP_TTL_MS, type BusMessage, type RedisBus } from "./redis-bus.js";
+import type { AgentRecord, Store } from "../store/store.js";
+import { AgentOwnership } from "./agent-ownership.js";
+import type { BusMessage, RedisBus } from "./redis-bus.js";
 
 /** How often replicas holding our remote commands are checked for a heartbeat. */
 const OWNER_WATCH_MS = 1_000;
@@ -45,17 +46,17 @@ export class ClusterCommandRouter implements CommandRouter {
   /** Owner side: the commands run here for other replicas, by correlationId, so a `cancel` can reach them. */
   readonly #forPeers = new Map<string, AbortController>();
   readonly #bus: RedisBus;
-  readonly #registry: AgentRegistry;
   readonly #metrics: HubMetrics;
   readonly #log: Logger;
   readonly #timers: NodeJS.Timeout[];
+  readonly #ownership: AgentOwnership;
 
-  constructor(deps: { bus: RedisBus; registry: AgentRegistry; events: EventLog; metrics: HubMetrics; log: Logger }) {
+  constructor(deps: { bus: RedisBus; registry: AgentRegistry; store: Store; events: EventLog; metrics: HubMetrics; log: Logger }) {
     this.#bus = deps.bus;
-    this.#registry = deps.registry;
     this.#metrics = deps.metrics;
     this.#log = deps.log;
     this.#local = new LocalCommandRouter(deps.registry);
+    this.#ownership = new AgentOwnership({ bus: deps.bus, registry: deps.registry, store: deps.store, local: this.#local, metrics: deps.metrics, log: deps.log });
     deps.bus.listen(
       (message) => this.#onMessage(message),
       (events) => deps.events.deliver(events),
@@ -66,19 +67,12 @@ export class ClusterCommandRouter implements CommandRouter {
         for (const correlationId of [...this.#remote.keys()]) this.#fail(correlationId, new BusUnavailableError(new Error("the connection to Redis was lost")));
       },
       () => {
-        this.#log.info("cluster bus back; renewing agent ownership");
-        void this.#refreshOwnership();
+        this.#log.info("cluster bus back; renewing agent ownership and reconciling held agents with the store");
+        this.#ownership.restored();
       },
     );
     deps.events.relay((events) => deps.bus.publishEvents(events).catch((err: unknown) => this.#log.warn({ err: (err as Error).message }, "relaying hub events failed")));
-    deps.registry.observe({
-      added: (agentId) => void this.#claim(agentId),
-      removed: (agentId) => void deps.bus.release(agentId).catch((err: unknown) => this.#log.warn({ agentId, err: (err as Error).message }, "releasing agent ownership failed")),
-    });
-    this.#timers = [
-      setInterval(() => void this.#watchOwners(), OWNER_WATCH_MS),
-      setInterval(() => void this.#refreshOwnership(), OWNERSHIP_TTL_MS / 3),
-    ];
+    this.#timers = [setInterval(() => void this.#watchOwners(), OWNER_WATCH_MS)];
   }
 
   holds(agentId: string): boolean {
@@ -147,10 +141,11 @@ export class ClusterCommandRouter implements CommandRouter {
     return agents.map((a, i) => (a.status !== "offline" && owners[i] === null ? { ...a, status: "offline" } : a));
   }
 
-  /** Stops the timers and fails every remote command still waiting. */
-  close(): void {
+  /** Stops the timers and fails every remote command still waiting; resolves once a reconciliation in progress ended. */
+  close(): Promise<void> {
     for (const timer of this.#timers) clearInterval(timer);
     for (const correlationId of [...this.#remote.keys()]) this.#fail(correlationId, new ConnectionLostError("hub_shutting_down", "the hub is shutting down"));
+    return this.#ownership.close();
   }
 
   #onMessage(message: BusMessage): void {
@@ -170,11 +165,8 @@ export class ClusterCommandRouter implements CommandRouter {
         else pending.reject(new HubError(message.error.code, message.error.status, message.error.message));
         return;
       }
-      case "takeover": {
-        this.#log.info({ agentId: message.agentId, by: message.by }, "agent connected to another replica; closing ours");
-        this.#registry.handOver(message.agentId, message.by, new ConnectionLostError("agent_replaced", `agent ${message.agentId} reconnected to replica ${message.by}`));
-        return;
-      }
+      case "takeover":
+        return this.#ownership.onTakeover(message);
       case "revoke": {
         this.#log.info({ agentId: message.agentId }, "agent revoked through another replica; closing its socket");
         return void this.#local.revoke(message.agentId);
@@ -210,20 +202,6 @@ export class ClusterCommandRouter implements CommandRouter {
     } catch (err) {
       log.warn({ err: (err as Error).message }, "could not publish the reply; the requester will time out");
     }
-  }
-
-  async #claim(agentId: string): Promise<void> {
-    try {
-      const previous = await this.#bus.claim(agentId);
-      if (previous !== null) await this.#bus.send(previous, { t: "takeover", agentId, by: this.#bus.replicaId });
-    } catch (err) {
-      this.#log.warn({ agentId, err: (err as Error).message }, "claiming agent ownership failed; the refresh retries");
-    }
-  }
-
-  async #refreshOwnership(): Promise<void> {
-    const held = [...this.#registry.connections()].filter((c) => c.state === "open").map((c) => c.agentId);
-    await this.#bus.refresh(held).catch((err: unknown) => this.#log.warn({ err: (err as Error).message }, "refreshing agent ownership failed"));
   }
 
   /** Fails the remote commands of every owner whose heartbeat has stopped. */

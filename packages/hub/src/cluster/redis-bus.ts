@@ -26,8 +26,11 @@ export const BusMessage = z.discriminatedUnion("t", [
   z.object({ t: z.literal("reply"), correlationId: z.string(), reply: z.object({ ok: z.boolean(), result: z.unknown().optional(), error: z.string().optional(), code: z.string().optional(), durationMs: z.number().optional() }) }),
   /** The command failed on the owner before or instead of a reply (offline there, connection lost, …). */
   z.object({ t: z.literal("fail"), correlationId: z.string(), error: z.object({ code: z.string(), status: z.number(), message: z.string() }) }),
-  /** A newer connection of this agent was accepted by `by`: close yours with 4409. */
-  z.object({ t: z.literal("takeover"), agentId: z.string(), by: z.string() }),
+  /**
+   * A newer connection of this agent was accepted by `by`: close yours with 4409 if it is the connection
+   * of ownership `epoch` (a late notice must not close a newer connection the agent made since).
+   */
+  z.object({ t: z.literal("takeover"), agentId: z.string(), by: z.string(), epoch: z.number().int() }),
   /** The agent was revoked through another replica: close its socket with 4403. */
   z.object({ t: z.literal("revoke"), agentId: z.string() }),
   // requester → owner: the caller of a command gave up; the owner cancels it on the agent.
@@ -37,8 +40,62 @@ export type BusMessage = z.infer<typeof BusMessage>;
 
 const EventsMessage = z.object({ origin: z.string(), events: z.array(z.object({ seq: z.number(), type: z.string(), data: z.record(z.string(), z.unknown()), createdAt: z.number() })) });
 
-/** Deletes the key only while it still names this replica (an agent that moved is not released). */
+/**
+ * An ownership key's value is `<replicaId>@<epoch>`. The epoch comes from one counter of the whole cluster,
+ * incremented by every claim, so each connection of an agent, on any replica, has an epoch of its own and a
+ * later connection always a higher one. The counter never runs below the claiming replica's clock in µs
+ * (ARGV[3]): should Redis lose it (a restart without persistence), epochs still grow past those in use.
+ */
+const CLAIM = `
+local epoch = redis.call("INCR", KEYS[2])
+if epoch < tonumber(ARGV[3]) then
+  epoch = tonumber(ARGV[3])
+  redis.call("SET", KEYS[2], ARGV[3])
+end
+local previous = redis.call("GET", KEYS[1])
+redis.call("SET", KEYS[1], ARGV[1] .. "@" .. epoch, "PX", ARGV[2])
+return {epoch, previous}`;
+
+/** Deletes the key only while it still names this connection (an agent that moved is not released). */
 const RELEASE_IF_MINE = `if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) else return 0 end`;
+
+/**
+ * Extends each key that names this replica's connection (or is gone: Redis lost it); a key naming a newer
+ * epoch is left alone and its index returned (that connection was taken over and the notice never came).
+ * A key naming an older epoch (rewritten by a stale connection after Redis lost it) is taken back.
+ * KEYS: ownership keys; ARGV: replicaId, ttl, then one epoch per key. Returns (index, value) pairs.
+ */
+const REFRESH = `
+local lost = {}
+for i, key in ipairs(KEYS) do
+  local mine = ARGV[1] .. "@" .. ARGV[i + 2]
+  local current = redis.call("GET", key)
+  local epoch = current and tonumber(string.match(current, "@(%d+)$")) or 0
+  if current == false or current == mine or epoch < tonumber(ARGV[i + 2]) then
+    redis.call("SET", key, mine, "PX", ARGV[2])
+  else
+    lost[#lost + 1] = i - 1
+    lost[#lost + 1] = current
+  end
+end
+return lost`;
+/** Keys per REFRESH call, so that no single script holds Redis for long. */
+const REFRESH_CHUNK = 500;
+
+/** One agent's ownership as recorded in Redis. */
+export interface Ownership {
+  replicaId: string;
+  /** 0 for a value written without one. */
+  epoch: number;
+}
+
+/** Parses `<replicaId>@<epoch>` (or a bare replicaId). */
+export function parseOwnership(value: string | null): Ownership | null {
+  if (value === null) return null;
+  const at = value.lastIndexOf("@");
+  if (at < 0) return { replicaId: value, epoch: 0 };
+  return { replicaId: value.slice(0, at), epoch: Number(value.slice(at + 1)) || 0 };
+}
 
 export interface RedisBusOptions {
   url: string;
@@ -130,32 +187,39 @@ export class RedisBus {
     this.#onRestored = restored;
   }
 
-  /** Records this replica as the agent's owner; returns the previous owner when it was another replica. */
-  async claim(agentId: string): Promise<string | null> {
-    const previous = await this.#cmd.set(this.#agentKey(agentId), this.replicaId, "PX", OWNERSHIP_TTL_MS, "GET");
-    return previous !== null && previous !== this.replicaId ? previous : null;
+  /**
+   * Records a new connection of the agent on this replica: returns its epoch, and the ownership it
+   * replaced (any replica's, this one's included), or null.
+   */
+  async claim(agentId: string): Promise<{ epoch: number; previous: Ownership | null }> {
+    const [epoch, previous] = (await this.#cmd.eval(CLAIM, 2, this.#agentKey(agentId), this.#epochKey(), this.replicaId, OWNERSHIP_TTL_MS, Date.now() * 1000)) as [number, string | null];
+    return { epoch, previous: parseOwnership(previous) };
   }
 
-  /** Drops the ownership key, unless another replica has taken the agent over since. */
-  async release(agentId: string): Promise<void> {
-    await this.#cmd.eval(RELEASE_IF_MINE, 1, this.#agentKey(agentId), this.replicaId);
+  /** Drops the ownership key of the connection of `epoch`, unless a newer connection has claimed it since. */
+  async release(agentId: string, epoch: number): Promise<void> {
+    await this.#cmd.eval(RELEASE_IF_MINE, 1, this.#agentKey(agentId), `${this.replicaId}@${epoch}`);
   }
 
-  /** Extends the ownership of every agent this replica holds. */
-  async refresh(agentIds: Iterable<string>): Promise<void> {
-    const pipeline = this.#cmd.pipeline();
-    let n = 0;
-    for (const id of agentIds) {
-      pipeline.set(this.#agentKey(id), this.replicaId, "PX", OWNERSHIP_TTL_MS);
-      n++;
+  /**
+   * Extends the ownership of every connection this replica holds; returns those whose key names a newer
+   * connection, with that ownership (taken over elsewhere and the notice lost: theirs here must close).
+   */
+  async refresh<T extends { agentId: string; epoch: number }>(held: readonly T[]): Promise<{ held: T; owner: Ownership }[]> {
+    const lost: { held: T; owner: Ownership }[] = [];
+    for (let i = 0; i < held.length; i += REFRESH_CHUNK) {
+      const chunk = held.slice(i, i + REFRESH_CHUNK);
+      const keys = chunk.map((h) => this.#agentKey(h.agentId));
+      const pairs = (await this.#cmd.eval(REFRESH, keys.length, ...keys, this.replicaId, OWNERSHIP_TTL_MS, ...chunk.map((h) => h.epoch))) as (number | string)[];
+      for (let p = 0; p + 1 < pairs.length; p += 2) lost.push({ held: chunk[pairs[p] as number]!, owner: parseOwnership(String(pairs[p + 1]))! });
     }
-    if (n > 0) await pipeline.exec();
+    return lost;
   }
 
   /** The replica holding each agent, or null. */
   async owners(agentIds: string[]): Promise<(string | null)[]> {
     if (agentIds.length === 0) return [];
-    return this.#cmd.mget(agentIds.map((id) => this.#agentKey(id)));
+    return (await this.#cmd.mget(agentIds.map((id) => this.#agentKey(id)))).map((v) => parseOwnership(v)?.replicaId ?? null);
   }
 
   /** Whether the replica's heartbeat is current. */
@@ -218,6 +282,10 @@ export class RedisBus {
 
   #agentKey(agentId: string): string {
     return `${this.#prefix}agent:${agentId}`;
+  }
+
+  #epochKey(): string {
+    return `${this.#prefix}epoch`;
   }
 
   #heartbeatKey(replicaId: string): string {

@@ -83,7 +83,7 @@ export class FanoutService {
   readonly #idle: (() => void)[] = [];
 
   constructor(
-    private readonly deps: { store: Store; router: CommandRouter; events: EventLog; metrics: HubMetrics; log: Logger; auditResultMaxBytes: number },
+    private readonly deps: { store: Store; router: CommandRouter; events: EventLog; metrics: HubMetrics; log: Logger; auditResultMaxBytes: number; replicaId: string },
   ) {}
 
   /** Resolves the targets, records the fan-out and starts every command; resolves before results land. */
@@ -94,7 +94,7 @@ export class FanoutService {
     const createdAt = Date.now();
     const record: FanoutRecord = { id, query: request.query, collector: request.collector, requester: request.requester, requestId: request.requestId, timeoutMs: request.timeoutMs, targetCount: agents.length, createdAt, finishedAt: null };
     const targets = agents.map((a) => ({ correlationId: randomUUID(), agentId: a.id, requester: request.requester, sessionId: id, requestId: request.requestId, collector: request.collector, query: request.query, createdAt }));
-    await this.deps.metrics.timeStoreWrite(() => store.createFanout(record, targets));
+    await this.deps.metrics.timeStoreWrite(() => store.createFanout({ ...record, replicaId: this.deps.replicaId }, targets));
     const running: RunningFanout = { record, nextSeq: 0, remaining: targets.length, counts: { ...emptyCounts(), pending: targets.length }, listeners: new Set(), landed: [], draining: false };
     this.#running.set(id, running);
     this.deps.metrics.fanouts.inc();

@@ -35,6 +35,8 @@ export interface QueryServiceDeps {
   metrics: HubMetrics;
   log: Logger;
   auditResultMaxBytes: number;
+  /** This hub (replica): recorded as the owner of every command it starts, for crash recovery. */
+  replicaId: string;
 }
 
 /**
@@ -57,7 +59,7 @@ export class QueryService {
       const agent = await store.findAgent(agentId);
       if (agent === undefined || agent.revokedAt !== null) throw new NotFoundError(`no agent ${agentId}`);
     }
-    await this.#deps.metrics.timeStoreWrite(() => store.insertAudit({ correlationId, agentId, requester, sessionId, requestId, collector, query, createdAt: Date.now() }));
+    await this.#deps.metrics.timeStoreWrite(() => store.insertAudit({ correlationId, agentId, requester, sessionId, requestId, collector, query, createdAt: Date.now(), replicaId: this.#deps.replicaId }));
     const outcome = await runCommand(router, agentId, { correlationId, sessionId, kind: "query", collector, query, timeoutMs: request.timeoutMs, log, signal: request.signal });
     await this.#deps.metrics.timeStoreWrite(() => store.finishAudit(correlationId, auditFinishOf(outcome, this.#deps.auditResultMaxBytes)));
     events.publish("query.done", { correlationId, agentId, status: outcome.status, durationMs: outcome.durationMs });

@@ -109,4 +109,11 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   ALTER TABLE tokens ADD COLUMN max_uses INTEGER;
   ALTER TABLE tokens ADD COLUMN uses INTEGER NOT NULL DEFAULT 0;
   `,
+  // 5: who owns open work (see sqlite-migrations.ts, step 6).
+  `
+  ALTER TABLE query_audit ADD COLUMN replica_id TEXT;
+  ALTER TABLE fanouts ADD COLUMN replica_id TEXT;
+  CREATE INDEX query_audit_open ON query_audit (replica_id) WHERE status = 'pending';
+  CREATE INDEX fanouts_open ON fanouts (replica_id) WHERE finished_at IS NULL;
+  `,
 ];

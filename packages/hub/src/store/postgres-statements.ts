@@ -7,6 +7,8 @@ import type { AgentPatch, AgentRecord, AuditRecord, FanoutRecord, HubEventRecord
 export const MIGRATION_LOCK = 0x75706c01;
 /** First half of the advisory lock key held by each event append until it commits. */
 export const EVENTS_LOCK = 0x75706c02;
+/** First half of the advisory lock key held by each close-out of open work until it commits. */
+export const CLOSEOUT_LOCK = 0x75706c03;
 
 // Select lists aliased to the records' field names: the pool already turns BIGINT (see int8AsNumber in
 // postgres-store.ts), BOOLEAN, DOUBLE PRECISION, JSON and JSONB into the JS values a record holds, so
@@ -48,16 +50,16 @@ export const SQL = {
   revokeAgent: `UPDATE agents SET revoked_at = $2, status = 'offline' WHERE id = $1 AND revoked_at IS NULL`,
   markAllOffline: `UPDATE agents SET status = 'offline' WHERE status <> 'offline'`,
   markReplicaOffline: `UPDATE agents SET status = 'offline' WHERE replica_id = $1 AND status <> 'offline'`,
-  insertAudit: `INSERT INTO query_audit (correlation_id, fanout_id, agent_id, requester, session_id, request_id, collector, query, status, created_at)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9)`,
+  insertAudit: `INSERT INTO query_audit (correlation_id, fanout_id, agent_id, requester, session_id, request_id, collector, query, status, created_at, replica_id)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending', $9, $10)`,
   finishAudit: `UPDATE query_audit SET status = $2, finished_at = $3, duration_ms = $4, error_code = $5, error_message = $6,
-    result = $7::json, result_truncated = $8, result_seq = $9 WHERE correlation_id = $1`,
+    result = $7::json, result_truncated = $8, result_seq = $9 WHERE correlation_id = $1 AND status = 'pending'`,
   findAudit: `SELECT ${AUDIT} FROM query_audit WHERE correlation_id = $1`,
-  insertFanout: `INSERT INTO fanouts (id, query, collector, requester, request_id, timeout_ms, target_count, created_at)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+  insertFanout: `INSERT INTO fanouts (id, query, collector, requester, request_id, timeout_ms, target_count, created_at, replica_id)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
   // Targets go in as parallel arrays, one statement whatever their number; ORDER BY keeps their seqs in list order.
-  insertTargets: `INSERT INTO query_audit (correlation_id, fanout_id, agent_id, requester, session_id, request_id, collector, query, status, created_at)
-    SELECT t.correlation_id, $1, t.agent_id, t.requester, t.session_id, t.request_id, t.collector, t.query, 'pending', t.created_at
+  insertTargets: `INSERT INTO query_audit (correlation_id, fanout_id, replica_id, agent_id, requester, session_id, request_id, collector, query, status, created_at)
+    SELECT t.correlation_id, $1, $10, t.agent_id, t.requester, t.session_id, t.request_id, t.collector, t.query, 'pending', t.created_at
     FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[])
       WITH ORDINALITY AS t(correlation_id, agent_id, requester, session_id, request_id, collector, query, created_at, n)
     ORDER BY t.n`,
@@ -65,6 +67,22 @@ export const SQL = {
   findFanout: `SELECT ${FANOUT} FROM fanouts WHERE id = $1`,
   listFanoutTargets: `SELECT ${AUDIT} FROM query_audit WHERE fanout_id = $1 ORDER BY result_seq NULLS LAST, seq`,
   listFanoutResults: `SELECT ${AUDIT} FROM query_audit WHERE fanout_id = $1 AND result_seq > $2 ORDER BY result_seq`,
+  lockCloseOut: `SELECT pg_advisory_xact_lock(${CLOSEOUT_LOCK}, hashtext($1))`,
+  // Each closed fan-out target takes the next resultSeqs of its fan-out, in seq order, after those landed.
+  closeOpenAudit: `WITH open AS (
+      SELECT q.seq, CASE WHEN q.fanout_id IS NULL THEN NULL ELSE
+        COALESCE((SELECT MAX(r.result_seq) FROM query_audit r WHERE r.fanout_id = q.fanout_id), 0)
+        + ROW_NUMBER() OVER (PARTITION BY q.fanout_id ORDER BY q.seq) END AS result_seq
+      FROM query_audit q WHERE q.status = 'pending' AND ($1::text IS NULL OR q.replica_id = $1)
+    )
+    UPDATE query_audit a SET status = 'error', finished_at = $2, error_code = $3, error_message = $4, result_seq = open.result_seq
+    FROM open WHERE a.seq = open.seq AND a.status = 'pending'
+    RETURNING a.correlation_id AS "correlationId", a.agent_id AS "agentId", a.fanout_id AS "fanoutId"`,
+  closeOpenFanouts: `UPDATE fanouts SET finished_at = $2 WHERE finished_at IS NULL AND ($1::text IS NULL OR replica_id = $1)
+    RETURNING id, target_count AS "targetCount"`,
+  openWorkOwners: `SELECT replica_id AS "replicaId" FROM query_audit WHERE status = 'pending' AND replica_id IS NOT NULL
+    UNION SELECT replica_id FROM fanouts WHERE finished_at IS NULL AND replica_id IS NOT NULL`,
+  revokedAmong: `SELECT id FROM agents WHERE id = ANY($1::text[]) AND revoked_at IS NOT NULL`,
   lockEvents: `SELECT pg_advisory_xact_lock(${EVENTS_LOCK}, hashtext($1))`,
   insertEvents: `INSERT INTO events (type, data, created_at)
     SELECT e.type, e.data, e.created_at FROM unnest($1::text[], $2::json[], $3::bigint[]) WITH ORDINALITY AS e(type, data, created_at, n)

@@ -8,12 +8,15 @@ import type {
   AuditFinish,
   AuditQuery,
   AuditRecord,
+  ClosedWork,
+  CloseOut,
   FanoutRecord,
   HubEventRecord,
   IdempotencyClaim,
   IdempotencyRecord,
   NewAgent,
   NewAudit,
+  NewFanout,
   NewHubEvent,
   Store,
   TokenRecord,
@@ -191,7 +194,7 @@ export class PostgresStore implements Store {
   }
 
   async insertAudit(r: NewAudit): Promise<void> {
-    await this.#query("insertAudit", [r.correlationId, r.fanoutId ?? null, r.agentId, r.requester, r.sessionId, r.requestId, r.collector, r.query, r.createdAt]);
+    await this.#query("insertAudit", [r.correlationId, r.fanoutId ?? null, r.agentId, r.requester, r.sessionId, r.requestId, r.collector, r.query, r.createdAt, r.replicaId ?? null]);
   }
 
   async finishAudit(correlationId: string, f: AuditFinish): Promise<void> {
@@ -214,12 +217,12 @@ export class PostgresStore implements Store {
     return (await this.#query<AuditRecord>("findAudit", [correlationId])).rows[0];
   }
 
-  async createFanout(f: Omit<FanoutRecord, "finishedAt">, targets: NewAudit[]): Promise<void> {
+  async createFanout(f: NewFanout, targets: NewAudit[]): Promise<void> {
     await withTransaction(this.#pool, async (client) => {
-      await client.query({ name: "insertFanout", text: SQL.insertFanout, values: [f.id, f.query, f.collector, f.requester, f.requestId, f.timeoutMs, f.targetCount, f.createdAt] });
+      await client.query({ name: "insertFanout", text: SQL.insertFanout, values: [f.id, f.query, f.collector, f.requester, f.requestId, f.timeoutMs, f.targetCount, f.createdAt, f.replicaId ?? null] });
       if (targets.length === 0) return;
       const column = <K extends keyof NewAudit>(key: K) => targets.map((t) => t[key] ?? null);
-      const values = [f.id, column("correlationId"), column("agentId"), column("requester"), column("sessionId"), column("requestId"), column("collector"), column("query"), column("createdAt")];
+      const values = [f.id, column("correlationId"), column("agentId"), column("requester"), column("sessionId"), column("requestId"), column("collector"), column("query"), column("createdAt"), f.replicaId ?? null];
       await client.query({ name: "insertTargets", text: SQL.insertTargets, values });
     });
   }
@@ -299,6 +302,35 @@ export class PostgresStore implements Store {
 
   async dropIdempotencyClaims(): Promise<void> {
     await this.#query("dropIdempotencyClaims", []);
+  }
+
+  /**
+   * One transaction under the close-out lock, so survivors closing out the same dead replica run one
+   * after the other: the second finds nothing pending left (each UPDATE also re-checks `pending`).
+   */
+  async closeOpenWork(replicaId: string | null, closeOut: CloseOut): Promise<ClosedWork> {
+    return withTransaction(this.#pool, async (client) => {
+      await client.query({ name: "lockCloseOut", text: SQL.lockCloseOut, values: [this.#lockScope] });
+      const audit = await client.query<{ correlationId: string; agentId: string; fanoutId: string | null }>({
+        name: "closeOpenAudit",
+        text: SQL.closeOpenAudit,
+        values: [replicaId, closeOut.at, closeOut.code, closeOut.message],
+      });
+      const fanouts = await client.query<{ id: string; targetCount: number }>({ name: "closeOpenFanouts", text: SQL.closeOpenFanouts, values: [replicaId, closeOut.at] });
+      return {
+        commands: audit.rows.filter((r) => r.fanoutId === null).map(({ correlationId, agentId }) => ({ correlationId, agentId })),
+        fanouts: fanouts.rows,
+      };
+    });
+  }
+
+  async openWorkOwners(): Promise<string[]> {
+    return (await this.#query<{ replicaId: string }>("openWorkOwners", [])).rows.map((r) => r.replicaId);
+  }
+
+  async revokedAmong(agentIds: string[]): Promise<string[]> {
+    if (agentIds.length === 0) return [];
+    return (await this.#query<{ id: string }>("revokedAmong", [agentIds])).rows.map((r) => r.id);
   }
 }
 

@@ -105,4 +105,12 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   ALTER TABLE tokens ADD COLUMN max_uses INTEGER;
   ALTER TABLE tokens ADD COLUMN uses INTEGER NOT NULL DEFAULT 0;
   `,
+  // 6: who owns open work, so that a restarted hub or a surviving replica can close out what a dead
+  //    one left pending (partial indexes: only open rows are ever looked up by owner).
+  `
+  ALTER TABLE query_audit ADD COLUMN replica_id TEXT;
+  ALTER TABLE fanouts ADD COLUMN replica_id TEXT;
+  CREATE INDEX query_audit_open ON query_audit (replica_id) WHERE status = 'pending';
+  CREATE INDEX fanouts_open ON fanouts (replica_id) WHERE finished_at IS NULL;
+  `,
 ];

@@ -8,12 +8,15 @@ import type {
   AuditFinish,
   AuditQuery,
   AuditRecord,
+  ClosedWork,
+  CloseOut,
   FanoutRecord,
   HubEventRecord,
   IdempotencyClaim,
   IdempotencyRecord,
   NewAgent,
   NewAudit,
+  NewFanout,
   NewHubEvent,
   Store,
   TokenRecord,
@@ -105,19 +108,19 @@ export class SqliteStore implements Store {
       markAllOffline: db.prepare(`UPDATE agents SET status = 'offline' WHERE status != 'offline'`),
       markReplicaOffline: db.prepare(`UPDATE agents SET status = 'offline' WHERE replica_id = ? AND status != 'offline'`),
       insertAudit: db.prepare(
-        `INSERT INTO query_audit (correlation_id, fanout_id, agent_id, requester, session_id, request_id, collector, query, status, created_at)
-         VALUES (@correlationId, @fanoutId, @agentId, @requester, @sessionId, @requestId, @collector, @query, 'pending', @createdAt)`,
+        `INSERT INTO query_audit (correlation_id, fanout_id, replica_id, agent_id, requester, session_id, request_id, collector, query, status, created_at)
+         VALUES (@correlationId, @fanoutId, @replicaId, @agentId, @requester, @sessionId, @requestId, @collector, @query, 'pending', @createdAt)`,
       ),
       finishAudit: db.prepare(
         `UPDATE query_audit SET status = @status, finished_at = @finishedAt, duration_ms = @durationMs,
            error_code = @errorCode, error_message = @errorMessage, result = @resultJson, result_truncated = @resultTruncated,
            result_seq = @resultSeq
-         WHERE correlation_id = @correlationId`,
+         WHERE correlation_id = @correlationId AND status = 'pending'`,
       ),
       findAudit: db.prepare(`SELECT * FROM query_audit WHERE correlation_id = ?`),
       insertFanout: db.prepare(
-        `INSERT INTO fanouts (id, query, collector, requester, request_id, timeout_ms, target_count, created_at)
-         VALUES (@id, @query, @collector, @requester, @requestId, @timeoutMs, @targetCount, @createdAt)`,
+        `INSERT INTO fanouts (id, query, collector, requester, request_id, timeout_ms, target_count, created_at, replica_id)
+         VALUES (@id, @query, @collector, @requester, @requestId, @timeoutMs, @targetCount, @createdAt, @replicaId)`,
       ),
       finishFanout: db.prepare(`UPDATE fanouts SET finished_at = ? WHERE id = ?`),
       findFanout: db.prepare(`SELECT * FROM fanouts WHERE id = ?`),
@@ -144,6 +147,23 @@ export class SqliteStore implements Store {
       findIdempotencyKey: db.prepare(`SELECT * FROM idempotency_keys WHERE key = ?`),
       pruneIdempotencyKeys: db.prepare(`DELETE FROM idempotency_keys WHERE expires_at <= ?`),
       dropIdempotencyClaims: db.prepare(`DELETE FROM idempotency_keys WHERE state = 'running'`),
+      listOpenAudit: db.prepare(
+        `SELECT correlation_id, agent_id, fanout_id FROM query_audit
+         WHERE status = 'pending' AND (@replicaId IS NULL OR replica_id = @replicaId) ORDER BY seq`,
+      ),
+      maxResultSeq: db.prepare(`SELECT COALESCE(MAX(result_seq), 0) AS n FROM query_audit WHERE fanout_id = ?`),
+      closeAudit: db.prepare(
+        `UPDATE query_audit SET status = 'error', finished_at = @at, error_code = @code, error_message = @message, result_seq = @resultSeq
+         WHERE correlation_id = @correlationId AND status = 'pending'`,
+      ),
+      listOpenFanouts: db.prepare(
+        `SELECT id, target_count FROM fanouts WHERE finished_at IS NULL AND (@replicaId IS NULL OR replica_id = @replicaId) ORDER BY created_at, id`,
+      ),
+      openWorkOwners: db.prepare(
+        `SELECT replica_id FROM query_audit WHERE status = 'pending' AND replica_id IS NOT NULL
+         UNION SELECT replica_id FROM fanouts WHERE finished_at IS NULL AND replica_id IS NOT NULL`,
+      ),
+      revokedAmong: db.prepare(`SELECT id FROM agents WHERE revoked_at IS NOT NULL AND id IN (SELECT value FROM json_each(?))`),
       listAudit: db.prepare(
         `SELECT * FROM query_audit WHERE (@agentId IS NULL OR agent_id = @agentId) AND (@before IS NULL OR seq < @before)
          ORDER BY seq DESC LIMIT @limit`,
@@ -276,7 +296,7 @@ export class SqliteStore implements Store {
   }
 
   async insertAudit(row: NewAudit): Promise<void> {
-    await this.#write(() => this.#stmt.insertAudit.run({ ...row, fanoutId: row.fanoutId ?? null }));
+    await this.#write(() => this.#stmt.insertAudit.run({ ...row, fanoutId: row.fanoutId ?? null, replicaId: row.replicaId ?? null }));
   }
 
   async finishAudit(correlationId: string, finish: AuditFinish): Promise<void> {
@@ -298,10 +318,11 @@ export class SqliteStore implements Store {
     return row && toAudit(row);
   }
 
-  async createFanout(fanout: Omit<FanoutRecord, "finishedAt">, targets: NewAudit[]): Promise<void> {
+  async createFanout(fanout: NewFanout, targets: NewAudit[]): Promise<void> {
+    const replicaId = fanout.replicaId ?? null;
     this.#db.transaction(() => {
-      this.#stmt.insertFanout.run(fanout);
-      for (const row of targets) this.#stmt.insertAudit.run({ ...row, fanoutId: fanout.id });
+      this.#stmt.insertFanout.run({ ...fanout, replicaId });
+      for (const row of targets) this.#stmt.insertAudit.run({ ...row, fanoutId: fanout.id, replicaId });
     })();
   }
 
@@ -337,6 +358,40 @@ export class SqliteStore implements Store {
 
   async pruneEvents(keep: number): Promise<void> {
     this.#stmt.pruneEvents.run(keep);
+  }
+
+  /** One transaction: the process is the only writer, so reading then updating cannot race. */
+  async closeOpenWork(replicaId: string | null, closeOut: CloseOut): Promise<ClosedWork> {
+    // Writes queued for the group commit go first, so a command inserted this turn is seen as open.
+    clearImmediate(this.#flush);
+    this.#commitQueued();
+    return this.#db.transaction((): ClosedWork => {
+      const commands: ClosedWork["commands"] = [];
+      const nextSeq = new Map<string, number>();
+      for (const row of this.#stmt.listOpenAudit.all({ replicaId }) as Row[]) {
+        const fanoutId = (row.fanout_id as string | null) ?? null;
+        let resultSeq: number | null = null;
+        if (fanoutId !== null) {
+          resultSeq = (nextSeq.get(fanoutId) ?? ((this.#stmt.maxResultSeq.get(fanoutId) as { n: number }).n)) + 1;
+          nextSeq.set(fanoutId, resultSeq);
+        }
+        const correlationId = row.correlation_id as string;
+        this.#stmt.closeAudit.run({ correlationId, at: closeOut.at, code: closeOut.code, message: closeOut.message, resultSeq });
+        if (fanoutId === null) commands.push({ correlationId, agentId: row.agent_id as string });
+      }
+      const fanouts = (this.#stmt.listOpenFanouts.all({ replicaId }) as Row[]).map((r) => ({ id: r.id as string, targetCount: r.target_count as number }));
+      for (const f of fanouts) this.#stmt.finishFanout.run(closeOut.at, f.id);
+      return { commands, fanouts };
+    })();
+  }
+
+  async openWorkOwners(): Promise<string[]> {
+    return (this.#stmt.openWorkOwners.all() as Row[]).map((r) => r.replica_id as string);
+  }
+
+  async revokedAmong(agentIds: string[]): Promise<string[]> {
+    if (agentIds.length === 0) return [];
+    return (this.#stmt.revokedAmong.all(JSON.stringify(agentIds)) as Row[]).map((r) => r.id as string);
   }
 
   async claimIdempotencyKey(claim: IdempotencyClaim, now: number): Promise<IdempotencyRecord | undefined> {

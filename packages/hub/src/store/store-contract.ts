@@ -198,6 +198,54 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       expect(await store.findIdempotencyKey("new")).toMatchObject({ state: "done", response: "y" });
     });
 
+    it("closes out the open work of one owner, fan-out targets in landing order after the landed ones, and finishes its fan-outs", async () => {
+      const single = (id: string, replicaId: string | null) => ({ correlationId: id, agentId: `agt_${id}`, requester: "ops", sessionId: "s", requestId: null, collector: "host", query: "select 1", createdAt: 5, replicaId });
+      await store.insertAudit(single("s_dead", "hub_dead"));
+      await store.insertAudit(single("s_live", "hub_live"));
+      await store.insertAudit(single("s_done", "hub_dead"));
+      await store.finishAudit("s_done", { status: "ok", finishedAt: 6, durationMs: 1, errorCode: null, errorMessage: null, resultJson: "[]", resultTruncated: false });
+      const target = (i: number) => ({ correlationId: `t${i}`, agentId: `agt_t${i}`, requester: "ops", sessionId: "fan_dead", requestId: null, collector: "host", query: "select 1", createdAt: 5 });
+      await store.createFanout({ id: "fan_dead", query: "select 1", collector: "host", requester: "ops", requestId: null, timeoutMs: 1000, targetCount: 3, createdAt: 5, replicaId: "hub_dead" }, [1, 2, 3].map(target));
+      await store.createFanout({ id: "fan_live", query: "select 1", collector: "host", requester: "ops", requestId: null, timeoutMs: 1000, targetCount: 0, createdAt: 5, replicaId: "hub_live" }, []);
+      await store.finishAudit("t2", { status: "ok", finishedAt: 6, durationMs: 1, errorCode: null, errorMessage: null, resultJson: "[]", resultTruncated: false, resultSeq: 1 });
+      expect((await store.openWorkOwners()).sort()).toEqual(["hub_dead", "hub_live"]);
+
+      const closeOut = { code: "replica_lost" as const, message: "replica hub_dead stopped", at: 50 };
+      const [first, second] = await Promise.all([store.closeOpenWork("hub_dead", closeOut), store.closeOpenWork("hub_dead", closeOut)]);
+      // Exactly once: whichever ran first closed everything, the other found nothing left.
+      const closed = first!.commands.length > 0 ? first! : second!;
+      expect(first!.commands.length + second!.commands.length).toBe(1);
+      expect(first!.fanouts.length + second!.fanouts.length).toBe(1);
+      expect(closed).toEqual({ commands: [{ correlationId: "s_dead", agentId: "agt_s_dead" }], fanouts: [{ id: "fan_dead", targetCount: 3 }] });
+      expect(await store.findAudit("s_dead")).toMatchObject({ status: "error", errorCode: "replica_lost", errorMessage: "replica hub_dead stopped", finishedAt: 50, resultSeq: null });
+      // The first end wins: a late outcome from a hub taken for dead does not rewrite the close-out.
+      await store.finishAudit("s_dead", { status: "ok", finishedAt: 70, durationMs: 1, errorCode: null, errorMessage: null, resultJson: "[]", resultTruncated: false });
+      expect(await store.findAudit("s_dead")).toMatchObject({ status: "error", errorCode: "replica_lost" });
+      expect(await store.findAudit("s_done")).toMatchObject({ status: "ok", errorCode: null });
+      expect(await store.findAudit("s_live")).toMatchObject({ status: "pending" });
+      expect((await store.listFanoutTargets("fan_dead")).map((t) => [t.correlationId, t.status, t.resultSeq, t.errorCode])).toEqual([
+        ["t2", "ok", 1, null],
+        ["t1", "error", 2, "replica_lost"],
+        ["t3", "error", 3, "replica_lost"],
+      ]);
+      expect((await store.findFanout("fan_dead"))?.finishedAt).toBe(50);
+      expect((await store.findFanout("fan_live"))?.finishedAt).toBeNull();
+      expect(await store.openWorkOwners()).toEqual(["hub_live"]);
+
+      // null: every owner (the embedded hub's start-up).
+      const all = await store.closeOpenWork(null, { code: "hub_restarted", message: "restarted", at: 60 });
+      expect(all).toEqual({ commands: [{ correlationId: "s_live", agentId: "agt_s_live" }], fanouts: [{ id: "fan_live", targetCount: 0 }] });
+      expect(await store.findAudit("s_live")).toMatchObject({ status: "error", errorCode: "hub_restarted" });
+      expect(await store.openWorkOwners()).toEqual([]);
+    });
+
+    it("tells which of a list of agents are revoked", async () => {
+      for (const id of ["agt_a", "agt_b", "agt_c"]) await store.createAgent({ id, secretHash: "00".repeat(32), hostname: id, labels: {}, enrolledAt: 1 });
+      await store.revokeAgent("agt_b", 5);
+      expect(await store.revokedAmong(["agt_a", "agt_b", "agt_missing"])).toEqual(["agt_b"]);
+      expect(await store.revokedAmong([])).toEqual([]);
+    });
+
     it("is not ready after close", async () => {
       await store.close();
       expect(await store.ready()).toBe(false);

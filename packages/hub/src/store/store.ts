@@ -100,6 +100,8 @@ export interface AuditRecord {
 
 export type NewAudit = Pick<AuditRecord, "correlationId" | "agentId" | "requester" | "sessionId" | "requestId" | "collector" | "query" | "createdAt"> & {
   fanoutId?: string | null;
+  /** The hub (replica) that owns the command until it ends: whoever closes it out if that hub dies. */
+  replicaId?: string | null;
 };
 
 export type AuditFinish = Pick<AuditRecord, "status" | "finishedAt" | "durationMs" | "errorCode" | "errorMessage"> & {
@@ -121,6 +123,25 @@ export interface FanoutRecord {
   targetCount: number;
   createdAt: number;
   finishedAt: number | null;
+}
+
+/** A fan-out as recorded at its start, with the hub (replica) coordinating it. */
+export type NewFanout = Omit<FanoutRecord, "finishedAt"> & { replicaId?: string | null };
+
+/**
+ * Why open work is closed out by a hub other than the one running it: `hub_restarted` (the embedded hub
+ * found it at start-up, left by its previous process) or `replica_lost` (a cluster replica died with it).
+ */
+export interface CloseOut {
+  code: "hub_restarted" | "replica_lost";
+  message: string;
+  at: number;
+}
+
+/** What one close-out ended: single-agent commands, and fan-outs it finished. */
+export interface ClosedWork {
+  commands: Pick<AuditRecord, "correlationId" | "agentId">[];
+  fanouts: Pick<FanoutRecord, "id" | "targetCount">[];
 }
 
 export type HubEventType = "agent.connected" | "agent.disconnected" | "agent.health_changed" | "query.done";
@@ -196,12 +217,16 @@ export interface Store {
   markOffline(replicaId: string | null): Promise<void>;
 
   insertAudit(row: NewAudit): Promise<void>;
+  /**
+   * Records how a pending command ended. The first end wins: a row already ended (closed out by another
+   * hub after this one was taken for dead) is left as it is.
+   */
   finishAudit(correlationId: string, finish: AuditFinish): Promise<void>;
   listAudit(query: AuditQuery): Promise<AuditRecord[]>;
   findAudit(correlationId: string): Promise<AuditRecord | undefined>;
 
   /** Records a fan-out and one pending audit row per target, atomically. */
-  createFanout(fanout: Omit<FanoutRecord, "finishedAt">, targets: NewAudit[]): Promise<void>;
+  createFanout(fanout: NewFanout, targets: NewAudit[]): Promise<void>;
   finishFanout(id: string, finishedAt: number): Promise<void>;
   findFanout(id: string): Promise<FanoutRecord | undefined>;
   /** Every target of a fan-out: landed results in landing order, then the pending ones. */
@@ -231,4 +256,16 @@ export interface Store {
   pruneIdempotencyKeys(now: number): Promise<number>;
   /** Drops every running claim (start-up of the embedded store: the process that held them is gone). */
   dropIdempotencyClaims(): Promise<void>;
+
+  /**
+   * Crash recovery, atomically: every audit row still `pending` that `replicaId` owns (null: every one)
+   * becomes `error` with `closeOut.code`; each fan-out target so closed gets the next resultSeq of its
+   * fan-out, and every unfinished fan-out of that owner is finished. A row or fan-out is closed once
+   * however many hubs run this at the same moment; each gets back only what it closed itself.
+   */
+  closeOpenWork(replicaId: string | null, closeOut: CloseOut): Promise<ClosedWork>;
+  /** The hubs (replicas) recorded as owning a pending command or an unfinished fan-out. */
+  openWorkOwners(): Promise<string[]>;
+  /** Which of these agents are revoked (reconciling held sockets against the store). */
+  revokedAmong(agentIds: string[]): Promise<string[]>;
 }
