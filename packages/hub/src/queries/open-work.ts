@@ -2,7 +2,7 @@ import type { EventLog } from "../events/event-log.js";
 import type { Logger } from "../logger.js";
 import type { HubMetrics } from "../metrics.js";
 import type { ClosedWork, CloseOut, Store } from "../store/store.js";
-import { emptyCounts } from "./fanout-service.js";
+import { countedAs, emptyCounts } from "./fanout-service.js";
 
 /**
  * Closes out what a hub that is gone left open, and tells everyone as if it had ended normally: a
@@ -24,7 +24,7 @@ export async function closeOutOpenWork(
   }
   for (const f of closed.fanouts) {
     const counts = emptyCounts();
-    for (const t of await store.listFanoutTargets(f.id)) counts[t.status]++;
+    for (const t of await store.listFanoutTargets(f.id)) counts[countedAs(t.status)]++;
     events.publish("query.done", { fanoutId: f.id, targetCount: f.targetCount, counts, code: closeOut.code });
   }
   metrics.closedOut.inc({ kind: "command", code: closeOut.code }, closed.commands.length);
