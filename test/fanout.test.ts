@@ -266,13 +266,15 @@ describe("Fan-out queries", () => {
     expect(emptyStream.events.map((e) => e.event)).toEqual(["done"]);
   });
 
-  it("refuses bad fan-outs: no targets 400, unknown or revoked agents 400, read scope 403; unknown ids 404", async () => {
+  it("refuses bad fan-outs: no targets or an empty label set 400, unknown or revoked agents 400, read scope 403; unknown ids 404", async () => {
     const hub = shared();
     const [a] = await enrollFleet(hub, rawAgents.connect, [{ hostname: "refusals", labels: { suite: "refusals" } }]);
     const revoked = await hub.api.enroll("revoked-one");
     expect((await hub.api.delete(`/api/v1/agents/${revoked.agentId}`)).status).toBe(204);
 
-    for (const targets of [{}, { all: false }]) {
+    // An empty label set, or one named `__proto__` (which a parsed record would drop, leaving it empty), would
+    // match every agent: only `all: true` asks for that.
+    for (const targets of [{}, { all: false }, { labels: {} }, { labels: JSON.parse('{"__proto__": "refusals"}') as object }]) {
       const res = await hub.api.post("/api/v1/queries", { query: "select 1", targets });
       expect(res.status, JSON.stringify(targets)).toBe(400);
       expect(res.body.error.code).toBe("invalid_request");

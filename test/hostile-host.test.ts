@@ -293,7 +293,7 @@ describe("hostile hosts", () => {
     expect((await hub().api.query(agentId, { query: "null result" })).status).toBe(502);
     const noCode = await hub().api.query(agentId, { query: "no code" });
     expect(noCode.status).toBe(502);
-    expect(noCode.body.error).toEqual({ code: "internal", message: "agent answered an error without a message" });
+    expect(noCode.body.error).toEqual({ code: "agent_error", message: "agent answered an error without a message" });
     await hubStillServes();
   });
 });

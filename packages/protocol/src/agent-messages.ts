@@ -4,8 +4,19 @@ import { SessionResponse } from "./legacy-reply.js";
 /** Labels of a host: at most 64, so a hello or an enrollment cannot make the hub store without bound. */
 export const MAX_LABELS = 64;
 const Labels = z
-  .record(z.string().min(1).max(128), z.string().max(256))
-  .refine((labels) => Object.keys(labels).length <= MAX_LABELS, { message: `at most ${MAX_LABELS} labels` });
+  .preprocess((value, ctx) => {
+    // JSON.parse keeps a `__proto__` key as an own property, but a parsed record would silently drop it: a
+    // filter `{"__proto__": "x"}` would become `{}`, which every agent matches. Refused instead.
+    if (typeof value === "object" && value !== null && Object.hasOwn(value, "__proto__")) {
+      ctx.addIssue({ code: "custom", message: "a label may not be named __proto__" });
+    }
+    return value;
+  }, z.record(z.string().min(1).max(128), z.string().max(256)))
+  .refine((labels) => Object.keys(labels).length <= MAX_LABELS, { message: `at most ${MAX_LABELS} labels` }) as unknown as z.ZodType<
+  Record<string, string>,
+  // Typed by what it accepts when piped from a k=v parser; at a boundary it takes any JSON value.
+  Record<string, string>
+>;
 
 /** `hello`: the agent's first frame. */
 export const Hello = z.object({

@@ -28,7 +28,9 @@ const PatchBody = z.object({ labels: Labels }).strict();
  * different values, which no agent can match.
  */
 export function labelFilter(pairs: string[]): Record<string, string> | null {
-  const labels: Record<string, string> = {};
+  // No prototype: a filter named `__proto__` is a label like any other, never the object's prototype
+  // (which would leave the filter empty, matching every agent).
+  const labels: Record<string, string> = Object.create(null) as Record<string, string>;
   for (const kv of pairs) {
     const key = kv.slice(0, kv.indexOf("="));
     const value = kv.slice(kv.indexOf("=") + 1);

@@ -22,7 +22,8 @@ const FanoutBody = z.object({
   targets: z
     .object({
       agentIds: z.array(z.string().min(1).max(256)).max(100_000).optional(),
-      labels: Labels.optional(),
+      // At least one label: `{}` would match every agent, which only `all: true` may ask for.
+      labels: Labels.refine((labels) => Object.keys(labels).length > 0, { message: "name at least one label (all: true targets every agent)" }).optional(),
       all: z.boolean().optional(),
     })
     .strict()
