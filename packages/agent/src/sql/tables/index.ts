@@ -1,5 +1,6 @@
 import type { TableDef } from "../table-def.js";
 import { agentTable } from "./agent.js";
+import { fileTable, hashTable } from "./files.js";
 import { listeningPortsTable } from "./listening-ports.js";
 import { mountsTable } from "./mounts.js";
 import { networkInterfacesTable } from "./network-interfaces.js";
@@ -24,5 +25,7 @@ export const HOST_TABLES: readonly TableDef[] = [
   listeningPortsTable,
   usersTable,
   uptimeTable,
+  fileTable,
+  hashTable,
   agentTable,
 ];
