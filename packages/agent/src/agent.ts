@@ -16,6 +16,8 @@ export type AgentSettings = Pick<
   | "queryTimeoutMs"
   | "maxResultRows"
   | "maxResultBytes"
+  | "hostRoot"
+  | "enableSecretTables"
 > & {
   /** The hub's base URL, `http(s)://host:port`. */
   hub: string;
@@ -68,7 +70,10 @@ export function createAgent(config: AgentSettings, deps: AgentDeps): Agent {
         maxResultRows: config.maxResultRows,
         maxResultBytes: config.maxResultBytes,
         queryTimeoutMs: config.queryTimeoutMs,
+        uptimeS: process.uptime(),
       }),
+      hostRoot: config.hostRoot,
+      secretTablesEnabled: config.enableSecretTables,
     }),
   ];
 

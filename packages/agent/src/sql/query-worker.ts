@@ -19,7 +19,7 @@ const engine = createEngine(HOST_TABLES);
 process.on("message", (message: WorkerRequest) => {
   let reply: WorkerReply;
   try {
-    const result = engine.run(message.sql, { maxRows: message.maxRows, maxBytes: message.maxBytes, agent: message.agent });
+    const result = engine.run(message.sql, { maxRows: message.maxRows, maxBytes: message.maxBytes, agent: message.agent, hostRoot: message.hostRoot, secretTablesEnabled: message.secretTablesEnabled });
     reply = { id: message.id, ok: true, result };
   } catch (err) {
     const { code, error } = toWireError(err);

@@ -9,6 +9,10 @@ export interface WorkerRequest {
   maxRows: number;
   maxBytes: number;
   agent: AgentSnapshot;
+  /** Directory read as the host's `/` by tables that read host files. */
+  hostRoot: string;
+  /** Whether the tables marked secret answer. */
+  secretTablesEnabled: boolean;
 }
 
 /** Query worker → host collector: the result, or the error code and message to throw as `CollectorError`. */

@@ -1,12 +1,13 @@
 import type { TableDef } from "../table-def.js";
-import { agentTable } from "./agent.js";
+import { agentTable, osqueryInfoTable } from "./agent.js";
 import { fileTable, hashTable } from "./files.js";
 import { listeningPortsTable } from "./listening-ports.js";
 import { mountsTable } from "./mounts.js";
-import { networkInterfacesTable } from "./network-interfaces.js";
+import { interfaceAddressesTable, interfaceDetailsTable } from "./network-interfaces.js";
 import { processesTable } from "./processes.js";
-import { cpuTable, loadAverage, memoryTable } from "./resources.js";
-import { osReleaseTable, systemInfo, uptimeTable } from "./system.js";
+import { cpuTimeTable, loadAverage, memoryInfoTable } from "./resources.js";
+import { authorizedKeysTable, processEnvsTable, shellHistoryTable, userSshKeysTable } from "./secrets.js";
+import { kernelInfoTable, osReleaseTable, osVersionTable, systemInfo, uptimeTable } from "./system.js";
 import { usersTable } from "./users.js";
 
 /**
@@ -15,17 +16,25 @@ import { usersTable } from "./users.js";
  */
 export const HOST_TABLES: readonly TableDef[] = [
   systemInfo,
+  osVersionTable,
   osReleaseTable,
-  cpuTable,
+  kernelInfoTable,
+  cpuTimeTable,
   loadAverage,
-  memoryTable,
+  memoryInfoTable,
   mountsTable,
-  networkInterfacesTable,
+  interfaceAddressesTable,
+  interfaceDetailsTable,
   processesTable,
   listeningPortsTable,
   usersTable,
   uptimeTable,
   fileTable,
   hashTable,
+  processEnvsTable,
+  shellHistoryTable,
+  authorizedKeysTable,
+  userSshKeysTable,
+  osqueryInfoTable,
   agentTable,
 ];
