@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { closeSync, lstatSync, openSync, readlinkSync, readSync, statSync, type BigIntStats } from "node:fs";
+import { closeSync, lstatSync, openSync, readFileSync, readlinkSync, readSync, statSync, type BigIntStats } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
 import { defineTable, type ScanConstraints, type TableContext } from "../table-def.js";
 import { candidatePaths } from "./file-patterns.js";
@@ -156,6 +156,69 @@ export const hashTable = defineTable({
       if (st === undefined || !st.s.isFile()) continue;
       const digests = hashFile(host);
       if (digests !== undefined) yield { path, directory, ...digests };
+    }
+  },
+});
+
+/** `file_lines`: the lines of the files a query names (Fleet's extension table). */
+export const fileLinesTable = defineTable({
+  name: "file_lines",
+  description: "Lines of the text files a query names: `path` with =, IN or LIKE (Fleet's extension table).",
+  note: "from Fleet's osquery extension (fleetd), not osquery core",
+  constraints: ["path"],
+  columns: [
+    { name: "path", type: "TEXT", description: "Path of the file (required)" },
+    { name: "line", type: "TEXT", description: "One line, without its newline" },
+  ],
+  *rows(ctx, scan) {
+    for (const { path, host } of scanPaths(ctx, scan)) {
+      const st = statBoth(host);
+      if (st === undefined || !st.s.isFile()) continue;
+      let text: string;
+      try {
+        text = readFileSync(host, "utf8");
+      } catch (err) {
+        if (isVanishedError(err)) continue;
+        throw err;
+      }
+      const lines = text.split("\n");
+      if (lines.at(-1) === "") lines.pop();
+      for (const line of lines) yield { path, line: line.replace(/\r$/, "") };
+    }
+  },
+});
+
+/** Flattens parsed JSON into (parent, key, value) leaves; nested keys are joined to their parent with "/". */
+export function* flattenJson(value: unknown, parent = ""): Generator<{ parent: string; key: string; value: string }> {
+  if (value !== null && typeof value === "object") {
+    for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+      if (v !== null && typeof v === "object") yield* flattenJson(v, parent === "" ? k : `${parent}/${k}`);
+      else yield { parent, key: k, value: v === null ? "null" : String(v) };
+    }
+  }
+}
+
+/** `parse_json`: the leaves of the JSON files a query names (Fleet's extension table). */
+export const parseJsonTable = defineTable({
+  name: "parse_json",
+  description: "Key/value leaves of the JSON files a query names: `path` with =, IN or LIKE (Fleet's extension table).",
+  note: "from Fleet's osquery extension (fleetd), not osquery core",
+  constraints: ["path"],
+  columns: [
+    { name: "path", type: "TEXT", description: "Path of the JSON file (required)" },
+    { name: "key", type: "TEXT", description: "Key of a leaf value (array index for array items)" },
+    { name: "value", type: "TEXT", description: "The leaf value as text" },
+    { name: "parent", type: "TEXT", description: "Keys leading to the leaf, joined with /; empty at the top" },
+  ],
+  *rows(ctx, scan) {
+    for (const { path, host } of scanPaths(ctx, scan)) {
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(readFileSync(host, "utf8"));
+      } catch {
+        continue; // absent, unreadable or not JSON: no rows for that file
+      }
+      for (const leaf of flattenJson(parsed)) yield { path, key: leaf.key, value: leaf.value, parent: leaf.parent };
     }
   },
 });

@@ -1,9 +1,11 @@
 import type { TableDef } from "../table-def.js";
 import { agentTable, osqueryInfoTable } from "./agent.js";
-import { fileTable, hashTable } from "./files.js";
+import { fileLinesTable, fileTable, hashTable, parseJsonTable } from "./files.js";
 import { listeningPortsTable } from "./listening-ports.js";
 import { mountsTable } from "./mounts.js";
 import { interfaceAddressesTable, interfaceDetailsTable } from "./network-interfaces.js";
+import { osqueryEvents, osqueryRegistryTable, osquerySchedule } from "./osquery-utility.js";
+import { portagePackagesTable, vscodeExtensionsTable, yumSourcesTable } from "./packages.js";
 import { processesTable } from "./processes.js";
 import { cpuTimeTable, loadAverage, memoryInfoTable } from "./resources.js";
 import { authorizedKeysTable, processEnvsTable, shellHistoryTable, userSshKeysTable } from "./secrets.js";
@@ -35,6 +37,14 @@ export const HOST_TABLES: readonly TableDef[] = [
   shellHistoryTable,
   authorizedKeysTable,
   userSshKeysTable,
+  fileLinesTable,
+  parseJsonTable,
+  yumSourcesTable,
+  portagePackagesTable,
+  vscodeExtensionsTable,
   osqueryInfoTable,
+  osqueryRegistryTable(() => HOST_TABLES),
+  osquerySchedule,
+  osqueryEvents,
   agentTable,
 ];

@@ -5,7 +5,7 @@ import { listDir } from "./file-patterns.js";
 import { isVanishedError, listPids, passwd, readTextIfPresent } from "./proc.js";
 
 /** Each local user with a home directory, once per distinct home (several system users share `/`). */
-function* homes(ctx: TableContext): Generator<{ uid: number; home: string }> {
+export function* homes(ctx: TableContext): Generator<{ uid: number; home: string }> {
   const seen = new Set<string>();
   for (const u of passwd(ctx)) {
     if (u.home === "" || u.home === "/" || seen.has(u.home)) continue;
