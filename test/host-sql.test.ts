@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdir, mkdtemp, readFile, realpath, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, realpath, rm, truncate, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:net";
 import { hostname, release, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -184,6 +184,24 @@ describe("The host SQL engine through a real hub", () => {
 
     // The killed worker was replaced: the next query is answered.
     const after = await query("select 1 as one");
+    expect(after.status, after.text).toBe(200);
+    expect(after.body.result.rows).toEqual([[1]]);
+  });
+
+  it("kills hashing of a huge file at its deadline while health polls keep being answered", async () => {
+    const id = await agent();
+    const dir = await mkdtemp(join(tmpdir(), "uplink-host-sql-huge-"));
+    dirs.push(dir);
+    // A sparse 64 GiB file: no disk used, minutes of hashing.
+    await writeFile(join(dir, "huge.bin"), "");
+    await truncate(join(dir, "huge.bin"), 64 * 1024 ** 3);
+    const failuresBefore = await hub().api.metric("uplink_health_poll_failures_total");
+    const res = await query(`select sha256 from hash where path = '${dir}/huge.bin'`, 3000);
+    expect(res.status, res.text).toBe(504);
+    expect(res.body.error.code).toBe("timeout");
+    expect(await hub().api.metric("uplink_health_poll_failures_total")).toBe(failuresBefore);
+    expect((await hub().api.agent(id)).body.status).toBe("online");
+    const after = await query(`select count(*) from file where path = '${dir}/huge.bin'`);
     expect(after.status, after.text).toBe(200);
     expect(after.body.result.rows).toEqual([[1]]);
   });

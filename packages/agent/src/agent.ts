@@ -16,9 +16,8 @@ export type AgentSettings = Pick<
   | "queryTimeoutMs"
   | "maxResultRows"
   | "maxResultBytes"
-  | "hostRoot"
-  | "enableSecretTables"
-> & {
+> &
+  Partial<Pick<AgentConfig, "hostRoot" | "enableSecretTables">> & {
   /** The hub's base URL, `http(s)://host:port`. */
   hub: string;
   /** CAs to verify an `https://` hub against (`loadTrust`); undefined keeps Node's defaults. */
@@ -72,8 +71,8 @@ export function createAgent(config: AgentSettings, deps: AgentDeps): Agent {
         queryTimeoutMs: config.queryTimeoutMs,
         uptimeS: process.uptime(),
       }),
-      hostRoot: config.hostRoot,
-      secretTablesEnabled: config.enableSecretTables,
+      ...(config.hostRoot !== undefined ? { hostRoot: config.hostRoot } : {}),
+      ...(config.enableSecretTables !== undefined ? { secretTablesEnabled: config.enableSecretTables } : {}),
     }),
   ];
 

@@ -19,8 +19,18 @@ describe("parseConfig", () => {
       maxResultRows: 10_000,
       maxResultBytes: 4 * 1024 * 1024,
       unitDir: "/etc/systemd/system",
+      hostRoot: "/",
+      enableSecretTables: false,
     });
     expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it("reads the secret-tables switch as 1/0 and refuses a relative host root", () => {
+    expect(parseConfig({ enableSecretTables: "1" }).enableSecretTables).toBe(true);
+    expect(parseConfig({ enableSecretTables: "0" }).enableSecretTables).toBe(false);
+    expect(parseConfig({ enableSecretTables: true }).enableSecretTables).toBe(true);
+    expect(() => parseConfig({ enableSecretTables: "maybe" })).toThrow("--enable-secret-tables / UPLINK_ENABLE_SECRET_TABLES");
+    expect(() => parseConfig({ hostRoot: "relative/dir" })).toThrow("--host-root / UPLINK_HOST_ROOT: must be an absolute path");
   });
 
   it("coerces numbers given as strings and trims the hub's trailing slash", () => {
