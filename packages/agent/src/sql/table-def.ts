@@ -107,6 +107,10 @@ export interface TableInfo {
   platforms?: NodeJS.Platform[];
   /** Whether it answers on the platform that asked. */
   available: boolean;
+  /** Columns a query must constrain (one of them); absent when none. */
+  constraints?: string[];
+  /** True when it answers only with secret tables enabled. */
+  secret?: boolean;
 }
 
 /** True when `def` answers on `platform`. */
@@ -130,5 +134,7 @@ export function describeTable(def: TableDef, platform: NodeJS.Platform): TableIn
     available: isAvailable(def, platform),
   };
   if (def.platforms !== undefined) info.platforms = [...def.platforms];
+  if (def.constraints !== undefined) info.constraints = [...def.constraints];
+  if (def.secret === true) info.secret = true;
   return info;
 }
