@@ -1,5 +1,6 @@
 import type { TableDef } from "../table-def.js";
 import { agentTable, osqueryInfoTable } from "./agent.js";
+import { acpiTablesTable, smbiosTablesTable } from "./firmware.js";
 import { fileLinesTable, fileTable, hashTable, parseJsonTable } from "./files.js";
 import { listeningPortsTable } from "./listening-ports.js";
 import { mountsTable } from "./mounts.js";
@@ -42,6 +43,8 @@ export const HOST_TABLES: readonly TableDef[] = [
   yumSourcesTable,
   portagePackagesTable,
   vscodeExtensionsTable,
+  acpiTablesTable,
+  smbiosTablesTable,
   osqueryInfoTable,
   osqueryRegistryTable(() => HOST_TABLES),
   osquerySchedule,
