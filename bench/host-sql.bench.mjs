@@ -32,6 +32,7 @@ const tableQuery = (t) => `select * from ${t.name}${t.constraints === undefined 
 
 export const QUERIES = {
   "select 1": "select 1",
+  "processes (pid, name only)": "select pid, name from processes",
   "10-table survey": `select ${SURVEY_TABLES.map((t) => `(select count(*) from ${t}) as ${t}`).join(", ")}`,
   ...Object.fromEntries(HOST_TABLES.map((t) => [t.name, tableQuery(t)])),
 };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { quoteAsString, rewriteConstrainedColumns, unresolvedColumn } from "./dialect.js";
+import { mentionedNames, quoteAsString, rewriteConstrainedColumns, unresolvedColumn } from "./dialect.js";
 
 const COLUMNS = new Set(["path", "directory"]);
 
@@ -20,6 +20,13 @@ describe("osquery dialect rewrites", () => {
     const r = rewriteConstrainedColumns("select * from file f where f.path like '/etc/%%' and directory <> '/x' and path = '/a' and path in ('/b')", COLUMNS);
     expect(r.sql).toBe("select * from file f where +f.path like '/etc/%%' and +directory <> '/x' and path = '/a' and path in ('/b')");
     expect(r.likes).toEqual({ path: ["/etc/%%"] });
+  });
+
+  it("lists the names a query mentions, or none when it may read every column", () => {
+    expect(mentionedNames("select p.pid, count(*), cwd * 2 from processes p")).toEqual(new Set(["select", "p", "pid", "count", "cwd", "from", "processes"]));
+    expect(mentionedNames("select * from processes")).toBeUndefined();
+    expect(mentionedNames("select p.* from processes p")).toBeUndefined();
+    expect(mentionedNames("select pid from processes natural join x")).toBeUndefined();
   });
 
   it("leaves strings, comments and function names alone", () => {

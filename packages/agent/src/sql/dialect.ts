@@ -97,6 +97,27 @@ export function unresolvedColumn(message: string): string | undefined {
 const NON_EQ_AFTER = new Set(["like", "glob", "regexp", "match", "not", "is", "isnull", "notnull", "between", "<", ">", "<=", ">=", "!=", "<>"]);
 const NON_EQ_BEFORE = new Set(["<", ">", "<=", ">=", "!=", "<>", "is", "like", "glob", "regexp", "match"]);
 
+/**
+ * The identifiers `sql` mentions (lower-cased), or undefined when it selects `*` or `t.*` and so may read
+ * any column. Over-approximates (a word is kept wherever it appears), which is what laziness needs.
+ */
+export function mentionedNames(sql: string): Set<string> | undefined {
+  const tokens = lex(sql);
+  const names = new Set<string>();
+  for (let i = 0; i < tokens.length; i += 1) {
+    const t = tokens[i] as Lexeme;
+    if (t.kind === "op" && t.text === "*") {
+      const before = tokens[i - 1];
+      if (before === undefined || before.text === "select" || before.text === "," || before.text === "." || before.text === "distinct" || before.text === "all") return undefined;
+    }
+    // NATURAL JOIN compares columns it never names.
+    if (t.kind === "word" && t.text === "natural") return undefined;
+    if (t.kind === "word" || t.kind === "quoted") names.add(t.text);
+    if (t.kind === "dquoted") names.add(t.text.toLowerCase());
+  }
+  return names;
+}
+
 /** What {@link rewriteConstrainedColumns} returns: the SQL to prepare and the LIKE patterns it found per column. */
 export interface ConstrainedRewrite {
   sql: string;

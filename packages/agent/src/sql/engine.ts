@@ -3,7 +3,7 @@ import type { Cell, QueryResult } from "@uplink/protocol";
 import { AgentError, CollectorError } from "../errors.js";
 import { isAbsolute, join, resolve } from "node:path";
 import { defineArgumentTable } from "./constrained-table.js";
-import { quoteAsString, rewriteConstrainedColumns, unresolvedColumn } from "./dialect.js";
+import { mentionedNames, quoteAsString, rewriteConstrainedColumns, unresolvedColumn } from "./dialect.js";
 import { registerOsqueryFunctions } from "./functions.js";
 import { checkReadOnly } from "./read-only-guard.js";
 import {
@@ -55,6 +55,8 @@ interface QueryState {
   scanned: Map<string, unknown[][]>;
   /** Literal LIKE patterns the query compares each constrained column with. */
   likes: Record<string, string[]>;
+  /** Names the query text mentions; undefined when it selects `*`. */
+  mentioned: Set<string> | undefined;
 }
 
 /**
@@ -92,6 +94,7 @@ export function createEngine(tables: readonly TableDef[], platform: NodeJS.Platf
       state = {
         scanned: new Map(),
         likes: rewrite.likes,
+        mentioned: mentionedNames(sql),
         ctx: {
           platform,
           agent: options.agent,
@@ -170,7 +173,7 @@ function registerTable(db: Database.Database, def: TableDef, platform: NodeJS.Pl
         equals[c] = args[i];
         likes[c] = q.likes[c] ?? [];
       });
-      const scan: ScanConstraints = { equals, likes };
+      const scan: ScanConstraints = q.mentioned === undefined ? { equals, likes } : { equals, likes, mentioned: q.mentioned };
       if (constraints.every((c) => equals[c] === undefined && (likes[c]?.length ?? 0) === 0)) {
         throw new CollectorError("query_failed", `${def.name} requires a constraint on ${constraints.join(" or ")} (=, IN or LIKE)`);
       }
@@ -189,7 +192,8 @@ function registerTable(db: Database.Database, def: TableDef, platform: NodeJS.Pl
         return;
       }
       const rows: unknown[][] = [];
-      for (const row of def.rows(q.ctx, NO_CONSTRAINTS)) {
+      const scan: ScanConstraints = q.mentioned === undefined ? NO_CONSTRAINTS : { ...NO_CONSTRAINTS, mentioned: q.mentioned };
+      for (const row of def.rows(q.ctx, scan)) {
         const values = toValues(row);
         rows.push(values);
         yield values;

@@ -35,7 +35,7 @@ export interface TableContext {
    */
   hostPath(absolutePath: string): string;
   /** True when the agent enabled the tables that expose secrets or personal data (`--enable-secret-tables`). */
-  readonly secretTablesEnabled: boolean;
+  readonly secretTablesEnabled?: boolean;
   /**
    * Returns the value computed once for this query under `key` (e.g. the uid → user name map), so that
    * several tables, or several scans of one table, share it and see one consistent view.
@@ -51,6 +51,17 @@ export interface TableContext {
 export interface ScanConstraints {
   readonly equals: Readonly<Record<string, string | undefined>>;
   readonly likes: Readonly<Record<string, readonly string[]>>;
+  /**
+   * The column names the query text mentions, or undefined when it may read every column (`*`). A table
+   * may skip computing a costly column that is not in it (its value is then null): "only what a query
+   * reads is computed".
+   */
+  readonly mentioned?: ReadonlySet<string>;
+}
+
+/** True when a scan may read `column`: the query selects `*` or names it. */
+export function wants(scan: ScanConstraints, column: string): boolean {
+  return scan.mentioned === undefined || scan.mentioned.has(column);
 }
 
 /** No constraint: what a table without `constraints` is scanned with. */

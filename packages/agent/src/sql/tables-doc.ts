@@ -31,6 +31,8 @@ export function renderTablesDoc(tables: readonly TableDef[]): string {
     `  ${[...INTROSPECTION_PRAGMAS].map((p) => `\`${p}\``).join(", ")}.`,
     "- **Deadlines.** Each query runs in a worker process that is killed when the deadline passes (`timeout`) or",
     "  the caller cancels (`cancelled`); SQL errors fail with `query_failed` and SQLite's message.",
+    "- **Lazy columns.** Costly columns (`processes.cwd`, `listening_ports.pid`, …) are read only when the query",
+    "  names them or selects `*`.",
     "- **Caps.** Results stop at the row and byte caps (bytes = JSON size of `rows`) and then say `truncated: true`.",
     "- **Values.** INTEGER beyond ±2^53 comes back as a decimal string, BLOB as lower-case hex, ±Infinity as a string.",
     "- **osquery.** Table and column names, types and units follow osquery's specs on Linux, so osquery and Fleet",

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { SocketAddress } from "node:net";
 import { endianness } from "node:os";
-import { defineTable } from "../table-def.js";
+import { defineTable, wants } from "../table-def.js";
 import { isVanishedError, listPids, readTextIfPresent } from "./proc.js";
 
 /** TCP_LISTEN and TCP_CLOSE in /proc/net/{tcp,udp}'s `st` column (include/net/tcp_states.h). */
@@ -142,26 +142,28 @@ export const listeningPortsTable = defineTable({
     { name: "uid", type: "INTEGER", description: "User id that owns the socket", note: "uplink" },
     { name: "process", type: "TEXT", description: "Owning process's command name; null when unknown", note: "uplink" },
   ],
-  *rows() {
+  *rows(_ctx, scan) {
     const sockets: ListeningSocket[] = [];
     for (const s of SOURCES) {
       // A kernel without IPv6 has no tcp6/udp6 file; that is not an error.
       const text = readTextIfPresent(s.file);
       if (text !== undefined) sockets.push(...parseProcNet(text, s.protocol, s.family));
     }
-    const owners = ownersOf(new Set(sockets.map((s) => s.inode).filter((i) => i > 0)));
+    // Finding owners walks every process's fds: only when the query may read pid, fd or process.
+    const needOwners = wants(scan, "pid") || wants(scan, "fd") || wants(scan, "process");
+    const owners = needOwners ? ownersOf(new Set(sockets.map((s) => s.inode).filter((i) => i > 0))) : new Map<number, { pid: number; fd: number }>();
     const names = new Map<number, string | null>();
     const ns = netNamespace();
     for (const s of sockets) {
       const owner = owners.get(s.inode);
       if (owner !== undefined && !names.has(owner.pid)) names.set(owner.pid, processName(owner.pid));
       yield {
-        pid: owner?.pid ?? -1,
+        pid: needOwners ? (owner?.pid ?? -1) : null,
         port: s.port,
         protocol: PROTOCOL_NUMBER[s.protocol],
         family: FAMILY_NUMBER[s.family],
         address: s.address,
-        fd: owner?.fd ?? -1,
+        fd: needOwners ? (owner?.fd ?? -1) : null,
         socket: s.inode,
         path: "",
         net_namespace: ns,

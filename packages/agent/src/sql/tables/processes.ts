@@ -1,5 +1,5 @@
 import { readFileSync, readlinkSync } from "node:fs";
-import { defineTable } from "../table-def.js";
+import { defineTable, wants } from "../table-def.js";
 import { bootTime, isVanishedError, listPids, systemConstants, userNames } from "./proc.js";
 
 /** The fields of /proc/<pid>/stat the table uses, in raw kernel units. */
@@ -127,7 +127,11 @@ export const processesTable = defineTable({
     { name: "cgroup_path", type: "TEXT", description: "Control group path (cgroup v2, else the first hierarchy)" },
     { name: "user", type: "TEXT", description: "User name of the real uid from /etc/passwd, null when unknown", note: "uplink" },
   ],
-  *rows(ctx) {
+  *rows(ctx, scan) {
+    // The costlier per-process reads happen only when the query mentions a column that needs them.
+    const need = (column: string): boolean => wants(scan, column);
+    const needIo = need("disk_bytes_read") || need("disk_bytes_written");
+    const needExe = need("path") || need("on_disk");
     const { clockTicks, pageSize } = systemConstants();
     const btime = bootTime(ctx, "processes");
     const names = userNames(ctx);
@@ -148,24 +152,24 @@ export const processesTable = defineTable({
       if (stat === undefined) continue;
       const uids = parseStatusIds(status, "Uid") ?? [];
       const gids = parseStatusIds(status, "Gid") ?? [];
-      const exe = link(`/proc/${pid}/exe`);
-      const io = ioBytes(pid);
+      const exe = needExe ? link(`/proc/${pid}/exe`) : null;
+      const io = needIo ? ioBytes(pid) : { read: null, written: null };
       const uid = uids[0] ?? null;
       yield {
         pid: stat.pid,
         name: stat.name,
-        path: exe === null ? "" : exe.replace(/ \(deleted\)$/, ""),
+        path: !needExe ? null : exe === null ? "" : exe.replace(/ \(deleted\)$/, ""),
         cmdline,
         state: stat.state,
-        cwd: link(`/proc/${pid}/cwd`) ?? "",
-        root: link(`/proc/${pid}/root`) ?? "",
+        cwd: need("cwd") ? (link(`/proc/${pid}/cwd`) ?? "") : null,
+        root: need("root") ? (link(`/proc/${pid}/root`) ?? "") : null,
         uid,
         gid: gids[0] ?? null,
         euid: uids[1] ?? null,
         egid: gids[1] ?? null,
         suid: uids[2] ?? null,
         sgid: gids[2] ?? null,
-        on_disk: exe === null ? -1 : exe.endsWith(" (deleted)") ? 0 : 1,
+        on_disk: !needExe ? null : exe === null ? -1 : exe.endsWith(" (deleted)") ? 0 : 1,
         wired_size: 0,
         resident_size: stat.rssPages * pageSize,
         total_size: stat.vsizeBytes,
@@ -178,7 +182,7 @@ export const processesTable = defineTable({
         pgroup: stat.pgid,
         threads: stat.threads,
         nice: stat.nice,
-        cgroup_path: cgroupPath(pid),
+        cgroup_path: need("cgroup_path") ? cgroupPath(pid) : null,
         user: uid === null ? null : (names.get(uid) ?? null),
       };
     }
