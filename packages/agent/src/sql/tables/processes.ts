@@ -100,7 +100,7 @@ export const processesTable = defineTable({
   columns: [
     { name: "pid", type: "INTEGER", description: "Process id" },
     { name: "name", type: "TEXT", description: "Command name (comm, at most 15 bytes)" },
-    { name: "path", type: "TEXT", description: "Path of the executable; empty for kernel threads or when not readable", note: "empty when the link cannot be read, as osquery" },
+    { name: "path", type: "TEXT", description: "Path of the executable; empty for kernel threads or when not readable" },
     { name: "cmdline", type: "TEXT", description: "Command line, arguments separated by spaces (empty for kernel threads)" },
     { name: "state", type: "TEXT", description: "State letter: R running, S sleeping, D disk wait, Z zombie, T stopped, I idle" },
     { name: "cwd", type: "TEXT", description: "Current working directory; empty when not readable" },
