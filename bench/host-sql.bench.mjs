@@ -6,29 +6,35 @@
 //
 // Figures: per query mean/p50/p99/min/max in ms over N runs after a warm-up, plus the cold start (the
 // first query of a fresh collector, which forks its worker). `select 1` is the floor: IPC round trip only.
+// Every table is measured with `select * from <table>` (file and hash on /etc/passwd; secret tables enabled).
 import { pathToFileURL } from "node:url";
 
 const { createHostCollector } = await import(new URL("../packages/agent/dist/sql/host-collector.js", import.meta.url).href);
 const { localAgentInfo } = await import(new URL("../packages/agent/dist/sql/agent-info.js", import.meta.url).href);
+const { HOST_TABLES } = await import(new URL("../packages/agent/dist/sql/tables/index.js", import.meta.url).href);
 
 /** The ten tables of the survey query (join-free: one count(*) subquery each). */
 export const SURVEY_TABLES = [
   "system_info",
-  "os_release",
-  "cpu",
+  "os_version",
+  "cpu_time",
   "load_average",
-  "memory",
+  "memory_info",
   "mounts",
-  "network_interfaces",
+  "interface_addresses",
   "processes",
   "listening_ports",
   "users",
 ];
 
+/** A table that needs a constraint is measured on one file. */
+const tableQuery = (t) => `select * from ${t.name}${t.constraints === undefined ? "" : " where path = '/etc/passwd'"}`;
+
 export const QUERIES = {
   "select 1": "select 1",
-  "select * from processes": "select * from processes",
+  "processes (pid, name only)": "select pid, name from processes",
   "10-table survey": `select ${SURVEY_TABLES.map((t) => `(select count(*) from ${t}) as ${t}`).join(", ")}`,
+  ...Object.fromEntries(HOST_TABLES.map((t) => [t.name, tableQuery(t)])),
 };
 
 const CTX = { timeoutMs: 30_000, maxRows: 10_000, maxBytes: 4 * 1024 * 1024 };
@@ -51,8 +57,8 @@ function summarize(samples) {
  * Runs the benchmark and returns its figures: `{ iterations, coldStartMs, queries: { name: { rows, runs,
  * meanMs, p50Ms, p99Ms, minMs, maxMs } }, platform, node }`. Closes everything it started.
  */
-export async function run({ iterations = Number(process.env.BENCH_ITERATIONS ?? 100), warmup = 5 } = {}) {
-  const collector = createHostCollector({ agentInfo: localAgentInfo, poolSize: 1 });
+export async function run({ iterations = Number(process.env.BENCH_ITERATIONS ?? 50), warmup = 3 } = {}) {
+  const collector = createHostCollector({ agentInfo: localAgentInfo, poolSize: 1, secretTablesEnabled: true });
   const query = (sql) => collector.query(sql, { ...CTX, signal: new AbortController().signal });
   try {
     const coldStart = performance.now();

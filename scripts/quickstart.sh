@@ -86,8 +86,8 @@ done
 echo
 node packages/cli/bin/uplink.js agents
 echo
-echo "\$ uplink query $AGENT_ID \"select hostname from system_info\""
-node packages/cli/bin/uplink.js query "$AGENT_ID" "select hostname from system_info"
+echo "\$ uplink query $AGENT_ID \"select hostname, cpu_brand, physical_memory from system_info\""
+node packages/cli/bin/uplink.js query "$AGENT_ID" "select hostname, cpu_brand, physical_memory from system_info"
 cat <<TXT
 
 Hub:   $HUB_URL   (log: $DIR/hub.log, store: $DIR/hub/uplink.db)

@@ -1,3 +1,6 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { UUID_V4 } from "./fixtures/http.js";
 import { useHubs, useSharedHub } from "./fixtures/hub-process.js";
@@ -67,6 +70,24 @@ describe("The operator CLI `uplink`", () => {
     const answer = JSON.parse(json.stdout) as { correlationId: string; agentId: string; result: { rows: unknown[][] } };
     expect(answer.correlationId).toMatch(UUID_V4);
     expect(answer).toMatchObject({ agentId, result: { rows: [["select 'as json'", expect.any(String), answer.correlationId]] } });
+  });
+
+  it("reads the query from -f FILE, so that it may begin with a -- comment", async () => {
+    const hub = shared();
+    const { agent, agentId } = await rawAgents.enrolled(hub, "cli-query-file", { onQuery: (c, a) => a.respond(c) });
+    const dir = await mkdtemp(join(tmpdir(), "uplink-cli-query-"));
+    try {
+      const sql = "-- Fleet's queries often start with a comment\nselect 'from a file'";
+      await writeFile(join(dir, "q.sql"), sql);
+      const run = await cli(["query", agentId, "-f", join(dir, "q.sql")]);
+      expect(run.code, run.stderr).toBe(0);
+      expect(agent.queries.map((c) => c.query)).toContain(sql);
+      const missing = await cli(["query", agentId, "-f", join(dir, "absent.sql")]);
+      expect(missing.code).toBe(2);
+      expect(missing.stderr).toContain("cannot read the query file");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("exits 1 with the agent's error code and the correlationId when the query fails on the agent", async () => {
@@ -139,7 +160,7 @@ describe("The operator CLI `uplink`", () => {
     expect(typo.stderr).toContain("unknown command 'agnets'");
 
     expect(missing.code).toBe(2);
-    expect(missing.stderr).toContain("missing required argument");
+    expect(missing.stderr).toContain('give <agentId> "<sql>" (or <agentId> -f FILE)');
   });
 
   it("exits 3 when the hub cannot be reached", async () => {

@@ -19,7 +19,7 @@ export type AgentSettings = Pick<
   | "maxResultBytes"
 > &
   // Optional so embedders need not know them: default DEFAULT_MAX_WORKERS and DEFAULT_WORKER_MEMORY_MB.
-  Partial<Pick<AgentConfig, "maxWorkers" | "workerMemoryMb">> & {
+  Partial<Pick<AgentConfig, "maxWorkers" | "workerMemoryMb" | "hostRoot" | "enableSecretTables">> & {
   /** The hub's base URL, `http(s)://host:port`. */
   hub: string;
   /** CAs to verify an `https://` hub against (`loadTrust`); undefined keeps Node's defaults. */
@@ -75,7 +75,10 @@ export function createAgent(config: AgentSettings, deps: AgentDeps): Agent {
             maxResultRows: config.maxResultRows,
             maxResultBytes: config.maxResultBytes,
             queryTimeoutMs: config.queryTimeoutMs,
+            uptimeS: process.uptime(),
           }),
+          ...(config.hostRoot !== undefined ? { hostRoot: config.hostRoot } : {}),
+          ...(config.enableSecretTables !== undefined ? { secretTablesEnabled: config.enableSecretTables } : {}),
         })
       : undefined;
   const collectors = deps.collectors ?? [host as HostCollector];

@@ -21,6 +21,8 @@ describe("parseConfig", () => {
       maxWorkers: 8,
       workerMemoryMb: 256,
       unitDir: "/etc/systemd/system",
+      hostRoot: "/",
+      enableSecretTables: false,
     });
     expect(Object.isFrozen(config)).toBe(true);
   });
@@ -28,6 +30,14 @@ describe("parseConfig", () => {
   it("refuses a worker memory limit too small for a worker to start, naming the setting", () => {
     expect(() => parseConfig({ workerMemoryMb: "16" })).toThrow(/--worker-memory-mb \/ UPLINK_WORKER_MEMORY_MB/);
     expect(parseConfig({ workerMemoryMb: "512", maxWorkers: "2" })).toMatchObject({ workerMemoryMb: 512, maxWorkers: 2 });
+  });
+
+  it("reads the secret-tables switch as 1/0 and refuses a relative host root", () => {
+    expect(parseConfig({ enableSecretTables: "1" }).enableSecretTables).toBe(true);
+    expect(parseConfig({ enableSecretTables: "0" }).enableSecretTables).toBe(false);
+    expect(parseConfig({ enableSecretTables: true }).enableSecretTables).toBe(true);
+    expect(() => parseConfig({ enableSecretTables: "maybe" })).toThrow("--enable-secret-tables / UPLINK_ENABLE_SECRET_TABLES");
+    expect(() => parseConfig({ hostRoot: "relative/dir" })).toThrow("--host-root / UPLINK_HOST_ROOT: must be an absolute path");
   });
 
   it("coerces numbers given as strings and trims the hub's trailing slash", () => {

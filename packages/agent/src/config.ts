@@ -92,6 +92,16 @@ export const SETTINGS = {
     env: "UPLINK_CA",
     description: "PEM file of CA certificate(s) to trust for an https:// hub, besides the system CAs",
   },
+  hostRoot: {
+    flags: "--host-root <dir>",
+    env: "UPLINK_HOST_ROOT",
+    description: "directory the host tables read as / for host files (/etc, /home, /var; not /proc), e.g. a mounted host (default /)",
+  },
+  enableSecretTables: {
+    flags: "--enable-secret-tables",
+    env: "UPLINK_ENABLE_SECRET_TABLES",
+    description: "answer the tables that expose secrets or personal data: process_envs, shell_history, authorized_keys, user_ssh_keys (default off)",
+  },
   unitDir: { flags: "--unit-dir <dir>", env: "UPLINK_UNIT_DIR", description: `systemd unit directory (default ${DEFAULT_UNIT_DIR})` },
   user: { flags: "--user <name>", env: "UPLINK_SERVICE_USER", description: "system user the service runs as" },
 } as const;
@@ -149,6 +159,15 @@ const AgentConfigSchema = z
     // Below 64 MiB a worker could not even start (Node and SQLite take about 45 MiB before any query).
     workerMemoryMb: z.coerce.number().int().min(64).max(1024 * 1024).default(DEFAULT_WORKER_MEMORY_MB),
     ca: z.string().min(1).optional(),
+    hostRoot: z
+      .string()
+      .min(1)
+      .refine((p) => p.startsWith("/"), "must be an absolute path")
+      .default("/"),
+    enableSecretTables: z
+      .union([z.boolean(), z.enum(["1", "true", "yes", "on", "0", "false", "no", "off"])])
+      .transform((v) => v === true || v === "1" || v === "true" || v === "yes" || v === "on")
+      .default(false),
     unitDir: z.string().min(1).default(DEFAULT_UNIT_DIR),
     user: z
       .string()

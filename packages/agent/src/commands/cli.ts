@@ -17,9 +17,14 @@ export interface Cli {
   print(line: string): void;
 }
 
+/** Settings given as a bare flag; their environment variable takes 1/0 (true/false, yes/no, on/off). */
+const BOOLEAN_SETTINGS: ReadonlySet<SettingKey> = new Set(["enableSecretTables"]);
+
 /** The commander option of a setting, falling back to its `UPLINK_*` environment variable. */
 export function settingOption(key: SettingKey): Option {
   const { flags, env, description } = SETTINGS[key];
+  // A boolean flag's variable is read by settingsFrom instead: commander would count UPLINK_X=0 as "on".
+  if (BOOLEAN_SETTINGS.has(key)) return new Option(flags, `${description} [env: ${env}=1|0]`);
   const option = new Option(flags, description).env(env);
   // Repeated flags accumulate; an environment value arrives as one (comma-separated) item.
   if (key === "labels") option.argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]);
@@ -30,7 +35,7 @@ export function settingOption(key: SettingKey): Option {
 export function settingsFrom(options: Record<string, unknown>): RawSettings {
   const raw: RawSettings = {};
   for (const key of Object.keys(SETTINGS) as SettingKey[]) {
-    raw[key] = options[settingOption(key).attributeName()];
+    raw[key] = options[settingOption(key).attributeName()] ?? (BOOLEAN_SETTINGS.has(key) ? process.env[SETTINGS[key].env] : undefined);
   }
   return raw;
 }

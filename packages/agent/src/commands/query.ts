@@ -1,10 +1,12 @@
 import { DEFAULT_MAX_RESULT_BYTES, DEFAULT_MAX_RESULT_ROWS, DEFAULT_QUERY_TIMEOUT_MS, printable, type Cell, type QueryResult } from "@uplink/protocol";
 import type { Command } from "commander";
 import type { Collector } from "../collectors/collector.js";
+import { readFile } from "node:fs/promises";
+import { parseConfig } from "../config.js";
 import { ConfigError, toWireError } from "../errors.js";
 import { localAgentInfo } from "../sql/agent-info.js";
 import { createHostCollector } from "../sql/host-collector.js";
-import { settingOption } from "./cli.js";
+import { settingOption, settingsFrom } from "./cli.js";
 
 /** Options of {@link runQuery}; the caps and deadline default to the daemon's (docs/architecture.md, "Limits"). */
 export interface QueryCommandOptions {
@@ -15,6 +17,10 @@ export interface QueryCommandOptions {
   maxBytes?: number;
   /** Memory the query's worker may hold, in MiB (default: the daemon's). */
   workerMemoryMb?: number;
+  /** Directory the tables read as the host's `/` (default `/`). */
+  hostRoot?: string;
+  /** Answer the tables that expose secrets or personal data. */
+  secretTablesEnabled?: boolean;
   /** The collector to ask instead of a fresh host collector; it is left open (tests inject one). */
   collector?: Collector;
 }
@@ -37,6 +43,8 @@ export async function runQuery(sql: string, options: QueryCommandOptions = {}): 
       agentInfo: () => ({ ...localAgentInfo(), maxResultRows: maxRows, maxResultBytes: maxBytes, queryTimeoutMs: timeoutMs }),
       poolSize: 1,
       ...(options.workerMemoryMb !== undefined ? { workerMemoryMb: options.workerMemoryMb } : {}),
+      ...(options.hostRoot !== undefined ? { hostRoot: options.hostRoot } : {}),
+      ...(options.secretTablesEnabled !== undefined ? { secretTablesEnabled: options.secretTablesEnabled } : {}),
     });
   try {
     const result = await collector.query(sql, { signal: new AbortController().signal, timeoutMs, maxRows, maxBytes });
@@ -86,6 +94,26 @@ function positiveInt(setting: string, raw: unknown): number | undefined {
 }
 
 /**
+ * The SQL of `uplink-agent query`: the argument, or the content of `-f FILE` (`-f -` reads stdin), so that
+ * a query may begin with a `--` comment (which the shell would otherwise pass as a flag). Exactly one of
+ * the two must be given.
+ */
+export async function querySource(sql: string | undefined, file: string | undefined, stdin: NodeJS.ReadableStream = process.stdin): Promise<string> {
+  if ((sql === undefined) === (file === undefined)) throw new ConfigError("query", 'give the SQL as an argument or with -f FILE (-f - reads stdin), not both');
+  if (file === undefined) return sql as string;
+  if (file !== "-") {
+    try {
+      return await readFile(file, "utf8");
+    } catch (err) {
+      throw new ConfigError("-f", `cannot read ${file}: ${(err as Error).message}`);
+    }
+  }
+  const chunks: Buffer[] = [];
+  for await (const chunk of stdin) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+/**
  * Wires `uplink-agent query "<sql>" [--json] [--query-timeout-ms ms] [--max-result-rows n] [--max-result-bytes b]`
  * (the limits share the daemon's flags and UPLINK_* variables). Prints the result to stdout; a failure
  * prints `error [code]: message` to stderr and sets a non-zero `process.exitCode`.
@@ -94,15 +122,23 @@ export function registerQuery(program: Command): Command {
   return program
     .command("query")
     .description("run a read-only SQL query against this host's tables, locally, without a hub")
-    .argument("<sql>", "the query, e.g. \"select pid, name from processes order by rss desc limit 5\"")
+    .argument("[sql]", "the query, e.g. \"select pid, name from processes order by resident_size desc limit 5\"")
+    .option("-f, --file <file>", "read the query from FILE (- for stdin); it may begin with a -- comment")
     .option("--json", "print the QueryResult JSON instead of a table")
+    .addOption(settingOption("hostRoot"))
+    .addOption(settingOption("enableSecretTables"))
     .addOption(settingOption("queryTimeoutMs"))
     .addOption(settingOption("maxResultRows"))
     .addOption(settingOption("maxResultBytes"))
     .addOption(settingOption("workerMemoryMb"))
-    .action(async (sql: string, options: Record<string, unknown>) => {
+    .action(async (sqlArg: string | undefined, options: Record<string, unknown>) => {
       try {
+        const sql = await querySource(sqlArg, typeof options.file === "string" ? options.file : undefined);
+        const { hostRoot, enableSecretTables } = settingsFrom(options);
+        const config = parseConfig({ hostRoot, enableSecretTables });
         const output = await runQuery(sql, {
+          hostRoot: config.hostRoot,
+          secretTablesEnabled: config.enableSecretTables,
           json: options.json === true,
           timeoutMs: positiveInt("--query-timeout-ms / UPLINK_QUERY_TIMEOUT_MS", options.queryTimeoutMs),
           maxRows: positiveInt("--max-result-rows / UPLINK_MAX_RESULT_ROWS", options.maxResultRows),

@@ -66,6 +66,8 @@ export function registerRun(program: Command, cli: Cli): Command {
     .addOption(settingOption("maxWorkers"))
     .addOption(settingOption("workerMemoryMb"))
     .addOption(settingOption("ca"))
+    .addOption(settingOption("hostRoot"))
+    .addOption(settingOption("enableSecretTables"))
     .action(async (options: Record<string, unknown>) => {
       const config = cli.config(options);
       await runAgent(config, { log: cli.logger(config), shutdown: cli.shutdownSignal() });

@@ -29,7 +29,9 @@ function renderTable(t: TableInfo, platform: NodeJS.Platform): string {
   if (t.platforms !== undefined) where = ` [${t.platforms.join(", ")} only${t.available ? "" : `; not available on ${platform}`}]`;
   const nameWidth = Math.max(...t.columns.map((c) => c.name.length));
   const lines = t.columns.map((c) => printable(`  ${c.name.padEnd(nameWidth)}  ${c.type.padEnd(7)}  ${c.description ?? ""}`.trimEnd()));
-  return [printable(`${t.name} — ${t.description}${where}`), ...lines].join("\n");
+  const needs = t.constraints === undefined ? "" : ` [requires ${t.constraints.join(" or ")}]`;
+  const secret = t.secret === true ? " [secret: --enable-secret-tables]" : "";
+  return [printable(`${t.name} — ${t.description}${where}${needs}${secret}`), ...lines].join("\n");
 }
 
 /** Wires `uplink-agent tables [--json]`. A failure prints `error [code]: message` to stderr and sets a non-zero exit code. */

@@ -23,6 +23,8 @@ export interface AgentInfo {
   readonly maxResultRows: number;
   readonly maxResultBytes: number;
   readonly queryTimeoutMs: number;
+  /** Seconds the agent process has been running (for osquery_info.start_time); absent means unknown. */
+  readonly uptimeS?: number;
 }
 
 /** The snapshot the local tools (`uplink-agent query`) use: no hub, nothing in flight, default limits. */
@@ -36,5 +38,6 @@ export function localAgentInfo(): AgentInfo {
     maxResultRows: DEFAULT_MAX_RESULT_ROWS,
     maxResultBytes: DEFAULT_MAX_RESULT_BYTES,
     queryTimeoutMs: DEFAULT_QUERY_TIMEOUT_MS,
+    uptimeS: process.uptime(),
   };
 }

@@ -106,7 +106,7 @@ describe("uplink-agent query", () => {
   it("passes the caps to the collector", async () => {
     const collector = inProcessCollector();
     try {
-      const out = await runQuery("select * from cpu", { collector, maxRows: 1 });
+      const out = await runQuery("select * from cpu_time", { collector, maxRows: 1 });
       expect(out).toMatch(/\(1 row(, truncated by the result caps)?\)$/);
     } finally {
       await collector.close();

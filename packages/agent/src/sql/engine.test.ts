@@ -1,4 +1,5 @@
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -37,9 +38,11 @@ describe("Engine", () => {
       server = undefined;
     });
 
+    // Tables that need a constraint are given one; secret tables are enabled for this check.
+    const bound = (def: (typeof HOST_TABLES)[number]): string => (def.constraints === undefined ? "" : " where path = '/etc/passwd'");
     it.each(HOST_TABLES.map((t) => t.name))("answers select * from %s limit 1 with values of the declared types", (name) => {
       const def = HOST_TABLES.find((t) => t.name === name);
-      const result = engine.run(`select * from ${name} limit 1`, OPTS);
+      const result = engine.run(`select * from ${name}${def === undefined ? "" : bound(def)} limit 1`, { ...OPTS, secretTablesEnabled: true });
       expect(result.columns).toEqual(def?.columns.map((c) => c.name));
       expect(result.rows.length).toBeLessThanOrEqual(1);
       for (const row of result.rows) {
@@ -54,12 +57,12 @@ describe("Engine", () => {
     });
 
     it("lists the test process itself in processes", () => {
-      const { rows } = engine.run(`select pid, ppid, state, cmdline, rss > 0, start_time <= unixepoch() from processes where pid = ${process.pid}`, OPTS);
+      const { rows } = engine.run(`select pid, parent, state, cmdline, resident_size > 0, start_time <= unixepoch(), cwd = '${process.cwd()}', uid = ${process.getuid?.() ?? -1}, on_disk from processes where pid = ${process.pid}`, OPTS);
       expect(rows).toHaveLength(1);
       expect(rows[0]?.[0]).toBe(process.pid);
       expect(rows[0]?.[1]).toBe(process.ppid);
       expect(rows[0]?.[3]).toContain(process.argv[1] ?? "node");
-      expect(rows[0]?.slice(4)).toEqual([1, 1]);
+      expect(rows[0]?.slice(4)).toEqual([1, 1, 1, 1, 1]);
     });
 
     it("shows a port the test opens in listening_ports, with its pid", async () => {
@@ -68,7 +71,7 @@ describe("Engine", () => {
       await new Promise<void>((resolve) => srv.listen(0, "127.0.0.1", resolve));
       const port = (srv.address() as { port: number }).port;
       const { rows } = engine.run(`select protocol, family, address, pid from listening_ports where port = ${port}`, OPTS);
-      expect(rows).toEqual([["tcp", "IPv4", "127.0.0.1", process.pid]]);
+      expect(rows).toEqual([[6, 2, "127.0.0.1", process.pid]]);
     });
 
     it("reports os.hostname() as system_info.hostname", () => {
@@ -78,7 +81,7 @@ describe("Engine", () => {
     it("never exposes a password field in users", () => {
       const { columns, rows } = engine.run("select * from users where uid = 0", OPTS);
       expect(columns).not.toContain("password");
-      expect(rows[0]?.[0]).toBe("root");
+      expect(rows[0]?.[4]).toBe("root");
     });
 
     it("shows the snapshot it was given in agent", () => {
@@ -96,8 +99,66 @@ describe("Engine", () => {
     });
 
     it("sizes the mounted root file system", () => {
-      const { rows } = engine.run("select size > 0, used <= size, available <= free from mounts where path = '/' limit 1", OPTS);
+      const { rows } = engine.run("select blocks > 0, blocks_free <= blocks, blocks_available <= blocks_free from mounts where path = '/' limit 1", OPTS);
       expect(rows).toEqual([[1, 1, 1]]);
+    });
+  });
+
+  describe.runIf(process.platform === "linux")("osquery's dialect and constrained tables", () => {
+    let dir: string;
+    beforeAll(() => {
+      dir = mkdtempSync(join(tmpdir(), "uplink-sql-file-"));
+      mkdirSync(join(dir, "sub"));
+      writeFileSync(join(dir, "a.txt"), "alpha");
+      writeFileSync(join(dir, "sub", "b.txt"), "beta");
+    });
+    afterAll(() => rmSync(dir, { recursive: true, force: true }));
+    const sha256 = (text: string): string => createHash("sha256").update(text).digest("hex");
+
+    it("answers file and hash on = and IN of path, with path and directory as ordinary columns", () => {
+      const r = engine.run(`select * from file where path = '${dir}/a.txt'`, OPTS);
+      expect(r.columns.slice(0, 3)).toEqual(["path", "directory", "filename"]);
+      expect(r.rows[0]?.slice(0, 3)).toEqual([`${dir}/a.txt`, dir, "a.txt"]);
+      const h = engine.run(`select path, sha256 from hash where path in ('${dir}/a.txt', '${dir}/sub/b.txt') order by path`, OPTS);
+      expect(h.rows).toEqual([[`${dir}/a.txt`, sha256("alpha")], [`${dir}/sub/b.txt`, sha256("beta")]]);
+    });
+
+    it("lists a directory, expands % one level and %% any depth, and binds hash through IN (select …)", () => {
+      expect(engine.run(`select filename from file where directory = '${dir}' order by 1`, OPTS).rows).toEqual([["a.txt"], ["sub"]]);
+      expect(engine.run(`select path from file where path like '${dir}/%.txt'`, OPTS).rows).toEqual([[`${dir}/a.txt`]]);
+      expect(engine.run(`select count(*) from file where path like '${dir}/%%'`, OPTS).rows).toEqual([[3]]);
+      const h = engine.run(`select sha256 from hash where path in (select path from file where path like '${dir}/sub/%')`, OPTS);
+      expect(h.rows).toEqual([[sha256("beta")]]);
+    });
+
+    it("names the column to constrain when file or hash has none", () => {
+      expect(failure(engine, "select * from file").message).toBe("file requires a constraint on path or directory (=, IN or LIKE)");
+      expect(failure(engine, "select md5 from hash").message).toContain("hash requires a constraint on path or directory");
+    });
+
+    it("reads a double-quoted token that names no column as a string, and keeps quoted columns columns", () => {
+      expect(engine.run('select "0.0.0.0" as a, "x" = \'x\'', OPTS).rows).toEqual([["0.0.0.0", 1]]);
+      expect(engine.run('select "uid" from users where "username" = "root"', OPTS).rows).toEqual([[0]]);
+    });
+
+    it("has osquery's functions", () => {
+      const { rows } = engine.run(
+        "select split('a, b,,c', ',', 2), regex_split('a1b22c', '[0-9]+', 1), regex_match('v1.2.3', '([0-9]+)\\.([0-9]+)', 2), inet_aton('10.0.0.1'), concat_ws('-', 'a', null, 'b'), to_base64('hi'), from_base64('aGk='), conditional_to_base64('ok'), round(log(exp(2)), 6), sqrt(16)",
+        OPTS,
+      );
+      expect(rows).toEqual([["c", "b", "2", 167772161, "a-b", "aGk=", "hi", "ok", 2, 4]]);
+    });
+
+    it("refuses a secret table unless enabled, naming the setting", () => {
+      expect(failure(engine, "select * from process_envs").message).toContain("--enable-secret-tables / UPLINK_ENABLE_SECRET_TABLES");
+      const mine = engine.run(`select count(*) > 0 from process_envs where pid = ${process.pid}`, { ...OPTS, secretTablesEnabled: true });
+      expect(mine.rows).toEqual([[1]]);
+    });
+
+    it("reads host files under the host root", () => {
+      mkdirSync(join(dir, "etc"), { recursive: true });
+      writeFileSync(join(dir, "etc", "passwd"), "alice:x:4242:4242:Alice:/home/alice:/bin/sh\n");
+      expect(engine.run("select username, uid from users", { ...OPTS, hostRoot: dir }).rows).toEqual([["alice", 4242]]);
     });
   });
 

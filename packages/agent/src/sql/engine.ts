@@ -1,8 +1,28 @@
 import Database from "better-sqlite3";
 import type { Cell, QueryResult } from "@uplink/protocol";
 import { AgentError, CollectorError } from "../errors.js";
+import { isAbsolute, join, resolve } from "node:path";
+import { defineArgumentTable } from "./constrained-table.js";
+import { mentionedNames, quoteAsString, rewriteConstrainedColumns, unresolvedColumn } from "./dialect.js";
+import { registerOsqueryFunctions } from "./functions.js";
 import { checkReadOnly, shadowPragmaTables } from "./read-only-guard.js";
-import { isAvailable, unavailableMessage, type AgentSnapshot, type ColumnType, type TableContext, type TableDef, type Value } from "./table-def.js";
+import {
+  isAvailable,
+  NO_CONSTRAINTS,
+  unavailableMessage,
+  type AgentSnapshot,
+  type ColumnType,
+  type ScanConstraints,
+  type TableContext,
+  type TableDef,
+  type Value,
+} from "./table-def.js";
+
+/** The setting that enables the tables exposing secrets or personal data, as refusals name it. */
+export const SECRET_TABLES_SETTING = "--enable-secret-tables / UPLINK_ENABLE_SECRET_TABLES";
+
+/** At most this many double-quoted tokens of one query are retried as string literals. */
+const MAX_DQS_RETRIES = 32;
 
 /** What one query may return and what the `agent` table shows for it. */
 export interface RunOptions {
@@ -15,6 +35,10 @@ export interface RunOptions {
    * build does not (SQLITE_DEFAULT_MEMSTATUS=0), so the worker pool's RSS watchdog is the bound that holds.
    */
   heapLimitBytes?: number;
+  /** Directory that stands for the host's `/` when tables read host files (default `/`). */
+  hostRoot?: string;
+  /** Whether tables marked `secret` answer (default false: they refuse, naming the setting). */
+  secretTablesEnabled?: boolean;
 }
 
 /** SQLite over live host tables, evaluated synchronously on the calling thread. */
@@ -35,6 +59,10 @@ interface QueryState {
   ctx: TableContext;
   /** Rows of each table whose scan completed during this query, replayed by later scans (joins, subqueries). */
   scanned: Map<string, unknown[][]>;
+  /** Literal LIKE patterns the query compares each constrained column with. */
+  likes: Record<string, string[]>;
+  /** Names the query text mentions; undefined when it selects `*`. */
+  mentioned: Set<string> | undefined;
 }
 
 /**
@@ -51,6 +79,7 @@ export function createEngine(tables: readonly TableDef[], platform: NodeJS.Platf
   db.unsafeMode(false);
   db.pragma("temp_store = memory");
   shadowPragmaTables(db);
+  registerOsqueryFunctions(db);
   db.function("load_extension", { varargs: true, directOnly: true }, () => {
     throw new ExtensionRefused("loading extensions is not allowed");
   });
@@ -58,6 +87,7 @@ export function createEngine(tables: readonly TableDef[], platform: NodeJS.Platf
   let state: QueryState | undefined;
   let heapLimitSet = 0;
   for (const def of tables) registerTable(db, def, platform, () => state);
+  const constrainedColumns = new Set(tables.flatMap((t) => t.constraints ?? []));
 
   return {
     run(sql, options) {
@@ -65,20 +95,21 @@ export function createEngine(tables: readonly TableDef[], platform: NodeJS.Platf
       if (!verdict.ok) throw new CollectorError(verdict.code, verdict.message);
       const heapLimit = Math.max(0, Math.floor(options.heapLimitBytes ?? 0));
       if (heapLimit !== heapLimitSet) heapLimitSet = Number(db.pragma(`hard_heap_limit = ${heapLimit}`, { simple: true }));
-      let stmt: Database.Statement;
-      try {
-        stmt = db.prepare(sql);
-      } catch (err) {
-        throw toCollectorError(err);
-      }
+      const rewrite = rewriteConstrainedColumns(sql, constrainedColumns);
+      const stmt = prepareOsqueryDialect(db, rewrite.sql);
       if (!stmt.readonly) throw new CollectorError("read_only", "the statement would modify the database; only reads are allowed");
       if (!stmt.reader) throw new CollectorError("read_only", "the statement returns no rows; only queries are allowed");
       const memo = new Map<string, unknown>();
+      const hostRoot = resolve(options.hostRoot ?? "/");
       state = {
         scanned: new Map(),
+        likes: rewrite.likes,
+        mentioned: mentionedNames(sql),
         ctx: {
           platform,
           agent: options.agent,
+          secretTablesEnabled: options.secretTablesEnabled === true,
+          hostPath: (absolutePath) => (hostRoot === "/" || !isAbsolute(absolutePath) ? absolutePath : join(hostRoot, absolutePath)),
           memo<T>(key: string, compute: () => T): T {
             if (!memo.has(key)) memo.set(key, compute());
             return memo.get(key) as T;
@@ -99,25 +130,81 @@ export function createEngine(tables: readonly TableDef[], platform: NodeJS.Platf
   };
 }
 
+/**
+ * Prepares `sql` with osquery's reading of double quotes: when SQLite finds no column named by a
+ * double-quoted token, that token is retried as a string literal (the legacy rule osquery's SQLite keeps).
+ */
+function prepareOsqueryDialect(db: Database.Database, sql: string): Database.Statement {
+  let text = sql;
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      return db.prepare(text);
+    } catch (err) {
+      const column = err instanceof Database.SqliteError ? unresolvedColumn(err.message) : undefined;
+      const retry = column === undefined || attempt >= MAX_DQS_RETRIES ? undefined : quoteAsString(text, column);
+      if (retry === undefined) {
+        if (err instanceof Database.SqliteError && err.message === "no query solution") {
+          throw new CollectorError(
+            "query_failed",
+            "no query solution: two tables that need a constraint (file, hash) are joined so that neither can be bound first; bind one with `path IN (SELECT path FROM …)` instead",
+          );
+        }
+        throw toCollectorError(err);
+      }
+      text = retry;
+    }
+  }
+}
+
+/** Refuses a scan the table cannot answer here: another platform, or secrets not enabled. */
+function checkScan(def: TableDef, platform: NodeJS.Platform, q: QueryState | undefined): QueryState {
+  if (!isAvailable(def, platform)) throw new CollectorError("query_failed", unavailableMessage(def, platform));
+  if (q === undefined) throw new Error(`table ${def.name} scanned outside a query`);
+  if (def.secret === true && !q.ctx.secretTablesEnabled) {
+    throw new CollectorError(
+      "query_failed",
+      `table ${def.name} exposes secrets or personal data and is off on this agent; enable it with ${SECRET_TABLES_SETTING}`,
+    );
+  }
+  return q;
+}
+
 function registerTable(db: Database.Database, def: TableDef, platform: NodeJS.Platform, current: () => QueryState | undefined): void {
   const names = def.columns.map((c) => c.name);
   const types = def.columns.map((c) => c.type);
-  const available = isAvailable(def, platform);
+  const toValues = (row: Readonly<Record<string, Value>>): unknown[] => names.map((name, i) => coerce(row[name], types[i] as ColumnType));
+  const constraints = def.constraints ?? [];
+  if (constraints.length > 0) {
+    defineArgumentTable(db, def.name, constraints, names, function* (...args) {
+      const q = checkScan(def, platform, current());
+      const equals: Record<string, string | undefined> = {};
+      const likes: Record<string, readonly string[]> = {};
+      constraints.forEach((c, i) => {
+        equals[c] = args[i];
+        likes[c] = q.likes[c] ?? [];
+      });
+      const scan: ScanConstraints = q.mentioned === undefined ? { equals, likes } : { equals, likes, mentioned: q.mentioned };
+      if (constraints.every((c) => equals[c] === undefined && (likes[c]?.length ?? 0) === 0)) {
+        throw new CollectorError("query_failed", `${def.name} requires a constraint on ${constraints.join(" or ")} (=, IN or LIKE)`);
+      }
+      for (const row of def.rows(q.ctx, scan)) yield toValues(row);
+    });
+    return;
+  }
   db.table(def.name, {
     columns: names,
     // better-sqlite3 requires a generator function and infers hidden parameters from its arity: keep it 0.
     rows: function* () {
-      if (!available) throw new CollectorError("query_failed", unavailableMessage(def, platform));
-      const q = current();
-      if (q === undefined) throw new Error(`table ${def.name} scanned outside a query`);
+      const q = checkScan(def, platform, current());
       const done = q.scanned.get(def.name);
       if (done !== undefined) {
         yield* done;
         return;
       }
       const rows: unknown[][] = [];
-      for (const row of def.rows(q.ctx)) {
-        const values = names.map((name, i) => coerce(row[name], types[i] as ColumnType));
+      const scan: ScanConstraints = q.mentioned === undefined ? NO_CONSTRAINTS : { ...NO_CONSTRAINTS, mentioned: q.mentioned };
+      for (const row of def.rows(q.ctx, scan)) {
+        const values = toValues(row);
         rows.push(values);
         yield values;
       }

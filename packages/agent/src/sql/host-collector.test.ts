@@ -55,7 +55,7 @@ async function rejection(p: Promise<QueryResult>): Promise<CollectorError> {
 
 /** The pids of this process's query workers, as the processes table sees them. */
 async function workerPids(c: HostCollector): Promise<number[]> {
-  const r = await c.query(`select pid from processes where ppid = ${process.pid} and cmdline like '%query-worker.js%'`, ctx());
+  const r = await c.query(`select pid from processes where parent = ${process.pid} and cmdline like '%query-worker.js%'`, ctx());
   return r.rows.map((row) => row[0] as number);
 }
 
@@ -86,7 +86,7 @@ describe("HostCollector", () => {
     expect(c.name).toBe("host");
     const tables = c.tables();
     expect(tables.map((t) => t.name)).toContain("processes");
-    expect(tables.find((t) => t.name === "uptime")?.columns[0]).toMatchObject({ name: "total_seconds", type: "INTEGER" });
+    expect(tables.find((t) => t.name === "uptime")?.columns[0]).toMatchObject({ name: "days", type: "INTEGER" });
   });
 
   onLinux("answers queries in a worker process, not in the caller's", async () => {
@@ -111,7 +111,7 @@ describe("HostCollector", () => {
     const c = collector();
     const capped = await c.query("with recursive s(n) as (select 1 union all select n + 1 from s limit 50) select n from s", ctx({ maxRows: 5 }));
     expect(capped).toMatchObject({ rowCount: 5, truncated: true });
-    expect((await rejection(c.query("insert into users (name) values ('x')", ctx()))).code).toBe("read_only");
+    expect((await rejection(c.query("insert into users (username) values ('x')", ctx()))).code).toBe("read_only");
     expect(await rejection(c.query("select * from nowhere", ctx()))).toMatchObject({ code: "query_failed", message: "no such table: nowhere" });
   });
 

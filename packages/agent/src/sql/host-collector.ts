@@ -20,6 +20,10 @@ export interface HostCollectorOptions {
   poolSize?: number;
   /** An idle worker exits after this many ms unused (default 60 s; Infinity keeps idle workers for good). */
   idleTimeoutMs?: number;
+  /** Directory the tables read as the host's `/` for host files (default `/`). */
+  hostRoot?: string;
+  /** Answer the tables that expose secrets or personal data (default false). */
+  secretTablesEnabled?: boolean;
   /** Path of the compiled worker entry; defaults to {@link defaultWorkerPath}. */
   workerPath?: string;
   /**
@@ -90,6 +94,8 @@ export function createHostCollector(options: HostCollectorOptions): HostCollecto
         maxBytes: ctx.maxBytes,
         agent: { ...options.agentInfo(), pid: process.pid },
         heapLimitBytes: memoryMb * 1024 * 1024,
+        hostRoot: options.hostRoot ?? "/",
+        secretTablesEnabled: options.secretTablesEnabled ?? false,
       });
       const reply = await stop.race(request);
       pool.release(worker);

@@ -24,6 +24,8 @@ process.on("message", (message: WorkerRequest) => {
       maxBytes: message.maxBytes,
       agent: message.agent,
       heapLimitBytes: message.heapLimitBytes,
+      hostRoot: message.hostRoot,
+      secretTablesEnabled: message.secretTablesEnabled,
     });
     reply = { id: message.id, ok: true, result };
   } catch (err) {

@@ -8,6 +8,11 @@ export interface ColumnDef {
   readonly name: string;
   readonly type: ColumnType;
   readonly description?: string;
+  /**
+   * How this column differs from osquery's column of the same name (units, source, values), or
+   * `"uplink"` for a column osquery does not have. Absent means it matches osquery's spec on Linux.
+   */
+  readonly note?: string;
 }
 
 /** A value a table yields; the engine coerces it to the column's declared type (null stays null). */
@@ -24,11 +29,43 @@ export interface TableContext {
   readonly platform: NodeJS.Platform;
   readonly agent: AgentSnapshot;
   /**
+   * Where a host file lives for this agent: `absolutePath` under the host-root setting (`--host-root` /
+   * `UPLINK_HOST_ROOT`, default `/`). Tables read /etc, /home, /var, ... through it so that a test or a
+   * container-mounted host can move them; /proc and /sys are read directly.
+   */
+  hostPath(absolutePath: string): string;
+  /** True when the agent enabled the tables that expose secrets or personal data (`--enable-secret-tables`). */
+  readonly secretTablesEnabled?: boolean;
+  /**
    * Returns the value computed once for this query under `key` (e.g. the uid → user name map), so that
    * several tables, or several scans of one table, share it and see one consistent view.
    */
   memo<T>(key: string, compute: () => T): T;
 }
+
+/**
+ * What a scan of a table that needs a constraint (`TableDef.constraints`) received: the value each
+ * constrained column was bound to by `=` or `IN` (undefined when not), and the literal patterns the
+ * query compares that column with `LIKE` (osquery's `%` one path segment, `%%` any depth).
+ */
+export interface ScanConstraints {
+  readonly equals: Readonly<Record<string, string | undefined>>;
+  readonly likes: Readonly<Record<string, readonly string[]>>;
+  /**
+   * The column names the query text mentions, or undefined when it may read every column (`*`). A table
+   * may skip computing a costly column that is not in it (its value is then null): "only what a query
+   * reads is computed".
+   */
+  readonly mentioned?: ReadonlySet<string>;
+}
+
+/** True when a scan may read `column`: the query selects `*` or names it. */
+export function wants(scan: ScanConstraints, column: string): boolean {
+  return scan.mentioned === undefined || scan.mentioned.has(column);
+}
+
+/** No constraint: what a table without `constraints` is scanned with. */
+export const NO_CONSTRAINTS: ScanConstraints = Object.freeze({ equals: Object.freeze({}), likes: Object.freeze({}) });
 
 /**
  * A host table, data first: `tables`, the docs and the engine all read the same definition.
@@ -42,7 +79,16 @@ export interface TableDef<Name extends string = string> {
   readonly platforms?: readonly NodeJS.Platform[];
   /** Why the table is platform-bound, completing "not available on <platform>: ..." (e.g. "it reads /proc"). */
   readonly platformNote?: string;
-  rows(ctx: TableContext): Iterable<Readonly<Record<Name, Value>>>;
+  /**
+   * Columns a query must constrain with `=`, `IN` or `LIKE` (at least one of them), as osquery's
+   * `required=True` columns (`file`, `hash`); `rows` gets the bound values. Default: none.
+   */
+  readonly constraints?: readonly string[];
+  /** True for a table exposing secrets or personal data: refused unless secret tables are enabled. Default false. */
+  readonly secret?: boolean;
+  /** How the table as a whole differs from osquery's, or `"uplink"` for a table osquery lacks. Absent: matches. */
+  readonly note?: string;
+  rows(ctx: TableContext, scan: ScanConstraints): Iterable<Readonly<Record<Name, Value>>>;
 }
 
 /**
@@ -55,7 +101,10 @@ export function defineTable<const Columns extends readonly ColumnDef[]>(def: {
   columns: Columns;
   platforms?: readonly NodeJS.Platform[];
   platformNote?: string;
-  rows(ctx: TableContext): Iterable<Readonly<Record<Columns[number]["name"], Value>>>;
+  constraints?: readonly Columns[number]["name"][];
+  secret?: boolean;
+  note?: string;
+  rows(ctx: TableContext, scan: ScanConstraints): Iterable<Readonly<Record<Columns[number]["name"], Value>>>;
 }): TableDef<Columns[number]["name"]> {
   return def;
 }
@@ -69,6 +118,10 @@ export interface TableInfo {
   platforms?: NodeJS.Platform[];
   /** Whether it answers on the platform that asked. */
   available: boolean;
+  /** Columns a query must constrain (one of them); absent when none. */
+  constraints?: string[];
+  /** True when it answers only with secret tables enabled. */
+  secret?: boolean;
 }
 
 /** True when `def` answers on `platform`. */
@@ -92,5 +145,7 @@ export function describeTable(def: TableDef, platform: NodeJS.Platform): TableIn
     available: isAvailable(def, platform),
   };
   if (def.platforms !== undefined) info.platforms = [...def.platforms];
+  if (def.constraints !== undefined) info.constraints = [...def.constraints];
+  if (def.secret === true) info.secret = true;
   return info;
 }

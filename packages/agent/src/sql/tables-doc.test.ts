@@ -15,7 +15,7 @@ describe("docs/tables.md", () => {
       expect(doc).toContain(`## ${table.name}\n`);
       for (const column of table.columns) {
         expect(column.description, `${table.name}.${column.name}`).toBeTruthy();
-        expect(doc).toContain(`| \`${column.name}\` | ${column.type} |`);
+        expect(doc).toContain(`| \`${column.name}\` | ${column.type} | ${column.note === undefined ? "same" : column.note === "uplink" ? "Uplink only" : ""}`);
       }
     }
   });

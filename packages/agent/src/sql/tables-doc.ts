@@ -7,6 +7,9 @@ export const TABLES_DOC_PATH = "docs/tables.md";
 /** Escapes text for a Markdown table cell or paragraph: pipes would split cells, `<pid>` would read as HTML. */
 const escapeCell = (text: string): string => text.replaceAll("|", "\\|").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
 
+/** How a table or column compares with osquery's: a note, "uplink" for Uplink's own, absent for the same. */
+const osqueryCell = (note: string | undefined): string => (note === undefined ? "same" : note === "uplink" ? "Uplink only" : escapeCell(note));
+
 /**
  * Renders docs/tables.md from the table definitions: the same source the engine registers and
  * `uplink-agent tables` prints. Deterministic (no dates, no host facts), so a test can regenerate it
@@ -28,20 +31,36 @@ export function renderTablesDoc(tables: readonly TableDef[]): string {
     `  ${[...INTROSPECTION_PRAGMAS].map((p) => `\`${p}\``).join(", ")}.`,
     "- **Deadlines.** Each query runs in a worker process that is killed when the deadline passes (`timeout`) or",
     "  the caller cancels (`cancelled`); SQL errors fail with `query_failed` and SQLite's message.",
+    "- **Lazy columns.** Costly columns (`processes.cwd`, `listening_ports.pid`, …) are read only when the query",
+    "  names them or selects `*`.",
     "- **Caps.** Results stop at the row and byte caps (bytes = JSON size of `rows`) and then say `truncated: true`.",
     "- **Values.** INTEGER beyond ±2^53 comes back as a decimal string, BLOB as lower-case hex, ±Infinity as a string.",
+    "- **osquery.** Table and column names, types and units follow osquery's specs on Linux, so osquery and Fleet",
+    "  queries run unchanged; the *osquery* column says `same`, `Uplink only`, or how a column differs. osquery's",
+    "  dialect is accepted: a double-quoted token that names no column is a string, and osquery's functions",
+    "  (`split`, `regex_split`, `regex_match`, `inet_aton`, `concat_ws`, `to_base64`, `from_base64`,",
+    "  `conditional_to_base64`, `md5`, `sha1`, `sha256`, `log` as ln, `cot` and SQLite's math functions) exist.",
+    "- **Constraints.** `file` and `hash` need `path` or `directory` bound by `=`, `IN` (also `IN (SELECT …)`) or",
+    "  `LIKE` with a literal pattern (`%` one path segment, `%%` any depth); without one they fail naming the",
+    "  columns. Joining the two directly (`hash JOIN file USING (path)`) cannot be planned: bind one with `IN (SELECT …)`.",
+    "- **Secrets.** Tables marked *secret* fail unless the agent runs with `--enable-secret-tables`",
+    "  (`UPLINK_ENABLE_SECRET_TABLES=1`); `/etc/shadow` is never read.",
+    "- **Host root.** `--host-root DIR` (`UPLINK_HOST_ROOT`) makes tables read host files (/etc, /home, …) under DIR.",
     "- **Platforms.** A table marked for some platforms fails elsewhere with `query_failed`",
     "  `table X is not available on <platform>` rather than return wrong data.",
     "",
-    "| table | platforms | description |",
-    "|---|---|---|",
-    ...tables.map((t) => `| [\`${t.name}\`](#${t.name}) | ${t.platforms?.join(", ") ?? "all"} | ${escapeCell(t.description)} |`),
+    "| table | platforms | osquery | description |",
+    "|---|---|---|---|",
+    ...tables.map((t) => `| [\`${t.name}\`](#${t.name}) | ${t.platforms?.join(", ") ?? "all"} | ${osqueryCell(t.note)} | ${escapeCell(t.description)} |`),
   ];
   for (const t of tables) {
     out.push("", `## ${t.name}`, "", escapeCell(t.description), "");
     if (t.platforms !== undefined) out.push(`Platforms: ${t.platforms.join(", ")}${t.platformNote === undefined ? "" : ` (${t.platformNote})`}.`, "");
-    out.push("| column | type | description |", "|---|---|---|");
-    for (const c of t.columns) out.push(`| \`${c.name}\` | ${c.type} | ${escapeCell(c.description ?? "")} |`);
+    if (t.constraints !== undefined) out.push(`Requires a constraint on ${t.constraints.map((c) => `\`${c}\``).join(" or ")}.`, "");
+    if (t.secret === true) out.push("Secret: answers only when the agent runs with `--enable-secret-tables`.", "");
+    out.push(`osquery: ${osqueryCell(t.note)}.`, "");
+    out.push("| column | type | osquery | description |", "|---|---|---|---|");
+    for (const c of t.columns) out.push(`| \`${c.name}\` | ${c.type} | ${osqueryCell(c.note)} | ${escapeCell(c.description ?? "")} |`);
   }
   return `${out.join("\n")}\n`;
 }

@@ -11,6 +11,10 @@ export interface WorkerRequest {
   agent: AgentSnapshot;
   /** SQLite's hard heap limit for the query (0: none); the pool's RSS watchdog is the bound that always holds. */
   heapLimitBytes: number;
+  /** Directory read as the host's `/` by tables that read host files. */
+  hostRoot: string;
+  /** Whether the tables marked secret answer. */
+  secretTablesEnabled: boolean;
 }
 
 /** Query worker → host collector: the result, or the error code and message to throw as `CollectorError`. */

@@ -1,3 +1,4 @@
+import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
 import type { QueryResult } from "@uplink/protocol";
 import type { ApiClient } from "../client.js";
@@ -48,28 +49,54 @@ export function renderFanout(outcome: FanoutOutcome): string {
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
+/**
+ * The SQL text of `uplink query`: the last positional argument, or the content of `-f FILE` (`-f -`
+ * reads stdin), so that a query may begin with a `--` comment (which a shell argument would turn into
+ * an option). Returns the SQL and the positionals left for the target.
+ */
+export async function readQuerySource(target: string[], file: string | undefined, stdin: NodeJS.ReadableStream = process.stdin): Promise<{ sql: string; rest: string[] }> {
+  if (file === undefined) return { sql: target[target.length - 1] ?? "", rest: target.slice(0, -1) };
+  if (file !== "-") {
+    try {
+      return { sql: await readFile(file, "utf8"), rest: target };
+    } catch (err) {
+      throw new UsageError(`cannot read the query file ${file}: ${(err as Error).message}`);
+    }
+  }
+  const chunks: Buffer[] = [];
+  for await (const chunk of stdin) chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(String(chunk)));
+  return { sql: Buffer.concat(chunks).toString("utf8"), rest: target };
+}
+
 export function registerQuery(program: Command, context: () => CliContext): void {
   program
-    .command("query <target...>")
-    .usage('<agentId> "<sql>" | --label k=v "<sql>" | --all "<sql>"')
+    .command("query [target...]")
+    .usage('<agentId> "<sql>" | --label k=v "<sql>" | --all "<sql>" | <agentId> -f FILE|-')
     .description("run a read-only SQL query on one agent, or on every agent with the labels (--label) or on all (--all)")
     .option("--label <k=v>", "fan out to agents with this label (repeatable; all must match)", collect, [] as string[])
     .option("--all", "fan out to every agent")
     .option("--collector <name>", "collector that answers (default host)")
     .option("--timeout <ms>", "deadline in milliseconds", (v: string) => Number.parseInt(v, 10))
-    .action(async (target: string[], opts: { label: string[]; all?: boolean; collector?: string; timeout?: number }) => {
+    .option("-f, --file <file>", "read the SQL from FILE (- for stdin) instead of an argument; it may begin with a -- comment")
+    .action(async (target: string[], opts: { label: string[]; all?: boolean; collector?: string; timeout?: number; file?: string }) => {
       const ctx = context();
       const fanout = opts.all === true || opts.label.length > 0;
-      if (target.length !== (fanout ? 1 : 2)) {
-        throw new UsageError(fanout ? 'give one "<sql>" with --label or --all' : 'give <agentId> "<sql>", or --label k=v / --all with "<sql>"');
+      const expected = (fanout ? 1 : 2) - (opts.file === undefined ? 0 : 1);
+      if (target.length !== expected) {
+        throw new UsageError(
+          fanout
+            ? 'give one "<sql>" (or -f FILE) with --label or --all'
+            : 'give <agentId> "<sql>" (or <agentId> -f FILE), or --label k=v / --all with "<sql>"',
+        );
       }
+      const source = await readQuerySource(target, opts.file);
       const body = {
-        query: target[target.length - 1]!,
+        query: source.sql,
         ...(opts.collector ? { collector: opts.collector } : {}),
         ...(opts.timeout !== undefined ? { timeoutMs: opts.timeout } : {}),
       };
       if (!fanout) {
-        const answer = await queryAgent(ctx.client, target[0]!, body);
+        const answer = await queryAgent(ctx.client, source.rest[0]!, body);
         ctx.out(ctx.json ? JSON.stringify(answer) : renderResult(answer));
         return;
       }

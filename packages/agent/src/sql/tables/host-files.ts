@@ -3,12 +3,12 @@ import type { TableContext } from "../table-def.js";
 import { isVanishedError, passwd } from "./proc.js";
 
 /**
- * Where the host file `p` (an absolute path such as /etc/group) is read from: the context's mapping
- * when the engine provides one (tests move the host's root), else `p` itself. /proc and /sys are read
- * directly and never pass through here. Tables report `p`, the host's own path, in their columns.
+ * Where the host file `p` (an absolute path such as /etc/group) is read from: under the agent's host root
+ * (`--host-root`, which tests move). /proc and /sys are read directly and never pass through here. Tables
+ * report `p`, the host's own path, in their columns.
  */
 export function hostPath(ctx: TableContext, p: string): string {
-  return (ctx as { hostPath?: (p: string) => string }).hostPath?.(p) ?? p;
+  return ctx.hostPath(p);
 }
 
 /** Reads the host file `p` through {@link hostPath}; undefined when it is absent, a directory or not readable. */

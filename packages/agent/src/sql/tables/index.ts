@@ -1,11 +1,16 @@
 import type { TableDef } from "../table-def.js";
-import { agentTable } from "./agent.js";
+import { agentTable, osqueryInfoTable } from "./agent.js";
+import { acpiTablesTable, smbiosTablesTable } from "./firmware.js";
+import { fileLinesTable, fileTable, hashTable, parseJsonTable } from "./files.js";
 import { listeningPortsTable } from "./listening-ports.js";
 import { mountsTable } from "./mounts.js";
-import { networkInterfacesTable } from "./network-interfaces.js";
+import { interfaceAddressesTable, interfaceDetailsTable } from "./network-interfaces.js";
+import { osqueryEvents, osqueryRegistryTable, osquerySchedule } from "./osquery-utility.js";
+import { portagePackagesTable, vscodeExtensionsTable, yumSourcesTable } from "./packages.js";
 import { processesTable } from "./processes.js";
-import { cpuTable, loadAverage, memoryTable } from "./resources.js";
-import { osReleaseTable, systemInfo, uptimeTable } from "./system.js";
+import { cpuTimeTable, loadAverage, memoryInfoTable } from "./resources.js";
+import { authorizedKeysTable, processEnvsTable, shellHistoryTable, userSshKeysTable } from "./secrets.js";
+import { kernelInfoTable, osReleaseTable, osVersionTable, systemInfo, uptimeTable } from "./system.js";
 import { usersTable } from "./users.js";
 // osquery's Linux tables, from here to the end of HOST_TABLES.
 import { groupsTable, userGroupsTable } from "./accounts.js";
@@ -29,16 +34,36 @@ import { timeTable } from "./time.js";
  */
 export const HOST_TABLES: readonly TableDef[] = [
   systemInfo,
+  osVersionTable,
   osReleaseTable,
-  cpuTable,
+  kernelInfoTable,
+  cpuTimeTable,
   loadAverage,
-  memoryTable,
+  memoryInfoTable,
   mountsTable,
-  networkInterfacesTable,
+  interfaceAddressesTable,
+  interfaceDetailsTable,
   processesTable,
   listeningPortsTable,
   usersTable,
   uptimeTable,
+  fileTable,
+  hashTable,
+  processEnvsTable,
+  shellHistoryTable,
+  authorizedKeysTable,
+  userSshKeysTable,
+  fileLinesTable,
+  parseJsonTable,
+  yumSourcesTable,
+  portagePackagesTable,
+  vscodeExtensionsTable,
+  acpiTablesTable,
+  smbiosTablesTable,
+  osqueryInfoTable,
+  osqueryRegistryTable(() => HOST_TABLES),
+  osquerySchedule,
+  osqueryEvents,
   agentTable,
   // osquery's Linux tables: accounts and logins, packages, scheduled jobs, processes, network, kernel, devices, apps.
   groupsTable,

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { SocketAddress } from "node:net";
 import { endianness } from "node:os";
-import { defineTable } from "../table-def.js";
+import { defineTable, wants } from "../table-def.js";
 import { isVanishedError, listPids, readTextIfPresent } from "./proc.js";
 
 /** TCP_LISTEN and TCP_CLOSE in /proc/net/{tcp,udp}'s `st` column (include/net/tcp_states.h). */
@@ -73,8 +73,8 @@ export function parseProcNet(text: string, protocol: "tcp" | "udp", family: "IPv
  * Stops as soon as every inode is found; processes whose fds we may not read (other users', when not
  * root) or that exit mid-scan are skipped, so their sockets keep an unknown pid.
  */
-function ownersOf(inodes: ReadonlySet<number>): Map<number, number> {
-  const owners = new Map<number, number>();
+function ownersOf(inodes: ReadonlySet<number>): Map<number, { pid: number; fd: number }> {
+  const owners = new Map<number, { pid: number; fd: number }>();
   if (inodes.size === 0) return owners;
   for (const pid of listPids("listening_ports")) {
     let fds: string[];
@@ -94,7 +94,7 @@ function ownersOf(inodes: ReadonlySet<number>): Map<number, number> {
       const m = /^socket:\[(\d+)\]$/.exec(target);
       if (m === null) continue;
       const inode = Number(m[1]);
-      if (inodes.has(inode) && !owners.has(inode)) owners.set(inode, pid);
+      if (inodes.has(inode) && !owners.has(inode)) owners.set(inode, { pid, fd: Number(fd) });
     }
     if (owners.size === inodes.size) break;
   }
@@ -109,35 +109,67 @@ function processName(pid: number): string | null {
   }
 }
 
+/** IPPROTO_* and AF_* numbers, as osquery reports protocol and family. */
+const PROTOCOL_NUMBER = { tcp: 6, udp: 17 } as const;
+const FAMILY_NUMBER = { IPv4: 2, IPv6: 10 } as const;
+
+/** The inode of this process's network namespace, which is the one /proc/net describes. */
+function netNamespace(): string | null {
+  try {
+    return /\[(\d+)\]/.exec(readlinkSync("/proc/self/ns/net"))?.[1] ?? null;
+  } catch {
+    return null;
+  }
+}
+
 /** `listening_ports`: listening TCP and bound UDP sockets, with the owning process where it can be found. */
 export const listeningPortsTable = defineTable({
   name: "listening_ports",
   description: "Listening TCP and bound UDP sockets from /proc/net, with the owning process where known.",
   platforms: ["linux"],
   platformNote: "it reads /proc/net",
+  note: "UNIX domain sockets are not listed (osquery lists them with family 1 and their path)",
   columns: [
-    { name: "protocol", type: "TEXT", description: "tcp or udp" },
-    { name: "family", type: "TEXT", description: "IPv4 or IPv6" },
-    { name: "address", type: "TEXT", description: "Local address (0.0.0.0 or :: for every address)" },
+    { name: "pid", type: "INTEGER", description: "Owning process; -1 when unknown (another user's process, unless the agent runs as root)" },
     { name: "port", type: "INTEGER", description: "Local port" },
-    { name: "pid", type: "INTEGER", description: "Owning process; null when unknown (another user's process, unless the agent runs as root)" },
-    { name: "process", type: "TEXT", description: "Owning process's command name; null when unknown" },
-    { name: "uid", type: "INTEGER", description: "User id that owns the socket" },
-    { name: "inode", type: "INTEGER", description: "Socket inode" },
+    { name: "protocol", type: "INTEGER", description: "Transport protocol number: 6 TCP, 17 UDP" },
+    { name: "family", type: "INTEGER", description: "Address family number: 2 IPv4, 10 IPv6" },
+    { name: "address", type: "TEXT", description: "Local address (0.0.0.0 or :: for every address)" },
+    { name: "fd", type: "INTEGER", description: "File descriptor of the socket in the owning process; -1 when unknown" },
+    { name: "socket", type: "INTEGER", description: "Socket inode" },
+    { name: "path", type: "TEXT", description: "Path of a UNIX domain socket; empty for TCP and UDP" },
+    { name: "net_namespace", type: "TEXT", description: "Inode of the network namespace" },
+    { name: "uid", type: "INTEGER", description: "User id that owns the socket", note: "uplink" },
+    { name: "process", type: "TEXT", description: "Owning process's command name; null when unknown", note: "uplink" },
   ],
-  *rows() {
+  *rows(_ctx, scan) {
     const sockets: ListeningSocket[] = [];
     for (const s of SOURCES) {
       // A kernel without IPv6 has no tcp6/udp6 file; that is not an error.
       const text = readTextIfPresent(s.file);
       if (text !== undefined) sockets.push(...parseProcNet(text, s.protocol, s.family));
     }
-    const owners = ownersOf(new Set(sockets.map((s) => s.inode).filter((i) => i > 0)));
+    // Finding owners walks every process's fds: only when the query may read pid, fd or process.
+    const needOwners = wants(scan, "pid") || wants(scan, "fd") || wants(scan, "process");
+    const owners = needOwners ? ownersOf(new Set(sockets.map((s) => s.inode).filter((i) => i > 0))) : new Map<number, { pid: number; fd: number }>();
     const names = new Map<number, string | null>();
+    const ns = netNamespace();
     for (const s of sockets) {
-      const pid = owners.get(s.inode) ?? null;
-      if (pid !== null && !names.has(pid)) names.set(pid, processName(pid));
-      yield { ...s, pid, process: pid === null ? null : (names.get(pid) ?? null) };
+      const owner = owners.get(s.inode);
+      if (owner !== undefined && !names.has(owner.pid)) names.set(owner.pid, processName(owner.pid));
+      yield {
+        pid: needOwners ? (owner?.pid ?? -1) : null,
+        port: s.port,
+        protocol: PROTOCOL_NUMBER[s.protocol],
+        family: FAMILY_NUMBER[s.family],
+        address: s.address,
+        fd: needOwners ? (owner?.fd ?? -1) : null,
+        socket: s.inode,
+        path: "",
+        net_namespace: ns,
+        uid: s.uid,
+        process: owner === undefined ? null : (names.get(owner.pid) ?? null),
+      };
     }
   },
 });

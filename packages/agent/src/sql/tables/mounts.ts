@@ -1,4 +1,4 @@
-import { statfsSync } from "node:fs";
+import { realpathSync, statfsSync } from "node:fs";
 import { defineTable } from "../table-def.js";
 import { readRequired } from "./proc.js";
 
@@ -38,30 +38,33 @@ export function parseMounts(text: string): MountEntry[] {
 }
 
 interface Sizes {
-  size: bigint;
-  free: bigint;
-  available: bigint;
-  used: bigint;
+  blocks_size: bigint;
+  blocks: bigint;
+  blocks_free: bigint;
+  blocks_available: bigint;
   inodes: bigint;
   inodes_free: bigint;
 }
 
-/** statfs() of one mount point in bytes, or null when it is a network file system or cannot be read. */
+/** statfs() of one mount point in blocks, or null when it is a network file system or cannot be read. */
 function sizesOf(entry: MountEntry): Sizes | null {
   if (NETWORK_FS.test(entry.type)) return null;
   try {
     const s = statfsSync(entry.path, { bigint: true });
-    return {
-      size: s.blocks * s.bsize,
-      free: s.bfree * s.bsize,
-      available: s.bavail * s.bsize,
-      used: (s.blocks - s.bfree) * s.bsize,
-      inodes: s.files,
-      inodes_free: s.ffree,
-    };
+    return { blocks_size: s.bsize, blocks: s.blocks, blocks_free: s.bfree, blocks_available: s.bavail, inodes: s.files, inodes_free: s.ffree };
   } catch {
     // A mount point hidden by a later mount, or one we may not enter: the mount is real, its sizes unknown.
     return null;
+  }
+}
+
+/** The device's canonical path (a /dev/mapper link resolved), or the device as written when it is no path. */
+function deviceAlias(device: string): string {
+  if (!device.startsWith("/")) return device;
+  try {
+    return realpathSync(device);
+  } catch {
+    return device;
   }
 }
 
@@ -73,27 +76,32 @@ export const mountsTable = defineTable({
   platformNote: "it reads /proc/self/mounts",
   columns: [
     { name: "device", type: "TEXT", description: "Mounted device or source (e.g. /dev/sda1, tmpfs)" },
+    { name: "device_alias", type: "TEXT", description: "The device's canonical path (symbolic links resolved)" },
     { name: "path", type: "TEXT", description: "Mount point" },
     { name: "type", type: "TEXT", description: "File system type (ext4, xfs, tmpfs, ...)" },
-    { name: "options", type: "TEXT", description: "Mount options, comma-separated" },
-    { name: "size", type: "INTEGER", description: "Total size in bytes; null for network file systems or when statfs fails" },
-    { name: "free", type: "INTEGER", description: "Free bytes, including those reserved for root" },
-    { name: "available", type: "INTEGER", description: "Bytes available to unprivileged users" },
-    { name: "used", type: "INTEGER", description: "Used bytes (size - free)" },
+    { name: "blocks_size", type: "INTEGER", description: "Block size in bytes; null for network file systems or when statfs fails" },
+    { name: "blocks", type: "INTEGER", description: "Total blocks" },
+    { name: "blocks_free", type: "INTEGER", description: "Free blocks, including those reserved for root" },
+    { name: "blocks_available", type: "INTEGER", description: "Blocks available to unprivileged users" },
     { name: "inodes", type: "INTEGER", description: "Total inodes" },
     { name: "inodes_free", type: "INTEGER", description: "Free inodes" },
+    { name: "flags", type: "TEXT", description: "Mount options, comma-separated" },
   ],
   *rows() {
     for (const entry of parseMounts(readRequired("/proc/self/mounts", "mounts"))) {
       const s = sizesOf(entry);
       yield {
-        ...entry,
-        size: s?.size ?? null,
-        free: s?.free ?? null,
-        available: s?.available ?? null,
-        used: s?.used ?? null,
+        device: entry.device,
+        device_alias: deviceAlias(entry.device),
+        path: entry.path,
+        type: entry.type,
+        blocks_size: s?.blocks_size ?? null,
+        blocks: s?.blocks ?? null,
+        blocks_free: s?.blocks_free ?? null,
+        blocks_available: s?.blocks_available ?? null,
         inodes: s?.inodes ?? null,
         inodes_free: s?.inodes_free ?? null,
+        flags: entry.options,
       };
     }
   },

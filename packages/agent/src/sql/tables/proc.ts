@@ -129,7 +129,7 @@ export function parsePasswd(text: string): PasswdEntry[] {
 
 /** The local users of /etc/passwd (never /etc/shadow), memoised per query. */
 export function passwd(ctx: TableContext): PasswdEntry[] {
-  return ctx.memo("etc.passwd", () => parsePasswd(readTextIfPresent("/etc/passwd") ?? ""));
+  return ctx.memo("etc.passwd", () => parsePasswd(readTextIfPresent(ctx.hostPath("/etc/passwd")) ?? ""));
 }
 
 /** uid → user name from /etc/passwd, memoised per query; the first entry wins for a duplicated uid. */

@@ -1,35 +1,42 @@
-import { cpus, freemem, loadavg, totalmem } from "node:os";
+import { loadavg } from "node:os";
 import { CollectorError } from "../../errors.js";
 import { defineTable } from "../table-def.js";
 import { readRequired } from "./proc.js";
 
-/** `cpu`: cumulative time per logical CPU since boot. */
-export const cpuTable = defineTable({
-  name: "cpu",
-  description: "Each logical CPU with its model, speed and cumulative times since boot (one row per core).",
+/** One `cpuN` line of /proc/stat: the core and its ten counters, in USER_HZ ticks. */
+export function parseCpuTimes(text: string): { core: number; times: number[] }[] {
+  const out: { core: number; times: number[] }[] = [];
+  for (const line of text.split("\n")) {
+    const m = /^cpu(\d+)\s+(.*)$/.exec(line);
+    if (m === null) continue;
+    out.push({ core: Number(m[1]), times: (m[2] as string).trim().split(/\s+/).map(Number) });
+  }
+  return out;
+}
+
+/** `cpu_time`: cumulative time per logical CPU since boot, from /proc/stat. */
+export const cpuTimeTable = defineTable({
+  name: "cpu_time",
+  description: "Time each logical CPU spent in each state since boot, from /proc/stat (one row per core), in USER_HZ ticks.",
+  platforms: ["linux"],
+  platformNote: "it reads /proc/stat",
   columns: [
     { name: "core", type: "INTEGER", description: "Logical CPU index, from 0" },
-    { name: "model", type: "TEXT", description: "CPU model name" },
-    { name: "speed_mhz", type: "INTEGER", description: "Current (or nominal) clock speed in MHz" },
-    { name: "user_ms", type: "INTEGER", description: "Time in user mode, ms" },
-    { name: "nice_ms", type: "INTEGER", description: "Time in user mode at low priority (nice), ms" },
-    { name: "system_ms", type: "INTEGER", description: "Time in kernel mode, ms" },
-    { name: "idle_ms", type: "INTEGER", description: "Idle time, ms" },
-    { name: "irq_ms", type: "INTEGER", description: "Time servicing interrupts, ms" },
+    { name: "user", type: "INTEGER", description: "Time in user mode" },
+    { name: "nice", type: "INTEGER", description: "Time in user mode at low priority (nice)" },
+    { name: "system", type: "INTEGER", description: "Time in kernel mode" },
+    { name: "idle", type: "INTEGER", description: "Idle time" },
+    { name: "iowait", type: "INTEGER", description: "Time waiting for I/O" },
+    { name: "irq", type: "INTEGER", description: "Time servicing interrupts" },
+    { name: "softirq", type: "INTEGER", description: "Time servicing softirqs" },
+    { name: "steal", type: "INTEGER", description: "Time taken by other virtual machines" },
+    { name: "guest", type: "INTEGER", description: "Time running a guest's virtual CPU" },
+    { name: "guest_nice", type: "INTEGER", description: "Time running a niced guest's virtual CPU" },
   ],
   *rows() {
-    let core = 0;
-    for (const c of cpus()) {
-      yield {
-        core: core++,
-        model: c.model,
-        speed_mhz: c.speed,
-        user_ms: c.times.user,
-        nice_ms: c.times.nice,
-        system_ms: c.times.sys,
-        idle_ms: c.times.idle,
-        irq_ms: c.times.irq,
-      };
+    for (const { core, times } of parseCpuTimes(readRequired("/proc/stat", "cpu_time"))) {
+      const t = (i: number): number | null => times[i] ?? null;
+      yield { core, user: t(0), nice: t(1), system: t(2), idle: t(3), iowait: t(4), irq: t(5), softirq: t(6), steal: t(7), guest: t(8), guest_nice: t(9) };
     }
   },
 });
@@ -37,17 +44,16 @@ export const cpuTable = defineTable({
 /** `load_average`: the 1/5/15-minute run-queue averages. Windows has none (Node reports zeros), so it is excluded. */
 export const loadAverage = defineTable({
   name: "load_average",
-  description: "System load averages over 1, 5 and 15 minutes (one row).",
+  description: "System load averages over 1, 5 and 15 minutes (three rows).",
   platforms: ["linux", "darwin", "freebsd", "openbsd", "netbsd", "sunos", "aix"],
   platformNote: "Windows has no load average",
   columns: [
-    { name: "load1", type: "REAL", description: "Average over the last minute" },
-    { name: "load5", type: "REAL", description: "Average over the last 5 minutes" },
-    { name: "load15", type: "REAL", description: "Average over the last 15 minutes" },
+    { name: "period", type: "TEXT", description: "1m, 5m or 15m" },
+    { name: "average", type: "TEXT", description: "Load average over the period, six decimals (e.g. 0.250000)" },
   ],
   *rows() {
-    const [load1, load5, load15] = loadavg();
-    yield { load1: load1 ?? null, load5: load5 ?? null, load15: load15 ?? null };
+    const averages = loadavg();
+    for (const [i, period] of ["1m", "5m", "15m"].entries()) yield { period, average: (averages[i] ?? 0).toFixed(6) };
   },
 });
 
@@ -63,37 +69,40 @@ export function parseMeminfo(text: string): Map<string, number> {
   return fields;
 }
 
-/** `memory`: physical memory and swap. Linux reads /proc/meminfo; elsewhere only total and free are known. */
-export const memoryTable = defineTable({
-  name: "memory",
-  description: "Physical memory and swap, in bytes (one row); fields other than total and free are null off Linux.",
+/** `memory_info`: physical memory and swap, from /proc/meminfo. */
+export const memoryInfoTable = defineTable({
+  name: "memory_info",
+  description: "Physical memory and swap, in bytes (one row), from /proc/meminfo.",
+  platforms: ["linux"],
+  platformNote: "it reads /proc/meminfo",
   columns: [
-    { name: "total", type: "INTEGER", description: "Physical memory" },
-    { name: "free", type: "INTEGER", description: "Unused memory (MemFree)" },
-    { name: "available", type: "INTEGER", description: "Memory available for new work without swapping (MemAvailable)" },
+    { name: "memory_total", type: "INTEGER", description: "Physical memory (MemTotal)" },
+    { name: "memory_free", type: "INTEGER", description: "Unused memory (MemFree)" },
+    { name: "memory_available", type: "INTEGER", description: "Memory available for new work without swapping (MemAvailable)" },
     { name: "buffers", type: "INTEGER", description: "Block device buffers" },
     { name: "cached", type: "INTEGER", description: "Page cache (Cached)" },
-    { name: "shared", type: "INTEGER", description: "Shared memory, tmpfs included (Shmem)" },
+    { name: "swap_cached", type: "INTEGER", description: "Swap used as cache (SwapCached)" },
+    { name: "active", type: "INTEGER", description: "Memory in active use (Active)" },
+    { name: "inactive", type: "INTEGER", description: "Memory less recently used (Inactive)" },
     { name: "swap_total", type: "INTEGER", description: "Swap space" },
     { name: "swap_free", type: "INTEGER", description: "Unused swap space" },
   ],
-  *rows(ctx) {
-    if (ctx.platform !== "linux") {
-      yield { total: totalmem(), free: freemem(), available: null, buffers: null, cached: null, shared: null, swap_total: null, swap_free: null };
-      return;
-    }
-    const m = parseMeminfo(readRequired("/proc/meminfo", "memory"));
+  *rows() {
+    const m = parseMeminfo(readRequired("/proc/meminfo", "memory_info"));
     const total = m.get("MemTotal");
-    if (total === undefined) throw new CollectorError("query_failed", "table memory: /proc/meminfo has no MemTotal line");
+    if (total === undefined) throw new CollectorError("query_failed", "table memory_info: /proc/meminfo has no MemTotal line");
+    const get = (key: string): number | null => m.get(key) ?? null;
     yield {
-      total,
-      free: m.get("MemFree") ?? null,
-      available: m.get("MemAvailable") ?? null,
-      buffers: m.get("Buffers") ?? null,
-      cached: m.get("Cached") ?? null,
-      shared: m.get("Shmem") ?? null,
-      swap_total: m.get("SwapTotal") ?? null,
-      swap_free: m.get("SwapFree") ?? null,
+      memory_total: total,
+      memory_free: get("MemFree"),
+      memory_available: get("MemAvailable"),
+      buffers: get("Buffers"),
+      cached: get("Cached"),
+      swap_cached: get("SwapCached"),
+      active: get("Active"),
+      inactive: get("Inactive"),
+      swap_total: get("SwapTotal"),
+      swap_free: get("SwapFree"),
     };
   },
 });
