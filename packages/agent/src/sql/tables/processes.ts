@@ -1,6 +1,6 @@
 import { readFileSync, readlinkSync } from "node:fs";
 import { defineTable, wants } from "../table-def.js";
-import { bootTime, isVanishedError, listPids, systemConstants, userNames } from "./proc.js";
+import { bootTime, isVanishedError, listPids, systemConstants } from "./proc.js";
 
 /** The fields of /proc/<pid>/stat the table uses, in raw kernel units. */
 export interface ProcStat {
@@ -125,7 +125,6 @@ export const processesTable = defineTable({
     { name: "threads", type: "INTEGER", description: "Number of threads" },
     { name: "nice", type: "INTEGER", description: "Nice value (-20 to 19)" },
     { name: "cgroup_path", type: "TEXT", description: "Control group path (cgroup v2, else the first hierarchy)" },
-    { name: "user", type: "TEXT", description: "User name of the real uid from /etc/passwd, null when unknown", note: "uplink" },
   ],
   *rows(ctx, scan) {
     // The costlier per-process reads happen only when the query mentions a column that needs them.
@@ -134,7 +133,6 @@ export const processesTable = defineTable({
     const needExe = need("path") || need("on_disk");
     const { clockTicks, pageSize } = systemConstants();
     const btime = bootTime(ctx, "processes");
-    const names = userNames(ctx);
     for (const pid of listPids("processes")) {
       // Any of these reads fails when the process exits mid-scan; that process is skipped, never an error.
       let stat: ProcStat | undefined;
@@ -183,7 +181,6 @@ export const processesTable = defineTable({
         threads: stat.threads,
         nice: stat.nice,
         cgroup_path: need("cgroup_path") ? cgroupPath(pid) : null,
-        user: uid === null ? null : (names.get(uid) ?? null),
       };
     }
   },
