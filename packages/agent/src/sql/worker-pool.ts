@@ -1,5 +1,6 @@
-import { fork, type ChildProcess } from "node:child_process";
+import { fork, spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
+import { inSingleExecutable, WORKER_ROLE, WORKER_ROLE_ENV } from "../single-executable.js";
 import type { WorkerReply, WorkerRequest } from "./worker-messages.js";
 
 /** A worker process died (crashed, or was killed by the pool) while a request was pending. */
@@ -30,8 +31,7 @@ export class QueryWorker {
   #gone = false;
 
   constructor(path: string, onExit: (w: QueryWorker) => void) {
-    // execArgv: [] so the worker never inherits the parent's --inspect or loader flags; stdout is unused.
-    this.#child = fork(path, [], { execArgv: [], stdio: ["ignore", "ignore", "pipe", "ipc"], serialization: "json" });
+    this.#child = launchWorker(path);
     this.#child.stderr?.setEncoding("utf8");
     this.#child.stderr?.on("data", (chunk: string) => {
       this.#stderr = (this.#stderr + chunk).slice(-STDERR_TAIL_CHARS);
@@ -123,6 +123,20 @@ export class QueryWorker {
     const timer = setTimeout(() => this.kill(), RETIRE_GRACE_MS);
     void this.exited.then(() => clearTimeout(timer));
   }
+}
+
+/**
+ * How a query worker process is started: `fork` of the compiled worker script, or, inside the single
+ * executable (where there is no script to fork), the executable itself started in worker mode through
+ * an environment switch that `sea-main` reads. Either way the child talks JSON over an IPC channel.
+ */
+export function launchWorker(path: string): ChildProcess {
+  const stdio = ["ignore", "ignore", "pipe", "ipc"] as const;
+  if (inSingleExecutable()) {
+    return spawn(process.execPath, [], { stdio: [...stdio], serialization: "json", env: { ...process.env, [WORKER_ROLE_ENV]: WORKER_ROLE } });
+  }
+  // execArgv: [] so the worker never inherits the parent's --inspect or loader flags; stdout is unused.
+  return fork(path, [], { execArgv: [], stdio: [...stdio], serialization: "json" });
 }
 
 /** Sizing of a {@link WorkerPool}. */
@@ -244,7 +258,7 @@ export class WorkerPool {
   }
 
   #spawn(): QueryWorker {
-    if (!existsSync(this.#options.workerPath)) {
+    if (!inSingleExecutable() && !existsSync(this.#options.workerPath)) {
       throw new WorkerExitedError(`query worker not found at ${this.#options.workerPath}; build the agent first (pnpm build)`);
     }
     const worker = new QueryWorker(this.#options.workerPath, (w) => {
