@@ -148,6 +148,7 @@ async function packageAgent() {
   chmodSync(join(tarDir, "uplink-agent"), 0o755);
   const unitValues = { STATE_DIR: "/var/lib/uplink-agent", SETTINGS_FILE: "/etc/default/uplink-agent" };
   writeFileSync(join(tarDir, "uplink-agent.service"), template("uplink-agent.service", { ...unitValues, BIN: "/usr/local/bin/uplink-agent" }));
+  copyFileSync(join(HERE, "files", "uplink-agent.default"), join(tarDir, "uplink-agent.default"));
   writeFileSync(join(tarDir, "README.md"), template("README.tarball.md", { VERSION: agentVersion, ARCH: NODE_ARCH }));
   tarGz(WORK, [base], join(OUT, `${base}.tar.gz`));
 

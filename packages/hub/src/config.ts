@@ -6,6 +6,7 @@ import {
   DEFAULT_QUERY_TIMEOUT_MS,
   MAX_TIMEOUT_MS,
 } from "@uplink/protocol";
+import { fileURLToPath } from "node:url";
 import { z } from "zod";
 
 export const DEFAULT_PORT = 7070;
@@ -22,6 +23,9 @@ export const DEFAULT_SEND_HARD_LIMIT_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_AGENT_FRAME_RATE = 1000;
 /** Enrollment attempts allowed per client address per minute. */
 export const DEFAULT_ENROLL_RATE = 30;
+
+/** Where `pnpm package` writes, seen from this module in packages/hub/dist/: the workspace's dist/packages. */
+export const DEFAULT_PACKAGES_DIR = fileURLToPath(new URL("../../../dist/packages", import.meta.url));
 
 /** `15000`, `15000ms`, `15s`, `2m` → milliseconds. */
 const Duration = z.union([z.number(), z.string()]).transform((value, ctx) => {
@@ -62,6 +66,12 @@ export const HubConfigSchema = z.object({
   tlsCert: z.string().min(1).optional(),
   tlsKey: z.string().min(1).optional(),
   logLevel: z.enum(LOG_LEVELS).default(DEFAULT_LOG_LEVEL),
+  // ── Host installs: the packages served at /downloads/ and the URL hosts reach this hub at ──
+  packagesDir: z.string().min(1).default(DEFAULT_PACKAGES_DIR),
+  publicUrl: z
+    .url({ protocol: /^https?$/, message: "expected the hub's http(s):// URL as hosts reach it" })
+    .transform((u) => u.replace(/\/+$/, ""))
+    .optional(),
 })
   .refine((c) => c.sendHardLimitBytes > c.sendHighWaterBytes, { message: "must be larger than --send-high-water", path: ["sendHardLimitBytes"] })
   .refine((c) => (c.tlsCert === undefined) === (c.tlsKey === undefined), { message: "--tls-cert and --tls-key go together", path: ["tlsCert"] })
@@ -91,6 +101,8 @@ export const HUB_SETTINGS: readonly { key: keyof HubConfig; flag: string; env: s
   { key: "tlsCert", flag: "--tls-cert <file>", env: "UPLINK_TLS_CERT", description: "PEM certificate (chain): serve HTTPS and WSS" },
   { key: "tlsKey", flag: "--tls-key <file>", env: "UPLINK_TLS_KEY", description: "PEM private key of --tls-cert" },
   { key: "logLevel", flag: "--log-level <level>", env: "UPLINK_LOG_LEVEL", description: "fatal, error, warn, info, debug, trace or silent" },
+  { key: "packagesDir", flag: "--packages-dir <dir>", env: "UPLINK_PACKAGES_DIR", description: "packages served at /downloads/ (what pnpm package writes)" },
+  { key: "publicUrl", flag: "--public-url <url>", env: "UPLINK_PUBLIC_URL", description: "the hub's URL as hosts reach it, for install.sh and install lines (default: the request's Host)" },
 ];
 
 /** A setting has a bad value; the message names it. */

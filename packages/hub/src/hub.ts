@@ -11,6 +11,7 @@ import { HealthPoller } from "./agents/health-poller.js";
 import { Authenticator } from "./api/auth.js";
 import { createRequestListener } from "./api/router.js";
 import { agentRoutes } from "./api/routes/agents.js";
+import { downloadRoutes } from "./api/routes/downloads.js";
 import { enrollRoutes } from "./api/routes/enroll.js";
 import { eventRoutes } from "./api/routes/events.js";
 import { queryRoutes } from "./api/routes/queries.js";
@@ -103,7 +104,7 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
   const auth = new Authenticator(store);
   const ready = async () => (await store.ready()) && (deps.bus?.ready() ?? true);
   const services: ApiServices = { config, hubId, ready, store, registry, router, queries, fanouts, events, streams, metrics, enrollLimiter, auth, log };
-  const routes = [systemRoutes, enrollRoutes, agentRoutes, queryRoutes, eventRoutes, tokenRoutes].flatMap((r) => r(services));
+  const routes = [systemRoutes, enrollRoutes, agentRoutes, queryRoutes, eventRoutes, tokenRoutes, downloadRoutes].flatMap((r) => r(services));
 
   const listener = createRequestListener(routes, { auth, log, ready });
   const httpOptions = { maxHeaderSize: 16 * 1024, requestTimeout: 10 * 60_000 };
