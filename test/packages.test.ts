@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { useHubs, type HubProcess } from "./fixtures/hub-process.js";
 import { ensurePackages, PACKAGES_DIR, type Packages } from "./fixtures/packages.js";
-import { logTail, ManagedProcess, runToCompletion, testFailed, type CliResult } from "./fixtures/process.js";
+import { logTail, ManagedProcess, runToCompletion, testFailed, uplinkHub, type CliResult } from "./fixtures/process.js";
 
 // One build of the packages for the whole file (and the whole run: package.mjs --if-stale).
 let pkgs: Packages;
@@ -234,6 +234,18 @@ describe("install.sh served by the hub", () => {
       expect(res.status, path).toBe(400);
       expect(res.body.error.code).toBe("invalid_request");
     }
+
+    // Enroll tokens come with the install line for this hub, from REST (the request's Host) and the CLI.
+    const enroll = await hub.api.post("/api/v1/tokens", { kind: "enroll", name: "hosts" });
+    expect(enroll.status).toBe(201);
+    expect(enroll.body.installLine).toBe(
+      `export UPLINK_ENROLL_TOKEN='${enroll.body.token}'; curl -fsSL '${hub.url}/install.sh' | sudo --preserve-env=UPLINK_ENROLL_TOKEN sh -s -- --label env=prod`,
+    );
+    expect((await hub.api.post("/api/v1/tokens", { kind: "api", name: "ops" })).body.installLine).toBeUndefined();
+    const cli = await uplinkHub(["token", "create", "--kind", "enroll", "--name", "cli", "--data-dir", hub.dataDir, "--public-url", "https://hub.example:7443/"]);
+    expect(cli.code, cli.stderr).toBe(0);
+    const [, , line, token] = cli.stdout.trimEnd().split("\n");
+    expect(line).toBe(`  export UPLINK_ENROLL_TOKEN='${token}'; curl -fsSL 'https://hub.example:7443/install.sh' | sudo --preserve-env=UPLINK_ENROLL_TOKEN sh -s -- --label env=prod`);
   });
 });
 
