@@ -3,7 +3,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, symlinkSync
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
-import { useHubs, type HubProcess } from "./fixtures/hub-process.js";
+import { makeTestCerts } from "./fixtures/certs.js";
+import { createTokenOnDisk, useHubs, type HubProcess } from "./fixtures/hub-process.js";
 import { ensurePackages, PACKAGES_DIR, type Packages } from "./fixtures/packages.js";
 import { logTail, ManagedProcess, runToCompletion, testFailed, uplinkHub, type CliResult } from "./fixtures/process.js";
 
@@ -188,6 +189,28 @@ describe("install.sh served by the hub", () => {
       expect(existsSync(prefix), `${prefix} after ${run.stderr}`).toBe(false);
     }
     expect((await good.api.get("/api/v1/agents")).body.agents).toEqual([]);
+  });
+
+  it("trusts a TLS hub's CA given with --ca for the downloads and passes it on to the agent", async () => {
+    const certs = makeTestCerts(await hubs.tempDir("uplink-pkg-certs-"));
+    const hub = await hubs.start({ logLevel: "info", args: ["--tls-cert", certs.server.cert, "--tls-key", certs.server.key] });
+    const base = `https://127.0.0.1:${hub.port}`;
+    const token = await createTokenOnDisk(hub.dataDir, "enroll");
+    const prefix = join(await hubs.tempDir("uplink-pkg-tls-"), "root");
+    const quoted = ["--prefix", prefix, "--ca", certs.ca].map((a) => `'${a}'`).join(" ");
+    const run = await runToCompletion("/bin/sh", ["-c", `curl -fsSL --cacert '${certs.ca}' ${base}/install.sh | sh -s -- ${quoted}`], {
+      env: { UPLINK_ENROLL_TOKEN: token },
+      timeoutMs: 120_000,
+    });
+    expect(run.code, run.stderr).toBe(0);
+    const m = INSTALLED.exec(run.stdout.trim());
+    expect(m, run.stdout).not.toBeNull();
+    const caCopy = join(prefix, "etc/uplink-agent/ca.pem");
+    expect(readFileSync(caCopy, "utf8")).toBe(readFileSync(certs.ca, "utf8"));
+    expect(JSON.parse(readFileSync(m![6]!, "utf8"))).toMatchObject({ hub: base, ca: caCopy });
+    // The agent connects over WSS trusting the CA its state file names.
+    const daemon = startDaemon(m![2]!, m![6]!, { PATH: "/nonexistent" }, prefix);
+    await connected(daemon);
   });
 
   it("installs for real through dpkg: enrolled, answering through the hub", async () => {

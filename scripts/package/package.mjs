@@ -205,13 +205,28 @@ async function packageCli() {
 }
 
 /**
- * npm tarballs of every package into dist/npm/. pnpm pack turns `workspace:*` into real versions; the
- * CLI's tarball carries one esbuild bundle and no dependencies, so it installs alone with only Node 20.
+ * npm tarballs of every package into dist/npm/. pnpm pack turns `workspace:*` into real versions. The hub
+ * and the agent carry @uplink/protocol inside (bundleDependencies), as it is not on the registry: each
+ * installs alone from its tarball (`npm install -g ./uplink-agent-<v>.tgz`). The CLI's tarball carries
+ * one esbuild bundle and no dependencies, so it installs alone with only Node 20 and no registry.
  */
 function packNpm(cliBundle) {
   mkdirSync(NPM_OUT, { recursive: true });
-  for (const pkg of ["protocol", "hub", "agent"]) {
-    run("pnpm", ["pack", "--pack-destination", NPM_OUT], { cwd: join(ROOT, "packages", pkg), stdio: ["ignore", "ignore", "inherit"] });
+  const packed = (pkg) => join(NPM_OUT, `uplink-${pkg}-${version(pkg)}.tgz`);
+  run("pnpm", ["pack", "--pack-destination", NPM_OUT], { cwd: join(ROOT, "packages", "protocol"), stdio: ["ignore", "ignore", "inherit"] });
+  for (const pkg of ["hub", "agent"]) {
+    const stage = join(WORK, `${pkg}-npm`);
+    mkdirSync(join(stage, "node_modules", "@uplink", "protocol"), { recursive: true });
+    run("pnpm", ["pack", "--pack-destination", stage], { cwd: join(ROOT, "packages", pkg), stdio: ["ignore", "ignore", "inherit"] });
+    run("tar", ["-xzf", join(stage, `uplink-${pkg}-${version(pkg)}.tgz`), "-C", stage, "--strip-components=1"]);
+    rmSync(join(stage, `uplink-${pkg}-${version(pkg)}.tgz`));
+    run("tar", ["-xzf", packed("protocol"), "-C", join(stage, "node_modules", "@uplink", "protocol"), "--strip-components=1"]);
+    const manifest = JSON.parse(readFileSync(join(stage, "package.json"), "utf8"));
+    manifest.bundleDependencies = ["@uplink/protocol"];
+    delete manifest.devDependencies;
+    delete manifest.scripts;
+    writeFileSync(join(stage, "package.json"), `${JSON.stringify(manifest, null, 2)}\n`);
+    run("npm", ["pack", "--silent", "--pack-destination", NPM_OUT], { cwd: stage, stdio: ["ignore", "ignore", "inherit"] });
   }
   // The CLI: a staged copy whose bin is the bundle (protocol, commander, zod, eventsource-parser inside).
   const stage = join(WORK, "cli-npm");
