@@ -52,7 +52,10 @@ while [ $# -gt 0 ]; do
     --hub) need_value "$@"; HUB=${2%/}; shift 2 ;;
     --method) need_value "$@"; method=$2; shift 2 ;;
     --prefix) need_value "$@"; prefix=${2%/}; shift 2 ;;
-    -h|--help) sed -n '2,/^set -u/p' "$0" 2>/dev/null | sed '$d'; exit 0 ;;
+    -h|--help)
+      echo "usage: install.sh [--token-file FILE | --token T] [--label k=v]... [--hostname NAME] [--ca FILE] [--hub URL] [--method deb|tarball] [--prefix DIR]"
+      echo "the token may also come from UPLINK_ENROLL_TOKEN (kept out of ps); see $HUB/install.sh for details"
+      exit 0 ;;
     *) fail "unknown option $1 (see the comment at the top of install.sh)" ;;
   esac
 done
@@ -60,6 +63,8 @@ case $HUB in http://*|https://*) ;; *) fail "no hub URL: give --hub URL" ;; esac
 [ -z "$token_file" ] || [ -r "$token_file" ] || fail "cannot read --token-file $token_file"
 [ -z "$ca" ] || [ -r "$ca" ] || fail "cannot read --ca $ca"
 case $ca in ''|/*) ;; *) ca=$(pwd)/$ca ;; esac
+# Paths end up in the undo list between single quotes, and the CA path in curl's arguments.
+case "$prefix$ca" in *"'"*|*' '*) fail "--prefix and --ca paths must not contain quotes or spaces" ;; esac
 case $token_file in ''|/*) ;; *) token_file=$(pwd)/$token_file ;; esac
 
 step=checks
@@ -116,7 +121,6 @@ fetch() {
   curl -fsS --retry 2 --connect-timeout 10 $curl_ca -o "$2" "$HUB/downloads/$1" 2>"$work/curl.err" ||
     fail "cannot fetch $HUB/downloads/$1: $(tail -n 1 "$work/curl.err")"
 }
-case $ca in *' '*) fail "the --ca path must not contain spaces" ;; esac
 fetch SHA256SUMS "$work/SHA256SUMS"
 if [ "$method" = deb ]; then pattern="uplink-agent_[0-9A-Za-z.+~-]+_$debarch\\.deb"; else pattern="uplink-agent-[0-9A-Za-z.+-]+-linux-$arch\\.tar\\.gz"; fi
 line=$(grep -E "^[0-9a-f]{64}  $pattern\$" "$work/SHA256SUMS" | tail -n 1)
@@ -194,7 +198,12 @@ else
     undo_first "rm -f '$settings'"
     cp "$work"/x/uplink-agent-*/uplink-agent.default "$settings" 2>/dev/null || printf 'UPLINK_LOG_LEVEL=info\n' >"$settings" || fail "cannot write $settings"
   fi
-  [ -f "$unit" ] && { cp -p "$unit" "$work/unit.old"; undo_first "mv -f '$work/unit.old' '$unit'"; } || undo_first "rm -f '$unit'"
+  if [ -f "$unit" ]; then
+    cp -p "$unit" "$work/unit.old" || fail "cannot keep the old $unit"
+    undo_first "mv -f '$work/unit.old' '$unit'"
+  else
+    undo_first "rm -f '$unit'"
+  fi
   sed -e "s#/usr/local/bin/uplink-agent#$bin#g" -e "s#/var/lib/uplink-agent/#$state_dir/#g" -e "s#/etc/default/uplink-agent#$settings#g" \
     "$work"/x/uplink-agent-*/uplink-agent.service >"$unit" && chmod 0644 "$unit" || fail "cannot write $unit"
 fi
