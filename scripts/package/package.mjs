@@ -18,7 +18,7 @@
  */
 import { createHash } from "node:crypto";
 import { execFileSync } from "node:child_process";
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -206,7 +206,7 @@ async function packageCli() {
 
 /**
  * npm tarballs of every package into dist/npm/. pnpm pack turns `workspace:*` into real versions. The hub
- * and the agent carry @uplink/protocol inside (bundleDependencies), as it is not on the registry: each
+ * and the agent carry @uplink/protocol (and its zod) inside (bundleDependencies), as it is not on the registry: each
  * installs alone from its tarball (`npm install -g ./uplink-agent-<v>.tgz`). The CLI's tarball carries
  * one esbuild bundle and no dependencies, so it installs alone with only Node 20 and no registry.
  */
@@ -221,8 +221,10 @@ function packNpm(cliBundle) {
     run("tar", ["-xzf", join(stage, `uplink-${pkg}-${version(pkg)}.tgz`), "-C", stage, "--strip-components=1"]);
     rmSync(join(stage, `uplink-${pkg}-${version(pkg)}.tgz`));
     run("tar", ["-xzf", packed("protocol"), "-C", join(stage, "node_modules", "@uplink", "protocol"), "--strip-components=1"]);
+    // npm counts the dependencies of a bundled package as bundled too: zod (pure JavaScript) goes along.
+    cpSync(realpathSync(join(ROOT, "packages", "protocol", "node_modules", "zod")), join(stage, "node_modules", "zod"), { recursive: true });
     const manifest = JSON.parse(readFileSync(join(stage, "package.json"), "utf8"));
-    manifest.bundleDependencies = ["@uplink/protocol"];
+    manifest.bundleDependencies = ["@uplink/protocol", "zod"];
     delete manifest.devDependencies;
     delete manifest.scripts;
     writeFileSync(join(stage, "package.json"), `${JSON.stringify(manifest, null, 2)}\n`);
