@@ -33,7 +33,16 @@ export const DEFAULT_WORKER_MEMORY_MB = 256;
 /** Every setting of `uplink-agent`: its command-line flag and the environment variable that stands in for it. */
 export const SETTINGS = {
   hub: { flags: "--hub <url>", env: "UPLINK_HUB", description: "hub base URL, http(s)://host:port" },
-  token: { flags: "--token <token>", env: "UPLINK_ENROLL_TOKEN", description: "enrollment token" },
+  token: {
+    flags: "--token <token>",
+    env: "UPLINK_ENROLL_TOKEN",
+    description: "enrollment token (visible in ps as a flag: prefer the variable or --token-file)",
+  },
+  tokenFile: {
+    flags: "--token-file <file>",
+    env: "UPLINK_ENROLL_TOKEN_FILE",
+    description: "file holding the enrollment token (wins over --token)",
+  },
   labels: {
     flags: "--label <key=value>",
     env: "UPLINK_LABELS",
@@ -144,6 +153,7 @@ const AgentConfigSchema = z
   .object({
     hub: HubUrl.optional(),
     token: z.string().min(1).optional(),
+    tokenFile: z.string().min(1).optional(),
     labels: LabelList.default({}),
     state: z.string().min(1).default(DEFAULT_STATE_PATH),
     hostname: z.string().min(1).max(255).optional(),

@@ -91,4 +91,5 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-process.exit(await main(process.argv));
+// Not a top-level await: the packaged single executable runs this module as CommonJS, which has none.
+void main(process.argv).then((code) => process.exit(code));

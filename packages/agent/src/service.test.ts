@@ -16,6 +16,11 @@ describe("renderUnit", () => {
     expect(unit).toContain("WantedBy=multi-user.target\n");
   });
 
+  it("runs the single executable without a script path", () => {
+    const unit = renderUnit({ execPath: "/usr/local/bin/uplink-agent", statePath: "/var/lib/uplink-agent/state.json" });
+    expect(unit).toContain('ExecStart="/usr/local/bin/uplink-agent" "run" "--state" "/var/lib/uplink-agent/state.json"\n');
+  });
+
   it("leaves User out when none is given", () => {
     expect(renderUnit({ execPath: "/n", binPath: "/b", statePath: "/s" })).not.toContain("User=");
   });

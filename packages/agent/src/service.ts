@@ -4,14 +4,15 @@ import { fileURLToPath } from "node:url";
 import { settingName, type AgentConfig } from "./config.js";
 import { ConfigError, ServiceInstallError } from "./errors.js";
 import { ExitCode } from "./exit-code.js";
+import { inSingleExecutable } from "./single-executable.js";
 
 /** The file name of the systemd unit `service install` writes. */
 export const UNIT_NAME = "uplink-agent.service";
 
-/** What the unit runs: this Node binary, this package's bin, and the state file. */
+/** What the unit runs: this Node binary, this package's bin (none for the single executable), and the state file. */
 export interface UnitSpec {
   execPath: string;
-  binPath: string;
+  binPath?: string | undefined;
   /** Absolute path of the state file. */
   statePath: string;
   user?: string | undefined;
@@ -29,7 +30,7 @@ export function systemdQuote(arg: string): string {
 
 /** Renders the unit: `uplink-agent run --state <abs path>`, restarted always except on exit 2 and 3. */
 export function renderUnit(spec: UnitSpec): string {
-  const exec = [spec.execPath, spec.binPath, "run", "--state", spec.statePath].map(systemdQuote).join(" ");
+  const exec = [spec.execPath, ...(spec.binPath === undefined ? [] : [spec.binPath]), "run", "--state", spec.statePath].map(systemdQuote).join(" ");
   return [
     "[Unit]",
     "Description=Uplink agent",
@@ -68,7 +69,7 @@ export async function installService(config: AgentConfig): Promise<InstalledServ
   const unitPath = join(config.unitDir, UNIT_NAME);
   const unit = renderUnit({
     execPath: process.execPath,
-    binPath: fileURLToPath(new URL("../bin/uplink-agent.js", import.meta.url)),
+    binPath: inSingleExecutable() ? undefined : fileURLToPath(new URL("../bin/uplink-agent.js", import.meta.url)),
     statePath,
     user: config.user,
   });

@@ -7,5 +7,8 @@ function readVersion(): string {
   return typeof version === "string" ? version : "0.0.0";
 }
 
+/** Set by `pnpm package` in the single executable, which has no package.json beside it. */
+declare const __UPLINK_AGENT_VERSION__: string | undefined;
+
 /** The agent's version, from its package.json; announced in `hello` and in health results. */
-export const AGENT_VERSION: string = readVersion();
+export const AGENT_VERSION: string = typeof __UPLINK_AGENT_VERSION__ === "string" ? __UPLINK_AGENT_VERSION__ : readVersion();

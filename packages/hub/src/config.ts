@@ -6,6 +6,7 @@ import {
   DEFAULT_QUERY_TIMEOUT_MS,
   MAX_TIMEOUT_MS,
 } from "@uplink/protocol";
+import { fileURLToPath } from "node:url";
 import { z } from "zod";
 
 export const DEFAULT_PORT = 7070;
@@ -33,6 +34,9 @@ export const DEFAULT_ENROLL_TOKEN_TTL_MS = 24 * 3600_000;
 /** Where `/metrics` is served: its own listener, on loopback unless told otherwise. */
 export const DEFAULT_METRICS_HOST = "127.0.0.1";
 export const DEFAULT_METRICS_PORT = 7071;
+
+/** Where `pnpm package` writes, seen from this module in packages/hub/dist/: the workspace's dist/packages. */
+export const DEFAULT_PACKAGES_DIR = fileURLToPath(new URL("../../../dist/packages", import.meta.url));
 
 /** `15000`, `15000ms`, `15s`, `2m`, `24h` → milliseconds. */
 const Duration = z.union([z.number(), z.string()]).transform((value, ctx) => {
@@ -85,6 +89,12 @@ export const HubConfigSchema = z.object({
   metricsHost: z.string().min(1).default(DEFAULT_METRICS_HOST),
   /** `off` serves no metrics at all; 0 picks a free port. */
   metricsPort: z.union([z.literal("off"), Int.min(0).max(65535)]).default(DEFAULT_METRICS_PORT),
+  // ── Host installs: the packages served at /downloads/ and the URL hosts reach this hub at ──
+  packagesDir: z.string().min(1).default(DEFAULT_PACKAGES_DIR),
+  publicUrl: z
+    .url({ protocol: /^https?$/, message: "expected the hub's http(s):// URL as hosts reach it" })
+    .transform((u) => u.replace(/\/+$/, ""))
+    .optional(),
 })
   .refine((c) => c.sendHardLimitBytes > c.sendHighWaterBytes, { message: "must be larger than --send-high-water", path: ["sendHardLimitBytes"] })
   .refine((c) => (c.tlsCert === undefined) === (c.tlsKey === undefined), { message: "--tls-cert and --tls-key go together", path: ["tlsCert"] })
@@ -121,6 +131,8 @@ export const HUB_SETTINGS: readonly { key: keyof HubConfig; flag: string; env: s
   { key: "enrollTokenUses", flag: "--enroll-token-uses <n>", env: "UPLINK_ENROLL_TOKEN_USES", description: "enrollments an enrollment token allows when it names none; 0 is unlimited" },
   { key: "metricsHost", flag: "--metrics-host <host>", env: "UPLINK_METRICS_HOST", description: "address of the /metrics listener" },
   { key: "metricsPort", flag: "--metrics-port <port>", env: "UPLINK_METRICS_PORT", description: "port of the /metrics listener (0 picks a free one; off serves no metrics)" },
+  { key: "packagesDir", flag: "--packages-dir <dir>", env: "UPLINK_PACKAGES_DIR", description: "packages served at /downloads/ (what pnpm package writes)" },
+  { key: "publicUrl", flag: "--public-url <url>", env: "UPLINK_PUBLIC_URL", description: "the hub's URL as hosts reach it, for install.sh and install lines (default: the request's Host)" },
 ];
 
 /**

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, stat } from "node:fs/promises";
+import { mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -7,7 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { parseConfig } from "../config.js";
 import { ConfigError, EnrollError } from "../errors.js";
 import { readStateFile } from "../state-file.js";
-import { enroll } from "./enroll.js";
+import { enroll, enrollToken } from "./enroll.js";
 
 /** A hub that answers every enrollment with the given status and body, remembering what it was sent. */
 async function fakeHub(status: number, body: unknown): Promise<{ url: string; server: Server; requests: Array<{ url?: string; body: unknown }> }> {
@@ -76,5 +76,25 @@ describe("enroll", () => {
   it("requires --hub and --token", async () => {
     await expect(enroll(parseConfig({ token: "t" }))).rejects.toThrow(ConfigError);
     await expect(enroll(parseConfig({ hub: "http://127.0.0.1:1" }))).rejects.toThrow("--token / UPLINK_ENROLL_TOKEN");
+  });
+
+  describe("the token", () => {
+    it("is read from --token-file, trimmed, and wins over --token", async () => {
+      const file = join(dir, "token");
+      await writeFile(file, "enr_file.s3cret\n");
+      expect(enrollToken(parseConfig({ token: "enr_flag", tokenFile: file }))).toBe("enr_file.s3cret");
+      expect(enrollToken(parseConfig({ token: "enr_flag" }))).toBe("enr_flag");
+    });
+
+    it("names the setting when the file is missing, empty or not one token", async () => {
+      const empty = join(dir, "empty");
+      const two = join(dir, "two");
+      await writeFile(empty, "\n");
+      await writeFile(two, "enr_1\nenr_2\n");
+      expect(() => enrollToken(parseConfig({ tokenFile: join(dir, "absent") }))).toThrow(/--token-file \/ UPLINK_ENROLL_TOKEN_FILE: cannot read .*ENOENT/);
+      expect(() => enrollToken(parseConfig({ tokenFile: empty }))).toThrow(/--token-file \/ UPLINK_ENROLL_TOKEN_FILE: .* is empty/);
+      expect(() => enrollToken(parseConfig({ tokenFile: two }))).toThrow(/does not hold one token/);
+      expect(() => enrollToken(parseConfig({}))).toThrow(ConfigError);
+    });
   });
 });

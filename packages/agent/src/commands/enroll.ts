@@ -1,9 +1,10 @@
+import { readFileSync } from "node:fs";
 import { hostname as osHostname } from "node:os";
 import { resolve } from "node:path";
 import { ENROLL_PATH, EnrollResponse, ERROR_CODES, ErrorBody, type EnrollRequest, type ErrorCode } from "@uplink/protocol";
 import type { Command } from "commander";
-import { requireSetting, type AgentConfig } from "../config.js";
-import { EnrollError } from "../errors.js";
+import { requireSetting, settingName, type AgentConfig } from "../config.js";
+import { ConfigError, EnrollError } from "../errors.js";
 import { postJson, type JsonAnswer } from "../hub-request.js";
 import { writeStateFile, type AgentState } from "../state-file.js";
 import { describeTlsFailure, loadTrust } from "../tls-trust.js";
@@ -11,6 +12,30 @@ import { settingOption, type Cli } from "./cli.js";
 
 /** How long enrollment waits for the hub before giving up. */
 const ENROLL_TIMEOUT_MS = 30_000;
+
+/** An enrollment token is one line of printable characters; a longer file is not a token file. */
+const MAX_TOKEN_FILE_BYTES = 4096;
+
+/**
+ * The enrollment token: the contents of `--token-file` (trimmed) when given, else `--token` /
+ * `UPLINK_ENROLL_TOKEN`. A file or the variable keeps the token out of `ps`, which shows every flag.
+ * Throws `ConfigError` naming the setting when neither is given or the file is unusable.
+ */
+export function enrollToken(config: AgentConfig): string {
+  if (config.tokenFile === undefined) return requireSetting(config, "token");
+  let text: string;
+  try {
+    text = readFileSync(config.tokenFile, "utf8");
+  } catch (err) {
+    throw new ConfigError(settingName("tokenFile"), `cannot read ${config.tokenFile}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  const token = text.trim();
+  if (token === "") throw new ConfigError(settingName("tokenFile"), `${config.tokenFile} is empty`);
+  if (text.length > MAX_TOKEN_FILE_BYTES || /[\s\x00-\x1f\x7f]/.test(token)) {
+    throw new ConfigError(settingName("tokenFile"), `${config.tokenFile} does not hold one token`);
+  }
+  return token;
+}
 
 /** What enrollment needs besides its settings; tests may inject the request. */
 export interface EnrollDeps {
@@ -22,13 +47,13 @@ export interface EnrollDeps {
  * `{agentId, agentKey}`, then writes the state file (atomically, mode 0600). Returns the stored state.
  * An `https://` hub is verified against the system CAs plus `--ca FILE`; the CA file's absolute path is
  * kept in the state file so that `run` trusts the same CA.
- * Throws `ConfigError` when `--hub` or `--token` is missing or the CA file is unusable, `EnrollError`
+ * Throws `ConfigError` when `--hub` or the token (`--token`, `--token-file`) is missing or the CA file is unusable, `EnrollError`
  * carrying the hub's message when the hub refuses, cannot be reached or cannot be verified, and
  * `StateFileError` when the state cannot be written.
  */
 export async function enroll(config: AgentConfig, deps: EnrollDeps = {}): Promise<AgentState> {
   const hub = requireSetting(config, "hub");
-  const token = requireSetting(config, "token");
+  const token = enrollToken(config);
   const caFile = config.ca === undefined ? undefined : resolve(config.ca);
   const ca = loadTrust(caFile);
   let response: JsonAnswer;
@@ -70,6 +95,7 @@ export function registerEnroll(program: Command, cli: Cli): Command {
     .description("enroll this host with a hub and store its key in the state file (mode 0600)")
     .addOption(settingOption("hub"))
     .addOption(settingOption("token"))
+    .addOption(settingOption("tokenFile"))
     .addOption(settingOption("labels"))
     .addOption(settingOption("state"))
     .addOption(settingOption("hostname"))

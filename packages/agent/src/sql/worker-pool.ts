@@ -1,5 +1,6 @@
-import { fork, type ChildProcess } from "node:child_process";
+import { fork, spawn, type ChildProcess } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
+import { inSingleExecutable, WORKER_ROLE, WORKER_ROLE_ENV } from "../single-executable.js";
 import type { WorkerReply, WorkerRequest } from "./worker-messages.js";
 
 /** A worker process died (crashed, or was killed by the pool) while a request was pending. */
@@ -41,10 +42,7 @@ export class QueryWorker {
 
   constructor(path: string, onExit: (w: QueryWorker) => void, memoryLimitBytes = 0) {
     this.#memoryLimitBytes = memoryLimitBytes;
-    // execArgv holds only the V8 heap bound, so the worker never inherits the parent's --inspect or loader
-    // flags; stdout is unused.
-    const execArgv = memoryLimitBytes > 0 ? [`--max-old-space-size=${v8HeapMiB(memoryLimitBytes)}`] : [];
-    this.#child = fork(path, [], { execArgv, stdio: ["ignore", "ignore", "pipe", "ipc"], serialization: "json" });
+    this.#child = launchWorker(path, memoryLimitBytes > 0 ? v8HeapMiB(memoryLimitBytes) : undefined);
     this.#child.stderr?.setEncoding("utf8");
     this.#child.stderr?.on("data", (chunk: string) => {
       this.#stderr = (this.#stderr + chunk).slice(-STDERR_TAIL_CHARS);
@@ -182,6 +180,25 @@ export class QueryWorker {
     const timer = setTimeout(() => this.kill(), RETIRE_GRACE_MS);
     void this.exited.then(() => clearTimeout(timer));
   }
+}
+
+/**
+ * How a query worker process is started: `fork` of the compiled worker script, or, inside the single
+ * executable (where there is no script to fork), the executable itself started in worker mode through
+ * an environment switch that `sea-main` reads. Either way the child talks JSON over an IPC channel;
+ * `heapMiB` bounds its V8 heap (the pool's RSS watchdog bounds the rest).
+ */
+export function launchWorker(path: string, heapMiB?: number): ChildProcess {
+  const stdio = ["ignore", "ignore", "pipe", "ipc"] as const;
+  const heapFlag = heapMiB === undefined ? [] : [`--max-old-space-size=${heapMiB}`];
+  if (inSingleExecutable()) {
+    // An executable takes no Node flags on its command line: the V8 heap bound travels in NODE_OPTIONS.
+    const env = { ...process.env, [WORKER_ROLE_ENV]: WORKER_ROLE, NODE_OPTIONS: heapFlag.join(" ") };
+    return spawn(process.execPath, [], { stdio: [...stdio], serialization: "json", env });
+  }
+  // execArgv holds only the V8 heap bound, so the worker never inherits the parent's --inspect or loader
+  // flags; stdout is unused.
+  return fork(path, [], { execArgv: heapFlag, stdio: [...stdio], serialization: "json" });
 }
 
 /** Sizing of a {@link WorkerPool}. */
@@ -333,7 +350,7 @@ export class WorkerPool {
   }
 
   #spawn(): QueryWorker {
-    if (!existsSync(this.#options.workerPath)) {
+    if (!inSingleExecutable() && !existsSync(this.#options.workerPath)) {
       throw new WorkerExitedError(`query worker not found at ${this.#options.workerPath}; build the agent first (pnpm build)`);
     }
     const worker = new QueryWorker(this.#options.workerPath, (w) => {

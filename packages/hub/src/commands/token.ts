@@ -1,8 +1,10 @@
+import { hostname } from "node:os";
 import { join } from "node:path";
 import type { Command } from "commander";
 import { z } from "zod";
 import { Labels } from "@uplink/protocol";
-import { DEFAULT_DATA_DIR, ConfigError, enrollTokenDefaults } from "../config.js";
+import { DEFAULT_DATA_DIR, DEFAULT_PORT, ConfigError, enrollTokenDefaults } from "../config.js";
+import { installLine } from "../downloads/install-line.js";
 import { NotFoundError } from "../errors.js";
 import { createToken, publicToken, type PublicToken } from "../security/tokens.js";
 import { SqliteStore } from "../store/sqlite-store.js";
@@ -60,6 +62,7 @@ export function registerToken(program: Command): void {
     .option("--label <k=v>", "enrollment tokens: a label of every agent enrolled with it (repeatable)", (v: string, all: string[] = []) => [...all, v])
     .option("--max-uses <n>", "enrollment tokens: how many agents it may enroll (default UPLINK_ENROLL_TOKEN_USES, unlimited)")
     .option("--json", "print a JSON object with the token")
+    .option("--public-url <url>", "enroll tokens: the hub's URL as hosts reach it, for the install line (env UPLINK_PUBLIC_URL)")
     .action(async (opts: Record<string, unknown>, cmd: Command) => {
       const parsed = CreateOptions.safeParse(opts);
       if (!parsed.success) throw new ConfigError(`invalid --${String(parsed.error.issues[0]!.path[0]).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ${parsed.error.issues[0]!.message}`);
@@ -71,8 +74,12 @@ export function registerToken(program: Command): void {
       const created = await withStore(where(cmd), (store) =>
         createToken(store, { kind: o.kind, scope: o.kind === "api" ? (o.scope ?? "read") : null, name: o.name, ttlSeconds, labels: o.label, maxUses: o.maxUses ?? defaults.maxUses }),
       );
-      if (opts.json) process.stdout.write(`${JSON.stringify({ ...created.record, token: created.token })}\n`);
-      else process.stdout.write(`created ${created.record.kind} token ${created.record.id} (${created.record.scope ?? "enroll"}) "${printable(created.record.name)}"\n${created.token}\n`);
+      const line = o.kind === "enroll" ? installLine(hubUrlFor(opts.publicUrl), created.token) : undefined;
+      if (opts.json) process.stdout.write(`${JSON.stringify({ ...created.record, token: created.token, ...(line === undefined ? {} : { installLine: line }) })}\n`);
+      else {
+        const install = line === undefined ? "" : `install a host (as root, or with sudo):\n  ${line}\n`;
+        process.stdout.write(`created ${created.record.kind} token ${created.record.id} (${created.record.scope ?? "enroll"}) "${printable(created.record.name)}"\n${install}${created.token}\n`);
+      }
     });
 
   storeOptions(token.command("list"))
@@ -90,6 +97,16 @@ export function registerToken(program: Command): void {
       if (!revoked) throw new NotFoundError(`no live token ${id}`);
       process.stdout.write(`revoked ${id}\n`);
     });
+}
+
+/** The hub URL of an install line: `--public-url`, `UPLINK_PUBLIC_URL`, else this machine's name and port. */
+function hubUrlFor(flag: unknown): string {
+  const given = typeof flag === "string" && flag !== "" ? flag : process.env.UPLINK_PUBLIC_URL;
+  if (given !== undefined && given !== "") {
+    if (!URL.canParse(given) || !/^https?:$/.test(new URL(given).protocol)) throw new ConfigError("invalid --public-url / UPLINK_PUBLIC_URL: expected the hub's http(s):// URL");
+    return given.replace(/\/+$/, "");
+  }
+  return `http://${hostname()}:${process.env.UPLINK_PORT || DEFAULT_PORT}`;
 }
 
 async function withStore<T>(at: StoreLocation, work: (store: Store) => Promise<T>): Promise<T> {

@@ -1,5 +1,6 @@
 import { Labels } from "@uplink/protocol";
 import { z } from "zod";
+import { installLine, publicUrlFor } from "../../downloads/install-line.js";
 import { NotFoundError } from "../../errors.js";
 import { createToken, publicToken } from "../../security/tokens.js";
 import { SCOPES } from "../../store/store.js";
@@ -37,7 +38,9 @@ export function tokenRoutes(s: ApiServices): Route[] {
             : {};
         const { token, record } = await createToken(s.store, { ...body, ...enrollDefaults, scope: body.kind === "api" ? (body.scope ?? "read") : null });
         log.info({ tokenId: record.id, kind: record.kind, scope: record.scope, by: principal?.name }, "token created");
-        sendJson(res, 201, { ...record, token });
+        // An enrollment token comes with the line that installs a host with it (when this hub's URL is known).
+        const hub = body.kind === "enroll" ? publicUrlFor(req, s.config.publicUrl, s.config.tlsCert !== undefined) : undefined;
+        sendJson(res, 201, { ...record, token, ...(hub === undefined ? {} : { installLine: installLine(hub, token) }) });
       },
     },
     {
