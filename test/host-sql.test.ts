@@ -154,6 +154,24 @@ describe("The host SQL engine through a real hub", () => {
     expect(res.body.result.rows).toEqual([[4242, "ssh-ed25519", key, 'from="10.0.0.0/8"', "alice@laptop", "/home/alice/.ssh/authorized_keys"]]);
   });
 
+  it("reads crontabs under the host root: the system crontab, cron.d and a user's crontab", async () => {
+    const root = await mkdtemp(join(tmpdir(), "uplink-host-root-"));
+    dirs.push(root);
+    await mkdir(join(root, "etc/cron.d"), { recursive: true });
+    await mkdir(join(root, "var/spool/cron/crontabs"), { recursive: true });
+    await writeFile(join(root, "etc/crontab"), "SHELL=/bin/sh\n# m h dom mon dow user command\n17 * * * * root cd / && run-parts --report /etc/cron.hourly\n");
+    await writeFile(join(root, "etc/cron.d/backup"), "@daily backup /usr/local/bin/backup --all\n");
+    await writeFile(join(root, "var/spool/cron/crontabs/alice"), "*/5 9-17 * * 1-5 /home/alice/bin/poll\n");
+    await agent(["--host-root", root]);
+    const res = await query("select event, minute, hour, day_of_month, month, day_of_week, command, path from crontab order by path");
+    expect(res.status, res.text).toBe(200);
+    expect(res.body.result.rows).toEqual([
+      ["@daily", null, null, null, null, null, "backup /usr/local/bin/backup --all", "/etc/cron.d/backup"],
+      [null, "17", "*", "*", "*", "*", "root cd / && run-parts --report /etc/cron.hourly", "/etc/crontab"],
+      [null, "*/5", "9-17", "*", "*", "1-5", "/home/alice/bin/poll", "/var/spool/cron/crontabs/alice"],
+    ]);
+  });
+
   it.each([
     ["insert into users values (1)"],
     ["-- a comment first\ndelete from users"],

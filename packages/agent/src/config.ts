@@ -27,7 +27,7 @@ export const DEFAULT_RECONNECT_CAP_MS = RECONNECT_CAP_MS;
 export const DEFAULT_MAX_PAYLOAD = DEFAULT_MAX_PAYLOAD_BYTES;
 /** Most queries (each in its own worker process) the agent runs at once, whatever the hub's `welcome` asks. */
 export const DEFAULT_MAX_WORKERS = 8;
-/** Resident memory one query worker may hold, in MiB (DESIGN §8). */
+/** Resident memory one query worker may hold, in MiB (docs/architecture.md, "Limits"). */
 export const DEFAULT_WORKER_MEMORY_MB = 256;
 
 /** Every setting of `uplink-agent`: its command-line flag and the environment variable that stands in for it. */

@@ -27,7 +27,7 @@ export const DEFAULT_ENROLL_RATE = 30;
 export const DEFAULT_IDEMPOTENCY_RETENTION_MS = 24 * 3_600_000;
 /** The longest idempotency retention accepted (30 days). */
 const MAX_IDEMPOTENCY_RETENTION_MS = 30 * 24 * 3_600_000;
-/** The longest deadline a caller may ask of a query (DESIGN §8: "query timeout 30 s (maximum 60 s)"). */
+/** The longest deadline a caller may ask of a query (docs/architecture.md, "Limits": query timeout 30 s, at most 60 s). */
 export const DEFAULT_MAX_QUERY_TIMEOUT_MS = 60_000;
 /** Lifetime of an enrollment token created without `ttlSeconds`. */
 export const DEFAULT_ENROLL_TOKEN_TTL_MS = 24 * 3600_000;

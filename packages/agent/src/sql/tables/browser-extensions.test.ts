@@ -91,9 +91,15 @@ describe("browser tables in users' homes", () => {
   afterEach(() => host.remove());
   const me = userInfo();
   const home = me.homedir.replace(/\/+$/, "");
+  /** A fake host whose /etc/passwd names this user and home. */
+  const hostWithMe = (): FakeHost => {
+    const h = fakeHost();
+    h.write("/etc/passwd", `${me.username}:x:${me.uid}:${me.gid}::${home}:/bin/sh\n`);
+    return h;
+  };
 
   it("chrome_extensions reads each profile's extensions with their Preferences", () => {
-    host = fakeHost();
+    host = hostWithMe();
     const profile = `${home}/.config/google-chrome/Default`;
     const key = Buffer.from("k").toString("base64");
     host.write(`${profile}/Preferences`, JSON.stringify({ profile: { name: "Person 1" }, extensions: { settings: { abcdefghijklmnopabcdefghijklmnop: { state: 1 } } } }));
@@ -132,7 +138,7 @@ describe("browser tables in users' homes", () => {
   });
 
   it("firefox_addons reads extensions.json of every profile", () => {
-    host = fakeHost();
+    host = hostWithMe();
     host.write(`${home}/.mozilla/firefox/abcd.default-release/extensions.json`, JSON.stringify({ addons: [{ id: "a@b", type: "extension", visible: true }] }));
     host.write(`${home}/.mozilla/firefox/profiles.ini`, "[General]\n");
     expect([...firefoxAddonsTable.rows(host.ctx())]).toEqual([
@@ -141,7 +147,7 @@ describe("browser tables in users' homes", () => {
   });
 
   it("answer no rows when no profile exists", () => {
-    host = fakeHost();
+    host = hostWithMe();
     expect([...chromeExtensionsTable.rows(host.ctx())]).toEqual([]);
     expect([...firefoxAddonsTable.rows(host.ctx())]).toEqual([]);
   });

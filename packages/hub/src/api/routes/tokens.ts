@@ -31,7 +31,7 @@ export function tokenRoutes(s: ApiServices): Route[] {
       scope: "admin",
       async handle({ req, res, principal, log }) {
         const body = await readJson(req, TokenBody, MAX_BODY_BYTES);
-        // Enrollment tokens expire by default, and may carry a default use count (DESIGN §8).
+        // Enrollment tokens expire by default, and may carry a default use count (docs/architecture.md, "Limits").
         const enrollDefaults =
           body.kind === "enroll"
             ? { ttlSeconds: body.ttlSeconds ?? Math.ceil(s.config.enrollTokenTtlMs / 1000), maxUses: body.maxUses ?? (s.config.enrollTokenUses || undefined) }
