@@ -1,3 +1,5 @@
+import { lex, type Lexeme } from "./lexer.js";
+
 /**
  * osquery's SQL dialect on top of better-sqlite3's SQLite, as text rewrites made before `prepare`:
  *
@@ -11,70 +13,6 @@
  *   with unary `+`, which SQLite evaluates as a plain filter, and collects the literal `LIKE` patterns so
  *   the table can expand them (osquery's `%` and `%%`).
  */
-
-/** One lexical token with its place in the text. */
-interface Lexeme {
-  kind: "word" | "dquoted" | "quoted" | "string" | "number" | "op";
-  /** Lower-cased words and unquoted identifiers; the literal's content for strings; the operator itself. */
-  text: string;
-  start: number;
-  end: number;
-}
-
-const OPERATORS = ["<=", ">=", "!=", "<>", "==", "||", "<<", ">>", "->>", "->"];
-
-/** Splits SQL into tokens with positions, skipping whitespace and comments. */
-function lex(sql: string): Lexeme[] {
-  const out: Lexeme[] = [];
-  const n = sql.length;
-  let i = 0;
-  while (i < n) {
-    const c = sql[i] as string;
-    if (/\s/.test(c)) {
-      i += 1;
-    } else if (c === "-" && sql[i + 1] === "-") {
-      const end = sql.indexOf("\n", i);
-      i = end === -1 ? n : end + 1;
-    } else if (c === "/" && sql[i + 1] === "*") {
-      const end = sql.indexOf("*/", i + 2);
-      i = end === -1 ? n : end + 2;
-    } else if (c === "'" || c === '"' || c === "`" || c === "[") {
-      const close = c === "[" ? "]" : c;
-      let j = i + 1;
-      let text = "";
-      while (j < n) {
-        if (sql[j] === close) {
-          if (close !== "]" && sql[j + 1] === close) {
-            text += close;
-            j += 2;
-            continue;
-          }
-          break;
-        }
-        text += sql[j];
-        j += 1;
-      }
-      const kind = c === "'" ? "string" : c === '"' ? "dquoted" : "quoted";
-      out.push({ kind, text: kind === "string" || kind === "dquoted" ? text : text.toLowerCase(), start: i, end: Math.min(j + 1, n) });
-      i = j + 1;
-    } else if (/[0-9]/.test(c) || (c === "." && /[0-9]/.test(sql[i + 1] ?? ""))) {
-      let j = i + 1;
-      while (j < n && /[0-9a-zA-Z_.]/.test(sql[j] as string)) j += 1;
-      out.push({ kind: "number", text: sql.slice(i, j), start: i, end: j });
-      i = j;
-    } else if (/[\p{L}_$]/u.test(c) || c.charCodeAt(0) > 0x7f) {
-      let j = i + 1;
-      while (j < n && (/[\p{L}\p{N}_$]/u.test(sql[j] as string) || sql.charCodeAt(j) > 0x7f)) j += 1;
-      out.push({ kind: "word", text: sql.slice(i, j).toLowerCase(), start: i, end: j });
-      i = j;
-    } else {
-      const op = OPERATORS.find((o) => sql.startsWith(o, i)) ?? c;
-      out.push({ kind: "op", text: op, start: i, end: i + op.length });
-      i += op.length;
-    }
-  }
-  return out;
-}
 
 /**
  * Rewrites the first double-quoted token `"name"` that SQLite could not resolve as a column into the

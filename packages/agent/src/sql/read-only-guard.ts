@@ -1,5 +1,6 @@
 import Database from "better-sqlite3";
 import { CollectorError } from "../errors.js";
+import { lex } from "./lexer.js";
 
 /**
  * The first line of the read-only defence: a lexical check run before SQLite ever sees the text.
@@ -56,57 +57,16 @@ interface Token {
 }
 
 /**
- * Splits SQL into the tokens the guard needs, skipping comments and whitespace. String literals are
- * kept opaque so that `select 'drop table x'` is not mistaken for a DROP, and quoted identifiers
- * (`"x"`, `[x]`, `` `x` ``) are unquoted so that `"pragma_optimize"` is seen as the name it is.
+ * The tokens the guard reads, from the engine's one lexer: quoted identifiers of every quoting as one
+ * kind (`"pragma_optimize"` is the name it spells, lower-cased as SQLite compares names), numbers as words.
  */
 export function tokenize(sql: string): Token[] {
-  const tokens: Token[] = [];
-  let depth = 0;
-  let i = 0;
-  const n = sql.length;
-  while (i < n) {
-    const c = sql[i] as string;
-    if (/\s/.test(c)) {
-      i += 1;
-    } else if (c === "-" && sql[i + 1] === "-") {
-      const end = sql.indexOf("\n", i);
-      i = end === -1 ? n : end + 1;
-    } else if (c === "/" && sql[i + 1] === "*") {
-      const end = sql.indexOf("*/", i + 2);
-      i = end === -1 ? n : end + 2;
-    } else if (c === "'" || c === '"' || c === "`" || c === "[") {
-      const close = c === "[" ? "]" : c;
-      let j = i + 1;
-      let text = "";
-      while (j < n) {
-        if (sql[j] === close) {
-          // A doubled quote is an escaped quote, except inside [brackets], which have no escape.
-          if (close !== "]" && sql[j + 1] === close) {
-            text += close;
-            j += 2;
-            continue;
-          }
-          break;
-        }
-        text += sql[j];
-        j += 1;
-      }
-      tokens.push({ text: c === "'" ? text : text.toLowerCase(), kind: c === "'" ? "string" : "ident", depth });
-      i = j + 1;
-    } else if (/[\p{L}_$\p{N}]/u.test(c) || c.charCodeAt(0) > 0x7f) {
-      let j = i + 1;
-      while (j < n && (/[\p{L}\p{N}_$]/u.test(sql[j] as string) || sql.charCodeAt(j) > 0x7f)) j += 1;
-      tokens.push({ text: sql.slice(i, j).toLowerCase(), kind: "word", depth });
-      i = j;
-    } else {
-      if (c === ")") depth = Math.max(0, depth - 1);
-      tokens.push({ text: c, kind: "punct", depth });
-      if (c === "(") depth += 1;
-      i += 1;
-    }
-  }
-  return tokens;
+  return lex(sql).map(({ kind, text, depth }) =>
+    kind === "dquoted" || kind === "quoted" ? { kind: "ident", text: text.toLowerCase(), depth }
+    : kind === "number" ? { kind: "word", text, depth }
+    : kind === "op" ? { kind: "punct", text, depth }
+    : { kind, text, depth },
+  );
 }
 
 const refuse = (message: string): GuardVerdict => ({ ok: false, code: "read_only", message });
