@@ -138,9 +138,9 @@ export const cpuidTable = defineTable({
   columns: [
     { name: "feature", type: "TEXT", description: "Feature: osquery's name for the bits it lists (sse4.1, htt, ...), else the kernel's flag name" },
     { name: "value", type: "TEXT", description: "1 when present, 0 when absent; the string for vendor and product_name, the hex family for family" },
-    { name: "output_register", type: "TEXT", description: "Register holding the bit (eax, ebx, ecx, edx); null for a flag outside osquery's list" },
-    { name: "output_bit", type: "INTEGER", description: "Bit in that register; null for a flag outside osquery's list" },
-    { name: "input_eax", type: "TEXT", description: "CPUID leaf (EAX) the value comes from; null for a flag outside osquery's list" },
+    { name: "output_register", type: "TEXT", description: "Register holding the bit (eax, ebx, ecx, edx); null for a flag outside osquery's list", note: "null for a kernel flag outside osquery's list (osquery lists only its own)" },
+    { name: "output_bit", type: "INTEGER", description: "Bit in that register; null for a flag outside osquery's list", note: "null for a kernel flag outside osquery's list (osquery lists only its own)" },
+    { name: "input_eax", type: "TEXT", description: "CPUID leaf (EAX) the value comes from; null for a flag outside osquery's list", note: "null for a kernel flag outside osquery's list (osquery lists only its own)" },
   ],
   *rows() {
     yield* parseCpuid(readTextIfPresent("/proc/cpuinfo") ?? "");
