@@ -274,7 +274,7 @@ const OPERA_EXTENSIONS = ".config/opera/Extensions";
 /** `opera_extensions`: extensions of each user's Opera profile (osquery's older, Opera-only table). */
 export const operaExtensionsTable = defineTable({
   name: "opera_extensions",
-  description: `Extensions of each user's Opera profile: ~/${OPERA_EXTENSIONS}/<id>/<version>/manifest.json, as osquery reads them (chrome_extensions lists them too, with browser_type opera) (osquery: opera_extensions).`,
+  description: `Extensions of each user's Opera profile: ~/${OPERA_EXTENSIONS}/<id>/<version>/manifest.json, as osquery reads them (osquery: opera_extensions).`,
   platforms: ["linux"],
   platformNote: "it reads Linux browser profiles",
   columns: [
