@@ -213,4 +213,44 @@ describe.runIf(process.platform === "linux")("osquery's Linux tables through a r
     const suid = await query("select path from suid_bin where path like '/usr/sbin/%' and path not like '/usr/sbin/%/%'");
     expect(suid.map((r) => r[0]).sort()).toEqual(setId.sort());
   });
+
+  it("processor, events, firewall and more apps: cpuid, hardware_events, iptables, opera_extensions, docker_container_processes", async () => {
+    const query = await agent();
+
+    const cpuinfo = readIfPresent("/proc/cpuinfo").split("\n\n")[0] ?? "";
+    const field = (key: string): string | undefined => new RegExp(`^${key}\\s*:\\s*(.*)$`, "m").exec(cpuinfo)?.[1]?.trim();
+    const flags = new Set((field("flags") ?? field("Features") ?? "").split(/\s+/).filter((f) => f !== ""));
+    if (field("vendor_id") !== undefined) {
+      expect(await query("select value from cpuid where feature = 'vendor'")).toEqual([[field("vendor_id")!]]);
+      // osquery's names for three bits every x86-64 kernel reports one way or the other.
+      const bits = await query("select feature, value from cpuid where feature in ('sse2', 'avx2', 'vmx') order by feature");
+      expect(bits).toEqual(["avx2", "sse2", "vmx"].map((f) => [f, flags.has(f) ? "1" : "0"]));
+    }
+    const other = await query("select feature from cpuid where output_register is null");
+    for (const [f] of other) expect(flags.has(String(f)), String(f)).toBe(true);
+
+    expect(await query("select * from hardware_events where path <> '' or model <> ''")).toEqual([]);
+
+    const save = ["/usr/sbin/iptables-save", "/sbin/iptables-save", "/usr/bin/iptables-save", "/bin/iptables-save"].find((p) => existsSync(p));
+    let rules = 0;
+    if (save !== undefined) {
+      try {
+        rules = execFileSync(save, [], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).split("\n").filter((l) => l.startsWith("-A ")).length;
+      } catch {
+        rules = 0; // not permitted: the table answers nothing either
+      }
+    }
+    expect(await query("select count(*) from iptables where target is not null")).toEqual([[rules]]);
+
+    const operaHomes = readIfPresent("/etc/passwd")
+      .split("\n")
+      .map((l) => l.split(":")[5])
+      .filter((h): h is string => h !== undefined && h.startsWith("/") && existsSync(join(h, ".config/opera/Extensions")));
+    if (operaHomes.length === 0) expect(await query("select * from opera_extensions")).toEqual([]);
+
+    if (!existsSync("/var/run/docker.sock")) {
+      expect(await query("select * from docker_container_processes")).toEqual([]);
+      expect(await query("select c.id, p.cmdline from docker_containers c cross join docker_container_processes p using (id)")).toEqual([]);
+    }
+  });
 });

@@ -7,6 +7,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { CollectorError } from "../errors.js";
 import { localAgentInfo } from "./agent-info.js";
 import { createEngine, toCell, type Engine, type RunOptions } from "./engine.js";
+import { defineTable } from "./table-def.js";
 import { HOST_TABLES } from "./tables/index.js";
 
 // The engine runs in-process here: these tests exercise SQL, tables and the read-only rules against the
@@ -284,6 +285,51 @@ describe("Engine", () => {
 
     it("converts cells for JSON", () => {
       expect([toCell(2n ** 60n), toCell(-Infinity), toCell(Buffer.from([1, 2])), toCell("a")]).toEqual(["1152921504606846976", "-Infinity", "0102", "a"]);
+    });
+  });
+
+  describe("indexed columns", () => {
+    // A table whose `id` a query may bind, as docker_container_processes: it records what each scan got.
+    const scans: (string | undefined)[] = [];
+    const items = defineTable({
+      name: "items",
+      description: "test table",
+      indexed: ["id"],
+      columns: [
+        { name: "id", type: "TEXT" },
+        { name: "n", type: "INTEGER" },
+      ],
+      *rows(_ctx, scan) {
+        scans.push(scan.equals.id);
+        for (const id of scan.equals.id === undefined ? ["a", "b", "c"] : [scan.equals.id]) yield { id, n: id.charCodeAt(0) };
+      },
+    });
+    let local: Engine;
+    beforeAll(() => {
+      local = createEngine([items], "linux");
+    });
+    afterAll(() => local.close());
+    afterEach(() => {
+      scans.length = 0;
+    });
+
+    it("reads everything when unbound and only the bound values otherwise", () => {
+      expect(local.run("select id from items", OPTS).rows).toEqual([["a"], ["b"], ["c"]]);
+      expect(scans).toEqual([undefined]);
+      scans.length = 0;
+      expect(local.run("select id, n from items where id = 'b'", OPTS).rows).toEqual([["b", 98]]);
+      expect(scans).toEqual(["b"]);
+      scans.length = 0;
+      expect(local.run("select id from items where id in ('a', 'c') order by id", OPTS).rows).toEqual([["a"], ["c"]]);
+      expect([...scans].sort()).toEqual(["a", "c"]);
+    });
+
+    it("takes the bound value from the outer side of a join, and filters other comparisons after reading", () => {
+      expect(local.run("select x.v, i.n from (select 'b' as v) x cross join items i on i.id = x.v", OPTS).rows).toEqual([["b", 98]]);
+      expect(scans).toEqual(["b"]);
+      scans.length = 0;
+      expect(local.run("select id from items where id like 'c%' or id <> 'a' order by id", OPTS).rows).toEqual([["b"], ["c"]]);
+      expect(scans).toEqual([undefined]);
     });
   });
 });

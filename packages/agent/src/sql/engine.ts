@@ -87,7 +87,7 @@ export function createEngine(tables: readonly TableDef[], platform: NodeJS.Platf
   let state: QueryState | undefined;
   let heapLimitSet = 0;
   for (const def of tables) registerTable(db, def, platform, () => state);
-  const constrainedColumns = new Set(tables.flatMap((t) => t.constraints ?? []));
+  const constrainedColumns = new Set(tables.flatMap((t) => [...(t.constraints ?? []), ...(t.indexed ?? [])]));
 
   return {
     run(sql, options) {
@@ -174,17 +174,19 @@ function registerTable(db: Database.Database, def: TableDef, platform: NodeJS.Pl
   const types = def.columns.map((c) => c.type);
   const toValues = (row: Readonly<Record<string, Value>>): unknown[] => names.map((name, i) => coerce(row[name], types[i] as ColumnType));
   const constraints = def.constraints ?? [];
-  if (constraints.length > 0) {
-    defineArgumentTable(db, def.name, constraints, names, function* (...args) {
+  // Required and optional arguments alike are argument columns; only a required one fails when unbound.
+  const argumentColumns = [...constraints, ...(def.indexed ?? [])];
+  if (argumentColumns.length > 0) {
+    defineArgumentTable(db, def.name, argumentColumns, names, function* (...args) {
       const q = checkScan(def, platform, current());
       const equals: Record<string, string | undefined> = {};
       const likes: Record<string, readonly string[]> = {};
-      constraints.forEach((c, i) => {
+      argumentColumns.forEach((c, i) => {
         equals[c] = args[i];
         likes[c] = q.likes[c] ?? [];
       });
       const scan: ScanConstraints = q.mentioned === undefined ? { equals, likes } : { equals, likes, mentioned: q.mentioned };
-      if (constraints.every((c) => equals[c] === undefined && (likes[c]?.length ?? 0) === 0)) {
+      if (constraints.length > 0 && constraints.every((c) => equals[c] === undefined && (likes[c]?.length ?? 0) === 0)) {
         throw new CollectorError("query_failed", `${def.name} requires a constraint on ${constraints.join(" or ")} (=, IN or LIKE)`);
       }
       for (const row of def.rows(q.ctx, scan)) yield toValues(row);

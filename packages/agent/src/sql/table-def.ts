@@ -84,6 +84,12 @@ export interface TableDef<Name extends string = string> {
    * `required=True` columns (`file`, `hash`); `rows` gets the bound values. Default: none.
    */
   readonly constraints?: readonly string[];
+  /**
+   * Columns a query may bind with `=` or `IN` to narrow what the table reads (osquery's optional
+   * `index=True` columns that an API takes as an argument, e.g. a container id); `rows` gets the bound
+   * values in `scan.equals`, undefined when unbound, and then reads everything. Default: none.
+   */
+  readonly indexed?: readonly string[];
   /** True for a table exposing secrets or personal data: refused unless secret tables are enabled. Default false. */
   readonly secret?: boolean;
   /** How the table as a whole differs from osquery's, or `"uplink"` for a table osquery lacks. Absent: matches. */
@@ -102,6 +108,7 @@ export function defineTable<const Columns extends readonly ColumnDef[]>(def: {
   platforms?: readonly NodeJS.Platform[];
   platformNote?: string;
   constraints?: readonly Columns[number]["name"][];
+  indexed?: readonly Columns[number]["name"][];
   secret?: boolean;
   note?: string;
   rows(ctx: TableContext, scan: ScanConstraints): Iterable<Readonly<Record<Columns[number]["name"], Value>>>;

@@ -48,6 +48,9 @@ export function renderTablesDoc(tables: readonly TableDef[]): string {
     "- **Host root.** `--host-root DIR` (`UPLINK_HOST_ROOT`) makes tables read host files (/etc, /home, …) under DIR.",
     "- **Platforms.** A table marked for some platforms fails elsewhere with `query_failed`",
     "  `table X is not available on <platform>` rather than return wrong data.",
+    "- **Not provided.** osquery tables left out on purpose: `curl` and `curl_certificate` (an agent that makes",
+    "  outbound network requests on an operator's query is a risk), `yara` (no YARA engine), `shadow`",
+    "  (`/etc/shadow` is never read); a query naming them fails with `no such table`.",
     "",
     "| table | platforms | osquery | description |",
     "|---|---|---|---|",
@@ -57,6 +60,7 @@ export function renderTablesDoc(tables: readonly TableDef[]): string {
     out.push("", `## ${t.name}`, "", escapeCell(t.description), "");
     if (t.platforms !== undefined) out.push(`Platforms: ${t.platforms.join(", ")}${t.platformNote === undefined ? "" : ` (${t.platformNote})`}.`, "");
     if (t.constraints !== undefined) out.push(`Requires a constraint on ${t.constraints.map((c) => `\`${c}\``).join(" or ")}.`, "");
+    if (t.indexed !== undefined) out.push(`Binding ${t.indexed.map((c) => `\`${c}\``).join(" or ")} with \`=\` or \`IN\` narrows what it reads.`, "");
     if (t.secret === true) out.push("Secret: answers only when the agent runs with `--enable-secret-tables`.", "");
     out.push(`osquery: ${osqueryCell(t.note)}.`, "");
     out.push("| column | type | osquery | description |", "|---|---|---|---|");

@@ -1,8 +1,24 @@
 import { createHash } from "node:crypto";
 import { userInfo } from "node:os";
 import { afterEach, describe, expect, it } from "vitest";
-import { chromeExtensionId, chromeExtensionsTable, firefoxAddonsTable, manifestFields, parseFirefoxExtensions, webkitToUnix } from "./browser-extensions.js";
+import {
+  chromeExtensionId,
+  chromeExtensionsTable,
+  firefoxAddonsTable,
+  manifestFields,
+  operaExtensionsTable,
+  parseFirefoxExtensions,
+  webkitToUnix,
+} from "./browser-extensions.js";
 import { fakeHost, type FakeHost } from "./fake-host.fixture.js";
+
+/** A fake host whose /etc/passwd names this process's user and home: the browser tables look only in homes it lists. */
+function withPasswd(): FakeHost {
+  const me = userInfo();
+  const host = fakeHost();
+  host.write("/etc/passwd", `${me.username}:x:${me.uid}:${me.gid}::${me.homedir.replace(/\/+$/, "")}:/bin/sh\n`);
+  return host;
+}
 
 describe("chrome extension helpers", () => {
   it("derives the id from the manifest key: the SHA-256's first 32 hex digits written a..p", () => {
@@ -91,15 +107,9 @@ describe("browser tables in users' homes", () => {
   afterEach(() => host.remove());
   const me = userInfo();
   const home = me.homedir.replace(/\/+$/, "");
-  /** A fake host whose /etc/passwd names this user and home. */
-  const hostWithMe = (): FakeHost => {
-    const h = fakeHost();
-    h.write("/etc/passwd", `${me.username}:x:${me.uid}:${me.gid}::${home}:/bin/sh\n`);
-    return h;
-  };
 
   it("chrome_extensions reads each profile's extensions with their Preferences", () => {
-    host = hostWithMe();
+    host = withPasswd();
     const profile = `${home}/.config/google-chrome/Default`;
     const key = Buffer.from("k").toString("base64");
     host.write(`${profile}/Preferences`, JSON.stringify({ profile: { name: "Person 1" }, extensions: { settings: { abcdefghijklmnopabcdefghijklmnop: { state: 1 } } } }));
@@ -138,7 +148,7 @@ describe("browser tables in users' homes", () => {
   });
 
   it("firefox_addons reads extensions.json of every profile", () => {
-    host = hostWithMe();
+    host = withPasswd();
     host.write(`${home}/.mozilla/firefox/abcd.default-release/extensions.json`, JSON.stringify({ addons: [{ id: "a@b", type: "extension", visible: true }] }));
     host.write(`${home}/.mozilla/firefox/profiles.ini`, "[General]\n");
     expect([...firefoxAddonsTable.rows(host.ctx())]).toEqual([
@@ -147,8 +157,44 @@ describe("browser tables in users' homes", () => {
   });
 
   it("answer no rows when no profile exists", () => {
-    host = hostWithMe();
+    host = fakeHost();
     expect([...chromeExtensionsTable.rows(host.ctx())]).toEqual([]);
     expect([...firefoxAddonsTable.rows(host.ctx())]).toEqual([]);
+  });
+});
+
+describe("opera_extensions", () => {
+  let host: FakeHost;
+  afterEach(() => host.remove());
+  const me = userInfo();
+  const home = me.homedir.replace(/\/+$/, "");
+
+  it("reads ~/.config/opera/Extensions/<id>/<version>/manifest.json with osquery's columns", () => {
+    host = withPasswd();
+    const dir = `${home}/.config/opera/Extensions/gojhcdgcpbpfigcaejpfhfegekdgiblk/2.1_0`;
+    host.write(`${dir}/manifest.json`, JSON.stringify({ name: "__MSG_app__", version: "2.1", default_locale: "en", author: { email: "a@example.com" }, background: { persistent: true } }));
+    host.write(`${dir}/_locales/en/messages.json`, JSON.stringify({ APP: { message: "Opera Ad Blocker" } }));
+    host.write(`${home}/.config/opera/Extensions/broken/1.0/manifest.json`, "{ not json");
+    host.write(`${home}/.config/opera/Extensions/nomanifest/1.0/readme.txt`, "x");
+    expect([...operaExtensionsTable.rows(host.ctx(), { equals: {}, likes: {} })]).toEqual([
+      { uid: me.uid, name: null, identifier: "broken", version: null, description: null, locale: null, update_url: null, author: "", persistent: 0, path: `${home}/.config/opera/Extensions/broken/1.0` },
+      {
+        uid: me.uid,
+        name: "Opera Ad Blocker",
+        identifier: "gojhcdgcpbpfigcaejpfhfegekdgiblk",
+        version: "2.1",
+        description: null,
+        locale: "en",
+        update_url: null,
+        author: "a@example.com",
+        persistent: 1,
+        path: dir,
+      },
+    ]);
+  });
+
+  it("answers no rows without an Opera profile", () => {
+    host = fakeHost();
+    expect([...operaExtensionsTable.rows(host.ctx(), { equals: {}, likes: {} })]).toEqual([]);
   });
 });

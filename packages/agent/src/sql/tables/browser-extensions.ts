@@ -267,3 +267,53 @@ export const firefoxAddonsTable = defineTable({
     }
   },
 });
+
+/** Where osquery looks for Opera's extensions under a home directory on Linux: Opera keeps one profile there. */
+const OPERA_EXTENSIONS = ".config/opera/Extensions";
+
+/** `opera_extensions`: extensions of each user's Opera profile (osquery's older, Opera-only table). */
+export const operaExtensionsTable = defineTable({
+  name: "opera_extensions",
+  description: `Extensions of each user's Opera profile: ~/${OPERA_EXTENSIONS}/<id>/<version>/manifest.json, as osquery reads them (osquery: opera_extensions).`,
+  platforms: ["linux"],
+  platformNote: "it reads Linux browser profiles",
+  columns: [
+    { name: "uid", type: "INTEGER", description: "Owner of the home directory the profile is in" },
+    { name: "name", type: "TEXT", description: "Extension name (localized from its default locale)" },
+    { name: "identifier", type: "TEXT", description: "Extension id: its directory name under Extensions" },
+    { name: "version", type: "TEXT", description: "Extension version" },
+    { name: "description", type: "TEXT", description: "Extension description" },
+    { name: "locale", type: "TEXT", description: "Default locale of the extension" },
+    { name: "update_url", type: "TEXT", description: "Update URL" },
+    { name: "author", type: "TEXT", description: "Author (or author e-mail)" },
+    { name: "persistent", type: "INTEGER", description: "1 when its background page is persistent, else 0" },
+    { name: "path", type: "TEXT", description: "Extension directory (the version directory)" },
+  ],
+  *rows(ctx) {
+    for (const { uid, home } of userHomes(ctx)) {
+      const root = `${home}/${OPERA_EXTENSIONS}`;
+      for (const id of listDir(hostPath(ctx, root))) {
+        for (const version of listDir(hostPath(ctx, `${root}/${id}`))) {
+          const path = `${root}/${id}/${version}`;
+          const manifestText = readFileText(hostPath(ctx, `${path}/manifest.json`));
+          if (manifestText === undefined) continue;
+          const locale = str(jsonObject(manifestText)?.default_locale);
+          const messages = locale === null ? undefined : jsonObject(readFileText(hostPath(ctx, `${path}/_locales/${locale}/messages.json`)));
+          const m = manifestFields(manifestText, messages);
+          yield {
+            uid,
+            name: m.name,
+            identifier: id,
+            version: m.version,
+            description: m.description,
+            locale: m.default_locale,
+            update_url: m.update_url,
+            author: m.author,
+            persistent: m.persistent,
+            path,
+          };
+        }
+      }
+    }
+  },
+});

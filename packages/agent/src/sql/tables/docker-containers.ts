@@ -6,7 +6,8 @@ import { CollectorError } from "../../errors.js";
 import { defineTable } from "../table-def.js";
 import { hostPath } from "./host-files.js";
 
-const DOCKER_SOCKET = "/var/run/docker.sock";
+/** The Docker Engine's API socket, read under the host root. */
+export const DOCKER_SOCKET = "/var/run/docker.sock";
 
 /** How long the Docker Engine may take to list and inspect every container before the table gives up. */
 export const DOCKER_TIMEOUT_MS = 5_000;

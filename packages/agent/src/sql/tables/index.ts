@@ -14,11 +14,15 @@ import { kernelInfoTable, osReleaseTable, osVersionTable, systemInfo, uptimeTabl
 import { usersTable } from "./users.js";
 // osquery's Linux tables, from here to the end of HOST_TABLES.
 import { groupsTable, userGroupsTable } from "./accounts.js";
-import { chromeExtensionsTable, firefoxAddonsTable } from "./browser-extensions.js";
+import { chromeExtensionsTable, firefoxAddonsTable, operaExtensionsTable } from "./browser-extensions.js";
+import { cpuidTable } from "./cpuid.js";
 import { crontabTable } from "./crontab.js";
 import { aptSourcesTable, debPackagesTable } from "./deb-packages.js";
 import { blockDevicesTable, diskEncryptionTable, pciDevicesTable, usbDevicesTable } from "./devices.js";
+import { dockerContainerProcessesTable } from "./docker-container-processes.js";
 import { dockerContainersTable } from "./docker-containers.js";
+import { hardwareEventsTable } from "./hardware-events.js";
+import { iptablesTable } from "./iptables.js";
 import { kernelModulesTable, systemControlsTable } from "./kernel.js";
 import { npmPackagesTable, pythonPackagesTable } from "./language-packages.js";
 import { lastTable, loggedInUsersTable } from "./logins.js";
@@ -94,4 +98,9 @@ export const HOST_TABLES: readonly TableDef[] = [
   timeTable,
   chromeExtensionsTable,
   firefoxAddonsTable,
+  operaExtensionsTable,
+  dockerContainerProcessesTable,
+  iptablesTable,
+  cpuidTable,
+  hardwareEventsTable,
 ];

@@ -38,6 +38,7 @@ describe("python_packages", () => {
     host.write("/usr/local/lib/python3.11/site-packages/not_a_package/x.py", "");
     const me = userInfo();
     const home = me.homedir.replace(/\/+$/, "");
+    // The table looks for user sites only in the homes /etc/passwd lists.
     host.write("/etc/passwd", `${me.username}:x:${me.uid}:${me.gid}::${home}:/bin/sh\n`);
     host.write(`${home}/.local/lib/python3.12/site-packages/mine-2.0.dist-info/METADATA`, "Name: mine\nVersion: 2.0\nAuthor: Me\n");
     const rows = [...pythonPackagesTable.rows(host.ctx())];
