@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { defineTable, type TableContext } from "../table-def.js";
-import { hostPath, isDirectory, listDir, readFileText, userHomes } from "./host-files.js";
+import { isDirectory, listDir, readFileText, userHomes } from "./host-files.js";
 
 /** Chromium-family profile roots under a home directory on Linux, with osquery's browser_type names. */
 const CHROME_ROOTS: readonly [string, string][] = [
@@ -88,7 +88,7 @@ function extensionSettings(ctx: TableContext, profile: string): { settings: Map<
   const settings = new Map<string, Json>();
   let name: string | null = null;
   for (const file of ["Preferences", "Secure Preferences"]) {
-    const prefs = jsonObject(readFileText(hostPath(ctx, `${profile}/${file}`)));
+    const prefs = jsonObject(readFileText(ctx.hostPath(`${profile}/${file}`)));
     if (prefs === undefined) continue;
     name ??= str(obj(prefs.profile)?.name);
     for (const [id, s] of Object.entries(obj(obj(prefs.extensions)?.settings) ?? {})) {
@@ -135,27 +135,27 @@ export const chromeExtensionsTable = defineTable({
     for (const { uid, home } of userHomes(ctx)) {
       for (const [browser, rel] of CHROME_ROOTS) {
         const root = `${home}/${rel}`;
-        for (const entry of listDir(hostPath(ctx, root))) {
+        for (const entry of listDir(ctx.hostPath(root))) {
           const profile = `${root}/${entry}`;
           const extensionsDir = `${profile}/Extensions`;
-          const hasExtensions = isDirectory(hostPath(ctx, extensionsDir));
+          const hasExtensions = isDirectory(ctx.hostPath(extensionsDir));
           const { settings, name: profileName } = extensionSettings(ctx, profile);
           if (!hasExtensions && settings.size === 0) continue;
           // Installed extensions: Extensions/<id>/<version>/; then unpacked ones the profile loads from
           // elsewhere (their settings carry an absolute path), as osquery lists both.
           const found: { id: string; path: string }[] = [];
-          for (const id of hasExtensions ? listDir(hostPath(ctx, extensionsDir)) : []) {
-            for (const version of listDir(hostPath(ctx, `${extensionsDir}/${id}`))) found.push({ id, path: `${extensionsDir}/${id}/${version}` });
+          for (const id of hasExtensions ? listDir(ctx.hostPath(extensionsDir)) : []) {
+            for (const version of listDir(ctx.hostPath(`${extensionsDir}/${id}`))) found.push({ id, path: `${extensionsDir}/${id}/${version}` });
           }
           for (const [id, s] of settings) {
             const path = str(s.path);
             if (path !== null && path.startsWith("/")) found.push({ id, path: path.replace(/\/+$/, "") });
           }
           for (const { id, path } of found) {
-            const manifestText = readFileText(hostPath(ctx, `${path}/manifest.json`));
+            const manifestText = readFileText(ctx.hostPath(`${path}/manifest.json`));
             if (manifestText === undefined) continue;
             const locale = str(jsonObject(manifestText)?.default_locale);
-            const messages = locale === null ? undefined : jsonObject(readFileText(hostPath(ctx, `${path}/_locales/${locale}/messages.json`)));
+            const messages = locale === null ? undefined : jsonObject(readFileText(ctx.hostPath(`${path}/_locales/${locale}/messages.json`)));
             const { computedId, ...fields } = manifestFields(manifestText, messages);
             const s = settings.get(id);
             const installTime = str(s?.install_time);
@@ -258,8 +258,8 @@ export const firefoxAddonsTable = defineTable({
     for (const { uid, home } of userHomes(ctx)) {
       for (const rel of FIREFOX_ROOTS) {
         const root = `${home}/${rel}`;
-        for (const profile of listDir(hostPath(ctx, root))) {
-          const text = readFileText(hostPath(ctx, `${root}/${profile}/extensions.json`));
+        for (const profile of listDir(ctx.hostPath(root))) {
+          const text = readFileText(ctx.hostPath(`${root}/${profile}/extensions.json`));
           if (text === undefined) continue;
           for (const addon of parseFirefoxExtensions(text)) yield { uid, ...addon };
         }
@@ -292,13 +292,13 @@ export const operaExtensionsTable = defineTable({
   *rows(ctx) {
     for (const { uid, home } of userHomes(ctx)) {
       const root = `${home}/${OPERA_EXTENSIONS}`;
-      for (const id of listDir(hostPath(ctx, root))) {
-        for (const version of listDir(hostPath(ctx, `${root}/${id}`))) {
+      for (const id of listDir(ctx.hostPath(root))) {
+        for (const version of listDir(ctx.hostPath(`${root}/${id}`))) {
           const path = `${root}/${id}/${version}`;
-          const manifestText = readFileText(hostPath(ctx, `${path}/manifest.json`));
+          const manifestText = readFileText(ctx.hostPath(`${path}/manifest.json`));
           if (manifestText === undefined) continue;
           const locale = str(jsonObject(manifestText)?.default_locale);
-          const messages = locale === null ? undefined : jsonObject(readFileText(hostPath(ctx, `${path}/_locales/${locale}/messages.json`)));
+          const messages = locale === null ? undefined : jsonObject(readFileText(ctx.hostPath(`${path}/_locales/${locale}/messages.json`)));
           const m = manifestFields(manifestText, messages);
           yield {
             uid,

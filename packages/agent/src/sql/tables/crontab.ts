@@ -1,5 +1,5 @@
 import { defineTable } from "../table-def.js";
-import { hostPath, listDir, readHostText } from "./host-files.js";
+import { listDir, readHostText } from "./host-files.js";
 
 /** The system crontab and the directories osquery reads crontabs from (crontab.cpp). */
 const SYSTEM_CRONTAB = "/etc/crontab";
@@ -62,7 +62,7 @@ export const crontabTable = defineTable({
     const files = [SYSTEM_CRONTAB];
     for (const dir of CRON_DIRS) {
       // cron itself ignores editor backups and hidden files (.placeholder); so does this table.
-      for (const name of listDir(hostPath(ctx, dir))) if (!name.startsWith(".") && !name.endsWith("~")) files.push(`${dir}/${name}`);
+      for (const name of listDir(ctx.hostPath(dir))) if (!name.startsWith(".") && !name.endsWith("~")) files.push(`${dir}/${name}`);
     }
     for (const path of files) {
       const text = readHostText(ctx, path);

@@ -1,5 +1,5 @@
 import { defineTable, type TableContext } from "../table-def.js";
-import { hostPath, listDir, readFileText, readHostText } from "./host-files.js";
+import { listDir, readFileText, readHostText } from "./host-files.js";
 
 const DPKG_ADMINDIR = "/var/lib/dpkg";
 
@@ -154,7 +154,7 @@ export function parseDeb822Sources(text: string): AptSource[] {
 
 /** The fields of a cached Release (or InRelease, without its signature) that apt_sources shows. */
 function releaseFields(ctx: TableContext, prefix: string): Map<string, string> | undefined {
-  const lists = hostPath(ctx, "/var/lib/apt/lists");
+  const lists = ctx.hostPath("/var/lib/apt/lists");
   const names = ctx.memo("apt-sources.list-names", () => new Set(listDir(lists)));
   const file = [`${prefix}_InRelease`, `${prefix}_Release`].find((f) => names.has(f));
   if (file === undefined) return undefined;
@@ -183,7 +183,7 @@ export const aptSourcesTable = defineTable({
   ],
   *rows(ctx) {
     const files: { path: string; deb822: boolean }[] = [{ path: "/etc/apt/sources.list", deb822: false }];
-    for (const f of listDir(hostPath(ctx, "/etc/apt/sources.list.d"))) {
+    for (const f of listDir(ctx.hostPath("/etc/apt/sources.list.d"))) {
       if (f.endsWith(".list")) files.push({ path: `/etc/apt/sources.list.d/${f}`, deb822: false });
       else if (f.endsWith(".sources")) files.push({ path: `/etc/apt/sources.list.d/${f}`, deb822: true });
     }

@@ -6,7 +6,6 @@ import type { z } from "zod";
 import { CollectorError } from "../../errors.js";
 import { defineTable } from "../table-def.js";
 import { DOCKER_SOCKET, DOCKER_TIMEOUT_MS } from "./docker-containers.js";
-import { hostPath } from "./host-files.js";
 
 /** Running containers asked at most when no id is bound. */
 const MAX_CONTAINERS = 500;
@@ -165,7 +164,7 @@ export const dockerContainerProcessesTable = defineTable({
     { name: "mem", type: "REAL", description: "Memory use, percent" },
   ],
   *rows(ctx, scan) {
-    const socket = hostPath(ctx, DOCKER_SOCKET);
+    const socket = ctx.hostPath(DOCKER_SOCKET);
     if (!existsSync(socket)) return;
     const bound = scan.equals.id;
     const child = spawnSync(

@@ -4,7 +4,6 @@ import { createRequire } from "node:module";
 import type { z } from "zod";
 import { CollectorError } from "../../errors.js";
 import { defineTable } from "../table-def.js";
-import { hostPath } from "./host-files.js";
 
 /** The Docker Engine's API socket, read under the host root. */
 export const DOCKER_SOCKET = "/var/run/docker.sock";
@@ -167,7 +166,7 @@ export const dockerContainersTable = defineTable({
     { name: "uts_namespace", type: "TEXT", description: "UTS namespace inode" },
   ],
   *rows(ctx) {
-    const socket = hostPath(ctx, DOCKER_SOCKET);
+    const socket = ctx.hostPath(DOCKER_SOCKET);
     if (!existsSync(socket)) return;
     const child = spawnSync(process.execPath, ["-e", HELPER, socket, String(MAX_CONTAINERS), String(DOCKER_TIMEOUT_MS)], {
       timeout: DOCKER_TIMEOUT_MS,

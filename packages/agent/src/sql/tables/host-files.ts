@@ -2,18 +2,9 @@ import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import type { TableContext } from "../table-def.js";
 import { isVanishedError, passwd } from "./proc.js";
 
-/**
- * Where the host file `p` (an absolute path such as /etc/group) is read from: under the agent's host root
- * (`--host-root`, which tests move). /proc and /sys are read directly and never pass through here. Tables
- * report `p`, the host's own path, in their columns.
- */
-export function hostPath(ctx: TableContext, p: string): string {
-  return ctx.hostPath(p);
-}
-
-/** Reads the host file `p` through {@link hostPath}; undefined when it is absent, a directory or not readable. */
+/** Reads the host file `p` (an absolute host path) under the agent's host root (`ctx.hostPath`); undefined when it is absent, a directory or not readable. */
 export function readHostText(ctx: TableContext, p: string): string | undefined {
-  return readFileText(hostPath(ctx, p));
+  return readFileText(ctx.hostPath(p));
 }
 
 /** Largest host file a table parses; anything bigger is not a configuration or metadata file. */
@@ -104,7 +95,7 @@ export function expandHostPattern(ctx: TableContext, pattern: string): string[] 
         continue;
       }
       const re = segmentPattern(segment);
-      for (const name of listDir(hostPath(ctx, dir))) {
+      for (const name of listDir(ctx.hostPath(dir))) {
         if (name.startsWith(".") && !segment.startsWith(".")) continue;
         if (re.test(name)) next.push(`${prefix}/${name}`);
       }
@@ -112,5 +103,5 @@ export function expandHostPattern(ctx: TableContext, pattern: string): string[] 
     found = next;
     if (found.length === 0) return [];
   }
-  return found.filter((p) => existsSync(hostPath(ctx, p)));
+  return found.filter((p) => existsSync(ctx.hostPath(p)));
 }

@@ -1,6 +1,6 @@
 import { lstatSync } from "node:fs";
 import { defineTable, type TableContext } from "../table-def.js";
-import { expandHostPattern, hostPath, isDirectory, listDir, readFileText, userHomes } from "./host-files.js";
+import { expandHostPattern, isDirectory, listDir, readFileText, userHomes } from "./host-files.js";
 
 /** System-wide site directories osquery looks in on Linux (python_packages.cpp, kPythonPath). */
 const PYTHON_SYSTEM_SITES = [
@@ -79,12 +79,12 @@ export function parsePythonMetadata(text: string): PythonMetadata {
 
 /** The packages of one site directory: each *.dist-info/METADATA and *.egg-info/PKG-INFO. */
 function* sitePackages(ctx: TableContext, site: string, uid: number) {
-  for (const entry of listDir(hostPath(ctx, site))) {
+  for (const entry of listDir(ctx.hostPath(site))) {
     const file = entry.endsWith(".dist-info") ? "METADATA" : entry.endsWith(".egg-info") ? "PKG-INFO" : undefined;
     if (file === undefined) continue;
     const path = `${site}/${entry}`;
-    if (!isDirectory(hostPath(ctx, path))) continue;
-    const text = readFileText(hostPath(ctx, `${path}/${file}`));
+    if (!isDirectory(ctx.hostPath(path))) continue;
+    const text = readFileText(ctx.hostPath(`${path}/${file}`));
     if (text === undefined) continue;
     yield { ...parsePythonMetadata(text), uid, path, directory: site };
   }
@@ -162,10 +162,10 @@ export function parsePackageJson(text: string): { name: string | null; version: 
 function moduleDirs(ctx: TableContext, dir: string): string[] {
   const modules = `${dir}/node_modules`;
   const found: string[] = [];
-  for (const name of listDir(hostPath(ctx, modules))) {
+  for (const name of listDir(ctx.hostPath(modules))) {
     if (name.startsWith(".")) continue;
     if (name.startsWith("@")) {
-      for (const sub of listDir(hostPath(ctx, `${modules}/${name}`))) if (!sub.startsWith(".")) found.push(`${modules}/${name}/${sub}`);
+      for (const sub of listDir(ctx.hostPath(`${modules}/${name}`))) if (!sub.startsWith(".")) found.push(`${modules}/${name}/${sub}`);
     } else {
       found.push(`${modules}/${name}`);
     }
@@ -200,7 +200,7 @@ export const npmPackagesTable = defineTable({
         while (stack.length > 0) {
           const { dir, depth } = stack.pop()!;
           try {
-            const st = lstatSync(hostPath(ctx, dir));
+            const st = lstatSync(ctx.hostPath(dir));
             const key = `${st.dev}:${st.ino}`;
             if (visited.has(key)) continue;
             visited.add(key);
@@ -209,11 +209,11 @@ export const npmPackagesTable = defineTable({
           }
           for (const pkg of moduleDirs(ctx, dir)) {
             const path = `${pkg}/package.json`;
-            const text = readFileText(hostPath(ctx, path));
+            const text = readFileText(ctx.hostPath(path));
             if (text === undefined) continue;
             const fields = parsePackageJson(text) ?? { name: null, version: null, description: null, author: null, license: null, homepage: null };
             yield { ...fields, path, directory: prefix, depth };
-            if (depth < NODE_MAX_DEPTH && isDirectory(hostPath(ctx, `${pkg}/node_modules`))) stack.push({ dir: pkg, depth: depth + 1 });
+            if (depth < NODE_MAX_DEPTH && isDirectory(ctx.hostPath(`${pkg}/node_modules`))) stack.push({ dir: pkg, depth: depth + 1 });
           }
         }
       }

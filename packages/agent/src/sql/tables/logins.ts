@@ -1,7 +1,6 @@
 import { closeSync, openSync, readSync } from "node:fs";
 import { endianness } from "node:os";
 import { defineTable } from "../table-def.js";
-import { hostPath } from "./host-files.js";
 import { isVanishedError } from "./proc.js";
 
 /**
@@ -104,7 +103,7 @@ export const loggedInUsersTable = defineTable({
     { name: "pid", type: "INTEGER", description: "Process id of the login" },
   ],
   *rows(ctx) {
-    for (const r of readUtmpFile(hostPath(ctx, "/var/run/utmp"))) {
+    for (const r of readUtmpFile(ctx.hostPath("/var/run/utmp"))) {
       // osquery skips init's own entries (pid 1): they describe no session.
       if (r.pid === 1) continue;
       yield { type: LOGIN_TYPE_NAMES[r.type] ?? "unknown", user: r.user, tty: r.line, host: r.host, time: r.time, pid: r.pid };
@@ -128,7 +127,7 @@ export const lastTable = defineTable({
     { name: "host", type: "TEXT", description: "Remote host name or address" },
   ],
   *rows(ctx) {
-    for (const r of readUtmpFile(hostPath(ctx, "/var/log/wtmp"))) {
+    for (const r of readUtmpFile(ctx.hostPath("/var/log/wtmp"))) {
       if (r.type !== USER_PROCESS && r.type !== DEAD_PROCESS) continue;
       yield {
         username: r.user,

@@ -2,7 +2,6 @@ import { readFileSync } from "node:fs";
 import Database from "better-sqlite3";
 import { CollectorError } from "../../errors.js";
 import { defineTable } from "../table-def.js";
-import { hostPath } from "./host-files.js";
 import { isVanishedError } from "./proc.js";
 
 /** RPM header tags the table reads (rpmtag.h). */
@@ -139,7 +138,7 @@ export const rpmPackagesTable = defineTable({
     { name: "package_group", type: "TEXT", description: "Package group" },
   ],
   *rows(ctx) {
-    const image = readIfPresent(hostPath(ctx, RPMDB_SQLITE));
+    const image = readIfPresent(ctx.hostPath(RPMDB_SQLITE));
     if (image === undefined) return;
     // The headers are read and the handle closed before the first row is yielded: a scan abandoned
     // early (LIMIT) must not leave a database open.

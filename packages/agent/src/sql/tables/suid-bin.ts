@@ -1,7 +1,6 @@
 import { lstatSync, readdirSync, statSync } from "node:fs";
 import { defineTable, type TableContext } from "../table-def.js";
 import { groupEntries } from "./accounts.js";
-import { hostPath } from "./host-files.js";
 import { userNames } from "./proc.js";
 
 /** The directories osquery searches (suid_bin.cpp, kBinarySearchPaths); nothing else is walked. */
@@ -73,7 +72,7 @@ export const suidBinTable = defineTable({
     const users = userNames(ctx);
     const groups = groupNames(ctx);
     for (const dir of SEARCH_DIRS) {
-      const real = hostPath(ctx, dir);
+      const real = ctx.hostPath(dir);
       try {
         // A search directory that is itself a symlink (/bin → usr/bin on merged-/usr systems) is walked
         // under its own name, like osquery; lstat only checks it exists.
