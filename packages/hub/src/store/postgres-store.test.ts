@@ -4,7 +4,7 @@ import { Client } from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { POSTGRES_MIGRATIONS } from "./postgres-migrations.js";
 import { PostgresStore } from "./postgres-store.js";
-import { describeStoreContract } from "./store-contract.js";
+import { describeStoreContract } from "../../test/store-contract.js";
 
 const url = process.env.UPLINK_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 

@@ -7,7 +7,7 @@ import { hashSecret } from "../security/credentials.js";
 import { createToken } from "../security/tokens.js";
 import { SqliteStore } from "./sqlite-store.js";
 import { SQLITE_MIGRATIONS } from "./sqlite-migrations.js";
-import { describeStoreContract } from "./store-contract.js";
+import { describeStoreContract } from "../../test/store-contract.js";
 
 const dir = mkdtempSync(join(tmpdir(), "uplink-store-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

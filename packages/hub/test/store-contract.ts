@@ -1,5 +1,10 @@
+/**
+ * The contract every Store implementation keeps, as one vitest suite: `describeStoreContract` runs it against
+ * a store the caller makes (SqliteStore and PostgresStore beside their code). A test helper, so it lives
+ * outside `src/` and is never compiled into the package.
+ */
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import type { Store, TokenRecord } from "./store.js";
+import type { Store, TokenRecord } from "../src/store/store.js";
 
 /**
  * The behaviour every Store implementation owes the hub. Each implementation's test file calls this
