@@ -27,3 +27,4 @@ export {
   idempotencyKeyProblem,
   isTransientFailure,
 } from "./idempotency.js";
+export { buildCancel, buildCommand, buildWelcome, type CommandFields } from "./hub-frames.js";

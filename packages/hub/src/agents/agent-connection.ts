@@ -1,4 +1,6 @@
 import {
+  buildCancel,
+  buildCommand,
   CloseCode,
   commandRef,
   LEGACY_REPLY_SHAPE_LIST,
@@ -14,6 +16,8 @@ import type { RawData, WebSocket } from "ws";
 import { AgentAnsweredError, AgentBusyError, CommandCancelledError, CommandTimeoutError, ConnectionLostError, type HubError } from "../errors.js";
 import type { Logger } from "../logger.js";
 import type { HubMetrics } from "../metrics.js";
+import { RateBudget, SlidingBudget } from "./frame-budgets.js";
+import { LegacySessions } from "./legacy-sessions.js";
 import { PendingCommands, type CommandReply, type CommandRequest, type PendingCommand } from "./pending-commands.js";
 
 /**
@@ -27,17 +31,6 @@ import { PendingCommands, type CommandReply, type CommandRequest, type PendingCo
  * connection is cleared.
  */
 export type ConnectionState = "open" | "closing" | "closed";
-
-/**
- * A legacy (protocol-1) session: the agent does not echo correlationIds, so its replies are matched to
- * the one command of that session in flight. `ghost` holds the slot after a timeout until the late reply
- * arrives (or one more timeout passes), so the late reply can never be taken for the next command's.
- */
-interface LegacySession {
-  active: PendingCommand | "ghost" | null;
-  queue: PendingCommand[];
-  ghostTimer?: NodeJS.Timeout;
-}
 
 /** Per-connection limits that keep one agent from costing the hub unbounded memory or CPU. */
 export interface ConnectionLimits {
@@ -84,10 +77,9 @@ export class AgentConnection {
   readonly #opts: AgentConnectionOptions;
   readonly #log: Logger;
   readonly #pending = new PendingCommands();
-  readonly #legacy = new Map<string, LegacySession>();
-  readonly #violations: number[] = [];
-  #frameWindowStart = 0;
-  #framesInWindow = 0;
+  readonly #legacy = new LegacySessions((entry) => this.#write(entry));
+  readonly #unsolicited: RateBudget;
+  readonly #violations = new SlidingBudget(VIOLATION_BUDGET, VIOLATION_WINDOW_MS);
   #closeError: HubError | undefined;
   #terminateTimer: NodeJS.Timeout | undefined;
   #helloSeen = false;
@@ -101,6 +93,7 @@ export class AgentConnection {
     this.agentId = opts.agentId;
     this.protocol = opts.protocol;
     this.#log = opts.log;
+    this.#unsolicited = new RateBudget(opts.limits.maxFramesPerSecond);
     this.#handlers = {
       hello: (hello) => {
         if (!this.#unsolicitedAllowed()) return;
@@ -158,7 +151,7 @@ export class AgentConnection {
     }
     const entry = this.#pending.add(request, (e) => this.#onDeadline(e));
     if (this.protocol >= 2) this.#write(entry);
-    else this.#enqueueLegacy(entry);
+    else this.#legacy.enqueue(entry);
     if (request.signal !== undefined) this.#cancelOnAbort(entry, request.signal);
     return entry.promise;
   }
@@ -173,9 +166,9 @@ export class AgentConnection {
       if (this.#pending.take(entry.request.correlationId) !== entry) return;
       this.#opts.metrics.commandsCompleted.inc({ kind: entry.request.kind, outcome: "cancelled" });
       entry.request.log.info({ sent: entry.sent }, "caller gone; command cancelled");
-      if (this.protocol < 2) this.#legacyTimedOut(entry);
+      if (this.protocol < 2) this.#legacy.abandon(entry);
       else if (this.#state === "open" && entry.sent) {
-        this.#ws.send(JSON.stringify({ type: "cancel", correlationId: entry.request.correlationId }));
+        this.#ws.send(buildCancel(entry.request.correlationId));
         this.#overHardLimit();
       }
       entry.reject(new CommandCancelledError());
@@ -223,13 +216,9 @@ export class AgentConnection {
 
   #write(entry: PendingCommand): void {
     const { request } = entry;
-    const frame =
-      this.protocol >= 2
-        ? { type: "session_command", sessionId: request.sessionId, correlationId: request.correlationId, kind: request.kind, collector: request.collector, query: request.query, timeoutMs: request.timeoutMs }
-        : { type: "session_command", sessionId: request.sessionId, session_id: request.sessionId, kind: request.kind, collector: request.collector, query: request.query, timeoutMs: request.timeoutMs };
     entry.sent = true;
     entry.sentAt = performance.now();
-    this.#ws.send(JSON.stringify(frame));
+    this.#ws.send(buildCommand(this.protocol, request));
     if (this.#overHardLimit()) return;
     this.#opts.metrics.commandsSent.inc({ kind: request.kind });
     request.log.debug({ sessionId: request.sessionId, kind: request.kind }, "command sent");
@@ -254,11 +243,11 @@ export class AgentConnection {
     request.log.warn({ timeoutMs: request.timeoutMs, sent: entry.sent }, "command timed out");
     if (this.protocol >= 2) {
       if (this.#state === "open") {
-        this.#ws.send(JSON.stringify({ type: "cancel", correlationId: request.correlationId }));
+        this.#ws.send(buildCancel(request.correlationId));
         this.#overHardLimit();
       }
     } else {
-      this.#legacyTimedOut(entry);
+      this.#legacy.abandon(entry);
     }
     entry.reject(new CommandTimeoutError(request.timeoutMs));
   }
@@ -269,13 +258,8 @@ export class AgentConnection {
    * never limited: a busy agent answering thousands of queries a second is not misbehaving.
    */
   #unsolicitedAllowed(): boolean {
-    const now = Date.now();
-    if (now - this.#frameWindowStart >= 1000) {
-      this.#frameWindowStart = now;
-      this.#framesInWindow = 0;
-    }
-    if (++this.#framesInWindow <= this.#opts.limits.maxFramesPerSecond) return true;
-    this.#violation(`more than ${this.#opts.limits.maxFramesPerSecond} unsolicited frames in a second`, undefined);
+    if (this.#unsolicited.allow()) return true;
+    this.#violation(`more than ${this.#unsolicited.limit} unsolicited frames in a second`, undefined);
     return false;
   }
 
@@ -358,71 +342,25 @@ export class AgentConnection {
       this.#opts.metrics.commandsCompleted.inc({ kind: entry.request.kind, outcome: "error" });
       entry.reject(new AgentAnsweredError("bad_response", `agent sent a malformed response: ${error}`));
     }
-    const now = Date.now();
-    this.#violations.push(now);
-    while (this.#violations.length > 0 && this.#violations[0]! <= now - VIOLATION_WINDOW_MS) this.#violations.shift();
-    if (this.#violations.length > VIOLATION_BUDGET) {
+    if (this.#violations.exceeded()) {
       this.close(CloseCode.POLICY_VIOLATION, "too many protocol violations", new ConnectionLostError("agent_disconnected", `agent ${this.agentId} was disconnected for protocol violations`));
     }
   }
 
-  #enqueueLegacy(entry: PendingCommand): void {
-    const sessionId = entry.request.sessionId;
-    let session = this.#legacy.get(sessionId);
-    if (session === undefined) {
-      session = { active: null, queue: [] };
-      this.#legacy.set(sessionId, session);
-    }
-    session.queue.push(entry);
-    this.#pumpLegacy(sessionId, session);
-  }
-
-  #pumpLegacy(sessionId: string, session: LegacySession): void {
-    if (session.active !== null) return;
-    const next = session.queue.shift();
-    if (next === undefined) {
-      this.#legacy.delete(sessionId);
-      return;
-    }
-    session.active = next;
-    this.#write(next);
-  }
-
   #onLegacyResponse(response: SessionResponse): void {
-    const session = this.#legacy.get(response.sessionId);
-    const active = session?.active;
-    if (session === undefined || active === null || active === undefined) return this.#orphan("legacy_unmatched", response);
-    session.active = null;
-    if (active === "ghost") {
-      clearTimeout(session.ghostTimer);
-      this.#orphan("late", response);
-    } else {
-      const entry = this.#pending.take(active.request.correlationId);
-      if (entry !== undefined) this.#complete(entry, response);
-    }
-    this.#pumpLegacy(response.sessionId, session);
-  }
-
-  #legacyTimedOut(entry: PendingCommand): void {
-    const sessionId = entry.request.sessionId;
-    const session = this.#legacy.get(sessionId);
-    if (session === undefined) return;
-    if (!entry.sent) {
-      session.queue = session.queue.filter((e) => e !== entry);
-      return this.#pumpLegacy(sessionId, session);
-    }
-    session.active = "ghost";
-    session.ghostTimer = setTimeout(() => {
-      session.active = null;
-      this.#pumpLegacy(sessionId, session);
-    }, entry.request.timeoutMs);
+    const matched = this.#legacy.answer(
+      response.sessionId,
+      (active) => {
+        const entry = this.#pending.take(active.request.correlationId);
+        if (entry !== undefined) this.#complete(entry, response);
+      },
+      () => this.#orphan("late", response),
+    );
+    if (!matched) this.#orphan("legacy_unmatched", response);
   }
 
   #failEverything(error: HubError): void {
-    if (this.#legacy.size > 0) {
-      for (const session of this.#legacy.values()) clearTimeout(session.ghostTimer);
-      this.#legacy.clear();
-    }
+    this.#legacy.clear();
     for (const entry of this.#pending.rejectAll(error)) {
       this.#opts.metrics.commandsCompleted.inc({ kind: entry.request.kind, outcome: "disconnected" });
     }

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
-import { AGENT_PATH, MIN_PROTOCOL_VERSION, PROTOCOL_HEADER, PROTOCOL_VERSION } from "@uplink/protocol";
+import { AGENT_PATH, buildWelcome, MIN_PROTOCOL_VERSION, PROTOCOL_HEADER, PROTOCOL_VERSION } from "@uplink/protocol";
 import { WebSocketServer, type WebSocket } from "ws";
 import type { Logger } from "../logger.js";
 import type { HubMetrics } from "../metrics.js";
@@ -166,8 +166,7 @@ export class AgentGateway {
     this.#registry.add(connection);
     if (protocol >= 2) {
       ws.send(
-        JSON.stringify({
-          type: "welcome",
+        buildWelcome({
           protocol: Math.min(protocol, PROTOCOL_VERSION),
           hubId: this.#opts.hubId,
           agentId,
