@@ -1,17 +1,9 @@
-import { readdir, readFile } from "node:fs/promises";
-import { join } from "node:path";
+import { readFile } from "node:fs/promises";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { sourceFiles } from "../../../test/fixtures/source-files.js";
 
 const SRC = fileURLToPath(new URL(".", import.meta.url));
-
-async function sourceFiles(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { withFileTypes: true });
-  const nested = await Promise.all(
-    entries.map((e) => (e.isDirectory() ? sourceFiles(join(dir, e.name)) : Promise.resolve(e.name.endsWith(".ts") && !e.name.endsWith(".test.ts") ? [join(dir, e.name)] : []))),
-  );
-  return nested.flat();
-}
 
 describe("hub → agent frame construction", () => {
   it("happens only in @uplink/protocol's builders: no hub source spells a frame type it sends", async () => {
