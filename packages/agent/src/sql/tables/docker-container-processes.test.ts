@@ -1,8 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import { dockerContainerProcessesTable, processRows, PS_FIELDS } from "./docker-container-processes.js";
-import { fakeHost, type FakeHost } from "./fake-host.fixture.js";
+import { fakeHost, type FakeHost, killChild, waitForFile } from "./fake-host.fixture.js";
 import { NO_CONSTRAINTS, type ScanConstraints } from "../table-def.js";
 
 const ID = "11b2399e1426d906e62a0c357650e363426d6c56dbe2f35cbaa9b452250e3355";
@@ -36,20 +35,11 @@ function fakeEngine(socket: string): ChildProcess {
   return spawn(process.execPath, ["-e", script, socket, ID, JSON.stringify(TOP), PS_FIELDS], { stdio: "ignore" });
 }
 
-async function waitForFile(path: string): Promise<void> {
-  for (let i = 0; i < 200 && !existsSync(path); i++) await new Promise((r) => setTimeout(r, 25));
-  if (!existsSync(path)) throw new Error(`${path} never appeared`);
-}
-
 describe("docker_container_processes", () => {
   let host: FakeHost | undefined;
   let engine: ChildProcess | undefined;
   afterEach(async () => {
-    if (engine !== undefined && engine.exitCode === null) {
-      const exited = new Promise((r) => engine!.once("exit", r));
-      engine.kill("SIGKILL");
-      await exited;
-    }
+    await killChild(engine);
     engine = undefined;
     host?.remove();
     host = undefined;

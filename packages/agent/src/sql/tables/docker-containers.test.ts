@@ -1,9 +1,8 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync } from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import { CollectorError } from "../../errors.js";
 import { containerRows, dockerContainersTable } from "./docker-containers.js";
-import { fakeHost, type FakeHost } from "./fake-host.fixture.js";
+import { fakeHost, type FakeHost, killChild, waitForFile } from "./fake-host.fixture.js";
 
 const LIST = [
   {
@@ -49,20 +48,11 @@ function fakeEngine(socket: string, mode: "answer" | "hang"): ChildProcess {
   return spawn(process.execPath, ["-e", script, socket, mode, JSON.stringify(LIST), JSON.stringify(DETAILS)], { stdio: "ignore" });
 }
 
-async function waitForFile(path: string): Promise<void> {
-  for (let i = 0; i < 200 && !existsSync(path); i++) await new Promise((r) => setTimeout(r, 25));
-  if (!existsSync(path)) throw new Error(`${path} never appeared`);
-}
-
 describe("docker_containers", () => {
   let host: FakeHost | undefined;
   let engine: ChildProcess | undefined;
   afterEach(async () => {
-    if (engine !== undefined && engine.exitCode === null) {
-      const exited = new Promise((r) => engine!.once("exit", r));
-      engine.kill("SIGKILL");
-      await exited;
-    }
+    await killChild(engine);
     engine = undefined;
     host?.remove();
     host = undefined;

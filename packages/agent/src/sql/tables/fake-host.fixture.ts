@@ -1,4 +1,5 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import type { ChildProcess } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type { TableContext } from "../table-def.js";
@@ -41,3 +42,17 @@ export function fakeHost() {
 }
 
 export type FakeHost = ReturnType<typeof fakeHost>;
+
+/** Resolves once `path` exists (a fake Docker Engine's socket, say); throws after ~5 s. */
+export async function waitForFile(path: string): Promise<void> {
+  for (let i = 0; i < 200 && !existsSync(path); i++) await new Promise((r) => setTimeout(r, 25));
+  if (!existsSync(path)) throw new Error(`${path} never appeared`);
+}
+
+/** SIGKILLs a helper process a test started, if it still runs, and waits for its exit. */
+export async function killChild(child: ChildProcess | undefined): Promise<void> {
+  if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once("exit", r));
+  child.kill("SIGKILL");
+  await exited;
+}
