@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { cryptTypeFromDmUuid, encryptionRows, parseKeyValues, parsePciIds, readBlockDevices, readUsbDevices } from "./devices.js";
+import { cryptTypeFromDmUuid, encryptionRows, readBlockDevices } from "./block-devices.js";
+import { parsePciIds, readUsbDevices } from "./bus-devices.js";
+import { parseKeyValues } from "./sysfs.js";
 import { fakeHost, type FakeHost } from "./fake-host.fixture.js";
 
 describe("parseKeyValues", () => {
