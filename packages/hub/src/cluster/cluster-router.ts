@@ -1,6 +1,6 @@
 import type { AgentRegistry } from "../agents/agent-registry.js";
 import type { CommandReply, CommandRequest } from "../agents/pending-commands.js";
-import { AgentOfflineError, CommandCancelledError, CommandTimeoutError, ConnectionLostError, HubError } from "../errors.js";
+import { AgentOfflineError, BusUnavailableError, CommandCancelledError, CommandTimeoutError, ConnectionLostError, HubError } from "../errors.js";
 import type { EventLog } from "../events/event-log.js";
 import type { Logger } from "../logger.js";
 import type { HubMetrics } from "../metrics.js";
@@ -21,12 +21,6 @@ interface RemotePending {
   timer: NodeJS.Timeout;
   resolve(reply: CommandReply): void;
   reject(error: HubError): void;
-}
-
-class BusUnavailableError extends HubError {
-  constructor(cause: unknown) {
-    super("bus_unavailable", 503, "the cluster bus (Redis) is unreachable", { cause });
-  }
 }
 
 /**
