@@ -225,5 +225,19 @@ describe("EventSource resume semantics across dropped connections and a hub rest
     const fromStart = await open(`/api/v1/queries/${a}/stream`);
     await fromStart.waitForEnd();
     expect(fromStart.events.map((e) => [e.event, e.id])).toEqual([["done", "1"]]);
+
+    // Each stream still opens with the reconnect delay it suggests to an EventSource.
+    const abort = new AbortController();
+    const raw = await fetch(`${hub.url}/api/v1/events`, { headers: { Authorization: `Bearer ${hub.adminToken}` }, signal: abort.signal });
+    const reader = raw.body!.getReader();
+    let head = "";
+    // Up to the end of the first block of fields (a stream with no event yet sends nothing after it).
+    while (!head.includes("\n\n")) {
+      const chunk = await reader.read();
+      if (chunk.done) break;
+      head += new TextDecoder().decode(chunk.value);
+    }
+    abort.abort();
+    expect(head).toMatch(/^retry: ?2000$/m);
   });
 });
