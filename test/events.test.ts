@@ -132,25 +132,34 @@ describe("Hub events stream", () => {
     expectConsecutive(back.ids());
     expectConsecutive(watcher.ids());
 
-    // `?after=<seq>` is the same as Last-Event-ID.
+    // `?after=<seq>` is the same as Last-Event-ID on a first connection…
     const viaQuery = await events(hub, { after: lastSeen });
     await viaQuery.waitForCount(back.events.length);
     expect(seen(viaQuery.events.slice(0, back.events.length))).toEqual(seen(back.events));
+    // …and only its starting point: Last-Event-ID (what an EventSource opened on `?after=` sends when it
+    // reconnects, on the same URL) wins over it.
+    const resumed = await sse.open(hub.url, "/api/v1/events?after=0", { token: hub.adminToken, lastEventId: Number(next.id) - 1 });
+    const resumedFirst = await resumed.waitForCount(1);
+    expect(resumedFirst[0]!.id).toBe(next.id);
   });
 
-  it("needs a read token and ignores a Last-Event-ID that is not a sequence number", async () => {
+  it("needs a read token, and refuses a Last-Event-ID that is not a sequence number (400) instead of starting elsewhere", async () => {
     const hub = shared();
     const refused = await events(hub, { token: null });
     expect(refused.status).toBe(401);
     expect(JSON.parse(refused.body).error.code).toBe("unauthorized");
 
     const reader = await hub.api.createToken("api", "read", "events-reader");
-    const stream = await events(hub, { token: reader, lastEventId: "not-a-number" });
+    const bad = await events(hub, { token: reader, lastEventId: "not-a-number" });
+    expect(bad.status).toBe(400);
+    expect(JSON.parse(bad.body).error).toEqual({ code: "invalid_request", message: 'Last-Event-ID must be the id of an event of this stream (a non-negative integer), not "not-a-number"' });
+
+    const stream = await events(hub, { token: reader });
     expect(stream.status).toBe(200);
     const { agentId, agentKey } = await hub.api.enroll("reader-sees");
     await rawAgents.connect(hub.agentUrl, { agentKey, hostname: "reader-sees" });
     const first = await stream.waitForEvent("reader-sees connected", (e) => e.event === "agent.connected" && e.json.agentId === agentId);
-    // Nothing was replayed: the first event is the live one.
+    // A first connection replays nothing: the first event is the live one.
     expect(stream.events[0]).toBe(first);
   });
 

@@ -178,7 +178,7 @@ describe("Fan-out queries", () => {
     }
     await Promise.all(cancels);
 
-    // Each stream: every result once, ids 1..200 in order, each event the stored row, then `done` carrying the counts.
+    // Each stream: every result once, ids 1..200 in order, each event the stored row, then `done` (id 201, the one after the last result) carrying the counts.
     const rowOf = new Map(final.targets.map((t) => [t.correlationId, t]));
     const checkEvents = (events: SseEvent[]) => {
       for (const e of events) expect(e.json as TargetRow).toEqual(rowOf.get((e.json as TargetRow).correlationId));
@@ -186,33 +186,38 @@ describe("Fan-out queries", () => {
     for (const s of [early, midway]) {
       expectResultIds(s, 1, 200);
       checkEvents(s.named("result"));
-      expect(s.events.at(-1)).toMatchObject({ event: "done", id: "200", json: final.counts });
+      expect(s.events.at(-1)).toMatchObject({ event: "done", id: "201", json: final.counts });
       expect(s.events.filter((e) => e.event !== "result" && e.event !== "done")).toEqual([]);
     }
     expectResultIds(leaving, 1, leftAt);
     expectResultIds(back, leftAt + 1, 200);
     checkEvents([...leaving.named("result"), ...back.named("result")]);
-    expect(back.events.at(-1)).toMatchObject({ event: "done", id: "200" });
+    expect(back.events.at(-1)).toMatchObject({ event: "done", id: "201" });
 
     // After the end: a late client gets everything from the store; a reconnecting one exactly what it missed.
     const late = await stream(hub, id);
     await late.waitForEnd();
     expectResultIds(late, 1, 200);
     checkEvents(late.named("result"));
-    expect(late.events.at(-1)).toMatchObject({ event: "done", id: "200", json: final.counts });
+    expect(late.events.at(-1)).toMatchObject({ event: "done", id: "201", json: final.counts });
 
     const resumed = await stream(hub, id, { lastEventId: 137 });
     await resumed.waitForEnd();
     expectResultIds(resumed, 138, 200);
-    expect(resumed.events.at(-1)).toMatchObject({ event: "done", id: "200" });
+    expect(resumed.events.at(-1)).toMatchObject({ event: "done", id: "201" });
 
     const after = await stream(hub, id, { after: 190 });
     await after.waitForEnd();
     expectResultIds(after, 191, 200);
 
+    // `done` has the id after the last result's: a client that has every result still gets it, and one
+    // that resumes after it is told the stream is over (204: an EventSource stops reconnecting).
     const caughtUp = await stream(hub, id, { lastEventId: 200 });
     await caughtUp.waitForEnd();
-    expect(caughtUp.events.map((e) => [e.event, e.id])).toEqual([["done", "200"]]);
+    expect(caughtUp.events.map((e) => [e.event, e.id])).toEqual([["done", "201"]]);
+    const over = await stream(hub, id, { lastEventId: 201 });
+    expect(over.status).toBe(204);
+    expect(over.events).toEqual([]);
 
     // Any target's command is also readable on its own, by correlationId.
     const one = final.targets.find((t) => groupOf.get(t.agentId) === "error")!;
@@ -359,6 +364,6 @@ describe("Fan-out queries", () => {
     }
     const replay = await stream(second, id);
     await replay.waitForEnd();
-    expect(replay.events.map((e) => [e.event, e.id])).toEqual([["result", "1"], ["result", "2"], ["result", "3"], ["done", "3"]]);
+    expect(replay.events.map((e) => [e.event, e.id])).toEqual([["result", "1"], ["result", "2"], ["result", "3"], ["done", "4"]]);
   });
 });

@@ -98,6 +98,8 @@ export class ApiClient {
       if (options.signal?.aborted) return lastId;
       throw new ApiError(0, "unreachable", `cannot reach the hub at ${this.#base}: ${(err as Error).message}`);
     }
+    // 204: the stream is over (a fan-out's result stream asked to resume after its `done`).
+    if (res.status === 204) return lastId;
     if (!res.ok || res.body === null) {
       const json = safeJson(await res.text()) as { error?: { code?: string; message?: string } } | undefined;
       throw new ApiError(res.status, json?.error?.code ?? `http_${res.status}`, json?.error?.message ?? res.statusText);

@@ -25,10 +25,15 @@ export function registerEvents(program: Command, context: () => CliContext): voi
       const stop = new AbortController();
       process.once("SIGINT", () => stop.abort());
       let lastId: string | undefined;
-      let path = opts.after === undefined ? "/api/v1/events" : `/api/v1/events?after=${encodeURIComponent(opts.after)}`;
+      // Kept on every reconnect, as EventSource does: the hub resumes after Last-Event-ID once one was
+      // seen, and `?after=` is only the starting point until then (a stream that broke before its first
+      // event starts from `--after` again, not live, which would skip what happened in between).
+      const path = opts.after === undefined ? "/api/v1/events" : `/api/v1/events?after=${encodeURIComponent(opts.after)}`;
       while (!stop.signal.aborted) {
         try {
-          lastId = await ctx.client.stream(path, { lastEventId: lastId, signal: stop.signal }, (event) => {
+          // The id is kept as each event arrives: a stream that breaks (rather than ends) returns none.
+          await ctx.client.stream(path, { lastEventId: lastId, signal: stop.signal }, (event) => {
+            lastId = event.id ?? lastId;
             const data = JSON.parse(event.data) as Record<string, unknown>;
             ctx.out(ctx.json ? JSON.stringify({ id: event.id, type: event.event, ...data }) : renderEvent(event.event, data));
           });
@@ -36,7 +41,6 @@ export function registerEvents(program: Command, context: () => CliContext): voi
           if ((err as { status?: number }).status !== 0) throw err;
           process.stderr.write(`uplink: ${(err as Error).message}; retrying\n`);
         }
-        path = "/api/v1/events";
         if (!stop.signal.aborted) await new Promise((r) => setTimeout(r, RESUME_DELAY_MS));
       }
     });

@@ -66,7 +66,9 @@ export async function collectFanout(ctx: CliContext, body: Record<string, unknow
     for (let failures = 0; !done; ) {
       const signal = AbortSignal.timeout(Math.max(1, deadline - Date.now()));
       try {
-        lastId = await ctx.client.stream(`/api/v1/queries/${started.id}/stream`, { lastEventId: lastId, signal }, (event) => {
+        // The id is kept as each event arrives: a stream that breaks (rather than ends) returns none.
+        await ctx.client.stream(`/api/v1/queries/${started.id}/stream`, { lastEventId: lastId, signal }, (event) => {
+          lastId = event.id ?? lastId;
           if (event.event === "result") land(JSON.parse(event.data) as TargetResult);
           else if (event.event === "done") done = true;
         });

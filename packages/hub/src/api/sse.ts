@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { createSession, type Session } from "better-sse";
+import { BadRequestError } from "../errors.js";
 import type { HubMetrics } from "../metrics.js";
 
 /** Keep-alive comment interval of every stream, below common proxy idle timeouts. */
@@ -7,11 +8,35 @@ const KEEP_ALIVE_MS = 15_000;
 /** Reconnect delay suggested to EventSource clients. */
 const RETRY_MS = 2_000;
 
-/** An open Server-Sent Events stream and the id the client said it saw last (`Last-Event-ID` or `?after=`). */
+/** Every id a stream sends is a seq: a non-negative decimal integer. */
+const SEQ = /^\d{1,16}$/;
+
+function seqOf(value: string, what: string): number {
+  const seq = SEQ.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isSafeInteger(seq)) {
+    throw new BadRequestError(`${what} must be the id of an event of this stream (a non-negative integer), not ${JSON.stringify(value.slice(0, 40))}`);
+  }
+  return seq;
+}
+
+/**
+ * Where a stream resumes: after the id the client saw last, or null for a first connection that starts
+ * live. `Last-Event-ID` wins over `?after=`, which only says where a first connection starts: an
+ * EventSource opened on `…?after=0` sends the id of the last event it got when it reconnects, on the same
+ * URL. An empty `Last-Event-ID` is no id (WHATWG clients send none until they got one). Anything that is
+ * not an id a stream sends is refused (400), since starting elsewhere would repeat or skip events.
+ */
+export function resumePoint(req: IncomingMessage, query: URLSearchParams): number | null {
+  const named = req.headers["last-event-id"];
+  const header = Array.isArray(named) ? named.join(", ") : named;
+  if (header !== undefined && header !== "") return seqOf(header, "Last-Event-ID");
+  const after = query.get("after");
+  return after === null ? null : seqOf(after, "after");
+}
+
+/** An open Server-Sent Events stream. */
 export interface SseStream {
   session: Session;
-  /** Null when the client named none (a first connection). */
-  lastEventId: number | null;
   /** Resolves when the client goes away or the hub closes the stream. */
   closed: Promise<void>;
   end(): void;
@@ -27,10 +52,9 @@ export class SseStreams {
   constructor(private readonly metrics: HubMetrics) {}
 
   /** Opens a stream on `res` (better-sse writes the head and keeps it alive). */
-  async open(req: IncomingMessage, res: ServerResponse, kind: "events" | "fanout", query: URLSearchParams): Promise<SseStream> {
-    const session = await createSession(req, res, { keepAlive: KEEP_ALIVE_MS, retry: RETRY_MS, headers: { "X-Accel-Buffering": "no" } });
-    const named = query.get("after") ?? (session.lastId === "" ? null : session.lastId);
-    const after = named === null ? Number.NaN : Number(named);
+  async open(req: IncomingMessage, res: ServerResponse, kind: "events" | "fanout"): Promise<SseStream> {
+    // Where to resume is the route's to say (resumePoint), not better-sse's.
+    const session = await createSession(req, res, { keepAlive: KEEP_ALIVE_MS, retry: RETRY_MS, trustClientEventId: false, headers: { "X-Accel-Buffering": "no" } });
     this.#open.add(res);
     this.metrics.sseClients.inc({ stream: kind });
     const closed = new Promise<void>((resolve) =>
@@ -40,7 +64,7 @@ export class SseStreams {
         resolve();
       }),
     );
-    return { session, lastEventId: Number.isSafeInteger(after) && after >= 0 ? after : null, closed, end: () => res.end() };
+    return { session, closed, end: () => res.end() };
   }
 
   /** Ends every open stream (shutdown). */

@@ -1,12 +1,12 @@
 import { Labels, MAX_QUERY_CHARS, MAX_TIMEOUT_MS } from "@uplink/protocol";
 import { z } from "zod";
-import { NotFoundError } from "../../errors.js";
+import { BadRequestError, NotFoundError } from "../../errors.js";
 import type { FanoutEvent } from "../../queries/fanout-service.js";
 import { parseWith, readJson, sendJson } from "../http.js";
 import type { Route } from "../route.js";
 import { deadlineOf } from "./agents.js";
 import { MAX_BODY_BYTES, type ApiServices } from "../services.js";
-import type { SseStream } from "../sse.js";
+import { resumePoint, type SseStream } from "../sse.js";
 import { auditView, fanoutView, targetView } from "../views.js";
 
 const HistoryQuery = z.object({
@@ -116,14 +116,23 @@ export function queryRoutes(s: ApiServices): Route[] {
       scope: "read",
       async handle({ req, res, params, query }) {
         const id = params.id!;
-        if ((await s.store.findFanout(id)) === undefined) throw new NotFoundError(`no fan-out query ${id}`);
-        const stream = await s.streams.open(req, res, "fanout", query);
-        let last = stream.lastEventId ?? 0;
+        const fanout = await s.store.findFanout(id);
+        if (fanout === undefined) throw new NotFoundError(`no fan-out query ${id}`);
+        // Results carry their resultSeq (1…targetCount) as id, `done` the next one: ids strictly increase.
+        const doneId = fanout.targetCount + 1;
+        const from = resumePoint(req, query);
+        if (from !== null && from > doneId) throw new BadRequestError(`event ${from} is not an id of the result stream of ${id} (its last is ${doneId}, done)`);
+        if (from === doneId) {
+          // The client saw `done`: 204 tells an EventSource the stream is over, so it stops reconnecting.
+          res.writeHead(204).end();
+          return;
+        }
+        const stream = await s.streams.open(req, res, "fanout");
+        let last = from ?? 0;
         let live: FanoutEvent[] | null = [];
         const deliver = (event: FanoutEvent): void => {
           if (event.kind === "done") {
-            // Carries the last result's id, so a client reconnecting after `done` is not replayed everything.
-            stream.session.push(event.counts, "done", String(last));
+            stream.session.push(event.counts, "done", String(doneId));
             stream.end();
           } else if (event.target.resultSeq! > last) {
             last = event.target.resultSeq!;
