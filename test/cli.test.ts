@@ -100,6 +100,21 @@ describe("The operator CLI `uplink`", () => {
     expect(run.stderr).toMatch(/502 unsupported_query: only select 1 here \(correlationId [0-9a-f-]{36}\)/);
   });
 
+  it("exits 5 when the agent stays busy through the retries: a transient failure, worth trying again later", async () => {
+    const hub = shared();
+    let asked = 0;
+    const { agentId } = await rawAgents.enrolled(hub, "cli-busy", {
+      onQuery: (c, a) => {
+        asked++;
+        a.respond(c, { ok: false, code: "busy", error: "all workers taken" });
+      },
+    });
+    const run = await cli(["query", agentId, "select 1"]);
+    expect(run.code).toBe(5);
+    expect(run.stderr).toMatch(/503 busy: all workers taken \(correlationId [0-9a-f-]{36}\)/);
+    expect(asked).toBe(4);
+  });
+
   it("prints the history as a table and as --json", async () => {
     const hub = shared();
     const { agentId } = await rawAgents.enrolled(hub, "cli-history", { onQuery: (c, a) => a.respond(c) });

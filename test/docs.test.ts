@@ -3,6 +3,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { HUB_SETTINGS } from "../packages/hub/src/config.js";
+import { ERROR_CODE_LIST, ERROR_CODES, type ErrorSpec } from "../packages/protocol/src/error-codes.js";
 
 const readme = readFileSync(join(import.meta.dirname, "..", "README.md"), "utf8");
 
@@ -28,5 +29,22 @@ describe("docs/architecture.md", () => {
 
   it("is where comments point: none cites a design document outside the repository", () => {
     expect(sources.filter((file) => /DESIGN(\.md| §)/.test(readFileSync(join(root, file), "utf8")))).toEqual([]);
+  });
+});
+
+describe("docs/protocol.md error table", () => {
+  const protocol = readFileSync(join(import.meta.dirname, "..", "docs", "protocol.md"), "utf8");
+  const rows = new Map([...protocol.matchAll(/^\| `([a-z_]+)` \| ([^|]+) \| ([^|]+) \|/gm)].map((m) => [m[1]!, { status: m[2]!.trim(), retryable: m[3]!.trim() }]));
+  const documented = (spec: ErrorSpec) => ({
+    status: spec.status === null ? "—" : spec.agentStatus === undefined ? String(spec.status) : `${spec.status} / ${spec.agentStatus}`,
+    retryable: spec.status === null ? "—" : spec.retryable ? "yes" : "no",
+  });
+
+  it.each(ERROR_CODE_LIST)("shows %s with the registry's status and retryability", (code) => {
+    expect(rows.get(code)).toEqual(documented(ERROR_CODES[code]));
+  });
+
+  it("documents no code that does not exist", () => {
+    expect([...rows.keys()].filter((code) => !ERROR_CODE_LIST.includes(code as never))).toEqual([]);
   });
 });

@@ -1,3 +1,5 @@
+// Longer than most files here: it is one state machine (the diagram below) over one socket, and its
+// transitions read the same private state; the backoff and TLS diagnosis it uses stand alone (backoff.ts, tls-trust.ts).
 import { arch, platform } from "node:process";
 import type { IncomingMessage } from "node:http";
 import {

@@ -1,6 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { createParser } from "eventsource-parser";
-import { withRetries } from "./retry.js";
+import { withRetries, type Failure } from "./retry.js";
 
 /** An error the hub answered (`{"error": {code, message}}`) or a failure to reach it. */
 export class ApiError extends Error {
@@ -14,6 +14,11 @@ export class ApiError extends Error {
   ) {
     super(message);
     this.name = "ApiError";
+  }
+
+  /** What the retry policy and the exit code read: the status, and the code only when it is the hub's. */
+  get failure(): Failure {
+    return { status: this.status, code: this.fromHub ? this.code : undefined };
   }
 }
 
@@ -43,7 +48,7 @@ export class ApiClient {
     const headers = { "Idempotency-Key": randomUUID() };
     return withRetries(
       () => this.#requestOnce<T>(method, path, body, headers),
-      (err) => (err instanceof ApiError ? { status: err.status, code: err.fromHub ? err.code : undefined } : undefined),
+      (err) => (err instanceof ApiError ? err.failure : undefined),
     );
   }
 

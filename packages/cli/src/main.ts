@@ -7,7 +7,7 @@ import { registerHistory } from "./commands/history.js";
 import { registerQuery } from "./commands/query.js";
 import { registerEvents } from "./commands/events.js";
 import { UsageError, type CliContext } from "./context.js";
-import { EXIT_CODES as EXIT } from "./exit-codes.js";
+import { EXIT_CODES as EXIT, exitCodeOf, exitCodesHelp } from "./exit-codes.js";
 
 const CliConfig = z.object({
   hub: z.url({ message: "--hub / UPLINK_HUB must be the hub's URL, e.g. http://127.0.0.1:7070" }),
@@ -20,6 +20,7 @@ const program = new Command("uplink")
   .option("--hub <url>", "hub URL (env UPLINK_HUB)")
   .option("--token <token>", "API token (env UPLINK_TOKEN)")
   .option("--json", "machine-readable output")
+  .addHelpText("after", exitCodesHelp())
   .showHelpAfterError()
   // Commander's own usage errors (unknown command or option, missing argument) would exit 1, the code of a
   // hub error; overriding its exit (inherited by every command registered below) maps them to EXIT.usage.
@@ -50,7 +51,7 @@ program.parseAsync(process.argv).catch((err: unknown) => {
     const where = err.correlationId ? ` (correlationId ${err.correlationId})` : "";
     // The message may be an agent's own words: a hostile host must not reach the operator's terminal.
     process.stderr.write(`uplink: ${printable(`${err.status > 0 ? `${err.status} ` : ""}${err.code}: ${err.message}${where}`)}\n`);
-    process.exit(err.status === 0 ? EXIT.unreachable : EXIT.apiError);
+    process.exit(exitCodeOf(err.failure));
   }
   process.stderr.write(`uplink: ${printable(err instanceof Error ? err.message : String(err))}\n`);
   process.exit(EXIT.apiError);

@@ -5,6 +5,8 @@
  * and the operator CLI (which sends one key per invocation and retries with it).
  */
 
+import { ERROR_CODE_LIST, ERROR_CODES, isErrorCode } from "./error-codes.js";
+
 /** Request header carrying the client's key (HTTP header names are case-insensitive; Node lower-cases them). */
 export const IDEMPOTENCY_KEY_HEADER = "idempotency-key";
 /** Response header set on an answer that is a stored first response, not new work. */
@@ -25,18 +27,19 @@ export function idempotencyKeyProblem(key: string): string | undefined {
 
 /**
  * Error codes of a 502 that mean the command may never have reached the agent (its transport failed),
- * as opposed to a 502 carrying the agent's own final answer (`query_failed`, `read_only`, …).
+ * as opposed to a 502 carrying the agent's own final answer (`query_failed`, `read_only`, …): the
+ * retryable codes of status 502 in the registry.
  */
-export const TRANSPORT_ERROR_CODES: ReadonlySet<string> = new Set(["agent_disconnected", "agent_replaced", "replica_unreachable"]);
+export const TRANSPORT_ERROR_CODES: ReadonlySet<string> = new Set(ERROR_CODE_LIST.filter((code) => ERROR_CODES[code].retryable && ERROR_CODES[code].status === 502));
 
 /**
  * True when an answer is a transient failure: retrying the same request (with the same key) may
- * succeed, and doing so is safe: 503 (busy, not ready, shutting down, bus down), and a 502 whose code
- * names a transport failure or that has no code of ours (a proxy's own 502). The hub never stores such an
- * answer as a key's final response, and the CLI retries exactly these.
+ * succeed, and doing so is safe. A code of ours is transient when the registry calls it retryable (503
+ * busy, not ready, shutting down, bus down; 502 naming a transport failure); an answer without one of our
+ * codes (a proxy's own page) is transient when it is a 503 or a 502. The hub never stores such an answer as
+ * a key's final response, and the CLI retries exactly these.
  */
 export function isTransientFailure(status: number, code: string | undefined): boolean {
-  if (status === 503) return true;
-  if (status === 502) return code === undefined || TRANSPORT_ERROR_CODES.has(code);
-  return false;
+  if (code !== undefined && isErrorCode(code)) return ERROR_CODES[code].retryable;
+  return status === 503 || (status === 502 && code === undefined);
 }

@@ -1,5 +1,6 @@
 import { z } from "zod";
-import { MAX_ERROR_CHARS, MAX_ID_CHARS, type ErrorCode } from "./constants.js";
+import { MAX_ERROR_CHARS, MAX_ID_CHARS } from "./constants.js";
+import type { ErrorCode } from "./error-codes.js";
 import { CorrelationId } from "./hub-messages.js";
 
 /**

@@ -1,4 +1,5 @@
-import { MAX_ERROR_CHARS, MAX_ID_CHARS, type ErrorCode } from "./constants.js";
+import { MAX_ERROR_CHARS, MAX_ID_CHARS } from "./constants.js";
+import type { ErrorCode } from "./error-codes.js";
 import type { HealthResult, QueryResult } from "./results.js";
 
 /** What a response must echo from the command it answers. */

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { hostname as osHostname } from "node:os";
 import { resolve } from "node:path";
-import { ENROLL_PATH, EnrollResponse, ERROR_CODES, ErrorBody, type EnrollRequest, type ErrorCode } from "@uplink/protocol";
+import { ENROLL_PATH, EnrollResponse, ErrorBody, isErrorCode, type EnrollRequest } from "@uplink/protocol";
 import type { Command } from "commander";
 import { requireSetting, settingName, type AgentConfig } from "../config.js";
 import { ConfigError, EnrollError } from "../errors.js";
@@ -69,7 +69,7 @@ export async function enroll(config: AgentConfig, deps: EnrollDeps = {}): Promis
   if (response.status !== 201) {
     const error = ErrorBody.safeParse(body);
     if (!error.success) throw new EnrollError("internal", `the hub answered ${response.status} without an error body`);
-    const code = Object.hasOwn(ERROR_CODES, error.data.error.code) ? (error.data.error.code as ErrorCode) : "internal";
+    const code = isErrorCode(error.data.error.code) ? error.data.error.code : "internal";
     throw new EnrollError(code, `enrollment refused (${response.status}): ${error.data.error.message}`);
   }
   const enrolled = EnrollResponse.safeParse(body);

@@ -7,7 +7,8 @@ import { AgentError, CollectorError } from "../errors.js";
 import type { AgentInfo } from "./agent-info.js";
 import { describeTable, type TableInfo } from "./table-def.js";
 import { HOST_TABLES } from "./tables/index.js";
-import { PoolClosedError, WorkerExitedError, WorkerMemoryError, WorkerPool, type QueryWorker } from "./worker-pool.js";
+import { WorkerPool } from "./worker-pool.js";
+import { PoolClosedError, WorkerExitedError, WorkerMemoryError, type QueryWorker } from "./worker-process.js";
 
 /** An idle query worker exits after this long unused, giving its memory back. */
 export const DEFAULT_WORKER_IDLE_MS = 60_000;

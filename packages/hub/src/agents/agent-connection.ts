@@ -1,3 +1,6 @@
+// Longer than most files here: one agent socket's lifecycle, sends with their deadlines and cancels, and the
+// dispatch of what the agent says all share the connection's state; the parts that stand alone are in
+// legacy-sessions.ts (the protocol-1 session queue) and frame-budgets.ts (frame and violation budgets).
 import {
   buildCancel,
   buildCommand,

@@ -1,6 +1,16 @@
-import type { IncomingMessage } from "node:http";
+import { STATUS_CODES, type IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
-import { AGENT_PATH, buildWelcome, MIN_PROTOCOL_VERSION, PROTOCOL_HEADER, PROTOCOL_VERSION } from "@uplink/protocol";
+import {
+  AGENT_PATH,
+  buildWelcome,
+  ERROR_CODES,
+  httpStatus,
+  MIN_PROTOCOL_VERSION,
+  PROTOCOL_HEADER,
+  PROTOCOL_VERSION,
+  UNSUPPORTED_PROTOCOL_STATUS,
+  type HttpErrorCode,
+} from "@uplink/protocol";
 import { WebSocketServer, type WebSocket } from "ws";
 import type { Logger } from "../logger.js";
 import type { HubMetrics } from "../metrics.js";
@@ -22,22 +32,14 @@ export interface AgentGatewayOptions {
   retryAfterS: number;
 }
 
+/** An upgrade refused as plain HTTP: the code's registry status unless `status` says otherwise (426 only). */
 interface Refusal {
-  status: number;
-  code: string;
-  message: string;
+  code: HttpErrorCode;
+  /** The registry's default message of the code when absent. */
+  message?: string;
+  status?: number;
   headers?: Record<string, string>;
 }
-
-const STATUS_TEXT: Record<number, string> = {
-  400: "Bad Request",
-  401: "Unauthorized",
-  403: "Forbidden",
-  404: "Not Found",
-  426: "Upgrade Required",
-  500: "Internal Server Error",
-  503: "Service Unavailable",
-};
 
 /**
  * The agent endpoint. Every decision is made before the upgrade, answered as plain HTTP when refused:
@@ -88,14 +90,14 @@ export class AgentGateway {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on("error", (err) => this.#log.debug({ err: err.message }, "upgrade socket error"));
     const path = (req.url ?? "").split("?")[0];
-    if (path !== AGENT_PATH) return this.#refuse(socket, { status: 404, code: "not_found", message: `no WebSocket endpoint at ${path}` });
-    if (!this.#accepting) return this.#refuse(socket, { status: 503, code: "hub_shutting_down", message: "hub is shutting down", headers: { "Retry-After": String(this.#opts.retryAfterS) } });
+    if (path !== AGENT_PATH) return this.#refuse(socket, { code: "not_found", message: `no WebSocket endpoint at ${path}` });
+    if (!this.#accepting) return this.#refuse(socket, { code: "hub_shutting_down", message: "hub is shutting down" });
     const protocol = parseProtocol(req.headers[PROTOCOL_HEADER]);
     if (protocol === undefined) {
-      return this.#refuse(socket, { status: 426, code: "invalid_request", message: `unsupported protocol; this hub speaks ${MIN_PROTOCOL_VERSION} to ${PROTOCOL_VERSION}`, headers: { [PROTOCOL_HEADER]: String(PROTOCOL_VERSION) } });
+      return this.#refuse(socket, { code: "invalid_request", status: UNSUPPORTED_PROTOCOL_STATUS, message: `unsupported protocol; this hub speaks ${MIN_PROTOCOL_VERSION} to ${PROTOCOL_VERSION}`, headers: { [PROTOCOL_HEADER]: String(PROTOCOL_VERSION) } });
     }
     if (this.#opts.maxAgents > 0 && this.#slots >= this.#opts.maxAgents) {
-      return this.#refuse(socket, { status: 503, code: "busy", message: `hub is at its cap of ${this.#opts.maxAgents} agents`, headers: { "Retry-After": String(this.#opts.retryAfterS) } });
+      return this.#refuse(socket, { code: "busy", message: `hub is at its cap of ${this.#opts.maxAgents} agents` });
     }
     this.#slots++;
     let released = false;
@@ -113,9 +115,9 @@ export class AgentGateway {
         // upgraded now would never be closed by it.
         if (!this.#accepting) {
           release();
-          return this.#refuse(socket, { status: 503, code: "hub_shutting_down", message: "hub is shutting down", headers: { "Retry-After": String(this.#opts.retryAfterS) } });
+          return this.#refuse(socket, { code: "hub_shutting_down", message: "hub is shutting down" });
         }
-        if ("status" in outcome) {
+        if ("code" in outcome) {
           release();
           return this.#refuse(socket, outcome);
         }
@@ -124,19 +126,19 @@ export class AgentGateway {
       .catch((err: unknown) => {
         release();
         this.#log.error({ err }, "agent authentication failed");
-        this.#refuse(socket, { status: 503, code: "not_ready", message: "hub store unavailable", headers: { "Retry-After": String(this.#opts.retryAfterS) } });
+        this.#refuse(socket, { code: "not_ready", message: "hub store unavailable" });
       });
   }
 
   async #authenticate(req: IncomingMessage): Promise<{ agentId: string } | Refusal> {
     const value = bearer(req.headers.authorization);
     const credential = value === undefined ? undefined : parseCredential(value);
-    if (credential === undefined) return { status: 401, code: "unauthorized", message: "missing or malformed agent credential" };
+    if (credential === undefined) return { code: "unauthorized", message: "missing or malformed agent credential" };
     const agent = await this.#store.findAgent(credential.id);
     if (agent === undefined || !secretMatches(credential.secret, agent.secretHash)) {
-      return { status: 401, code: "unauthorized", message: "unknown agent or wrong key" };
+      return { code: "unauthorized", message: "unknown agent or wrong key" };
     }
-    if (agent.revokedAt !== null) return { status: 403, code: "forbidden", message: `agent ${agent.id} is revoked` };
+    if (agent.revokedAt !== null) return { code: "forbidden", message: `agent ${agent.id} is revoked` };
     return { agentId: agent.id };
   }
 
@@ -179,18 +181,22 @@ export class AgentGateway {
     log.info({ protocol }, "agent connected");
   }
 
+  /** Answers a refusal as plain HTTP; a retryable code tells the agent when to come back (`Retry-After`). */
   #refuse(socket: Duplex, refusal: Refusal): void {
-    this.#metrics.upgradesRefused.inc({ status: String(refusal.status) });
+    const spec = ERROR_CODES[refusal.code];
+    const status = refusal.status ?? httpStatus(refusal.code);
+    this.#metrics.upgradesRefused.inc({ status: String(status) });
     if (socket.destroyed) return;
-    const body = JSON.stringify({ error: { code: refusal.code, message: refusal.message } });
+    const body = JSON.stringify({ error: { code: refusal.code, message: refusal.message ?? spec.message } });
     const headers = {
       "Content-Type": "application/json",
       "Content-Length": String(Buffer.byteLength(body)),
       Connection: "close",
+      ...(spec.retryable ? { "Retry-After": String(this.#opts.retryAfterS) } : {}),
       ...refusal.headers,
     };
     const head = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join("");
-    socket.end(`HTTP/1.1 ${refusal.status} ${STATUS_TEXT[refusal.status] ?? ""}\r\n${head}\r\n${body}`, () => socket.destroy());
+    socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ""}\r\n${head}\r\n${body}`, () => socket.destroy());
   }
 
   /** Resolves once every admitted socket has closed and released its slot. */

@@ -29,7 +29,7 @@ export function sendError(res: ServerResponse, error: HubError, headers: Record<
 export async function readJson<S extends z.ZodType>(req: IncomingMessage, schema: S, limit: number): Promise<z.output<S>> {
   const type = req.headers["content-type"];
   if (type !== undefined && !/^application\/json\b/i.test(type)) {
-    throw new HubError("unsupported_media_type", 415, "request body must be application/json");
+    throw HubError.of("unsupported_media_type", "request body must be application/json");
   }
   const body = await readBody(req, limit);
   const text = body.toString("utf8");

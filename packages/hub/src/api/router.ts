@@ -24,7 +24,7 @@ export function createRequestListener(
       const path = (req.url ?? "/").split("?")[0]!;
       const allowed = routes.filter((r) => r.method !== req.method && router.find(r.method, path) !== null).map((r) => r.method);
       if (allowed.length > 0) {
-        sendError(res, new HubError("method_not_allowed", 405, `${req.method} is not allowed on ${path}`), { Allow: [...new Set(allowed)].join(", ") });
+        sendError(res, HubError.of("method_not_allowed", `${req.method} is not allowed on ${path}`), { Allow: [...new Set(allowed)].join(", ") });
       } else {
         sendError(res, new NotFoundError(`no route ${req.method} ${path}`));
       }
@@ -56,7 +56,7 @@ export function createRequestListener(
         sendError(res, new NotReadyError("the hub's store or cluster bus is unreachable; retry shortly", { cause: err }));
       } else {
         log.error({ err, route: route.path }, "unexpected failure");
-        sendError(res, new HubError("internal", 500, "internal error"));
+        sendError(res, HubError.of("internal", "internal error"));
       }
     }
   }
@@ -66,7 +66,7 @@ export function createRequestListener(
       router.lookup(req, res);
     } catch (err) {
       deps.log.error({ err }, "routing failed");
-      sendError(res, new HubError("invalid_request", 400, "malformed request"));
+      sendError(res, HubError.of("invalid_request", "malformed request"));
     }
   };
 }

@@ -1,6 +1,6 @@
 import type { AgentRegistry } from "../agents/agent-registry.js";
 import { PendingCommands, type CommandReply, type CommandRequest, type PendingCommand } from "../agents/pending-commands.js";
-import { AgentOfflineError, CommandCancelledError, CommandTimeoutError, ConnectionLostError, HubError } from "../errors.js";
+import { AgentOfflineError, BusUnavailableError, CommandCancelledError, CommandTimeoutError, ConnectionLostError, HubError } from "../errors.js";
 import type { EventLog } from "../events/event-log.js";
 import type { Logger } from "../logger.js";
 import type { HubMetrics } from "../metrics.js";
@@ -13,12 +13,6 @@ import type { BusMessage, ClusterBus } from "./cluster-bus.js";
 const OWNER_WATCH_MS = 1_000;
 /** Extra wait past a remote command's deadline: the owner times it out first and says so. */
 const REMOTE_GRACE_MS = 1_000;
-
-class BusUnavailableError extends HubError {
-  constructor(cause: unknown) {
-    super("bus_unavailable", 503, "the cluster bus (Redis) is unreachable", { cause });
-  }
-}
 
 /**
  * Delivery across replicas. An agent held here is served by the local router; any other is looked up

@@ -1,6 +1,6 @@
 import { performance } from "node:perf_hooks";
-import { AGENT_ERROR_CODES, describeIssues, QueryResult } from "@uplink/protocol";
-import { AgentAnsweredError, AgentBusyError, AgentOfflineError, CommandCancelledError, CommandTimeoutError, HubError } from "../errors.js";
+import { describeIssues, isAgentErrorCode, QueryResult } from "@uplink/protocol";
+import { AgentAnsweredError, AgentOfflineError, CommandCancelledError, CommandTimeoutError, HubError } from "../errors.js";
 import type { CommandRequest } from "../agents/pending-commands.js";
 import type { AuditFinish, QueryStatus } from "../store/store.js";
 import type { CommandRouter } from "./command-router.js";
@@ -27,19 +27,18 @@ export async function runCommand(router: CommandRouter, agentId: string, request
     }
     return { status: "ok", result: parsed.data, durationMs };
   } catch (err) {
-    const error = err instanceof HubError ? err : new HubError("internal", 500, (err as Error).message, { cause: err });
+    const error = err instanceof HubError ? err : HubError.of("internal", (err as Error).message, { cause: err });
     return failed(error, round(performance.now() - t0));
   }
 }
 
 /**
- * The HubError an `ok:false` reply becomes: the agent's own code, with busy → 503 and timeout → 504; a
- * code agents may not answer with becomes `bad_response`, the agent's code and message kept in its message.
+ * The HubError an `ok:false` reply becomes: the agent's own code, with the status of an agent's answer in the
+ * error registry (busy → 503, timeout → 504, the rest → 502); a code agents may not answer with becomes
+ * `bad_response`, the agent's code and message kept in its message.
  */
 export function errorOfReply(code: string | undefined, message = "agent answered an error without a message"): HubError {
-  if (code === "busy") return new AgentBusyError(message);
-  if (code === "timeout") return new HubError("timeout", 504, message);
-  if (code !== undefined && !AGENT_ERROR_CODES.has(code)) {
+  if (code !== undefined && !isAgentErrorCode(code)) {
     return new AgentAnsweredError("bad_response", `agent answered with code ${JSON.stringify(code)}, which agents may not send: ${message}`);
   }
   return new AgentAnsweredError(code ?? "internal", message);

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { groupsTable, parseGroup, userGroupPairs } from "./accounts.js";
-import { fakeHost, type FakeHost } from "./fake-host.fixture.js";
+import { fakeHost, type FakeHost } from "../../../test/fake-host.js";
 
 describe("parseGroup", () => {
   it("reads name, gid and members, skipping comments, NIS lines and malformed gids", () => {

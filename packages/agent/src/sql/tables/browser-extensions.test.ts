@@ -1,16 +1,9 @@
 import { createHash } from "node:crypto";
 import { userInfo } from "node:os";
 import { afterEach, describe, expect, it } from "vitest";
-import {
-  chromeExtensionId,
-  chromeExtensionsTable,
-  firefoxAddonsTable,
-  manifestFields,
-  operaExtensionsTable,
-  parseFirefoxExtensions,
-  webkitToUnix,
-} from "./browser-extensions.js";
-import { fakeHost, type FakeHost } from "./fake-host.fixture.js";
+import { chromeExtensionId, chromeExtensionsTable, manifestFields, operaExtensionsTable, webkitToUnix } from "./browser-extensions.js";
+import { firefoxAddonsTable, parseFirefoxExtensions } from "./firefox-addons.js";
+import { fakeHost, type FakeHost } from "../../../test/fake-host.js";
 
 /** A fake host whose /etc/passwd names this process's user and home: the browser tables look only in homes it lists. */
 function withPasswd(): FakeHost {

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { crontabTable, parseCrontab } from "./crontab.js";
-import { fakeHost, type FakeHost } from "./fake-host.fixture.js";
+import { fakeHost, type FakeHost } from "../../../test/fake-host.js";
 
 describe("parseCrontab", () => {
   it("reads timed jobs and @events, skipping comments and environment lines", () => {

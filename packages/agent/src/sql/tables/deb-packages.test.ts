@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { aptSourcesTable, debianRevision, debPackagesTable, parseControlParagraphs, parseDeb822Sources, parseSourcesList } from "./deb-packages.js";
-import { fakeHost, type FakeHost } from "./fake-host.fixture.js";
+import { fakeHost, type FakeHost } from "../../../test/fake-host.js";
 
 const STATUS = `Package: libc6
 Status: install ok installed

@@ -1,6 +1,8 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { cryptTypeFromDmUuid, encryptionRows, parseKeyValues, parsePciIds, readBlockDevices, readUsbDevices } from "./devices.js";
-import { fakeHost, type FakeHost } from "./fake-host.fixture.js";
+import { cryptTypeFromDmUuid, encryptionRows, readBlockDevices } from "./block-devices.js";
+import { parsePciIds, readUsbDevices } from "./bus-devices.js";
+import { parseKeyValues } from "./sysfs.js";
+import { fakeHost, type FakeHost } from "../../../test/fake-host.js";
 
 describe("parseKeyValues", () => {
   it("reads a uevent file and the E: lines of a udev record", () => {

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { afterEach, describe, expect, it } from "vitest";
 import { dockerContainerProcessesTable, processRows, PS_FIELDS } from "./docker-container-processes.js";
-import { fakeHost, type FakeHost, killChild, waitForFile } from "./fake-host.fixture.js";
+import { fakeHost, type FakeHost, killChild, waitForFile } from "../../../test/fake-host.js";
 import { NO_CONSTRAINTS, type ScanConstraints } from "../table-def.js";
 
 const ID = "11b2399e1426d906e62a0c357650e363426d6c56dbe2f35cbaa9b452250e3355";

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { afterEach, describe, expect, it } from "vitest";
 import { CollectorError } from "../../errors.js";
 import { containerRows, dockerContainersTable } from "./docker-containers.js";
-import { fakeHost, type FakeHost, killChild, waitForFile } from "./fake-host.fixture.js";
+import { fakeHost, type FakeHost, killChild, waitForFile } from "../../../test/fake-host.js";
 
 const LIST = [
   {

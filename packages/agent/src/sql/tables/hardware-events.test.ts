@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { fakeHost } from "./fake-host.fixture.js";
+import { fakeHost } from "../../../test/fake-host.js";
 import { hardwareEventsTable } from "./hardware-events.js";
 
 describe("hardware_events", () => {

@@ -14,11 +14,13 @@ import { kernelInfoTable, osReleaseTable, osVersionTable, systemInfo, uptimeTabl
 import { usersTable } from "./users.js";
 // osquery's Linux tables, from here to the end of HOST_TABLES.
 import { groupsTable, userGroupsTable } from "./accounts.js";
-import { chromeExtensionsTable, firefoxAddonsTable, operaExtensionsTable } from "./browser-extensions.js";
+import { chromeExtensionsTable, operaExtensionsTable } from "./browser-extensions.js";
+import { firefoxAddonsTable } from "./firefox-addons.js";
 import { cpuidTable } from "./cpuid.js";
 import { crontabTable } from "./crontab.js";
 import { aptSourcesTable, debPackagesTable } from "./deb-packages.js";
-import { blockDevicesTable, diskEncryptionTable, pciDevicesTable, usbDevicesTable } from "./devices.js";
+import { blockDevicesTable, diskEncryptionTable } from "./block-devices.js";
+import { pciDevicesTable, usbDevicesTable } from "./bus-devices.js";
 import { dockerContainerProcessesTable } from "./docker-container-processes.js";
 import { dockerContainersTable } from "./docker-containers.js";
 import { hardwareEventsTable } from "./hardware-events.js";

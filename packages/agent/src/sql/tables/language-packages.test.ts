@@ -1,6 +1,6 @@
 import { userInfo } from "node:os";
 import { afterEach, describe, expect, it } from "vitest";
-import { fakeHost, type FakeHost } from "./fake-host.fixture.js";
+import { fakeHost, type FakeHost } from "../../../test/fake-host.js";
 import { npmPackagesTable, parsePackageJson, parsePythonMetadata, pythonPackagesTable } from "./language-packages.js";
 
 describe("parsePythonMetadata", () => {

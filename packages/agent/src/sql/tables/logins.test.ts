@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { fakeHost, type FakeHost } from "./fake-host.fixture.js";
+import { fakeHost, type FakeHost } from "../../../test/fake-host.js";
 import { lastTable, loggedInUsersTable, parseUtmpRecord, readUtmpFile, UTMP_RECORD_SIZE } from "./logins.js";
 
 /** One little-endian utmp record as glibc writes it on x86-64. */

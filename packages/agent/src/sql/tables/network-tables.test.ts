@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { fakeHost, type FakeHost } from "./fake-host.fixture.js";
+import { fakeHost, type FakeHost } from "../../../test/fake-host.js";
 import { etcHostsTable, parseArp, parseEtcHosts, parseEtcServices, parseIpv4Routes, parseIpv6Routes } from "./network-tables.js";
 
 describe("routes", () => {

@@ -1,7 +1,7 @@
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
 import { CollectorError } from "../../errors.js";
-import { fakeHost, type FakeHost } from "./fake-host.fixture.js";
+import { fakeHost, type FakeHost } from "../../../test/fake-host.js";
 import { parseRpmHeader, rpmPackagesTable } from "./rpm-packages.js";
 
 type Entry = { tag: number; type: 4 | 5 | 6 | 9; value: string | number };

@@ -2,7 +2,7 @@ import type { ChildProcess } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import type { TableContext } from "../table-def.js";
+import type { TableContext } from "../src/sql/table-def.js";
 
 /**
  * A host file tree under a temporary root for unit tests of tables: `write` places a file at a host path,
