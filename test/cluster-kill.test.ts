@@ -1,7 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { useClusters, type ReplicaProcess } from "./fixtures/cluster.js";
+import { enrollMany } from "./fixtures/hardening.js";
 import { sumMetric } from "./fixtures/http.js";
 import { useRawAgents } from "./fixtures/raw-agent.js";
+import { useSwarms } from "./fixtures/swarm.js";
 import { waitFor } from "./fixtures/wait.js";
 
 // `kill -9` of a hub replica while other replicas have commands in flight on it (DESIGN §7: a dead owner
@@ -9,6 +11,9 @@ import { waitFor } from "./fixtures/wait.js";
 // PostgreSQL, a fresh schema and key prefix.
 const clusters = useClusters();
 const raw = useRawAgents();
+const swarms = useSwarms();
+/** The fleet of the second test: as many agents as one replica of a small cluster holds, idle. */
+const FLEET = 1_000;
 
 async function scrape(replica: ReplicaProcess, name: string, labels: Record<string, string> = {}): Promise<number> {
   const res = await replica.api.scrape();
@@ -16,7 +21,7 @@ async function scrape(replica: ReplicaProcess, name: string, labels: Record<stri
 }
 
 describe("cluster mode: a replica killed with commands in flight", () => {
-  it("fails every caller on the other replicas with replica_unreachable within 5 s, leaves no waiter, and the agent reads offline once its ownership expires", async ({ annotate }) => {
+  it("fails every caller on the other replicas with replica_unreachable within 5 s, leaves no waiter, and the agent reads offline once its heartbeat is gone", async ({ annotate }) => {
     const cluster = await clusters.start({ replicas: 3 });
     const [a, b, c] = cluster.replicas as [ReplicaProcess, ReplicaProcess, ReplicaProcess];
     // `silent` never answers a query; `mover` reconnects elsewhere at once, as a real agent would.
@@ -65,20 +70,20 @@ describe("cluster mode: a replica killed with commands in flight", () => {
       expect(via.grep(res.correlationId!).find((l) => l.msg === "remote command failed")).toMatchObject({ code: "replica_unreachable", owner: a.hubId });
     }
 
-    // The agent that reconnects to B at once is served there, before A's ownership would have expired.
+    // The agent that reconnects to B at once is served there.
     expect((await mover.agent.closed).code).toBe(1006);
     const moved = await raw.connect(b.agentUrl, { agentKey: mover.agentKey, hostname: "mover-on-a", onQuery: (cmd, ag) => ag.respond(cmd) });
     await waitFor("mover served through C", async () => (await c.api.query(mover.agentId, { query: "select 'moved'" })).status === 200, { timeoutMs: 3_000 });
     expect(moved.queries.length).toBeGreaterThan(0);
     expect((await c.api.agent(mover.agentId)).body).toMatchObject({ status: "online", replicaId: b.hubId });
 
-    // The agent that stays away reads offline once A's ownership key expires (TTL 15 s, refreshed every 5 s).
+    // The agent that stays away reads offline once A's heartbeat is gone (its TTL is 3 s): ownership lives
+    // as long as its holder's heartbeat, with no TTL of its own.
     const offline = await waitFor(
       "silent agent offline",
       async () => ((await b.api.agent(silent.agentId)).body.status === "offline" ? performance.now() - killedAt : undefined),
-      { timeoutMs: 18_000, intervalMs: 250 },
+      { timeoutMs: 10_000, intervalMs: 250 },
     );
-    expect(offline).toBeGreaterThan(9_000);
     await annotate(`kill -9 → agent read offline after ${Math.round(offline)} ms`);
     const listed = await c.api.get("/api/v1/agents?status=offline");
     expect(listed.body.agents.map((x: { id: string }) => x.id)).toContain(silent.agentId);
@@ -90,4 +95,47 @@ describe("cluster mode: a replica killed with commands in flight", () => {
     expect(b.running && c.running).toBe(true);
     expect(await scrape(b, "uplink_cluster_commands_total", { stage: "orphaned" })).toBe(0);
   });
+
+  it(`reads the ${FLEET} agents of a killed replica offline once its heartbeat is gone, while a caller to one of them fails within 5 s`, async ({ annotate }) => {
+    // Health polls rare: the fleet is idle, as in the field, and the machine is shared.
+    const cluster = await clusters.start({ replicas: 2, healthInterval: "30s", args: ["--enroll-rate", "1000000"] });
+    const [a, b] = cluster.replicas as [ReplicaProcess, ReplicaProcess];
+    const ids = await enrollMany(a.api, FLEET, "fleet", 32);
+    const fleet = await swarms.start({ url: a.agentUrl, keys: ids.map((i) => i.agentKey), baseMs: 1_000, capMs: 5_000 }, 2);
+    await swarms.until(fleet, `${FLEET} connected`, (t) => t.connected === FLEET, 60_000);
+    const silent = await raw.enrolled(a, "silent-in-fleet");
+    const fleetIds = [...ids.map((i) => i.agentId), silent.agentId];
+    const online = async (via: ReplicaProcess) => {
+      const res = await via.api.get("/api/v1/agents?status=online");
+      const listed = new Set((res.body.agents as { id: string }[]).map((x) => x.id));
+      return fleetIds.filter((id) => listed.has(id)).length;
+    };
+    await waitFor(`${FLEET + 1} agents online through B`, async () => (await online(b)) === FLEET + 1, { timeoutMs: 20_000 });
+
+    const call = b.api.query(silent.agentId, { query: "never answered", timeoutMs: 30_000 }).then((res) => ({ res, at: performance.now() }));
+    await silent.agent.waitForQueries(1);
+    const killedAt = performance.now();
+    expect((await cluster.kill(a)).signal).toBe("SIGKILL");
+
+    const { res, at } = await call;
+    expect(res.status, res.text).toBe(502);
+    expect(res.body.error.code).toBe("replica_unreachable");
+    expect(at - killedAt, "the caller learnt the owner was gone").toBeLessThan(5_000);
+
+    // One heartbeat vouched for the whole fleet: once it is gone, every agent reads offline together.
+    const offlineAfter = await waitFor(
+      "the fleet offline through B",
+      async () => {
+        const res = await b.api.get("/api/v1/agents?status=offline");
+        const listed = new Set((res.body.agents as { id: string }[]).map((x) => x.id));
+        return fleetIds.every((id) => listed.has(id)) ? performance.now() - killedAt : undefined;
+      },
+      { timeoutMs: 15_000, intervalMs: 200 },
+    );
+    // Bound: the heartbeat's 3 s TTL after its last write, plus a poll of the list of the whole fleet.
+    expect(offlineAfter).toBeLessThan(5_000);
+    expect(await online(b)).toBe(0);
+    expect((await b.api.query(ids[0]!.agentId, { query: "select 1" })).body.error.code).toBe("agent_offline");
+    await annotate(`kill -9 of a replica holding ${FLEET + 1} agents → caller failed after ${Math.round(at - killedAt)} ms, all read offline after ${Math.round(offlineAfter)} ms`);
+  }, 120_000);
 });

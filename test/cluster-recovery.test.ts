@@ -146,7 +146,7 @@ describe("cluster mode: recovery and reconciliation", () => {
     });
     const t0 = performance.now();
     // What B's claim of a newer connection writes, without the notice to A that normally follows it.
-    await cluster.setOwnership(agentId, `${b.hubId}@${epochOf(owned) + 1}`);
+    expect(await cluster.claimWithoutNotice(agentId, b)).toBeGreaterThan(epochOf(owned));
     expect((await agent.closed).code).toBe(4409);
     await annotate(`ownership taken without a notice → socket closed after ${Math.round(performance.now() - t0)} ms`);
     expect(await a.waitForLog((l) => l.msg.includes("its notice was lost"))).toMatchObject({ agentId, by: b.hubId });

@@ -27,7 +27,7 @@ import { EventLog } from "./events/event-log.js";
 import type { Logger } from "./logger.js";
 import { HubMetrics } from "./metrics.js";
 import { ClusterCommandRouter } from "./cluster/cluster-router.js";
-import type { RedisBus } from "./cluster/redis-bus.js";
+import type { ClusterBus } from "./cluster/cluster-bus.js";
 import { LostReplicaSweeper } from "./cluster/lost-replicas.js";
 import { closeOutOpenWork, HUB_RESTARTED } from "./queries/open-work.js";
 import { LocalCommandRouter } from "./queries/command-router.js";
@@ -50,8 +50,8 @@ export interface HubDeps {
   log: Logger;
   /** Defaults to the embedded SQLite file in `config.dataDir`. */
   store?: Store;
-  /** Cluster mode: the Redis bus shared with the other replicas (its replicaId is this hub's id). */
-  bus?: RedisBus;
+  /** Cluster mode: the bus shared with the other replicas (Redis) (its replicaId is this hub's id). */
+  bus?: ClusterBus;
   hubId?: string;
 }
 
@@ -137,7 +137,7 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
 
   async function listen(): Promise<AddressInfo> {
     // The embedded store belongs to this one process: whatever it recorded online is offline now. In a
-    // cluster each replica has a fresh id, and presence comes from the ownership keys in Redis.
+    // cluster each replica has a fresh id, and presence comes from the ownership on the cluster bus.
     if (deps.bus === undefined) await store.markOffline(null);
     // Likewise, every command and fan-out still open was left by that process: nothing will ever finish
     // it, so it is closed out before anyone can ask. In a cluster, replicas close out the dead ones'.

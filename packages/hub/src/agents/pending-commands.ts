@@ -1,31 +1,27 @@
-import type { CommandKind } from "@uplink/protocol";
+import type { CommandFields } from "@uplink/protocol";
+import { z } from "zod";
 import type { Logger } from "../logger.js";
 import type { HubError } from "../errors.js";
 
-/** What the hub sends for one command. */
-export interface CommandRequest {
-  correlationId: string;
-  sessionId: string;
-  kind: CommandKind;
-  collector: string;
-  query: string;
-  timeoutMs: number;
+/** What the hub sends for one command: the frame's fields (`buildCommand`), and how the caller follows it. */
+export interface CommandRequest extends CommandFields {
   /** A child logger carrying the correlationId. */
   log: Logger;
   /** Aborted when the caller gives up (a REST caller disconnected): the command is cancelled on the agent. */
   signal?: AbortSignal | undefined;
 }
 
-/** An agent's answer, routed to the caller that asked. */
-export interface CommandReply {
-  correlationId: string;
-  ok: boolean;
-  result?: unknown;
-  error?: string;
-  code?: string;
+/** An agent's answer, routed to the caller that asked (also what an owner replica relays to the requester). */
+export const CommandReply = z.object({
+  correlationId: z.string(),
+  ok: z.boolean(),
+  result: z.unknown().optional(),
+  error: z.string().optional(),
+  code: z.string().optional(),
   /** As the agent measured it. */
-  durationMs?: number;
-}
+  durationMs: z.number().optional(),
+});
+export type CommandReply = z.infer<typeof CommandReply>;
 
 /** One command waiting for its reply. */
 export interface PendingCommand {
@@ -34,14 +30,17 @@ export interface PendingCommand {
   sentAt: number;
   /** Whether the frame was written (legacy sessions queue commands before sending them). */
   sent: boolean;
+  /** Where the command went when not to a socket of this process: the replica holding the agent. */
+  owner?: string;
   timer: NodeJS.Timeout;
   resolve(reply: CommandReply): void;
   reject(error: HubError): void;
 }
 
 /**
- * Commands pending on one connection, keyed by correlationId, each with its own deadline.
- * Separate from the outgoing frames: an entry leaves the map exactly once (reply, deadline, or close).
+ * Commands pending on one connection (or, in a cluster, published to other replicas), keyed by
+ * correlationId, each with its own deadline. Separate from the outgoing frames: an entry leaves the map
+ * exactly once (reply, deadline, or close).
  */
 export class PendingCommands {
   readonly #byId = new Map<string, PendingCommand>();
@@ -50,11 +49,16 @@ export class PendingCommands {
     return this.#byId.size;
   }
 
+  /** The entries still pending. */
+  values(): IterableIterator<PendingCommand> {
+    return this.#byId.values();
+  }
+
   /**
    * Registers a command and returns its entry; `entry.promise` settles with the reply or an error.
-   * `onDeadline` runs once if nothing removed the entry by `timeoutMs`.
+   * `onDeadline` runs once if nothing removed the entry by `deadlineMs` (default: the command's timeout).
    */
-  add(request: CommandRequest, onDeadline: (entry: PendingCommand) => void): PendingCommand {
+  add(request: CommandRequest, onDeadline: (entry: PendingCommand) => void, deadlineMs = request.timeoutMs): PendingCommand {
     let settle!: Pick<PendingCommand, "resolve" | "reject">;
     const promise = new Promise<CommandReply>((resolve, reject) => (settle = { resolve, reject }));
     const entry: PendingCommand = {
@@ -68,7 +72,7 @@ export class PendingCommands {
           this.#byId.delete(request.correlationId);
           onDeadline(entry);
         }
-      }, request.timeoutMs),
+      }, deadlineMs),
     };
     this.#byId.set(request.correlationId, entry);
     return entry;

@@ -5,28 +5,34 @@ import type { Logger } from "../logger.js";
 import type { HubMetrics } from "../metrics.js";
 import type { LocalCommandRouter } from "../queries/command-router.js";
 import type { Store } from "../store/store.js";
-import { OWNERSHIP_TTL_MS, type BusMessage, type RedisBus } from "./redis-bus.js";
+import type { ClusterBus, Ownership, Takeover } from "./cluster-bus.js";
 
 /** How often the sockets held here are checked against the store (revoked agents are closed). */
 export const RECONCILE_MS = 2_000;
 /** Agents per store lookup while reconciling. */
 const RECONCILE_CHUNK = 1_000;
 
-type Takeover = Extract<BusMessage, { t: "takeover" }>;
-
 /**
- * Which agent sockets this replica holds, as Redis and the store see them. Pub/Sub notices (takeover,
- * revoke) are the fast path; they can be lost, so the state is also reconciled on timers:
+ * Which agent sockets this replica holds, as the bus and the store see them. Ownership is written on
+ * connect and disconnect only and lives as long as this replica's heartbeat, so an idle agent costs the
+ * bus nothing. Pub/Sub notices (takeover, revoke) are the fast path; they can be lost, so:
  *
- *   connect        claim: key ← "<replicaId>@<epoch>"; previous owner told: takeover{epoch: its epoch}
+ *   connect        claim: ownership ← "<replicaId>@<epoch>"; the previous owner is told (takeover{its
+ *                  epoch}), and the takeover is also recorded for it on the bus
+ *   disconnect     release: ownership dropped if it still names this connection
  *   takeover{e}    closes our connection with 4409 only if its epoch is e (a late notice for a connection
  *                  the agent has since replaced here is ignored: A → B → A keeps the newest socket)
- *   every 5 s      refresh: keys extended; a key naming a newer epoch closes ours (4409), notice or not
+ *   heartbeat      the takeovers recorded for us (notice lost or not) close those connections (4409)
  *   every 2 s      reconcile: held agents revoked in the store are closed (4403), notice or not
- *   bus restored   both at once (Redis may have lost every key, and notices were surely lost)
+ *   bus restored   ownership of every held connection written again (Redis may have lost it, or our
+ *                  heartbeat lapsed and the survivors deleted it); one naming a newer connection elsewhere
+ *                  closes ours (4409); the store consulted at once
+ *
+ * A replica that dies stops its heartbeat: within HEARTBEAT_TTL_MS every lookup reads its agents as held
+ * by nobody (offline), and the survivors delete what it left.
  */
 export class AgentOwnership {
-  readonly #bus: RedisBus;
+  readonly #bus: ClusterBus;
   readonly #registry: AgentRegistry;
   readonly #store: Store;
   readonly #local: LocalCommandRouter;
@@ -35,12 +41,14 @@ export class AgentOwnership {
   readonly #epochs = new WeakMap<AgentConnection, number>();
   /** Takeover notices that arrived while the connection's own claim was still in flight. */
   readonly #early = new WeakMap<AgentConnection, Takeover>();
-  /** Connections whose claim failed (Redis unreachable): claimed again by the next refresh. */
+  /** Connections whose claim failed (bus unreachable): claimed again at the next reconcile or restore. */
   readonly #unclaimed = new Set<AgentConnection>();
-  readonly #timers: NodeJS.Timeout[];
+  /** Releases that failed: tried again likewise (ownership has no TTL; it would outlive the connection). */
+  readonly #unreleased: { agentId: string; epoch: number }[] = [];
+  readonly #timer: NodeJS.Timeout;
   #reconciling: Promise<void> | undefined;
 
-  constructor(deps: { bus: RedisBus; registry: AgentRegistry; store: Store; local: LocalCommandRouter; metrics: HubMetrics; log: Logger }) {
+  constructor(deps: { bus: ClusterBus; registry: AgentRegistry; store: Store; local: LocalCommandRouter; metrics: HubMetrics; log: Logger }) {
     this.#bus = deps.bus;
     this.#registry = deps.registry;
     this.#store = deps.store;
@@ -51,47 +59,37 @@ export class AgentOwnership {
       added: (agentId, connection) => void this.#claim(agentId, connection),
       removed: (agentId, connection) => void this.#release(agentId, connection),
     });
-    this.#timers = [setInterval(() => void this.refresh(), OWNERSHIP_TTL_MS / 3), setInterval(() => void this.reconcile(), RECONCILE_MS)];
+    this.#timer = setInterval(() => void this.reconcile(), RECONCILE_MS);
   }
 
-  /** After a Redis outage: ownership written again and the store consulted at once, not at their next period. */
+  /** The bus may have lost our ownership: written again, and the store consulted at once. */
   restored(): void {
-    void this.refresh();
+    void this.restore();
     void this.reconcile();
   }
 
   /** A takeover notice from the replica that accepted a newer connection. */
   onTakeover(message: Takeover): void {
-    const connection = this.#registry.get(message.agentId);
-    if (connection === undefined) return;
-    const epoch = this.#epochs.get(connection);
-    if (epoch === undefined) {
-      this.#early.set(connection, message);
-      return;
-    }
-    if (epoch !== message.epoch) {
-      this.#metrics.reconciled.inc({ action: "stale_notice" });
-      this.#log.info({ agentId: message.agentId, by: message.by, epoch: message.epoch, current: epoch }, "takeover notice for an older connection of the agent; ignored");
-      return;
-    }
-    this.#handOver(connection, message.by, "agent connected to another replica; closing ours");
+    this.#takeover(message, false);
   }
 
-  /** Extends the ownership of every connection held here; closes those another replica took over. */
-  async refresh(): Promise<void> {
-    for (const connection of [...this.#unclaimed]) await this.#claim(connection.agentId, connection);
+  /** Takeovers recorded for this replica by other replicas' claims (their notice may have been lost). */
+  onTakenOver(takeovers: Takeover[]): void {
+    for (const takeover of takeovers) this.#takeover(takeover, true);
+  }
+
+  /** Writes the ownership of every connection held here again; closes those another replica took over. */
+  async restore(): Promise<void> {
+    await this.#claimAgain();
     const held: { agentId: string; epoch: number; connection: AgentConnection }[] = [];
     for (const connection of this.#registry.connections()) {
       const epoch = this.#epochs.get(connection);
       if (connection.state === "open" && epoch !== undefined) held.push({ agentId: connection.agentId, epoch, connection });
     }
     try {
-      for (const { held: h, owner } of await this.#bus.refresh(held)) {
-        this.#metrics.reconciled.inc({ action: "taken_over" });
-        this.#handOver(h.connection, owner.replicaId, "the agent's ownership names a newer connection on another replica (its notice was lost); closing ours");
-      }
+      for (const { held: h, owner } of await this.#bus.restore(held)) this.#lostTo(h.connection, owner);
     } catch (err) {
-      this.#log.warn({ err: (err as Error).message }, "refreshing agent ownership failed");
+      this.#log.warn({ err: (err as Error).message }, "writing agent ownership again failed");
     }
   }
 
@@ -103,13 +101,14 @@ export class AgentOwnership {
     return this.#reconciling;
   }
 
-  /** Stops the timers; resolves once a reconciliation in progress has ended. */
+  /** Stops the timer; resolves once a reconciliation in progress has ended. */
   async close(): Promise<void> {
-    for (const timer of this.#timers) clearInterval(timer);
+    clearInterval(this.#timer);
     await this.#reconciling;
   }
 
   async #reconcile(): Promise<void> {
+    await this.#claimAgain();
     const held = [...this.#registry.connections()].filter((c) => c.state === "open").map((c) => c.agentId);
     for (let i = 0; i < held.length; i += RECONCILE_CHUNK) {
       for (const agentId of await this.#store.revokedAmong(held.slice(i, i + RECONCILE_CHUNK))) {
@@ -120,21 +119,56 @@ export class AgentOwnership {
     }
   }
 
+  /** Claims and releases whose bus call failed, tried again (nothing to do, and no bus call, in the usual case). */
+  async #claimAgain(): Promise<void> {
+    if (!this.#bus.ready()) return;
+    for (const connection of [...this.#unclaimed]) await this.#claim(connection.agentId, connection);
+    for (const { agentId, epoch } of this.#unreleased.splice(0)) await this.#releaseEpoch(agentId, epoch);
+  }
+
+  /**
+   * A takeover of one of our connections. The recorded copy (`recorded`) duplicates a notice that usually
+   * arrived first: for a connection no longer here it is silently done with.
+   */
+  #takeover(message: Takeover, recorded: boolean): void {
+    const connection = this.#registry.get(message.agentId);
+    if (connection === undefined) return;
+    const epoch = this.#epochs.get(connection);
+    if (epoch === undefined) {
+      this.#early.set(connection, message);
+      return;
+    }
+    if (epoch !== message.epoch) {
+      if (recorded) return;
+      this.#metrics.reconciled.inc({ action: "stale_notice" });
+      this.#log.info({ agentId: message.agentId, by: message.by, epoch: message.epoch, current: epoch }, "takeover notice for an older connection of the agent; ignored");
+      return;
+    }
+    if (recorded) this.#lostTo(connection, { replicaId: message.by, epoch: message.epoch });
+    else this.#handOver(connection, message.by, "agent connected to another replica; closing ours");
+  }
+
+  /** The bus says another replica holds a newer connection of the agent, and no notice closed ours. */
+  #lostTo(connection: AgentConnection, owner: Ownership): void {
+    this.#metrics.reconciled.inc({ action: "taken_over" });
+    this.#handOver(connection, owner.replicaId, "the agent's ownership names a newer connection on another replica (its notice was lost); closing ours");
+  }
+
   async #claim(agentId: string, connection: AgentConnection): Promise<void> {
     this.#unclaimed.delete(connection);
-    let claimed: Awaited<ReturnType<RedisBus["claim"]>>;
+    let claimed: Awaited<ReturnType<ClusterBus["claim"]>>;
     try {
       claimed = await this.#bus.claim(agentId);
     } catch (err) {
       if (connection.state === "open" && this.#registry.get(agentId) === connection) this.#unclaimed.add(connection);
-      this.#log.warn({ agentId, err: (err as Error).message }, "claiming agent ownership failed; the refresh retries");
+      this.#log.warn({ agentId, err: (err as Error).message }, "claiming agent ownership failed; tried again shortly");
       return;
     }
     const { epoch, previous } = claimed;
     this.#epochs.set(connection, epoch);
     if (previous !== null && previous.replicaId !== this.#bus.replicaId) {
       await this.#bus.send(previous.replicaId, { t: "takeover", agentId, by: this.#bus.replicaId, epoch: previous.epoch }).catch((err: unknown) => {
-        this.#log.warn({ agentId, err: (err as Error).message }, "telling the previous owner of the takeover failed; its refresh will notice");
+        this.#log.warn({ agentId, err: (err as Error).message }, "telling the previous owner of the takeover failed; it reads the recorded takeover with its heartbeat");
       });
     }
     // Closed (or replaced) while the claim was in flight: its removal could not release what it had not claimed.
@@ -147,7 +181,16 @@ export class AgentOwnership {
     this.#unclaimed.delete(connection);
     const epoch = this.#epochs.get(connection);
     if (epoch === undefined) return; // the claim in flight releases once it resolves
-    this.#bus.release(agentId, epoch).catch((err: unknown) => this.#log.warn({ agentId, err: (err as Error).message }, "releasing agent ownership failed"));
+    void this.#releaseEpoch(agentId, epoch);
+  }
+
+  async #releaseEpoch(agentId: string, epoch: number): Promise<void> {
+    try {
+      await this.#bus.release(agentId, epoch);
+    } catch (err) {
+      this.#unreleased.push({ agentId, epoch });
+      this.#log.warn({ agentId, err: (err as Error).message }, "releasing agent ownership failed; tried again shortly");
+    }
   }
 
   #handOver(connection: AgentConnection, by: string, why: string): void {

@@ -1,5 +1,5 @@
 import type { AgentRegistry } from "../agents/agent-registry.js";
-import type { CommandReply, CommandRequest } from "../agents/pending-commands.js";
+import { PendingCommands, type CommandReply, type CommandRequest, type PendingCommand } from "../agents/pending-commands.js";
 import { AgentOfflineError, BusUnavailableError, CommandCancelledError, CommandTimeoutError, ConnectionLostError, HubError } from "../errors.js";
 import type { EventLog } from "../events/event-log.js";
 import type { Logger } from "../logger.js";
@@ -7,64 +7,56 @@ import type { HubMetrics } from "../metrics.js";
 import { LocalCommandRouter, type CommandRouter } from "../queries/command-router.js";
 import type { AgentRecord, Store } from "../store/store.js";
 import { AgentOwnership } from "./agent-ownership.js";
-import type { BusMessage, RedisBus } from "./redis-bus.js";
+import type { BusMessage, ClusterBus } from "./cluster-bus.js";
 
 /** How often replicas holding our remote commands are checked for a heartbeat. */
 const OWNER_WATCH_MS = 1_000;
 /** Extra wait past a remote command's deadline: the owner times it out first and says so. */
 const REMOTE_GRACE_MS = 1_000;
 
-/** A command published to another replica, waiting for its reply on this replica's channel. */
-interface RemotePending {
-  owner: string;
-  request: CommandRequest;
-  timer: NodeJS.Timeout;
-  resolve(reply: CommandReply): void;
-  reject(error: HubError): void;
-}
-
 /**
  * Delivery across replicas. An agent held here is served by the local router; any other is looked up
- * in Redis and the command published to its owner's channel with this replica's id; the owner runs it
+ * on the bus and the command published to its owner's channel with this replica's id; the owner runs it
  * on its socket and publishes the reply back, matched here by correlationId:
  *
  *   caller ─▶ replica A ── cmd{from:A, correlationId} ──▶ replica B ─▶ agent
  *   caller ◀─ replica A ◀── reply{correlationId} ──────── replica B ◀─ agent
  *
  * Pub/Sub may lose a message, so every remote command keeps its deadline, and an owner whose
- * heartbeat stops fails its commands within seconds rather than at their deadline.
+ * heartbeat stops fails its commands within seconds rather than at their deadline. Commands waiting for
+ * another replica sit in a pending map of their own, the same kind each agent connection keeps.
  */
 export class ClusterCommandRouter implements CommandRouter {
   readonly #local: LocalCommandRouter;
-  readonly #remote = new Map<string, RemotePending>();
+  /** Commands published to other replicas, waiting for their reply (`owner`: where they went). */
+  readonly #remote = new PendingCommands();
   /** Owner side: the commands run here for other replicas, by correlationId, so a `cancel` can reach them. */
   readonly #forPeers = new Map<string, AbortController>();
-  readonly #bus: RedisBus;
+  readonly #bus: ClusterBus;
   readonly #metrics: HubMetrics;
   readonly #log: Logger;
   readonly #timers: NodeJS.Timeout[];
   readonly #ownership: AgentOwnership;
 
-  constructor(deps: { bus: RedisBus; registry: AgentRegistry; store: Store; events: EventLog; metrics: HubMetrics; log: Logger }) {
+  constructor(deps: { bus: ClusterBus; registry: AgentRegistry; store: Store; events: EventLog; metrics: HubMetrics; log: Logger }) {
     this.#bus = deps.bus;
     this.#metrics = deps.metrics;
     this.#log = deps.log;
     this.#local = new LocalCommandRouter(deps.registry);
     this.#ownership = new AgentOwnership({ bus: deps.bus, registry: deps.registry, store: deps.store, local: this.#local, metrics: deps.metrics, log: deps.log });
-    deps.bus.listen(
-      (message) => this.#onMessage(message),
-      (events) => deps.events.deliver(events),
-    );
-    deps.bus.watchConnection(
-      () => {
+    deps.bus.listen({
+      message: (message) => this.#onMessage(message),
+      events: (events) => deps.events.deliver(events),
+      takenOver: (takeovers) => this.#ownership.onTakenOver(takeovers),
+      lost: () => {
         if (this.#remote.size > 0) this.#log.warn({ pending: this.#remote.size }, "lost the cluster bus; failing the commands waiting for another replica");
-        for (const correlationId of [...this.#remote.keys()]) this.#fail(correlationId, new BusUnavailableError(new Error("the connection to Redis was lost")));
+        this.#failAll(new BusUnavailableError(new Error("the connection to Redis was lost")));
       },
-      () => {
-        this.#log.info("cluster bus back; renewing agent ownership and reconciling held agents with the store");
+      restored: () => {
+        this.#log.info("cluster bus back; writing agent ownership again and reconciling held agents with the store");
         this.#ownership.restored();
       },
-    );
+    });
     deps.events.relay((events) => deps.bus.publishEvents(events).catch((err: unknown) => this.#log.warn({ err: (err as Error).message }, "relaying hub events failed")));
     this.#timers = [setInterval(() => void this.#watchOwners(), OWNER_WATCH_MS)];
   }
@@ -83,12 +75,8 @@ export class ClusterCommandRouter implements CommandRouter {
     }
     if (owner === null || owner === this.#bus.replicaId) throw new AgentOfflineError(agentId);
     const { correlationId, sessionId, kind, collector, query, timeoutMs } = request;
-    const reply = new Promise<CommandReply>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        if (this.#remote.delete(correlationId)) reject(new CommandTimeoutError(timeoutMs));
-      }, timeoutMs + REMOTE_GRACE_MS);
-      this.#remote.set(correlationId, { owner, request, timer, resolve, reject });
-    });
+    const entry = this.#remote.add(request, (e) => e.reject(new CommandTimeoutError(timeoutMs)), timeoutMs + REMOTE_GRACE_MS);
+    entry.owner = owner;
     // Published after the command on the same connection, so the owner never sees the cancel first.
     if (request.signal?.aborted) queueMicrotask(() => this.#cancelRemote(correlationId));
     else request.signal?.addEventListener("abort", () => this.#cancelRemote(correlationId), { once: true });
@@ -97,7 +85,7 @@ export class ClusterCommandRouter implements CommandRouter {
       receivers = await this.#bus.send(owner, { t: "cmd", from: this.#bus.replicaId, agentId, request: { correlationId, sessionId, kind, collector, query, timeoutMs } });
     } catch (err) {
       this.#fail(correlationId, new BusUnavailableError(err));
-      return reply;
+      return entry.promise;
     }
     this.#metrics.clusterDelivery.inc({ stage: "published" });
     request.log.debug({ owner }, "command published to the owner replica");
@@ -105,14 +93,13 @@ export class ClusterCommandRouter implements CommandRouter {
       this.#metrics.clusterDelivery.inc({ stage: "undeliverable" });
       this.#fail(correlationId, new HubError("replica_unreachable", 502, `replica ${owner} holding agent ${agentId} is not listening`));
     }
-    return reply;
+    return entry.promise;
   }
 
   /** The caller of a remote command gave up: fail it here at once and tell the owner to cancel it. */
   #cancelRemote(correlationId: string): void {
-    const pending = this.#remote.get(correlationId);
-    if (pending === undefined) return;
-    this.#fail(correlationId, new CommandCancelledError());
+    const pending = this.#fail(correlationId, new CommandCancelledError());
+    if (pending?.owner === undefined) return;
     this.#bus.send(pending.owner, { t: "cancel", correlationId }).catch((err: unknown) => pending.request.log.warn({ err: (err as Error).message }, "could not tell the owner replica to cancel"));
   }
 
@@ -128,7 +115,7 @@ export class ClusterCommandRouter implements CommandRouter {
     return this.#remote.size;
   }
 
-  /** Agents recorded online whose ownership key is gone (their replica died) read as offline. */
+  /** Agents recorded online that no live replica holds (released, or their replica died) read as offline. */
   async presence(agents: AgentRecord[]): Promise<AgentRecord[]> {
     const owners = await this.#bus.owners(agents.map((a) => a.id)).catch(() => undefined);
     if (owners === undefined) return agents;
@@ -138,7 +125,7 @@ export class ClusterCommandRouter implements CommandRouter {
   /** Stops the timers and fails every remote command still waiting; resolves once a reconciliation in progress ended. */
   close(): Promise<void> {
     for (const timer of this.#timers) clearInterval(timer);
-    for (const correlationId of [...this.#remote.keys()]) this.#fail(correlationId, new ConnectionLostError("hub_shutting_down", "the hub is shutting down"));
+    this.#failAll(new ConnectionLostError("hub_shutting_down", "the hub is shutting down"));
     return this.#ownership.close();
   }
 
@@ -148,7 +135,7 @@ export class ClusterCommandRouter implements CommandRouter {
         return void this.#runForPeer(message);
       case "reply":
       case "fail": {
-        const pending = this.#take(message.correlationId);
+        const pending = this.#remote.take(message.correlationId);
         if (pending === undefined) {
           this.#metrics.clusterDelivery.inc({ stage: "orphaned" });
           this.#log.warn({ correlationId: message.correlationId }, "reply from another replica matches no pending command; dropped");
@@ -202,26 +189,23 @@ export class ClusterCommandRouter implements CommandRouter {
   async #watchOwners(): Promise<void> {
     const owners = new Set([...this.#remote.values()].map((p) => p.owner));
     for (const owner of owners) {
-      const alive = await this.#bus.alive(owner).catch(() => true);
-      if (alive) continue;
-      for (const [correlationId, pending] of this.#remote) {
-        if (pending.owner === owner) this.#fail(correlationId, new HubError("replica_unreachable", 502, `replica ${owner} holding the agent stopped answering`));
+      if (owner === undefined || (await this.#bus.alive(owner).catch(() => true))) continue;
+      for (const pending of [...this.#remote.values()]) {
+        if (pending.owner === owner) this.#fail(pending.request.correlationId, new HubError("replica_unreachable", 502, `replica ${owner} holding the agent stopped answering`));
       }
     }
   }
 
-  #take(correlationId: string): RemotePending | undefined {
-    const pending = this.#remote.get(correlationId);
+  /** Fails one remote command (if still pending) and returns it. */
+  #fail(correlationId: string, error: HubError): PendingCommand | undefined {
+    const pending = this.#remote.take(correlationId);
     if (pending === undefined) return undefined;
-    this.#remote.delete(correlationId);
-    clearTimeout(pending.timer);
+    pending.request.log.warn({ code: error.code, owner: pending.owner }, "remote command failed");
+    pending.reject(error);
     return pending;
   }
 
-  #fail(correlationId: string, error: HubError): void {
-    const pending = this.#take(correlationId);
-    if (pending === undefined) return;
-    pending.request.log.warn({ code: error.code, owner: pending.owner }, "remote command failed");
-    pending.reject(error);
+  #failAll(error: HubError): void {
+    for (const pending of [...this.#remote.values()]) this.#fail(pending.request.correlationId, error);
   }
 }

@@ -4,13 +4,14 @@ import { EventLog } from "../events/event-log.js";
 import { HubMetrics } from "../metrics.js";
 import { SqliteStore } from "../store/sqlite-store.js";
 import { LOST_REPLICA_CONFIRM_MS, LostReplicaSweeper } from "./lost-replicas.js";
-import { parseOwnership, type RedisBus } from "./redis-bus.js";
+import type { ClusterBus } from "./cluster-bus.js";
+import { parseOwnership } from "./redis-scripts.js";
 
 const log = pino({ level: "silent" });
 
 /** The part of the bus the sweeper uses: which heartbeats exist, and whether our own connection is up. */
-function fakeBus(alive: Set<string>, state: { ready: boolean }): RedisBus {
-  return { replicaId: "hub_self", ready: () => state.ready, alive: async (id: string) => alive.has(id) } as unknown as RedisBus;
+function fakeBus(alive: Set<string>, state: { ready: boolean }): ClusterBus {
+  return { replicaId: "hub_self", ready: () => state.ready, alive: async (id: string) => alive.has(id) } as unknown as ClusterBus;
 }
 
 describe("LostReplicaSweeper", () => {

@@ -3,7 +3,7 @@ import type { Logger } from "../logger.js";
 import type { HubMetrics } from "../metrics.js";
 import { closeOutOpenWork, replicaLost } from "../queries/open-work.js";
 import type { Store } from "../store/store.js";
-import type { RedisBus } from "./redis-bus.js";
+import type { ClusterBus } from "./cluster-bus.js";
 
 /** How often the owners of open work are checked for a heartbeat. */
 export const LOST_REPLICA_SWEEP_MS = 1_000;
@@ -25,13 +25,13 @@ export const LOST_REPLICA_CONFIRM_MS = 5_000;
  * once each row and fan-out is closed by exactly one of them, and only that one announces it.
  */
 export class LostReplicaSweeper {
-  readonly #deps: { store: Store; bus: RedisBus; events: EventLog; metrics: HubMetrics; log: Logger };
+  readonly #deps: { store: Store; bus: ClusterBus; events: EventLog; metrics: HubMetrics; log: Logger };
   /** Replica → when its heartbeat was first seen missing. */
   readonly #suspects = new Map<string, number>();
   readonly #timer: NodeJS.Timeout;
   #sweeping: Promise<void> | undefined;
 
-  constructor(deps: { store: Store; bus: RedisBus; events: EventLog; metrics: HubMetrics; log: Logger }) {
+  constructor(deps: { store: Store; bus: ClusterBus; events: EventLog; metrics: HubMetrics; log: Logger }) {
     this.#deps = deps;
     this.#timer = setInterval(() => void this.sweep(), LOST_REPLICA_SWEEP_MS);
   }
