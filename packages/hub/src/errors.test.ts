@@ -1,5 +1,8 @@
+import { readFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
 import { AGENT_ERROR_CODES, agentAnswerStatus, ERROR_CODE_LIST, ERROR_CODES, isAgentErrorCode, type HttpErrorCode } from "@uplink/protocol";
 import { describe, expect, it } from "vitest";
+import { sourceFiles } from "../../../test/fixtures/source-files.js";
 import { errorOfReply } from "./queries/command-outcome.js";
 import {
   AgentBusyError,
@@ -91,5 +94,15 @@ describe("errorOfReply", () => {
       expect(error).toMatchObject({ code: "bad_response", status: 502 });
       expect(error.message).toBe(`agent answered with code ${JSON.stringify(code)}, which agents may not send: trust me`);
     }
+  });
+});
+
+describe("HTTP statuses in hub sources", () => {
+  it("come from the registry: no hub source outside errors.ts builds a HubError with a status of its own", async () => {
+    const files = (await sourceFiles(fileURLToPath(new URL(".", import.meta.url)))).filter((f) => !f.endsWith("/errors.ts"));
+    expect(files.length).toBeGreaterThan(20);
+    const offenders: string[] = [];
+    for (const file of files) if (/new HubError\(\s*["'`][a-z_]+["'`]\s*,\s*\d/.test(await readFile(file, "utf8"))) offenders.push(file);
+    expect(offenders).toEqual([]);
   });
 });

@@ -91,7 +91,7 @@ export class ClusterCommandRouter implements CommandRouter {
     request.log.debug({ owner }, "command published to the owner replica");
     if (receivers === 0) {
       this.#metrics.clusterDelivery.inc({ stage: "undeliverable" });
-      this.#fail(correlationId, new HubError("replica_unreachable", 502, `replica ${owner} holding agent ${agentId} is not listening`));
+      this.#fail(correlationId, HubError.of("replica_unreachable", `replica ${owner} holding agent ${agentId} is not listening`));
     }
     return entry.promise;
   }
@@ -172,7 +172,7 @@ export class ClusterCommandRouter implements CommandRouter {
       const { ok, result, error, code, durationMs } = reply;
       answer = { t: "reply", correlationId, reply: { ok, result, error, code, durationMs } };
     } catch (err) {
-      const error = err instanceof HubError ? err : new HubError("internal", 500, (err as Error).message);
+      const error = err instanceof HubError ? err : HubError.of("internal", (err as Error).message);
       answer = { t: "fail", correlationId, error: { code: error.code, status: error.status, message: error.message } };
     }
     // Cancelled by the requester, which already failed it: a reply would only arrive as an orphan.
@@ -191,7 +191,7 @@ export class ClusterCommandRouter implements CommandRouter {
     for (const owner of owners) {
       if (owner === undefined || (await this.#bus.alive(owner).catch(() => true))) continue;
       for (const pending of [...this.#remote.values()]) {
-        if (pending.owner === owner) this.#fail(pending.request.correlationId, new HubError("replica_unreachable", 502, `replica ${owner} holding the agent stopped answering`));
+        if (pending.owner === owner) this.#fail(pending.request.correlationId, HubError.of("replica_unreachable", `replica ${owner} holding the agent stopped answering`));
       }
     }
   }
