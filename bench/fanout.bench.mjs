@@ -24,16 +24,15 @@
 //        BENCH_HUB_BIN=<path> (another build's uplink-hub.js) · TMPDIR (hub data dir)
 //        BENCH_CPU_PROF=<dir> (hub child runs with --cpu-prof, profile left in <dir>)
 // Linux only (/proc, 127.0.0.x source addresses). Each child raises its open-files limit to the hard limit.
-import { spawn } from "node:child_process";
-import { closeSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { cpus } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { cpuMsOf, createHubToken, firstJsonLine, ProcessGroup, waitForLogLine, WATCHDOG } from "./lib/procs.mjs";
+import { enrollAgents, fdLimitOf, rssKiB, spawnWithFds, startHub, tokenOnDisk } from "./lib/fleet.mjs";
+import { cpuMsOf, firstJsonLine, ProcessGroup } from "./lib/procs.mjs";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const HUB_BIN = process.env.BENCH_HUB_BIN ? resolve(process.env.BENCH_HUB_BIN) : join(ROOT, "packages/hub/bin/uplink-hub.js");
 const AGENTS = join(ROOT, "bench/lib/fanout-agents.mjs");
 const TARGET_MS = 2000;
 
@@ -46,70 +45,14 @@ function progress(text) {
   process.stderr.write(`[fanout] ${text}\n`);
 }
 
-/** The children's environment: ours without any UPLINK_* setting that would change the hub under test. */
-function childEnv() {
-  const env = { ...process.env };
-  for (const k of Object.keys(env)) if (k.startsWith("UPLINK_") || k === "WS_MAX_CLIENTS" || k === "NODE_OPTIONS") delete env[k];
-  return env;
-}
-
-/**
- * Children started through `bash` so each can raise its soft open-files limit to the hard one first (a
- * hub with 10,000 sockets needs more than the usual 1,024); `exec` keeps the pid, so the watchdog preload
- * still ends them if this process dies. Stopped with SIGTERM, then SIGKILL, by `stop()`.
- */
-class Children {
-  /** @type {Set<import("node:child_process").ChildProcess>} */
-  #all = new Set();
-  #onExit = () => {
-    for (const c of this.#all) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
-  };
-
-  constructor() {
-    process.once("exit", this.#onExit);
-  }
-
-  spawn(args, { env, stdout = "pipe", name }) {
-    const script = 'ulimit -n "$(ulimit -Hn)" 2>/dev/null || true; exec "$@"';
-    const child = spawn("bash", ["-c", script, "bash", process.execPath, "--import", WATCHDOG, ...args], { stdio: ["ignore", stdout, "pipe"], env });
-    child.benchName = name;
-    child.stderrTail = "";
-    child.stderr.setEncoding("utf8");
-    child.stderr.on("data", (s) => (child.stderrTail = (child.stderrTail + s).slice(-4000)));
-    this.#all.add(child);
-    child.once("exit", () => this.#all.delete(child));
-    return child;
-  }
-
-  async stop(graceMs = 8000) {
-    await Promise.all(
-      [...this.#all].map(
-        (child) =>
-          new Promise((resolveStop) => {
-            if (child.exitCode !== null || child.signalCode !== null) return resolveStop();
-            const kill = setTimeout(() => child.kill("SIGKILL"), graceMs);
-            child.once("exit", () => {
-              clearTimeout(kill);
-              resolveStop();
-            });
-            child.kill("SIGTERM");
-          }),
-      ),
-    );
-    process.off("exit", this.#onExit);
-  }
-}
-
 /** VmRSS of a process in bytes (null when unreadable). */
-function rssOf(pid) {
+const rssOf = (pid) => {
   try {
-    const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-    return m ? Number(m[1]) * 1024 : null;
+    return rssKiB(pid) * 1024;
   } catch {
     return null;
   }
-}
-
+};
 const MiB = (bytes) => (bytes === null ? null : Math.round((bytes / 1048576) * 10) / 10);
 
 /** A JSON REST call on keep-alive connections (fetch pools them). */
@@ -121,22 +64,6 @@ async function api(base, token, method, path, body) {
   });
   const text = await res.text();
   return { status: res.status, body: text.length > 0 ? JSON.parse(text) : undefined, text };
-}
-
-/** Enrolls `n` agents with one enrollment token, `concurrency` requests at a time; resolves with their keys. */
-async function enrollAll(base, enrollToken, n, concurrency) {
-  const keys = new Array(n);
-  let next = 0;
-  async function worker() {
-    while (next < n) {
-      const i = next++;
-      const res = await api(base, null, "POST", "/api/v1/enroll", { token: enrollToken, hostname: `bench-${i}`, labels: { bench: "fanout" } });
-      if (res.status !== 201) throw new Error(`enroll ${i}: ${res.status} ${res.text}`);
-      keys[i] = res.body.agentKey;
-    }
-  }
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  return keys;
 }
 
 /**
@@ -245,31 +172,21 @@ export async function run() {
   const rounds = Math.round(num("BENCH_ROUNDS", 2));
   const warmups = Math.max(0, Math.round(Number(process.env.BENCH_WARMUP_ROUNDS ?? 1)) || 0);
   const pollMs = Number(process.env.BENCH_POLL_MS ?? 0) > 0 ? Number(process.env.BENCH_POLL_MS) : 0;
-  const env = childEnv();
   const group = new ProcessGroup();
-  const children = new Children();
   const tmp = group.tempDir("uplink-bench-fanout-");
   try {
     const dataDir = join(tmp, "hub-data");
-    const token = (...args) => createHubToken(HUB_BIN, dataDir, env, ...args);
-    const apiToken = await token("--kind", "api", "--scope", "query", "--name", "bench");
-    const enrollToken = await token("--kind", "enroll", "--name", "bench-enroll");
-
-    const logFile = join(tmp, "hub.log");
-    const logFd = openSync(logFile, "w");
-    const prof = process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${resolve(process.env.BENCH_CPU_PROF)}`] : [];
-    const hub = children.spawn(
-      [...prof, HUB_BIN, "serve", "--port", "0", "--host", "127.0.0.1", "--data-dir", dataDir, "--log-level", "info", "--health-interval", "60s", "--enroll-rate", "1000000", "--metrics-port", "0"],
-      { env, stdout: logFd, name: "hub" },
-    );
-    closeSync(logFd);
-    const { port, metricsPort } = await waitForLogLine(logFile, hub, (v) => v.msg === "hub listening");
+    mkdirSync(dataDir);
+    const apiToken = await tokenOnDisk(dataDir, "--kind", "api", "--scope", "query", "--name", "bench");
+    const enrollToken = await tokenOnDisk(dataDir, "--kind", "enroll", "--name", "bench-enroll");
+    const nodeArgs = process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${resolve(process.env.BENCH_CPU_PROF)}`] : [];
+    const { child: hub, port, metricsPort, logFile } = await startHub(group, dataDir, { nodeArgs, extra: ["--health-interval", "60s"] });
     const base = `http://127.0.0.1:${port}`;
-    const limits = readFileSync(`/proc/${hub.pid}/limits`, "utf8").match(/^Max open files\s+(\d+)/m)?.[1];
+    const limits = fdLimitOf(hub.pid);
     progress(`hub pid ${hub.pid} on port ${port} (open files limit ${limits}); enrolling ${agents} agents`);
 
     let t = performance.now();
-    const keys = await enrollAll(base, enrollToken, agents, 64);
+    const keys = await enrollAgents(port, enrollToken, agents);
     const enrollMs = Math.round(performance.now() - t);
     const keysFile = join(tmp, "keys.json");
     writeFileSync(keysFile, JSON.stringify(keys));
@@ -278,10 +195,9 @@ export async function run() {
     t = performance.now();
     const per = Math.ceil(agents / procs);
     const workers = Array.from({ length: procs }, (_, i) =>
-      children.spawn(
-        [AGENTS, "--url", `ws://127.0.0.1:${port}/v1/agent`, "--keys", keysFile, "--from", String(i * per), "--count", String(per), "--local-address", `127.0.0.${2 + i}`],
-        { env, name: `agents #${i + 1}` },
-      ),
+      spawnWithFds(group, [AGENTS, "--url", `ws://127.0.0.1:${port}/v1/agent`, "--keys", keysFile, "--from", String(i * per), "--count", String(per), "--local-address", `127.0.0.${2 + i}`], {
+        name: `agents #${i + 1}`,
+      }),
     );
     const ready = await Promise.all(workers.map((w) => firstJsonLine(w, (v) => v.ready === true, 180_000)));
     const connectMs = Math.round(performance.now() - t);
@@ -316,10 +232,9 @@ export async function run() {
       rounds: results,
       pass,
       hubWarnings: (hubLog.match(/"level":(4|5|6)\d/g) ?? []).length,
-      config: { agentProcs: procs, warmupRounds: warmups, rounds, pollMs, cpus: cpus().length, node: process.version, openFilesLimit: Number(limits) },
+      config: { agentProcs: procs, warmupRounds: warmups, rounds, pollMs, cpus: cpus().length, node: process.version, openFilesLimit: limits },
     };
   } finally {
-    await children.stop();
     await group.stop();
   }
 }

@@ -11,26 +11,21 @@
 //        BENCH_CONCURRENCY (50) · BENCH_CPU_PROF=<dir> (hub child runs with --cpu-prof, profile left in <dir>)
 //        BENCH_HUB_BIN=<path> (another build's uplink-hub.js, e.g. to measure a candidate fix) · TMPDIR (hub data dir)
 //        BENCH_HUB_ARGS="--flag value ..." (extra `serve` flags; the default is the hub's defaults)
-import { closeSync, openSync, readFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { load } from "./load.mjs";
-import { cpuMsOf, createHubToken, firstJsonLine, ProcessGroup, waitForLogLine } from "./lib/procs.mjs";
+import { childEnv, startHub as startHub_, startStubAgent, tokenOnDisk } from "./lib/fleet.mjs";
+import { cpuMsOf, firstJsonLine, ProcessGroup } from "./lib/procs.mjs";
+
+export { childEnv };
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
-const HUB_BIN = process.env.BENCH_HUB_BIN ? resolve(process.env.BENCH_HUB_BIN) : join(ROOT, "packages/hub/bin/uplink-hub.js");
 const FLOOR = join(ROOT, "bench/floor-server.mjs");
 const STUB = join(ROOT, "bench/stub-agent.mjs");
 const TARGETS = { ratio: 0.8, p99Ms: 10 };
 const QUERY_BODY = JSON.stringify({ query: "select 1" });
-
-/** The children's environment: ours without any UPLINK_* setting that would change the hub under test. */
-export function childEnv() {
-  const env = { ...process.env };
-  for (const k of Object.keys(env)) if (k.startsWith("UPLINK_") || k === "WS_MAX_CLIENTS" || k === "NODE_OPTIONS") delete env[k];
-  return env;
-}
 
 const num = (name, fallback) => {
   const v = Number(process.env[name]);
@@ -60,25 +55,19 @@ export async function startFloor(group, env) {
   return { name: "floor", server, agent, port, path: "/api/v1/agents/floor-agent/query", headers: {} };
 }
 
-/** Starts a real hub (info logging to a file) and enrolls and connects a stub agent to it. */
-export async function startHub(group, env, tmp, profileDir) {
+/**
+ * Starts a real hub (info logging to a file) and enrolls and connects a stub agent to it. Its children run
+ * with {@link childEnv} (the second argument is kept for the benches that pass one).
+ */
+export async function startHub(group, _env, tmp, profileDir) {
   const dataDir = join(tmp, "hub-data");
-  const token = (...args) => createHubToken(HUB_BIN, dataDir, env, ...args);
+  mkdirSync(dataDir, { recursive: true });
+  const token = (...args) => tokenOnDisk(dataDir, ...args);
   const apiToken = await token("--kind", "api", "--scope", "query", "--name", "bench");
   const enrollToken = await token("--kind", "enroll", "--name", "bench-enroll");
-
-  // Logs stay at info and go to a file, as a deployed hub's would.
-  const logFile = join(tmp, "hub.log");
-  const logFd = openSync(logFile, "w");
-  const prof = profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [];
+  const nodeArgs = profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [];
   const extra = (process.env.BENCH_HUB_ARGS ?? "").split(/\s+/).filter(Boolean);
-  const server = group.spawnNode([...prof, HUB_BIN, "serve", "--port", "0", "--host", "127.0.0.1", "--data-dir", dataDir, "--log-level", "info", "--metrics-port", "0", ...extra], {
-    env,
-    name: "hub",
-    stdout: logFd,
-  });
-  closeSync(logFd);
-  const { port } = await waitForLogLine(logFile, server, (v) => v.msg === "hub listening");
+  const { child: server, port, logFile } = await startHub_(group, dataDir, { nodeArgs, extra });
 
   const res = await fetch(`http://127.0.0.1:${port}/api/v1/enroll`, {
     method: "POST",
@@ -87,8 +76,7 @@ export async function startHub(group, env, tmp, profileDir) {
   });
   if (res.status !== 201) throw new Error(`enroll answered ${res.status}: ${await res.text()}`);
   const { agentId, agentKey } = await res.json();
-  const agent = group.spawnNode([STUB, "--url", `ws://127.0.0.1:${port}/v1/agent`, "--key", agentKey], { env, name: "hub stub agent" });
-  await firstJsonLine(agent, (v) => v.ready === true);
+  const agent = await startStubAgent(group, port, agentKey);
   return { name: "hub", server, agent, port, logFile, dataDir, token, path: `/api/v1/agents/${agentId}/query`, headers: { Authorization: `Bearer ${apiToken}` } };
 }
 

@@ -4,14 +4,15 @@
 import { execFile, spawn } from "node:child_process";
 import { closeSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import http from "node:http";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { WATCHDOG, waitForLogLine } from "./procs.mjs";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-export const HUB_BIN = join(ROOT, "packages/hub/bin/uplink-hub.js");
+/** The hub under test: this checkout's, or another build's `uplink-hub.js` named by BENCH_HUB_BIN. */
+export const HUB_BIN = process.env.BENCH_HUB_BIN ? resolve(process.env.BENCH_HUB_BIN) : join(ROOT, "packages/hub/bin/uplink-hub.js");
 const SWARM = join(ROOT, "bench/lib/swarm.mjs");
 const STUB = join(ROOT, "bench/stub-agent.mjs");
 
