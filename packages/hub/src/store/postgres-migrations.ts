@@ -116,4 +116,10 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   CREATE INDEX query_audit_open ON query_audit (replica_id) WHERE status = 'pending';
   CREATE INDEX fanouts_open ON fanouts (replica_id) WHERE finished_at IS NULL;
   `,
+  // 6: history retention in age order (see sqlite-migrations.ts, step 7). Fan-out ids compare in byte
+  //    order (COLLATE "C", as every text ordering of this store), so the index serves the pruner's walk.
+  `
+  CREATE INDEX query_audit_single_age ON query_audit (created_at, seq) WHERE fanout_id IS NULL;
+  CREATE INDEX fanouts_age ON fanouts (created_at, id COLLATE "C");
+  `,
 ];

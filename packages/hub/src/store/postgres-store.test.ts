@@ -2,8 +2,11 @@ import { randomBytes } from "node:crypto";
 import { createServer, connect, type AddressInfo, type Server, type Socket } from "node:net";
 import { Client } from "pg";
 import { afterAll, describe, expect, it } from "vitest";
+import { createLogger } from "../logger.js";
+import { HubMetrics } from "../metrics.js";
 import { POSTGRES_MIGRATIONS } from "./postgres-migrations.js";
 import { PostgresStore } from "./postgres-store.js";
+import { Pruner } from "./pruner.js";
 import { describeStoreContract } from "../../test/store-contract.js";
 
 const url = process.env.UPLINK_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
@@ -138,7 +141,9 @@ describe("PostgresStore", () => {
       await store.appendEvents([1, 2, 3].map(event));
       await withAdmin((admin) => admin.query(`SELECT setval(pg_get_serial_sequence('${schema}.events', 'seq'), 100)`));
       await store.appendEvents([4, 5].map(event));
-      await store.pruneEvents(3);
+      const off = { maxAgeMs: 0, maxCount: 0 };
+      const settings = { audit: off, fanouts: off, events: { maxAgeMs: 0, maxCount: 3 }, intervalMs: 60_000, batchRows: 10 };
+      expect((await new Pruner({ store, metrics: new HubMetrics(), log: createLogger("silent"), settings }).prune()).events).toBe(2);
       expect((await store.listEvents(0, 10)).map((e) => [e.seq, e.data.i])).toEqual([[3, 3], [101, 4], [102, 5]]);
     } finally {
       await store.close();
