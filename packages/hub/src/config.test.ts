@@ -33,7 +33,7 @@ describe("parseHubConfig", () => {
       eventRetentionMs: 7 * 86_400_000,
       eventMaxRows: 10_000,
       pruneIntervalMs: 60_000,
-      pruneBatchRows: 500,
+      pruneBatchRows: 200,
     });
     const config = parseHubConfig({ auditRetentionMs: "90d", eventMaxRows: "0" }, { UPLINK_FANOUT_RETENTION: "0", UPLINK_PRUNE_INTERVAL: "5m" });
     expect(config).toMatchObject({ auditRetentionMs: 90 * 86_400_000, eventMaxRows: 0, fanoutRetentionMs: 0, pruneIntervalMs: 300_000 });

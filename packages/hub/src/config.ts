@@ -43,7 +43,7 @@ export const DEFAULT_EVENT_MAX_ROWS = 10_000;
 /** How often the pruner runs (each replica; jittered). */
 export const DEFAULT_PRUNE_INTERVAL_MS = 60_000;
 /** Rows one pruning statement deletes at most; the pruner yields to the event loop between statements. */
-export const DEFAULT_PRUNE_BATCH_ROWS = 500;
+export const DEFAULT_PRUNE_BATCH_ROWS = 200;
 /** The longest deadline a caller may ask of a query (docs/architecture.md, "Limits": query timeout 30 s, at most 60 s). */
 export const DEFAULT_MAX_QUERY_TIMEOUT_MS = 60_000;
 /** Lifetime of an enrollment token created without `ttlSeconds`. */
