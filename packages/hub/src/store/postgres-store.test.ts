@@ -87,6 +87,24 @@ describe("PostgresStore", () => {
     }
   });
 
+  it("takes the retention indexes an operator built beforehand (CONCURRENTLY) instead of failing the migration", async () => {
+    const schema = freshSchema();
+    await (await PostgresStore.open(url, { schema })).close();
+    // As on a database one migration short of these indexes, whose operator built them concurrently.
+    const version = POSTGRES_MIGRATIONS.findIndex((m) => m.includes("query_audit_single_age")) + 1;
+    // Re-running it alone is that state only while it is the newest migration (the store runs from the highest recorded).
+    expect(version).toBe(POSTGRES_MIGRATIONS.length);
+    await withAdmin(async (admin) => {
+      await admin.query(`DROP INDEX ${schema}.query_audit_single_age, ${schema}.fanouts_age`);
+      await admin.query(`DELETE FROM ${schema}.schema_migrations WHERE version = $1`, [version]);
+      await admin.query(`CREATE INDEX CONCURRENTLY query_audit_single_age ON ${schema}.query_audit (created_at, seq) WHERE fanout_id IS NULL`);
+      await admin.query(`CREATE INDEX CONCURRENTLY fanouts_age ON ${schema}.fanouts (created_at, id COLLATE "C")`);
+    });
+    await (await PostgresStore.open(url, { schema })).close();
+    const versions = await withAdmin(async (admin) => (await admin.query(`SELECT version FROM ${schema}.schema_migrations ORDER BY version`)).rows);
+    expect(versions.map((r) => r.version)).toEqual(POSTGRES_MIGRATIONS.map((_, i) => i + 1));
+  });
+
   it("keeps its tables in its own schema, not in public", async () => {
     const schema = freshSchema();
     await (await PostgresStore.open(url, { schema })).close();
