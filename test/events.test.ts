@@ -2,9 +2,10 @@ import { afterEach, describe, expect, it } from "vitest";
 import { useHubs, useSharedHub, type HubProcess } from "./fixtures/hub-process.js";
 import { healthResult, useRawAgents, type RawAgent } from "./fixtures/raw-agent.js";
 import { useSseClients, type SseEvent } from "./fixtures/sse.js";
+import { waitFor } from "./fixtures/wait.js";
 
-/** The event log's documented bound (DEFAULT_EVENT_LOG_SIZE): events kept for Last-Event-ID replay. */
-const EVENT_LOG_SIZE = 10_000;
+/** The event log's bound in the test that fills it (`--event-max-rows`; the default, 10,000, is checked in config.test.ts). */
+const EVENT_LOG_SIZE = 300;
 const ISO_TIME = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
 /** Ids are consecutive integers: nothing was skipped and nothing came twice. */
@@ -181,14 +182,13 @@ describe("Hub events stream", () => {
     expect(back.events[0]).toBe(gone);
   });
 
-  it(`keeps the newest ${EVENT_LOG_SIZE} events: a replay from before them starts with a gap event`, async () => {
-    const hub = await hubs.start({ logLevel: "info" });
-    // Fan-outs that match no agent: one query.done event each, and little else to do. Pruning runs after
-    // every tenth of the bound, so 2,000 past the bound have certainly pruned the first events.
-    const total = EVENT_LOG_SIZE + 2_000;
+  it("keeps the newest --event-max-rows events: a replay from before them starts with a gap event", async () => {
+    const hub = await hubs.start({ logLevel: "info", args: ["--event-max-rows", String(EVENT_LOG_SIZE), "--prune-interval", "100ms"] });
+    // Fan-outs that match no agent: one query.done event each, and little else to do.
+    const total = EVENT_LOG_SIZE + 200;
     let sent = 0;
     await Promise.all(
-      Array.from({ length: 32 }, async () => {
+      Array.from({ length: 8 }, async () => {
         while (sent < total) {
           sent++;
           const res = await hub.api.post("/api/v1/queries", { query: "select 1", targets: { labels: { none: "matches" } } });
@@ -196,28 +196,23 @@ describe("Hub events stream", () => {
         }
       }),
     );
-    // Every event is stored once published; the newest one is `total`.
+    // The pruner, on its timer, brings the log down to exactly the bound.
+    await waitFor("the events past the bound pruned", async () => (await hub.api.metric("uplink_pruned_rows_total", { table: "events" })) === total - EVENT_LOG_SIZE);
     const tail = await events(hub, { lastEventId: total - 1 });
     await tail.waitForCount(1);
     expect(tail.events[0]).toMatchObject({ event: "query.done", id: String(total) });
 
     const fromStart = await events(hub, { lastEventId: 0 });
     const gap = await fromStart.waitForEvent("gap", () => true);
-    expect(gap.event).toBe("gap");
-    const resumedAt = gap.json.resumedAt as number;
-    expect(gap.json).toEqual({ lastEventId: 0, resumedAt, kept: EVENT_LOG_SIZE });
-    expect(gap.id).toBe(String(resumedAt - 1));
-    // Pruned in steps of a tenth of the bound: at least the bound is kept, about 1.1 times it at most.
-    const kept = total - resumedAt + 1;
-    expect(kept).toBeGreaterThanOrEqual(EVENT_LOG_SIZE);
-    expect(kept).toBeLessThanOrEqual(EVENT_LOG_SIZE * 1.1 + 100);
-    const replayed = await fromStart.waitForCount(kept + 1);
-    expect(replayed).toHaveLength(kept + 1);
+    const resumedAt = total - EVENT_LOG_SIZE + 1;
+    expect(gap).toMatchObject({ event: "gap", id: String(resumedAt - 1), json: { lastEventId: 0, resumedAt, kept: EVENT_LOG_SIZE } });
+    const replayed = await fromStart.waitForCount(EVENT_LOG_SIZE + 1);
+    expect(replayed).toHaveLength(EVENT_LOG_SIZE + 1);
     expectConsecutive(fromStart.ids().slice(1));
     expect(fromStart.events.at(-1)!.id).toBe(String(total));
     // A client still within the log gets no gap.
     const within = await events(hub, { lastEventId: resumedAt - 1 });
-    await within.waitForCount(kept);
+    await within.waitForCount(EVENT_LOG_SIZE);
     expect(within.events[0]).toMatchObject({ event: "query.done", id: String(resumedAt) });
     expect(within.named("gap")).toEqual([]);
   }, 60_000);

@@ -1,13 +1,14 @@
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { UUID_V4, type AgentView } from "./fixtures/http.js";
-import { useSharedHub } from "./fixtures/hub-process.js";
-import { useRawAgents } from "./fixtures/raw-agent.js";
+import { useHubs, useSharedHub } from "./fixtures/hub-process.js";
+import { useRawAgents, type HubCommand, type RawAgent } from "./fixtures/raw-agent.js";
 import { waitFor } from "./fixtures/wait.js";
 
 describe("REST API v1", () => {
   const shared = useSharedHub({ healthInterval: "200ms" });
   const rawAgents = useRawAgents();
+  const hubs = useHubs();
 
   describe("authentication and scopes", () => {
     it("answers 401 unauthorized without a token, with an unknown one and with a malformed one", async () => {
@@ -218,6 +219,39 @@ describe("REST API v1", () => {
       const badLimit = await hub.api.get("/api/v1/queries?limit=0");
       expect(badLimit.status).toBe(400);
       expect(badLimit.body.error.message).toContain("limit");
+    });
+  });
+
+  describe("history retention", () => {
+    it("prunes the oldest audit rows and fan-outs past their count, keeping the recent ones", async () => {
+      const hub = await hubs.start({ args: ["--audit-max-rows", "3", "--fanout-max-targets", "2", "--prune-interval", "100ms"] });
+      const answer = { onQuery: (c: HubCommand, a: RawAgent) => a.respond(c) };
+      const single = await rawAgents.enrolled(hub, "kept-single", answer);
+      const target = await rawAgents.enrolled(hub, "kept-target", answer);
+      const sent: string[] = [];
+      for (let i = 0; i < 6; i++) {
+        const res = await hub.api.query(single.agentId, { query: `select ${i}` });
+        expect(res.status).toBe(200);
+        sent.push(res.correlationId!);
+      }
+      const fanouts: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const res = await hub.api.post("/api/v1/queries", { query: `select ${i}`, targets: { agentIds: [target.agentId] } });
+        expect(res.status).toBe(202);
+        fanouts.push(res.body.id);
+        await waitFor(`fan-out ${i} finished`, async () => (await hub.api.get(`/api/v1/queries/${res.body.id}`)).body.status === "done");
+      }
+      // The pruner runs on its timer; the counter says when it has caught up.
+      await waitFor("the audit pruned to 3 rows", async () => (await hub.api.metric("uplink_pruned_rows_total", { table: "audit" })) === 3);
+      await waitFor("the oldest fan-out pruned", async () => (await hub.api.metric("uplink_pruned_rows_total", { table: "fanouts" })) === 1);
+      expect(await hub.api.metric("uplink_pruned_rows_total", { table: "fanout_targets" })).toBe(1);
+
+      const history = await hub.api.history({ agentId: single.agentId });
+      expect(history.queries.map((q) => q.correlationId)).toEqual(sent.slice(3).reverse());
+      for (const old of sent.slice(0, 3)) expect((await hub.api.get(`/api/v1/queries/${old}`)).status).toBe(404);
+      expect((await hub.api.get(`/api/v1/queries/${sent[5]}`)).body).toMatchObject({ status: "ok" });
+      expect((await hub.api.get(`/api/v1/queries/${fanouts[0]}`)).status).toBe(404);
+      for (const kept of fanouts.slice(1)) expect((await hub.api.get(`/api/v1/queries/${kept}`)).body).toMatchObject({ status: "done", targetCount: 1 });
     });
   });
 

@@ -24,6 +24,24 @@ describe("parseHubConfig", () => {
     expect(() => parseHubConfig({ idempotencyRetentionMs: "721h" }, {})).toThrow(/--idempotency-retention \/ UPLINK_IDEMPOTENCY_RETENTION/);
   });
 
+  it("bounds history by default (audit and fan-outs 30 days, events 7 days and 10,000), takes days, and 0 as no bound", () => {
+    expect(parseHubConfig({}, {})).toMatchObject({
+      auditRetentionMs: 30 * 86_400_000,
+      auditMaxRows: 1_000_000,
+      fanoutRetentionMs: 30 * 86_400_000,
+      fanoutMaxTargets: 10_000_000,
+      eventRetentionMs: 7 * 86_400_000,
+      eventMaxRows: 10_000,
+      pruneIntervalMs: 60_000,
+      pruneBatchRows: 200,
+    });
+    const config = parseHubConfig({ auditRetentionMs: "90d", eventMaxRows: "0" }, { UPLINK_FANOUT_RETENTION: "0", UPLINK_PRUNE_INTERVAL: "5m" });
+    expect(config).toMatchObject({ auditRetentionMs: 90 * 86_400_000, eventMaxRows: 0, fanoutRetentionMs: 0, pruneIntervalMs: 300_000 });
+    expect(() => parseHubConfig({}, { UPLINK_AUDIT_MAX_ROWS: "-1" })).toThrow(/--audit-max-rows \/ UPLINK_AUDIT_MAX_ROWS/);
+    expect(() => parseHubConfig({ eventRetentionMs: "a week" }, {})).toThrow(/--event-retention \/ UPLINK_EVENT_RETENTION: expected a duration/);
+    expect(() => parseHubConfig({ pruneBatchRows: "0" }, {})).toThrow(/--prune-batch \/ UPLINK_PRUNE_BATCH/);
+  });
+
   it("takes the admission cap from WS_MAX_CLIENTS and treats a negative value as unlimited", () => {
     expect(parseHubConfig({}, { WS_MAX_CLIENTS: "25" }).maxAgents).toBe(25);
     expect(parseHubConfig({}, { WS_MAX_CLIENTS: "-3" }).maxAgents).toBe(0);

@@ -27,6 +27,23 @@ export const DEFAULT_ENROLL_RATE = 30;
 export const DEFAULT_IDEMPOTENCY_RETENTION_MS = 24 * 3_600_000;
 /** The longest idempotency retention accepted (30 days). */
 const MAX_IDEMPOTENCY_RETENTION_MS = 30 * 24 * 3_600_000;
+// History retention (store/pruner.ts): each kind of history is kept for an age and up to a count; 0 is no bound.
+/** How long single-agent query audit rows are kept (30 days). */
+export const DEFAULT_AUDIT_RETENTION_MS = 30 * 86_400_000;
+/** Single-agent query audit rows kept at most, newest first. */
+export const DEFAULT_AUDIT_MAX_ROWS = 1_000_000;
+/** How long fan-outs (with their per-target rows) are kept once finished (30 days). */
+export const DEFAULT_FANOUT_RETENTION_MS = 30 * 86_400_000;
+/** Fan-out target rows kept at most, counted by whole fan-outs, newest first. */
+export const DEFAULT_FANOUT_MAX_TARGETS = 10_000_000;
+/** How long hub events are kept for `Last-Event-ID` replay (7 days). */
+export const DEFAULT_EVENT_RETENTION_MS = 7 * 86_400_000;
+/** Hub events kept at most for replay, newest first. */
+export const DEFAULT_EVENT_MAX_ROWS = 10_000;
+/** How often the pruner runs (each replica; jittered). */
+export const DEFAULT_PRUNE_INTERVAL_MS = 60_000;
+/** Rows one pruning statement deletes at most; the pruner yields to the event loop between statements. */
+export const DEFAULT_PRUNE_BATCH_ROWS = 200;
 /** The longest deadline a caller may ask of a query (docs/architecture.md, "Limits": query timeout 30 s, at most 60 s). */
 export const DEFAULT_MAX_QUERY_TIMEOUT_MS = 60_000;
 /** Lifetime of an enrollment token created without `ttlSeconds`. */
@@ -38,19 +55,23 @@ export const DEFAULT_METRICS_PORT = 7071;
 /** Where `pnpm package` writes, seen from this module in packages/hub/dist/: the workspace's dist/packages. */
 export const DEFAULT_PACKAGES_DIR = fileURLToPath(new URL("../../../dist/packages", import.meta.url));
 
-/** `15000`, `15000ms`, `15s`, `2m`, `24h` → milliseconds. */
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+/** `15000`, `15000ms`, `15s`, `2m`, `24h`, `30d` → milliseconds. */
 const Duration = z.union([z.number(), z.string()]).transform((value, ctx) => {
-  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(String(value));
+  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(String(value));
   if (match === null) {
-    ctx.addIssue({ code: "custom", message: `expected a duration such as 1500, 1500ms, 15s, 2m or 24h, got ${JSON.stringify(value)}` });
+    ctx.addIssue({ code: "custom", message: `expected a duration such as 1500, 1500ms, 15s, 2m, 24h or 30d, got ${JSON.stringify(value)}` });
     return z.NEVER;
   }
-  const unit = match[2] ?? "ms";
-  return Math.round(Number(match[1]) * (unit === "h" ? 3_600_000 : unit === "m" ? 60_000 : unit === "s" ? 1000 : 1));
+  return Math.round(Number(match[1]) * UNIT_MS[match[2] ?? "ms"]!);
 });
 const positiveDuration = (max = Number.MAX_SAFE_INTEGER) =>
   Duration.pipe(z.number().int().min(1, "must be at least 1 ms").max(max, `must be at most ${max} ms`));
 const Int = z.coerce.number().int();
+/** A retention age: a duration, 0 for no age bound. */
+const RetentionAge = Duration.pipe(z.number().int().min(0).max(Number.MAX_SAFE_INTEGER));
+/** A retention count: 0 for no count bound. */
+const RetentionCount = Int.min(0);
 
 const EnrollTokenTtl = positiveDuration(10 * 365 * 24 * 3600_000).default(DEFAULT_ENROLL_TOKEN_TTL_MS);
 const EnrollTokenUses = Int.min(0).default(0);
@@ -74,6 +95,14 @@ export const HubConfigSchema = z.object({
   agentFrameRate: Int.min(1).default(DEFAULT_AGENT_FRAME_RATE),
   enrollRate: Int.min(1).default(DEFAULT_ENROLL_RATE),
   idempotencyRetentionMs: positiveDuration(MAX_IDEMPOTENCY_RETENTION_MS).default(DEFAULT_IDEMPOTENCY_RETENTION_MS),
+  auditRetentionMs: RetentionAge.default(DEFAULT_AUDIT_RETENTION_MS),
+  auditMaxRows: RetentionCount.default(DEFAULT_AUDIT_MAX_ROWS),
+  fanoutRetentionMs: RetentionAge.default(DEFAULT_FANOUT_RETENTION_MS),
+  fanoutMaxTargets: RetentionCount.default(DEFAULT_FANOUT_MAX_TARGETS),
+  eventRetentionMs: RetentionAge.default(DEFAULT_EVENT_RETENTION_MS),
+  eventMaxRows: RetentionCount.default(DEFAULT_EVENT_MAX_ROWS),
+  pruneIntervalMs: positiveDuration().default(DEFAULT_PRUNE_INTERVAL_MS),
+  pruneBatchRows: Int.min(1).max(100_000).default(DEFAULT_PRUNE_BATCH_ROWS),
   redisUrl: z.url({ message: "expected a redis:// URL" }).optional(),
   redisPrefix: z.string().min(1).max(64).default("uplink:"),
   databaseUrl: z.url({ message: "expected a postgres:// URL" }).optional(),
@@ -119,6 +148,14 @@ export const HUB_SETTINGS: readonly { key: keyof HubConfig; flag: string; env: s
   { key: "agentFrameRate", flag: "--agent-frame-rate <n>", env: "UPLINK_AGENT_FRAME_RATE", description: "unsolicited frames per second an agent may send; more count as violations" },
   { key: "enrollRate", flag: "--enroll-rate <n>", env: "UPLINK_ENROLL_RATE", description: "enrollment attempts per client address per minute" },
   { key: "idempotencyRetentionMs", flag: "--idempotency-retention <duration>", env: "UPLINK_IDEMPOTENCY_RETENTION", description: "how long a response to a request with an Idempotency-Key is kept for replay" },
+  { key: "auditRetentionMs", flag: "--audit-retention <duration>", env: "UPLINK_AUDIT_RETENTION", description: "how long single-agent query audit rows are kept; 0 keeps them regardless of age" },
+  { key: "auditMaxRows", flag: "--audit-max-rows <n>", env: "UPLINK_AUDIT_MAX_ROWS", description: "single-agent query audit rows kept at most (the newest); 0 is unlimited" },
+  { key: "fanoutRetentionMs", flag: "--fanout-retention <duration>", env: "UPLINK_FANOUT_RETENTION", description: "how long finished fan-outs and their target rows are kept; 0 keeps them regardless of age" },
+  { key: "fanoutMaxTargets", flag: "--fanout-max-targets <n>", env: "UPLINK_FANOUT_MAX_TARGETS", description: "fan-out target rows kept at most, by whole fan-outs, newest first; 0 is unlimited" },
+  { key: "eventRetentionMs", flag: "--event-retention <duration>", env: "UPLINK_EVENT_RETENTION", description: "how long hub events are kept for Last-Event-ID replay; 0 keeps them regardless of age" },
+  { key: "eventMaxRows", flag: "--event-max-rows <n>", env: "UPLINK_EVENT_MAX_ROWS", description: "hub events kept at most for replay (the newest); 0 is unlimited" },
+  { key: "pruneIntervalMs", flag: "--prune-interval <duration>", env: "UPLINK_PRUNE_INTERVAL", description: "how often history past its retention is pruned" },
+  { key: "pruneBatchRows", flag: "--prune-batch <n>", env: "UPLINK_PRUNE_BATCH", description: "rows one pruning statement deletes at most (the pruner yields between statements)" },
   { key: "redisUrl", flag: "--redis-url <url>", env: "UPLINK_REDIS_URL", description: "cluster mode: Redis for agent ownership and cross-replica delivery (with --database-url)" },
   { key: "redisPrefix", flag: "--redis-prefix <prefix>", env: "UPLINK_REDIS_PREFIX", description: "cluster mode: prefix of every Redis key and channel" },
   { key: "databaseUrl", flag: "--database-url <url>", env: "UPLINK_DATABASE_URL", description: "cluster mode: PostgreSQL store shared by every replica (with --redis-url)" },

@@ -34,6 +34,7 @@ import { LocalCommandRouter } from "./queries/command-router.js";
 import { FanoutService } from "./queries/fanout-service.js";
 import { QueryService } from "./queries/query-service.js";
 import { RateLimiter } from "./security/rate-limiter.js";
+import { Pruner, type PrunerSettings } from "./store/pruner.js";
 import { SqliteStore } from "./store/sqlite-store.js";
 import type { Store } from "./store/store.js";
 
@@ -72,6 +73,17 @@ export interface Hub {
   close(): Promise<void>;
 }
 
+/** The pruner's settings from the hub's configuration. */
+function pruneSettings(config: HubConfig): PrunerSettings {
+  return {
+    audit: { maxAgeMs: config.auditRetentionMs, maxCount: config.auditMaxRows },
+    fanouts: { maxAgeMs: config.fanoutRetentionMs, maxCount: config.fanoutMaxTargets },
+    events: { maxAgeMs: config.eventRetentionMs, maxCount: config.eventMaxRows },
+    intervalMs: config.pruneIntervalMs,
+    batchRows: config.pruneBatchRows,
+  };
+}
+
 /** A fresh hub (replica) id. */
 export function newHubId(): string {
   return `hub_${randomBytes(4).toString("hex")}`;
@@ -83,7 +95,8 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
   const log = deps.log.child({ hubId });
   const store = deps.store ?? new SqliteStore(join(config.dataDir, "uplink.db"));
   const metrics = new HubMetrics();
-  const events = new EventLog({ store, log, metrics });
+  const events = new EventLog({ store, log, metrics, maxEvents: config.eventMaxRows });
+  const pruner = new Pruner({ store, metrics, log, settings: pruneSettings(config) });
   const registry = new AgentRegistry({ store, events, log, replicaId: hubId });
   const poller = new HealthPoller({ intervalMs: config.healthIntervalMs, registry, metrics, log });
   const gateway = new AgentGateway(
@@ -144,6 +157,7 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
     if (deps.bus === undefined) await closeOutOpenWork({ store, events, metrics, log }, null, HUB_RESTARTED);
     else sweeper = new LostReplicaSweeper({ store, bus: deps.bus, events, metrics, log });
     await idempotency.start();
+    pruner.start();
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(config.port, config.host, () => {
@@ -174,6 +188,7 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
     gateway.stopAccepting();
     clearInterval(pingTimer);
     idempotency.stop();
+    const pruned = pruner.stop();
     const swept = sweeper?.stop();
     poller.stop();
     const httpClosed = new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()));
@@ -202,6 +217,7 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
     await httpClosed;
     clearTimeout(cut);
     await events.drain();
+    await pruned;
     await deps.bus?.close();
     await store.close();
     log.info("hub stopped");

@@ -100,6 +100,13 @@ export class HubMetrics {
     registers: [this.registry],
   });
 
+  readonly prunedRows = new Counter({
+    name: "uplink_pruned_rows_total",
+    help: "History rows deleted by the pruner past their retention, by table (audit, fanout_targets, fanouts, events)",
+    labelNames: ["table"] as const,
+    registers: [this.registry],
+  });
+
   readonly clusterDelivery = new Counter({
     name: "uplink_cluster_commands_total",
     help: "Cross-replica command delivery by stage: published (to the owner's channel), delivered (to a socket, on the owner), returned (reply back on the requester), orphaned (reply matched nothing), undeliverable (no owner listening)",

@@ -1,9 +1,7 @@
+import { DEFAULT_EVENT_MAX_ROWS } from "../config.js";
 import type { Logger } from "../logger.js";
 import type { HubMetrics } from "../metrics.js";
 import type { HubEventRecord, HubEventType, NewHubEvent, Store } from "../store/store.js";
-
-/** Events kept in the store for `Last-Event-ID` replay; older ones are pruned. */
-export const DEFAULT_EVENT_LOG_SIZE = 10_000;
 
 export type EventListener = (event: HubEventRecord) => void;
 
@@ -21,7 +19,6 @@ export class EventLog {
   #scheduled: NodeJS.Immediate | undefined;
   /** The flush in progress; flushes run one at a time so listeners see seq order. */
   #flushing: Promise<void> = Promise.resolve();
-  #sincePrune = 0;
   #relay: ((events: HubEventRecord[]) => void) | undefined;
 
   readonly #metrics: HubMetrics;
@@ -30,10 +27,10 @@ export class EventLog {
     this.#store = deps.store;
     this.#log = deps.log;
     this.#metrics = deps.metrics;
-    this.#maxEvents = deps.maxEvents ?? DEFAULT_EVENT_LOG_SIZE;
+    this.#maxEvents = deps.maxEvents ?? DEFAULT_EVENT_MAX_ROWS;
   }
 
-  /** The number of events the log keeps for replay. */
+  /** The number of events the log keeps for replay (the pruner, store/pruner.ts, enforces it; 0 is no bound). */
   get maxEvents(): number {
     return this.#maxEvents;
   }
@@ -104,10 +101,5 @@ export class EventLog {
     }
     this.#notify(stored);
     this.#relay?.(stored);
-    this.#sincePrune += stored.length;
-    if (this.#sincePrune >= Math.max(1, Math.floor(this.#maxEvents / 10))) {
-      this.#sincePrune = 0;
-      await this.#store.pruneEvents(this.#maxEvents).catch((err: unknown) => this.#log.error({ err }, "pruning hub events failed"));
-    }
   }
 }

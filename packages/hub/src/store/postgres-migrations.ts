@@ -116,4 +116,13 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   CREATE INDEX query_audit_open ON query_audit (replica_id) WHERE status = 'pending';
   CREATE INDEX fanouts_open ON fanouts (replica_id) WHERE finished_at IS NULL;
   `,
+  // 6: history retention in age order (see sqlite-migrations.ts, step 7). Fan-out ids compare in byte
+  //    order (COLLATE "C", as every text ordering of this store), so the index serves the pruner's walk.
+  //    IF NOT EXISTS: on a large existing audit an operator may build them beforehand with
+  //    CREATE INDEX CONCURRENTLY (which cannot run inside this migration's transaction) and skip the
+  //    write lock a plain build holds.
+  `
+  CREATE INDEX IF NOT EXISTS query_audit_single_age ON query_audit (created_at, seq) WHERE fanout_id IS NULL;
+  CREATE INDEX IF NOT EXISTS fanouts_age ON fanouts (created_at, id COLLATE "C");
+  `,
 ];

@@ -88,8 +88,6 @@ export const SQL = {
     SELECT e.type, e.data, e.created_at FROM unnest($1::text[], $2::json[], $3::bigint[]) WITH ORDINALITY AS e(type, data, created_at, n)
     ORDER BY e.n RETURNING seq`,
   listEvents: `SELECT ${EVENT} FROM events WHERE seq > $1 ORDER BY seq LIMIT $2`,
-  // Not `MAX(seq) - keep` as in SQLite: BIGSERIAL values may have gaps, so cut at the (keep+1)-th newest row.
-  pruneEvents: `DELETE FROM events WHERE seq <= (SELECT seq FROM events ORDER BY seq DESC OFFSET $1 LIMIT 1)`,
   // A claim replaces only an expired record; RETURNING says whether it did (no row: the key is held).
   claimIdempotencyKey: `INSERT INTO idempotency_keys (key, requester, fingerprint, owner, state, created_at, expires_at, response)
     VALUES ($1, $2, $3, $4, 'running', $5, $6, NULL)

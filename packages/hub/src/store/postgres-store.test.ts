@@ -2,8 +2,11 @@ import { randomBytes } from "node:crypto";
 import { createServer, connect, type AddressInfo, type Server, type Socket } from "node:net";
 import { Client } from "pg";
 import { afterAll, describe, expect, it } from "vitest";
+import { createLogger } from "../logger.js";
+import { HubMetrics } from "../metrics.js";
 import { POSTGRES_MIGRATIONS } from "./postgres-migrations.js";
 import { PostgresStore } from "./postgres-store.js";
+import { Pruner } from "./pruner.js";
 import { describeStoreContract } from "../../test/store-contract.js";
 
 const url = process.env.UPLINK_TEST_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
@@ -84,6 +87,24 @@ describe("PostgresStore", () => {
     }
   });
 
+  it("takes the retention indexes an operator built beforehand (CONCURRENTLY) instead of failing the migration", async () => {
+    const schema = freshSchema();
+    await (await PostgresStore.open(url, { schema })).close();
+    // As on a database one migration short of these indexes, whose operator built them concurrently.
+    const version = POSTGRES_MIGRATIONS.findIndex((m) => m.includes("query_audit_single_age")) + 1;
+    // Re-running it alone is that state only while it is the newest migration (the store runs from the highest recorded).
+    expect(version).toBe(POSTGRES_MIGRATIONS.length);
+    await withAdmin(async (admin) => {
+      await admin.query(`DROP INDEX ${schema}.query_audit_single_age, ${schema}.fanouts_age`);
+      await admin.query(`DELETE FROM ${schema}.schema_migrations WHERE version = $1`, [version]);
+      await admin.query(`CREATE INDEX CONCURRENTLY query_audit_single_age ON ${schema}.query_audit (created_at, seq) WHERE fanout_id IS NULL`);
+      await admin.query(`CREATE INDEX CONCURRENTLY fanouts_age ON ${schema}.fanouts (created_at, id COLLATE "C")`);
+    });
+    await (await PostgresStore.open(url, { schema })).close();
+    const versions = await withAdmin(async (admin) => (await admin.query(`SELECT version FROM ${schema}.schema_migrations ORDER BY version`)).rows);
+    expect(versions.map((r) => r.version)).toEqual(POSTGRES_MIGRATIONS.map((_, i) => i + 1));
+  });
+
   it("keeps its tables in its own schema, not in public", async () => {
     const schema = freshSchema();
     await (await PostgresStore.open(url, { schema })).close();
@@ -138,7 +159,9 @@ describe("PostgresStore", () => {
       await store.appendEvents([1, 2, 3].map(event));
       await withAdmin((admin) => admin.query(`SELECT setval(pg_get_serial_sequence('${schema}.events', 'seq'), 100)`));
       await store.appendEvents([4, 5].map(event));
-      await store.pruneEvents(3);
+      const off = { maxAgeMs: 0, maxCount: 0 };
+      const settings = { audit: off, fanouts: off, events: { maxAgeMs: 0, maxCount: 3 }, intervalMs: 60_000, batchRows: 10 };
+      expect((await new Pruner({ store, metrics: new HubMetrics(), log: createLogger("silent"), settings }).prune()).events).toBe(2);
       expect((await store.listEvents(0, 10)).map((e) => [e.seq, e.data.i])).toEqual([[3, 3], [101, 4], [102, 5]]);
     } finally {
       await store.close();

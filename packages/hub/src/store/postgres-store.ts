@@ -1,4 +1,5 @@
 import { Pool, TypeOverrides, types, type PoolClient, type QueryResultRow } from "pg";
+import { PostgresHistory } from "./postgres-history.js";
 import { POSTGRES_MIGRATIONS } from "./postgres-migrations.js";
 import { AGENT, AGENT_PATCH, AUDIT, MIGRATION_LOCK, SQL } from "./postgres-statements.js";
 import type {
@@ -71,10 +72,12 @@ export class PostgresStore implements Store {
   /** Second half of the advisory lock keys: the schema, or "" for the server's default search_path. */
   readonly #lockScope: string;
   #closing: Promise<void> | undefined;
+  readonly history: PostgresHistory;
 
   private constructor(pool: Pool, lockScope: string) {
     this.#pool = pool;
     this.#lockScope = lockScope;
+    this.history = new PostgresHistory(pool);
   }
 
   /**
@@ -262,10 +265,6 @@ export class PostgresStore implements Store {
 
   async listEvents(afterSeq: number, limit: number): Promise<HubEventRecord[]> {
     return (await this.#query<HubEventRecord>("listEvents", [afterSeq, limit])).rows;
-  }
-
-  async pruneEvents(keep: number): Promise<void> {
-    await this.#query("pruneEvents", [keep]);
   }
 
   /**

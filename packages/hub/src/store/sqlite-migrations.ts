@@ -3,8 +3,8 @@
  * `PRAGMA user_version` records the last one applied. Never edit a released migration: add one.
  *
  * Sequences are plain rowid keys (no AUTOINCREMENT, which costs a write to sqlite_sequence per insert);
- * they stay monotonic because the newest row of a table is never deleted (audit rows never are; event
- * pruning keeps the newest).
+ * they stay monotonic because the newest row of a table is never deleted (the pruner, store/pruner.ts,
+ * keeps the newest audit row and the newest event whatever their age).
  */
 export const SQLITE_MIGRATIONS: readonly string[] = [
   // 1: tokens, agents, query audit.
@@ -112,5 +112,12 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   ALTER TABLE fanouts ADD COLUMN replica_id TEXT;
   CREATE INDEX query_audit_open ON query_audit (replica_id) WHERE status = 'pending';
   CREATE INDEX fanouts_open ON fanouts (replica_id) WHERE finished_at IS NULL;
+  `,
+  // 7: history retention (store/pruner.ts) walks single-agent audit rows and fan-outs in age order, so
+  //    finding what is past its age or count reads an index range, never the table. Fan-out targets are
+  //    pruned by fan-out (query_audit_fanout), events by seq (their primary key).
+  `
+  CREATE INDEX query_audit_single_age ON query_audit (created_at, seq) WHERE fanout_id IS NULL;
+  CREATE INDEX fanouts_age ON fanouts (created_at, id);
   `,
 ];

@@ -22,6 +22,7 @@ import type {
   TokenRecord,
 } from "./store.js";
 import { SqliteCheckpointer } from "./sqlite-checkpointer.js";
+import { SqliteHistory } from "./sqlite-history.js";
 import { SQLITE_MIGRATIONS } from "./sqlite-migrations.js";
 
 type Row = Record<string, unknown>;
@@ -66,6 +67,7 @@ export class SqliteStore implements Store {
   /** UPDATE statements of `updateAgent`, one per shape of patch (a handful in practice). */
   readonly #patchStatements = new Map<string, Database.Statement>();
   readonly #checkpointer: SqliteCheckpointer | undefined;
+  readonly history: SqliteHistory;
   #queue: QueuedWrite[] = [];
   #flush: NodeJS.Immediate | undefined;
   #closed = false;
@@ -85,6 +87,7 @@ export class SqliteStore implements Store {
     this.#db.pragma("foreign_keys = ON");
     this.#migrate();
     const db = this.#db;
+    this.history = new SqliteHistory(db);
     this.#stmt = {
       insertToken: db.prepare(
         `INSERT INTO tokens (id, kind, scope, name, secret_hash, created_at, expires_at, revoked_at, labels, max_uses, uses)
@@ -132,7 +135,6 @@ export class SqliteStore implements Store {
       ),
       insertEvent: db.prepare(`INSERT INTO events (type, data, created_at) VALUES (?, ?, ?)`),
       listEvents: db.prepare(`SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?`),
-      pruneEvents: db.prepare(`DELETE FROM events WHERE seq <= (SELECT MAX(seq) FROM events) - ?`),
       claimIdempotencyKey: db.prepare(
         `INSERT INTO idempotency_keys (key, requester, fingerprint, owner, state, created_at, expires_at, response)
          VALUES (@key, @requester, @fingerprint, @owner, 'running', @createdAt, @expiresAt, NULL)
@@ -354,10 +356,6 @@ export class SqliteStore implements Store {
       data: JSON.parse(r.data as string) as Record<string, unknown>,
       createdAt: r.created_at as number,
     }));
-  }
-
-  async pruneEvents(keep: number): Promise<void> {
-    this.#stmt.pruneEvents.run(keep);
   }
 
   /** One transaction: the process is the only writer, so reading then updating cannot race. */

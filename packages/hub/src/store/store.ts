@@ -1,4 +1,5 @@
 import type { HealthResult } from "@uplink/protocol";
+import type { HistoryStore } from "./history-store.js";
 
 /** Token scopes, each including the ones before it. */
 export const SCOPES = ["read", "query", "admin"] as const;
@@ -146,7 +147,7 @@ export interface ClosedWork {
 
 export type HubEventType = "agent.connected" | "agent.disconnected" | "agent.health_changed" | "query.done";
 
-/** One entry of the bounded hub event log; `seq` is its SSE id. */
+/** One entry of the hub event log (bounded by the pruner); `seq` is its SSE id. */
 export interface HubEventRecord {
   seq: number;
   type: HubEventType;
@@ -238,8 +239,6 @@ export interface Store {
   appendEvents(events: NewHubEvent[]): Promise<HubEventRecord[]>;
   /** Events with seq above `afterSeq`, oldest first. */
   listEvents(afterSeq: number, limit: number): Promise<HubEventRecord[]>;
-  /** Drops all but the newest `keep` events. */
-  pruneEvents(keep: number): Promise<void>;
 
   /**
    * Atomically claims an idempotency key for a request about to run: records `claim` as running when the
@@ -268,4 +267,7 @@ export interface Store {
   openWorkOwners(): Promise<string[]>;
   /** Which of these agents are revoked (reconciling held sockets against the store). */
   revokedAmong(agentIds: string[]): Promise<string[]>;
+
+  /** Retention of the audit, fan-outs and events: the pruner's statements (store/pruner.ts). */
+  readonly history: HistoryStore;
 }

@@ -43,6 +43,8 @@ async function followFromStore(s: ApiServices, id: string, stream: SseStream, de
   void stream.closed.then(() => (open = false));
   while (open) {
     const fanout = await s.store.findFanout(id);
+    // Pruned past its retention while followed: nothing more will come, and a reconnection gets 404.
+    if (fanout === undefined) return stream.end();
     // Only an unbroken run of seqs: with a networked store a later result may commit before an earlier
     // one, and skipping past the gap would lose the earlier one for good.
     const before = last();
