@@ -19,7 +19,9 @@ const MAX_ANSWER_BYTES = 1024 * 1024;
 /**
  * POSTs `body` as JSON to `url` (http or https) and resolves with the answer. `node:http(s)` rather than
  * `fetch`, because only they take a `ca` for a hub signed by a private CA. Rejects with the socket's own
- * error (its `code` tells a refused connection from a certificate failure) or a timeout.
+ * error (its `code` tells a refused connection from a certificate failure) or a timeout. Each request has a
+ * connection of its own (no keep-alive pool): a pooled socket to a hub since restarted at the same address,
+ * perhaps with another certificate, would fail with a reset instead of the hub's real answer.
  */
 export function postJson(url: string, body: unknown, options: PostJsonOptions): Promise<JsonAnswer> {
   const text = JSON.stringify(body);
@@ -30,6 +32,7 @@ export function postJson(url: string, body: unknown, options: PostJsonOptions): 
       target,
       {
         method: "POST",
+        agent: false,
         headers: { "content-type": "application/json", accept: "application/json", "content-length": Buffer.byteLength(text) },
         ...(options.ca !== undefined && target.protocol === "https:" ? { ca: options.ca } : {}),
         timeout: options.timeoutMs,
