@@ -8,6 +8,7 @@ import { CloseCode } from "@uplink/protocol";
 import { AgentGateway } from "./agents/agent-gateway.js";
 import { AgentRegistry } from "./agents/agent-registry.js";
 import { HealthPoller } from "./agents/health-poller.js";
+import { PresenceWriter } from "./agents/presence-writer.js";
 import { Authenticator } from "./api/auth.js";
 import { Idempotency } from "./api/idempotency.js";
 import { MetricsListener } from "./api/metrics-listener.js";
@@ -84,7 +85,8 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
   const store = deps.store ?? new SqliteStore(join(config.dataDir, "uplink.db"));
   const metrics = new HubMetrics();
   const events = new EventLog({ store, log, metrics });
-  const registry = new AgentRegistry({ store, events, log, replicaId: hubId });
+  const presence = new PresenceWriter({ store, replicaId: hubId, flushIntervalMs: config.presenceFlushMs, log });
+  const registry = new AgentRegistry({ store, events, presence, log, replicaId: hubId });
   const poller = new HealthPoller({ intervalMs: config.healthIntervalMs, registry, metrics, log });
   const gateway = new AgentGateway(
     {
@@ -109,7 +111,7 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
   const enrollLimiter = new RateLimiter(config.enrollRate, 60_000);
   const auth = new Authenticator(store);
   const ready = async () => (await store.ready()) && (deps.bus?.ready() ?? true);
-  const services: ApiServices = { config, hubId, ready, store, registry, router, queries, fanouts, events, streams, metrics, enrollLimiter, auth, log };
+  const services: ApiServices = { config, hubId, ready, store, registry, presence, router, queries, fanouts, events, streams, metrics, enrollLimiter, auth, log };
   // Every POST takes an Idempotency-Key (api/idempotency.ts); a new POST route gets it by being listed here.
   const idempotency = new Idempotency({ store, metrics, log, hubId, retentionMs: config.idempotencyRetentionMs, embedded: deps.bus === undefined });
   const routes = [systemRoutes, enrollRoutes, agentRoutes, queryRoutes, eventRoutes, tokenRoutes, downloadRoutes].flatMap((r) => r(services)).map((r) => idempotency.wrap(r));
@@ -144,6 +146,7 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
     if (deps.bus === undefined) await closeOutOpenWork({ store, events, metrics, log }, null, HUB_RESTARTED);
     else sweeper = new LostReplicaSweeper({ store, bus: deps.bus, events, metrics, log });
     await idempotency.start();
+    presence.start();
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(config.port, config.host, () => {
@@ -201,6 +204,8 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
     server.closeIdleConnections();
     await httpClosed;
     clearTimeout(cut);
+    // What the last polls saw of agents whose status did not change, before the store closes.
+    await presence.stop();
     await events.drain();
     await deps.bus?.close();
     await store.close();
