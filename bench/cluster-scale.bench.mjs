@@ -17,7 +17,7 @@
 //
 //   node bench/cluster-scale.bench.mjs          (or: node bench/run.mjs cluster-scale)
 //   BENCH_MODE=check: 1 replica, 400 agents, health every 2 s (issue 18's check), no fan-out
-//   env: BENCH_AGENTS (scale: 6000) · BENCH_REPLICAS (3) · BENCH_SWARMS (per replica, 2) · BENCH_WINDOW_S (60)
+//   env: BENCH_AGENTS (scale: 15000) · BENCH_REPLICAS (3) · BENCH_SWARMS (per replica, 2) · BENCH_WINDOW_S (60)
 //        BENCH_HEALTH_INTERVAL_S (15) · BENCH_PRESENCE_FLUSH_S (15; the hub's default is 60)
 //        BENCH_DATABASE_URL (postgres://postgres@127.0.0.1:5432/postgres: the server; a database is made)
 //        BENCH_REDIS_URL (default: a private redis-server on a free port, when installed)
@@ -46,28 +46,34 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const progress = (text) => process.stderr.write(`[cluster-scale] ${text}\n`);
 
 /**
- * The capacity model of docs/capacity.md, per second, for `agents` idle agents over `replicas`: the
- * floor (no agents) plus what each agent adds. Constants measured on this machine (docs/capacity.md).
+ * The capacity model of docs/capacity.md: what `agents` idle agents add to a cluster of `replicas`, per
+ * second, above its floor (the same cluster holding only the stub agent, on the first replica). Its
+ * constants are measured on this machine (docs/capacity.md says by which run).
  */
 export const MODEL = {
   /** Agents per presence statement (packages/hub/src/agents/presence-writer.ts). */
   presenceBatchRows: 5000,
-  /** Redis commands per agent per second: the ownership refresh, every 5 s, a GET and a SET per key. */
+  /** Held agents per revocation read, one round every 2 s (packages/hub/src/cluster/agent-ownership.ts). */
+  reconcileChunk: 1000,
+  reconcileEveryS: 2,
+  /** Redis commands per agent per second: the ownership refresh every 5 s, a GET and a SET per key. */
   redisPerAgentS: 2 / 5,
   /** Replica memory per connected agent, KiB. */
-  kibPerAgent: 10,
-  /** Replica CPU per health poll, µs. */
-  cpuUsPerPoll: 150,
+  kibPerAgent: 27,
+  /** Replica CPU per health poll, µs, and per held agent per second besides its polls (ownership, timers). */
+  cpuUsPerPoll: 192,
+  cpuUsPerAgentS: 6.5,
 };
 
 export function predict({ agents, replicas, healthIntervalS, presenceFlushS }) {
-  const perReplica = agents / replicas;
+  const held = Array.from({ length: replicas }, (_, i) => Math.ceil(agents / replicas) + (i === 0 ? 1 : 0));
+  const reconcile = held.reduce((sum, h) => sum + Math.ceil(h / MODEL.reconcileChunk), 0) - 1;
   return {
-    pgCommitsS: (replicas * Math.ceil(perReplica / MODEL.presenceBatchRows)) / presenceFlushS,
+    pgCommitsS: held.reduce((sum, h) => sum + Math.ceil(h / MODEL.presenceBatchRows), 0) / presenceFlushS + reconcile / MODEL.reconcileEveryS,
     pgRowsS: agents / presenceFlushS,
     redisCommandsS: agents * MODEL.redisPerAgentS,
     rssMiB: (agents * MODEL.kibPerAgent) / 1024,
-    cpuPercent: ((agents / healthIntervalS) * MODEL.cpuUsPerPoll) / 1e4,
+    cpuPercent: (agents * (MODEL.cpuUsPerPoll / healthIntervalS + MODEL.cpuUsPerAgentS)) / 1e4,
   };
 }
 
@@ -104,17 +110,31 @@ async function startRedis(group) {
   return { url, private: true, child };
 }
 
-/** Counters of the bench's database and of Redis, read from outside both (a connection to another database). */
-async function counters(admin, redis, database) {
-  const { rows } = await admin.query("SELECT xact_commit::bigint AS commits, tup_updated::bigint AS updated FROM pg_stat_database WHERE datname = $1", [database]);
-  const info = await redis.info("stats");
-  return { at: performance.now(), commits: Number(rows[0].commits), updated: Number(rows[0].updated), redis: Number(/total_commands_processed:(\d+)/.exec(info)[1]) };
+/**
+ * Counters of the bench's database (read from a connection to another one, so the reading is not
+ * counted), its tables' written rows (`o.tables`, a connection inside it: one read transaction a reading,
+ * taken off), Redis, and the replicas' failed health polls.
+ */
+async function counters(o) {
+  const { rows } = await o.admin.query("SELECT xact_commit::bigint AS commits, tup_updated::bigint AS updated FROM pg_stat_database WHERE datname = $1", [o.database]);
+  const tables = (await o.tables.query("SELECT relname, (n_tup_ins + n_tup_upd + n_tup_del)::bigint AS n FROM pg_stat_user_tables")).rows;
+  const info = await o.redis.info("stats");
+  const failures = (await Promise.all(o.replicas.map((r) => metric(r.metricsPort, "uplink_health_poll_failures_total")))).reduce((a, b) => a + b, 0);
+  return {
+    at: performance.now(),
+    commits: Number(rows[0].commits),
+    updated: Number(rows[0].updated),
+    tables: Object.fromEntries(tables.map((t) => [t.relname, Number(t.n)])),
+    redis: Number(/total_commands_processed:(\d+)/.exec(info)[1]),
+    failures,
+  };
 }
 
-/** Rates between two counter readings; the bench's own INFO call (one per reading) is not counted. */
+/** Rates between two counter readings; the bench's own reads (a transaction, an INFO) are not counted. */
 function rates(a, b) {
   const s = (b.at - a.at) / 1000;
-  return { seconds: round(s, 1), pgCommitsS: round((b.commits - a.commits) / s), pgRowsS: round((b.updated - a.updated) / s), redisCommandsS: round((b.redis - a.redis - 1) / s) };
+  const rowsWritten = Object.fromEntries(Object.keys(b.tables).map((t) => [t, round((b.tables[t] - (a.tables[t] ?? 0)) / s)]).filter(([, v]) => v > 0));
+  return { seconds: round(s, 1), pgCommitsS: round((b.commits - a.commits - 1) / s), pgRowsS: round((b.updated - a.updated) / s), redisCommandsS: round((b.redis - a.redis - 1) / s), rowsWrittenS: rowsWritten, healthPollFailures: b.failures - a.failures };
 }
 
 /**
@@ -127,13 +147,13 @@ const PG_STATS_LAG_MS = 11_000;
 async function measureWindow(o, seconds) {
   // Both readings are taken in the same steady state, so the lag of the counters is the same at both ends.
   await sleep(PG_STATS_LAG_MS);
-  const c0 = await counters(o.admin, o.redis, o.database);
+  const c0 = await counters(o);
   const cpu0 = o.replicas.map((r) => cpuMsOf(r.child.pid));
   const t0 = performance.now();
   await sleep(seconds * 1000);
   const cpu1 = o.replicas.map((r) => cpuMsOf(r.child.pid));
   const ms = performance.now() - t0;
-  const c1 = await counters(o.admin, o.redis, o.database);
+  const c1 = await counters(o);
   const rss = o.replicas.map((r) => rssKiB(r.child.pid) / 1024);
   const cpuPercent = cpu1.reduce((sum, c, i) => sum + (c - cpu0[i]), 0) / ms * 100;
   return { ...rates(c0, c1), rssMiB: round(rss.reduce((a, b) => a + b, 0), 1), cpuPercent: round(cpuPercent, 1) };
@@ -156,7 +176,7 @@ async function liveQuery(api, path, { count = Infinity, stop = () => false } = {
 /** Runs the bench; resolves with its figures. */
 export async function run() {
   const check = process.env.BENCH_MODE === "check";
-  const agents = Math.round(num("BENCH_AGENTS", check ? 400 : 6000));
+  const agents = Math.round(num("BENCH_AGENTS", check ? 400 : 15_000));
   const replicaCount = Math.round(num("BENCH_REPLICAS", check ? 1 : 3));
   const swarmsPerReplica = Math.round(num("BENCH_SWARMS", 2));
   const windowS = num("BENCH_WINDOW_S", 60);
@@ -174,6 +194,7 @@ export async function run() {
   await admin.connect();
   await admin.query(`CREATE DATABASE ${database}`);
   let redis;
+  let tables;
   const env = childEnv();
   try {
     const redisServer = await startRedis(group);
@@ -197,11 +218,27 @@ export async function run() {
     const api = client(last.port, adminToken);
     const queryPath = `/api/v1/agents/${stubKey.split(".")[0]}/query`;
     await until("the stub agent reachable from the last replica", async () => (await api.call("POST", queryPath, { query: "select 1" })).status === 200, { timeoutMs: 30_000 });
-    const o = { admin, redis, database, replicas };
+    tables = new Client({ connectionString: databaseUrl });
+    await tables.connect();
+    const o = { admin, tables, redis, database, replicas };
 
     progress(`floor: ${windowS} s with no fleet`);
     const floor = await measureWindow(o, windowS);
+    // What one query costs: the floor's own rate over the same time taken off.
+    await sleep(PG_STATS_LAG_MS);
+    const q0 = await counters(o);
+    const qcpu0 = replicas.map((r) => cpuMsOf(r.child.pid));
     const idleQuery = await liveQuery(api, queryPath, { count: 1000 });
+    const qcpuMs = replicas.reduce((sum, r, i) => sum + (cpuMsOf(r.child.pid) - qcpu0[i]), 0);
+    const qms = performance.now() - q0.at;
+    await sleep(PG_STATS_LAG_MS);
+    const q1 = await counters(o);
+    const qs = (q1.at - q0.at) / 1000;
+    const perQuery = {
+      pgCommits: round((q1.commits - q0.commits - floor.pgCommitsS * qs) / idleQuery.count, 3),
+      redisCommands: round((q1.redis - q0.redis - floor.redisCommandsS * qs) / idleQuery.count, 3),
+      cpuUs: round(((qcpuMs - (floor.cpuPercent / 100) * qms) * 1000) / idleQuery.count, 1),
+    };
 
     progress(`enrolling ${agents} agents`);
     const t0 = Date.now();
@@ -227,7 +264,7 @@ export async function run() {
     if (!check) {
       progress(`fan-out to every agent, the live query running meanwhile`);
       await sleep(PG_STATS_LAG_MS);
-      const c0 = await counters(admin, redis, database);
+      const c0 = await counters(o);
       const cpu0 = replicas.map((r) => cpuMsOf(r.child.pid));
       let done = false;
       const during = liveQuery(api, queryPath, { stop: () => done });
@@ -243,7 +280,7 @@ export async function run() {
       const query = await during;
       const cpuMs = replicas.reduce((sum, r, i) => sum + (cpuMsOf(r.child.pid) - cpu0[i]), 0);
       await sleep(PG_STATS_LAG_MS);
-      const c1 = await counters(admin, redis, database);
+      const c1 = await counters(o);
       const targets = started.body.targetCount;
       // The fleet's own idle cost over the same time is taken off, leaving the fan-out's.
       const s = (c1.at - c0.at) / 1000;
@@ -263,11 +300,13 @@ export async function run() {
     api.close();
 
     const k = agents / 1000;
-    const above = (key) => round((fleet[key] - floor[key]) / k, 3);
+    const keysOf = ["pgCommitsS", "pgRowsS", "redisCommandsS", "rssMiB", "cpuPercent"];
     const model = predict({ agents, replicas: replicaCount, healthIntervalS, presenceFlushS });
-    const modelK = Object.fromEntries(Object.entries(model).map(([key, v]) => [key, round(v / k, 3)]));
-    const measuredK = { pgCommitsS: above("pgCommitsS"), pgRowsS: above("pgRowsS"), redisCommandsS: above("redisCommandsS"), rssMiB: above("rssMiB"), cpuPercent: above("cpuPercent") };
-    const ratio = Object.fromEntries(Object.keys(measuredK).map((key) => [key, modelK[key] > 0 ? round(measuredK[key] / modelK[key], 2) : null]));
+    const measuredK = Object.fromEntries(keysOf.map((key) => [key, round((fleet[key] - floor[key]) / k, 3)]));
+    const modelK = Object.fromEntries(keysOf.map((key) => [key, round(model[key] / k, 3)]));
+    // The whole cluster with its fleet: the floor measured in this run plus what the model adds per agent.
+    const predicted = Object.fromEntries(keysOf.map((key) => [key, round(floor[key] + model[key], 2)]));
+    const ratio = Object.fromEntries(keysOf.map((key) => [key, round(fleet[key] / predicted[key], 2)]));
     const totals = swarms.reduce((t, s) => ({ connected: t.connected + (s.report?.connected ?? 0), attempts: t.attempts + (s.report?.attempts ?? 0) }), { connected: 0, attempts: 0 });
     return {
       mode: check ? "check" : "scale",
@@ -281,13 +320,16 @@ export async function run() {
       connectS: round(connectS, 1),
       floor,
       fleet,
-      perThousandAgents: { measured: measuredK, model: modelK, measuredOverModel: ratio },
+      perThousandAgents: { measured: measuredK, model: modelK },
+      predicted,
+      measuredOverPredicted: ratio,
       perAgentHour: {
         pgRowWrites: round(((fleet.pgRowsS - floor.pgRowsS) / agents) * 3600, 2),
         pgCommits: round(((fleet.pgCommitsS - floor.pgCommitsS) / agents) * 3600, 3),
         redisCommands: round(((fleet.redisCommandsS - floor.redisCommandsS) / agents) * 3600, 2),
       },
       liveQuery: { idle: idleQuery, fleet: fleetQuery, fanout: fanout?.query ?? null, p99FleetOverIdle: round(fleetQuery.p99 / idleQuery.p99), p99FanoutOverIdle: fanout ? round(fanout.query.p99 / idleQuery.p99) : null },
+      perQuery,
       fanout,
       swarm: totals,
       redis: redisServer.private ? "private redis-server" : "shared (BENCH_REDIS_URL): other clients are counted too",
@@ -295,6 +337,7 @@ export async function run() {
     };
   } finally {
     redis?.disconnect();
+    await tables?.end();
     await group.stop();
     await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`).catch((err) => progress(`could not drop ${database}: ${err.message}`));
     await admin.end();
@@ -311,13 +354,16 @@ export function formatTable(f) {
     `${"".padEnd(22)}${"pg com/s".padStart(10)}${"pg rows/s".padStart(10)}${"redis/s".padStart(10)}${"RSS MiB".padStart(10)}${"CPU %".padStart(8)}`,
     row("floor (no fleet)", f.floor),
     row("idle fleet", f.fleet),
+    row("predicted: floor+model", f.predicted),
+    row("measured / predicted", f.measuredOverPredicted),
     row("per 1,000 agents", m.measured),
     row("  model", m.model),
-    row("  measured / model", m.measuredOverModel),
     `per agent per hour: ${f.perAgentHour.pgRowWrites} row writes, ${f.perAgentHour.pgCommits} commits, ${f.perAgentHour.redisCommands} Redis commands`,
     `live query p50/p99 ms: idle ${f.liveQuery.idle.p50}/${f.liveQuery.idle.p99} · fleet ${f.liveQuery.fleet.p50}/${f.liveQuery.fleet.p99} (p99 ×${f.liveQuery.p99FleetOverIdle})` +
       (f.fanout ? ` · during fan-out ${f.fanout.query.p50}/${f.fanout.query.p99} (p99 ×${f.liveQuery.p99FanoutOverIdle}, ${f.fanout.query.count} samples)` : ""),
   ];
+  lines.push(`one query (through the last replica to the stub on the first): ${f.perQuery.pgCommits} commits, ${f.perQuery.redisCommands} Redis commands, ${f.perQuery.cpuUs} µs CPU (all replicas)`);
+  lines.push(`rows written/s by table: floor ${JSON.stringify(f.floor.rowsWrittenS)} · fleet ${JSON.stringify(f.fleet.rowsWrittenS)}; failed health polls in the fleet window: ${f.fleet.healthPollFailures}`);
   if (f.fanout) {
     const t = f.fanout.perTarget;
     lines.push(`fan-out: ${f.fanout.targets} targets in ${f.fanout.ms} ms (${f.fanout.ok} ok); per target ${t.pgCommits} commits, ${t.pgRows} rows updated, ${t.redisCommands} Redis commands, ${t.cpuUs} µs CPU`);
