@@ -20,7 +20,7 @@
 //   env: BENCH_AGENTS (scale: 15000) · BENCH_REPLICAS (3) · BENCH_SWARMS (per replica, 2) · BENCH_WINDOW_S (60)
 //        BENCH_HEALTH_INTERVAL_S (15) · BENCH_PRESENCE_FLUSH_S (15; the hub's default is 60)
 //        BENCH_DATABASE_URL (postgres://postgres@127.0.0.1:5432/postgres: the server; a database is made)
-//        BENCH_REDIS_URL (default: a private redis-server on a free port, when installed)
+//        BENCH_REDIS_URL (default: a private redis-server on a free port; without one, 127.0.0.1:6379)
 import { execFile, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createRequire } from "node:module";
@@ -88,9 +88,14 @@ function freePort() {
   });
 }
 
-/** Redis of the bench's own (a private redis-server), or the one BENCH_REDIS_URL names. */
+/** Redis of the bench's own (a private redis-server), or the one BENCH_REDIS_URL names (or 127.0.0.1:6379 without redis-server). */
 async function startRedis(group) {
   if (process.env.BENCH_REDIS_URL) return { url: process.env.BENCH_REDIS_URL, private: false };
+  const installed = await exec("redis-server", ["--version"]).then(() => true, () => false);
+  if (!installed) {
+    progress("no redis-server to start: using redis://127.0.0.1:6379, whose other clients are counted too");
+    return { url: "redis://127.0.0.1:6379", private: false };
+  }
   const port = await freePort();
   const child = group.adopt(spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: ["ignore", "pipe", "pipe"] }), "redis-server");
   const { Redis } = hubRequire("ioredis");
@@ -332,7 +337,7 @@ export async function run() {
       perQuery,
       fanout,
       swarm: totals,
-      redis: redisServer.private ? "private redis-server" : "shared (BENCH_REDIS_URL): other clients are counted too",
+      redis: redisServer.private ? "private redis-server" : `shared (${redisServer.url}): other clients are counted too`,
       machine: { cpus: cpus().length, node: process.version },
     };
   } finally {
