@@ -1,9 +1,28 @@
 import { randomUUID } from "node:crypto";
+import { createRequire } from "node:module";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { UUID_V4, type AgentView } from "./fixtures/http.js";
 import { useHubs, useSharedHub } from "./fixtures/hub-process.js";
+import { REPO_ROOT } from "./fixtures/process.js";
 import { useRawAgents, type HubCommand, type RawAgent } from "./fixtures/raw-agent.js";
 import { waitFor } from "./fixtures/wait.js";
+
+/** better-sqlite3 as the hub package has it (the test workspace does not depend on it itself). */
+const Database = createRequire(join(REPO_ROOT, "packages/hub/package.json"))("better-sqlite3") as new (path: string, opts: { readonly: boolean; fileMustExist: boolean }) => {
+  prepare(sql: string): { get(...args: unknown[]): unknown };
+  close(): void;
+};
+
+/** The agent's presence columns as the hub's SQLite file holds them. */
+function storedPresence(dataDir: string, agentId: string): unknown {
+  const db = new Database(join(dataDir, "uplink.db"), { readonly: true, fileMustExist: true });
+  try {
+    return db.prepare("SELECT status, last_seen_at AS lastSeenAt, last_health IS NOT NULL AS hasHealth FROM agents WHERE id = ?").get(agentId);
+  } finally {
+    db.close();
+  }
+}
 
 describe("REST API v1", () => {
   const shared = useSharedHub({ healthInterval: "200ms" });
@@ -287,6 +306,32 @@ describe("REST API v1", () => {
       expect(online.replicaId).toMatch(/^hub_/);
       expect(online.lastHealth).toMatchObject({ status: "ok" });
       expect((await hub.api.agent(web.agentId)).body).toMatchObject({ status: "offline", connectedAt: null, lastHealth: null });
+    });
+  });
+
+  describe("presence between flushes", () => {
+    const hubs = useHubs();
+
+    it("shows lastSeenAt and lastHealth fresh from the polls while the store keeps them for the next flush, and writes them when the agent goes", async () => {
+      const hub = await hubs.start({ healthInterval: "200ms", args: ["--presence-flush", "1h"] });
+      const { agentId, agentKey } = await hub.api.enroll("fresh");
+      await rawAgents.connect(hub.agentUrl, { agentKey, hostname: "fresh" });
+      const online = await waitFor("online with a health result", async () => {
+        const { body } = await hub.api.agent(agentId);
+        return body.status === "online" && body.lastHealth !== null ? body : undefined;
+      });
+      const connectedAt = Date.parse(online.connectedAt ?? "");
+      // Several polls later, the list shows them; the store still has what the connect wrote.
+      const listed = await waitFor("lastSeenAt moved on by the polls", async () => {
+        const agent = ((await hub.api.get("/api/v1/agents")).body.agents as AgentView[]).find((a) => a.id === agentId);
+        return agent !== undefined && Date.parse(agent.lastSeenAt ?? "") > connectedAt + 600 ? agent : undefined;
+      });
+      expect(listed).toMatchObject({ status: "online", lastHealth: { status: "ok" } });
+      expect(storedPresence(hub.dataDir, agentId)).toEqual({ status: "online", lastSeenAt: connectedAt, hasHealth: 0 });
+      expect((await hubs.stop(hub)).code).toBe(0);
+      const stored = storedPresence(hub.dataDir, agentId) as { status: string; lastSeenAt: number; hasHealth: number };
+      expect(stored).toMatchObject({ status: "offline", hasHealth: 1 });
+      expect(stored.lastSeenAt).toBeGreaterThanOrEqual(Date.parse(listed.lastSeenAt ?? ""));
     });
   });
 

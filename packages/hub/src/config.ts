@@ -48,6 +48,8 @@ export const DEFAULT_PRUNE_BATCH_ROWS = 200;
 export const DEFAULT_MAX_QUERY_TIMEOUT_MS = 60_000;
 /** Lifetime of an enrollment token created without `ttlSeconds`. */
 export const DEFAULT_ENROLL_TOKEN_TTL_MS = 24 * 3600_000;
+/** How often a replica writes the lastSeenAt and health of agents whose status did not change (one batched statement). */
+export const DEFAULT_PRESENCE_FLUSH_MS = 60_000;
 /** Where `/metrics` is served: its own listener, on loopback unless told otherwise. */
 export const DEFAULT_METRICS_HOST = "127.0.0.1";
 export const DEFAULT_METRICS_PORT = 7071;
@@ -86,6 +88,7 @@ export const HubConfigSchema = z.object({
   /** Admission cap (WS_MAX_CLIENTS): 0 is unlimited, a negative value counts as 0. */
   maxAgents: Int.transform((n) => Math.max(0, n)).default(0),
   healthIntervalMs: positiveDuration().default(DEFAULT_HEALTH_INTERVAL_MS),
+  presenceFlushMs: positiveDuration(24 * 3_600_000).default(DEFAULT_PRESENCE_FLUSH_MS),
   queryTimeoutMs: positiveDuration(MAX_TIMEOUT_MS).default(DEFAULT_QUERY_TIMEOUT_MS),
   pingIntervalMs: positiveDuration().default(DEFAULT_PING_INTERVAL_MS),
   maxPayloadBytes: Int.min(1024).default(DEFAULT_MAX_PAYLOAD_BYTES),
@@ -139,6 +142,7 @@ export const HUB_SETTINGS: readonly { key: keyof HubConfig; flag: string; env: s
   { key: "dataDir", flag: "--data-dir <dir>", env: "UPLINK_DATA_DIR", description: "directory of the embedded SQLite store" },
   { key: "maxAgents", flag: "--max-agents <n>", env: "WS_MAX_CLIENTS", description: "admission cap on agent sockets; 0 is unlimited" },
   { key: "healthIntervalMs", flag: "--health-interval <duration>", env: "UPLINK_HEALTH_INTERVAL", description: "health poll interval per agent (jittered)" },
+  { key: "presenceFlushMs", flag: "--presence-flush <duration>", env: "UPLINK_PRESENCE_FLUSH", description: "how often the lastSeenAt and health of agents whose status did not change are written, in one batch" },
   { key: "queryTimeoutMs", flag: "--query-timeout <duration>", env: "UPLINK_QUERY_TIMEOUT", description: "default deadline of a query" },
   { key: "pingIntervalMs", flag: "--ping-interval <duration>", env: "UPLINK_PING_INTERVAL", description: "WebSocket ping interval; no pong by the next ping terminates the socket" },
   { key: "maxPayloadBytes", flag: "--max-payload <bytes>", env: "UPLINK_MAX_PAYLOAD", description: "largest WebSocket frame accepted (close 1009 above)" },

@@ -8,6 +8,7 @@ import { CloseCode } from "@uplink/protocol";
 import { AgentGateway } from "./agents/agent-gateway.js";
 import { AgentRegistry } from "./agents/agent-registry.js";
 import { HealthPoller } from "./agents/health-poller.js";
+import { PresenceWriter } from "./agents/presence-writer.js";
 import { Authenticator } from "./api/auth.js";
 import { Idempotency } from "./api/idempotency.js";
 import { MetricsListener } from "./api/metrics-listener.js";
@@ -97,7 +98,8 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
   const metrics = new HubMetrics();
   const events = new EventLog({ store, log, metrics, maxEvents: config.eventMaxRows });
   const pruner = new Pruner({ store, metrics, log, settings: pruneSettings(config) });
-  const registry = new AgentRegistry({ store, events, log, replicaId: hubId });
+  const presence = new PresenceWriter({ store, replicaId: hubId, flushIntervalMs: config.presenceFlushMs, log });
+  const registry = new AgentRegistry({ store, events, presence, log, replicaId: hubId });
   const poller = new HealthPoller({ intervalMs: config.healthIntervalMs, registry, metrics, log });
   const gateway = new AgentGateway(
     {
@@ -122,7 +124,7 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
   const enrollLimiter = new RateLimiter(config.enrollRate, 60_000);
   const auth = new Authenticator(store);
   const ready = async () => (await store.ready()) && (deps.bus?.ready() ?? true);
-  const services: ApiServices = { config, hubId, ready, store, registry, router, queries, fanouts, events, streams, metrics, enrollLimiter, auth, log };
+  const services: ApiServices = { config, hubId, ready, store, registry, presence, router, queries, fanouts, events, streams, metrics, enrollLimiter, auth, log };
   // Every POST takes an Idempotency-Key (api/idempotency.ts); a new POST route gets it by being listed here.
   const idempotency = new Idempotency({ store, metrics, log, hubId, retentionMs: config.idempotencyRetentionMs, embedded: deps.bus === undefined });
   const routes = [systemRoutes, enrollRoutes, agentRoutes, queryRoutes, eventRoutes, tokenRoutes, downloadRoutes].flatMap((r) => r(services)).map((r) => idempotency.wrap(r));
@@ -158,6 +160,7 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
     else sweeper = new LostReplicaSweeper({ store, bus: deps.bus, events, metrics, log });
     await idempotency.start();
     pruner.start();
+    presence.start();
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(config.port, config.host, () => {
@@ -216,6 +219,8 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
     server.closeIdleConnections();
     await httpClosed;
     clearTimeout(cut);
+    // What the last polls saw of agents whose status did not change, before the store closes.
+    await presence.stop();
     await events.drain();
     await pruned;
     await deps.bus?.close();

@@ -75,6 +75,24 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       expect((await store.findAgent("agt_1"))?.status).toBe("offline");
     });
 
+    it("records a presence batch for the agents a replica holds: lastSeenAt never moves back, a null health keeps the last", async () => {
+      const health = (uptimeS: number) => ({ status: "ok" as const, agentVersion: "1", uptimeS, load1: 0, memFreeBytes: 1, memTotalBytes: 2, inflight: 0, collectors: ["host"] });
+      for (const id of ["agt_p1", "agt_p2", "agt_p3"]) await store.createAgent({ id, secretHash: "cd".repeat(32), hostname: id, labels: {}, enrolledAt: 1 });
+      await store.updateAgent("agt_p1", { status: "online", replicaId: "hub_a", lastSeenAt: 10, lastHealth: health(1) });
+      await store.updateAgent("agt_p2", { status: "online", replicaId: "hub_a", lastSeenAt: 50 });
+      await store.updateAgent("agt_p3", { status: "online", replicaId: "hub_b", lastSeenAt: 10 });
+      await store.recordPresence("hub_a", []);
+      await store.recordPresence("hub_a", [
+        { id: "agt_p1", lastSeenAt: 20, lastHealth: null },
+        { id: "agt_p2", lastSeenAt: 40, lastHealth: health(2) },
+        { id: "agt_p3", lastSeenAt: 99, lastHealth: health(3) },
+        { id: "agt_missing", lastSeenAt: 99, lastHealth: null },
+      ]);
+      expect(await store.findAgent("agt_p1")).toMatchObject({ lastSeenAt: 20, lastHealth: health(1), status: "online" });
+      expect(await store.findAgent("agt_p2")).toMatchObject({ lastSeenAt: 50, lastHealth: health(2) });
+      expect(await store.findAgent("agt_p3")).toMatchObject({ lastSeenAt: 10, lastHealth: null });
+    });
+
     it("keeps an enrollment token's labels and counts its uses atomically up to maxUses", async () => {
       await store.createToken(token("tok_e", { kind: "enroll", scope: null, labels: { env: "prod", team: "db" }, maxUses: 2, expiresAt: 10_000 }));
       expect(await store.findToken("tok_e")).toEqual(token("tok_e", { kind: "enroll", scope: null, labels: { env: "prod", team: "db" }, maxUses: 2, expiresAt: 10_000 }));

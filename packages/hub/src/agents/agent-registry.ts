@@ -4,6 +4,7 @@ import type { Logger } from "../logger.js";
 import type { EventLog } from "../events/event-log.js";
 import type { AgentStatus, Store } from "../store/store.js";
 import type { AgentConnection } from "./agent-connection.js";
+import type { PresenceWriter } from "./presence-writer.js";
 
 /** Told when this process starts or stops holding an agent's socket (cluster ownership follows it). */
 export interface RegistryObserver {
@@ -13,7 +14,9 @@ export interface RegistryObserver {
 
 /**
  * The agents connected to this hub process, one connection per agentId (rule 9: the newest wins).
- * It records presence in the store: online on connect, offline on disconnect, hello metadata, health.
+ * It records presence in the store: online on connect, offline on disconnect, hello metadata and health
+ * status transitions at once; a poll that changes nothing but lastSeenAt and the health result goes to the
+ * PresenceWriter, which writes such news in batches.
  */
 export class AgentRegistry {
   readonly #byId = new Map<string, AgentConnection>();
@@ -22,10 +25,12 @@ export class AgentRegistry {
   readonly #log: Logger;
   readonly #replicaId: string;
   readonly #events: EventLog;
+  readonly #presence: PresenceWriter;
   readonly #observers: RegistryObserver[] = [];
 
-  constructor(deps: { store: Store; events: EventLog; log: Logger; replicaId: string }) {
+  constructor(deps: { store: Store; events: EventLog; presence: PresenceWriter; log: Logger; replicaId: string }) {
     this.#store = deps.store;
+    this.#presence = deps.presence;
     this.#events = deps.events;
     this.#log = deps.log;
     this.#replicaId = deps.replicaId;
@@ -81,7 +86,8 @@ export class AgentRegistry {
     if (this.#byId.get(connection.agentId) !== connection) return;
     this.#byId.delete(connection.agentId);
     this.#status.delete(connection.agentId);
-    this.#persist(connection.agentId, { status: "offline", lastSeenAt: connection.lastSeenAt });
+    this.#persist(connection.agentId, { ...this.#presence.settle(connection.agentId), status: "offline", lastSeenAt: connection.lastSeenAt });
+    this.#presence.forget(connection.agentId);
     this.#events.publish("agent.disconnected", { agentId: connection.agentId, replicaId: this.#replicaId });
     for (const o of this.#observers) o.removed(connection.agentId, connection);
   }
@@ -97,6 +103,7 @@ export class AgentRegistry {
     if (connection === undefined || (only !== undefined && connection !== only)) return;
     this.#byId.delete(agentId);
     this.#status.delete(agentId);
+    this.#presence.forget(agentId);
     this.#events.publish("agent.disconnected", { agentId, replicaId: this.#replicaId, replacedBy: by });
     for (const o of this.#observers) o.removed(agentId, connection);
     connection.close(CloseCode.REPLACED, "replaced by a newer connection", error);
@@ -127,19 +134,19 @@ export class AgentRegistry {
 
   /**
    * A health poll answered (`health`, or `answered` without a health result: a legacy agent's bare
-   * success) or failed (`null`): the agent is online or unresponsive.
+   * success) or failed (`null`): the agent is online or unresponsive. A change of status is written at
+   * once (it is an event); an answer that changes nothing else waits for the next presence flush.
    */
   recordHealth(connection: AgentConnection, health: HealthResult | null, answered = health !== null): void {
     if (this.#byId.get(connection.agentId) !== connection) return;
     const status: AgentStatus = answered ? "online" : "unresponsive";
     const previous = this.#status.get(connection.agentId);
     this.#status.set(connection.agentId, status);
-    if (previous !== status) {
-      this.#log.info({ agentId: connection.agentId, from: previous, to: status }, "agent health status changed");
-      this.#events.publish("agent.health_changed", { agentId: connection.agentId, from: previous ?? null, to: status, health });
-    }
-    if (!answered) this.#persist(connection.agentId, { status });
-    else this.#persist(connection.agentId, health === null ? { status, lastSeenAt: connection.lastSeenAt } : { status, lastHealth: health, lastSeenAt: connection.lastSeenAt });
+    if (answered) this.#presence.seen(connection.agentId, connection.lastSeenAt, health);
+    if (previous === status) return;
+    this.#log.info({ agentId: connection.agentId, from: previous, to: status }, "agent health status changed");
+    this.#events.publish("agent.health_changed", { agentId: connection.agentId, from: previous ?? null, to: status, health });
+    this.#persist(connection.agentId, { ...this.#presence.settle(connection.agentId), status });
   }
 
   /** Closes every connection with `code`, failing their pending commands with `error`. */

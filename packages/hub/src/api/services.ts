@@ -1,4 +1,5 @@
 import type { AgentRegistry } from "../agents/agent-registry.js";
+import type { PresenceWriter } from "../agents/presence-writer.js";
 import type { HubConfig } from "../config.js";
 import type { Logger } from "../logger.js";
 import type { HubMetrics } from "../metrics.js";
@@ -19,6 +20,8 @@ export interface ApiServices {
   ready(): Promise<boolean>;
   store: Store;
   registry: AgentRegistry;
+  /** Fresh lastSeenAt and health of the agents held here, ahead of the store (written every --presence-flush). */
+  presence: PresenceWriter;
   router: CommandRouter;
   queries: QueryService;
   fanouts: FanoutService;

@@ -47,6 +47,10 @@ export const SQL = {
     AND (expires_at IS NULL OR expires_at > $2) AND (max_uses IS NULL OR uses < max_uses)`,
   insertAgent: `INSERT INTO agents (id, secret_hash, hostname, labels, enrolled_at, reported_labels) VALUES ($1, $2, $3, $4::jsonb, $5, $6::jsonb)`,
   findAgent: `SELECT ${AGENT} FROM agents WHERE id = $1`,
+  // One statement for a whole presence flush: the rows go in as parallel arrays.
+  recordPresence: `UPDATE agents a SET last_seen_at = GREATEST(a.last_seen_at, v.last_seen_at), last_health = COALESCE(v.last_health, a.last_health)
+    FROM unnest($2::text[], $3::bigint[], $4::json[]) AS v(id, last_seen_at, last_health)
+    WHERE a.id = v.id AND a.replica_id = $1`,
   revokeAgent: `UPDATE agents SET revoked_at = $2, status = 'offline' WHERE id = $1 AND revoked_at IS NULL`,
   markAllOffline: `UPDATE agents SET status = 'offline' WHERE status <> 'offline'`,
   markReplicaOffline: `UPDATE agents SET status = 'offline' WHERE replica_id = $1 AND status <> 'offline'`,

@@ -19,6 +19,7 @@ import type {
   NewAudit,
   NewFanout,
   NewHubEvent,
+  PresenceRow,
   Store,
   TokenRecord,
 } from "./store.js";
@@ -185,6 +186,12 @@ export class PostgresStore implements Store {
     });
     if (sets.length === 0) return;
     await this.#pool.query(`UPDATE agents SET ${sets.join(", ")} WHERE id = $1`, values);
+  }
+
+  async recordPresence(replicaId: string, rows: PresenceRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    const health = rows.map((r) => (r.lastHealth === null ? null : JSON.stringify(r.lastHealth)));
+    await this.#query("recordPresence", [replicaId, rows.map((r) => r.id), rows.map((r) => r.lastSeenAt), health]);
   }
 
   async revokeAgent(id: string, at: number): Promise<boolean> {

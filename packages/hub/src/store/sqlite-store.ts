@@ -18,6 +18,7 @@ import type {
   NewAudit,
   NewFanout,
   NewHubEvent,
+  PresenceRow,
   Store,
   TokenRecord,
 } from "./store.js";
@@ -105,6 +106,12 @@ export class SqliteStore implements Store {
       ),
       findAgent: db.prepare(`SELECT * FROM agents WHERE id = ?`),
       listAgents: db.prepare(`SELECT * FROM agents WHERE revoked_at IS NULL ORDER BY hostname, id`),
+      // One statement for a whole presence flush: the rows go in as one JSON array.
+      recordPresence: db.prepare(
+        `UPDATE agents SET last_seen_at = MAX(COALESCE(agents.last_seen_at, 0), v.seen), last_health = COALESCE(v.health, agents.last_health)
+         FROM (SELECT value ->> 'id' AS id, value ->> 'lastSeenAt' AS seen, value ->> 'lastHealth' AS health FROM json_each(?)) AS v
+         WHERE agents.id = v.id AND agents.replica_id = ?`,
+      ),
       revokeAgent: db.prepare(
         `UPDATE agents SET revoked_at = ?, status = 'offline' WHERE id = ? AND revoked_at IS NULL`,
       ),
@@ -286,6 +293,12 @@ export class SqliteStore implements Store {
       this.#patchStatements.set(sets, stmt);
     }
     return stmt;
+  }
+
+  async recordPresence(replicaId: string, rows: PresenceRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    const json = JSON.stringify(rows);
+    await this.#write(() => this.#stmt.recordPresence.run(json, replicaId));
   }
 
   async revokeAgent(id: string, at: number): Promise<boolean> {

@@ -64,6 +64,14 @@ export type AgentPatch = Partial<
   >
 >;
 
+/** What a presence flush writes of one agent (agents/presence-writer.ts). */
+export interface PresenceRow {
+  id: string;
+  lastSeenAt: number;
+  /** Null: none reported since the last one written, which stays. */
+  lastHealth: HealthResult | null;
+}
+
 export interface AgentFilter {
   status?: AgentStatus;
   /** Every pair must match. */
@@ -212,6 +220,12 @@ export interface Store {
   findAgent(id: string): Promise<AgentRecord | undefined>;
   listAgents(filter: AgentFilter): Promise<AgentRecord[]>;
   updateAgent(id: string, patch: AgentPatch): Promise<void>;
+  /**
+   * Writes the batched presence of agents held by `replicaId`, in one statement: `lastSeenAt` (never
+   * moved back) and `lastHealth` (kept where the row has null). An agent recorded as held by another
+   * replica is left alone: it moved, and its new holder writes it.
+   */
+  recordPresence(replicaId: string, rows: PresenceRow[]): Promise<void>;
   /** Marks the agent revoked and offline; false when no live agent had that id. */
   revokeAgent(id: string, at: number): Promise<boolean>;
   /** Start-up: agents recorded as held by this replica (or, for the embedded store, by anyone) are offline. */

@@ -58,7 +58,7 @@ export function agentRoutes(s: ApiServices): Route[] {
       async handle({ res, query }) {
         const filter = parseWith(ListQuery, { status: query.get("status") ?? undefined, label: query.getAll("label") }, "query");
         const labels = labelFilter(filter.label);
-        const agents = labels === null ? [] : await s.router.presence(await s.store.listAgents({ labels }));
+        const agents = labels === null ? [] : s.presence.overlay(await s.router.presence(await s.store.listAgents({ labels })));
         sendJson(res, 200, { agents: agents.filter((a) => filter.status === undefined || a.status === filter.status).map(agentView) });
       },
     },
@@ -69,7 +69,7 @@ export function agentRoutes(s: ApiServices): Route[] {
       async handle({ res, params }) {
         const agent = await s.store.findAgent(params.id!);
         if (agent === undefined || agent.revokedAt !== null) throw new NotFoundError(`no agent ${params.id}`);
-        const [live] = await s.router.presence([agent]);
+        const [live] = s.presence.overlay(await s.router.presence([agent]));
         sendJson(res, 200, agentView(live!));
       },
     },
@@ -83,7 +83,7 @@ export function agentRoutes(s: ApiServices): Route[] {
         if (agent === undefined || agent.revokedAt !== null) throw new NotFoundError(`no agent ${params.id}`);
         await s.store.updateAgent(agent.id, { labels: body.labels });
         log.info({ agentId: agent.id, labels: body.labels, by: principal?.name }, "agent labels set");
-        const [live] = await s.router.presence([{ ...agent, labels: body.labels }]);
+        const [live] = s.presence.overlay(await s.router.presence([{ ...agent, labels: body.labels }]));
         sendJson(res, 200, agentView(live!));
       },
     },
