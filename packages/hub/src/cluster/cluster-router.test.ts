@@ -8,6 +8,7 @@ import { MemoryBroker } from "../../test/memory-bus.js";
 import { AgentConnection } from "../agents/agent-connection.js";
 import { AgentRegistry } from "../agents/agent-registry.js";
 import type { CommandRequest } from "../agents/pending-commands.js";
+import { PresenceWriter } from "../agents/presence-writer.js";
 import type { HubError } from "../errors.js";
 import { EventLog } from "../events/event-log.js";
 import { HubMetrics } from "../metrics.js";
@@ -89,7 +90,8 @@ describe("ClusterCommandRouter over the in-memory bus", () => {
   function replica(id: string): Replica {
     const metrics = new HubMetrics();
     const events = new EventLog({ store, log, metrics });
-    const registry = new AgentRegistry({ store, events, log, replicaId: id });
+    const presence = new PresenceWriter({ store, replicaId: id, flushIntervalMs: 60_000, log });
+    const registry = new AgentRegistry({ store, events, presence, log, replicaId: id });
     const router = new ClusterCommandRouter({ bus: broker.join(id), registry, store, events, metrics, log });
     const connect = (agentId: string): AgentSocket => {
       const socket = new AgentSocket();
