@@ -4,6 +4,7 @@ import { UUID_V4, type AgentView } from "./fixtures/http.js";
 import { useSharedHub } from "./fixtures/hub-process.js";
 import { useRawAgents } from "./fixtures/raw-agent.js";
 import { waitFor } from "./fixtures/wait.js";
+import type { EnrollResponse, TokenCreated } from "../packages/protocol/dist/index.js";
 
 describe("REST API v1", () => {
   const shared = useSharedHub({ healthInterval: "200ms" });
@@ -105,7 +106,7 @@ describe("REST API v1", () => {
       const created = await hub.api.post("/api/v1/tokens", { kind: "api", scope: "query", name: "ci-pipeline" });
       expect(created.status).toBe(201);
       expect(created.body).toMatchObject({ kind: "api", scope: "query", name: "ci-pipeline", revokedAt: null });
-      const { id, token } = created.body as { id: string; token: string };
+      const { id, token } = created.body as TokenCreated;
       expect(token.startsWith(`${id}.`)).toBe(true);
       const secret = token.slice(id.length + 1);
       expect(secret.length).toBeGreaterThanOrEqual(32);
@@ -153,7 +154,7 @@ describe("REST API v1", () => {
       const enrollToken = await api.createToken("enroll");
       const ok = await api.post("/api/v1/enroll", { token: enrollToken, hostname: "new-host", labels: { role: "db" } }, { token: null });
       expect(ok.status).toBe(201);
-      const { agentId, agentKey } = ok.body as { agentId: string; agentKey: string };
+      const { agentId, agentKey } = ok.body as EnrollResponse;
       expect(agentKey.startsWith(`${agentId}.`)).toBe(true);
       expect((await api.agent(agentId)).body).toMatchObject({ id: agentId, hostname: "new-host", labels: { role: "db" }, status: "offline" });
 

@@ -1,26 +1,8 @@
 import type { Command } from "commander";
+import type { AgentList, AgentView } from "@uplink/protocol";
 import type { ApiClient } from "../client.js";
 import { ago, labelsText, printable, renderTable } from "../format.js";
 import type { CliContext } from "../context.js";
-
-/** An agent as `GET /api/v1/agents` returns it. */
-export interface AgentView {
-  id: string;
-  hostname: string;
-  labels: Record<string, string>;
-  status: string;
-  protocol: number | null;
-  agentVersion: string | null;
-  platform: string | null;
-  arch: string | null;
-  enrolledAt: string;
-  connectedAt: string | null;
-  lastSeenAt: string | null;
-  lastHealth: Record<string, unknown> | null;
-  replicaId: string | null;
-  /** Legacy traits its latest connection showed; [] for the current shape; null until a reply was read. */
-  legacyShapes: string[] | null;
-}
 
 /** What a host never reported (a protocol-1 agent may send no hello), spelled the same in every view. */
 const UNKNOWN = "unknown";
@@ -38,7 +20,7 @@ export async function listAgents(client: ApiClient, filter: { status?: string; l
   if (filter.status) params.set("status", filter.status);
   for (const l of filter.label ?? []) params.append("label", l);
   const qs = params.size > 0 ? `?${params}` : "";
-  return (await client.request<{ agents: AgentView[] }>("GET", `/api/v1/agents${qs}`)).data.agents;
+  return (await client.request<AgentList>("GET", `/api/v1/agents${qs}`)).data.agents;
 }
 
 export function registerAgents(program: Command, context: () => CliContext): void {

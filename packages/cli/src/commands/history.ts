@@ -1,18 +1,7 @@
 import type { Command } from "commander";
+import type { HistoryPage } from "@uplink/protocol";
 import { renderTable } from "../format.js";
 import type { CliContext } from "../context.js";
-
-interface HistoryRow {
-  seq: number;
-  correlationId: string;
-  agentId: string;
-  requester: string;
-  query: string;
-  status: string;
-  createdAt: string;
-  durationMs: number | null;
-  error: { code: string; message: string } | null;
-}
 
 export function registerHistory(program: Command, context: () => CliContext): void {
   program
@@ -28,7 +17,7 @@ export function registerHistory(program: Command, context: () => CliContext): vo
       if (opts.limit) params.set("limit", opts.limit);
       if (opts.before) params.set("before", opts.before);
       const qs = params.size > 0 ? `?${params}` : "";
-      const { data } = await client.request<{ queries: HistoryRow[]; nextBefore: number | null }>("GET", `/api/v1/queries${qs}`);
+      const { data } = await client.request<HistoryPage>("GET", `/api/v1/queries${qs}`);
       if (json) return out(JSON.stringify(data));
       const table = renderTable(
         ["SEQ", "TIME", "AGENT", "BY", "STATUS", "MS", "QUERY"],

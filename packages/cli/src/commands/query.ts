@@ -1,21 +1,14 @@
 import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
-import type { QueryResult } from "@uplink/protocol";
+import type { AgentQueryRequest, QueryAnswer } from "@uplink/protocol";
 import type { ApiClient } from "../client.js";
 import { cellText, printable, renderTable } from "../format.js";
 import { UsageError, type CliContext } from "../context.js";
 import { EXIT_CODES } from "../exit-codes.js";
 import { collectFanout, type FanoutOutcome } from "./fanout.js";
 
-export interface QueryAnswer {
-  correlationId: string;
-  agentId: string;
-  result: QueryResult;
-  durationMs: number;
-}
-
 /** Runs one query on one agent. */
-export async function queryAgent(client: ApiClient, agentId: string, body: { query: string; collector?: string; timeoutMs?: number }): Promise<QueryAnswer> {
+export async function queryAgent(client: ApiClient, agentId: string, body: AgentQueryRequest): Promise<QueryAnswer> {
   return (await client.request<QueryAnswer>("POST", `/api/v1/agents/${encodeURIComponent(agentId)}/query`, body)).data;
 }
 

@@ -1,3 +1,4 @@
+import type { HealthzResponse, ReadyzResponse } from "@uplink/protocol";
 import { sendError, sendJson } from "../http.js";
 import { NotReadyError } from "../../errors.js";
 import type { Route } from "../route.js";
@@ -11,7 +12,7 @@ export function systemRoutes(s: ApiServices): Route[] {
       path: "/healthz",
       scope: null,
       async handle({ res }) {
-        sendJson(res, 200, { status: "ok", hubId: s.hubId });
+        sendJson(res, 200, { status: "ok", hubId: s.hubId } satisfies HealthzResponse);
       },
     },
     {
@@ -19,7 +20,7 @@ export function systemRoutes(s: ApiServices): Route[] {
       path: "/readyz",
       scope: null,
       async handle({ res }) {
-        if (await s.ready()) sendJson(res, 200, { status: "ready", hubId: s.hubId });
+        if (await s.ready()) sendJson(res, 200, { status: "ready", hubId: s.hubId } satisfies ReadyzResponse);
         else sendError(res, new NotReadyError("store or cluster bus is not ready"));
       },
     },
