@@ -49,9 +49,9 @@ function componentSchemas(named: Named, io: "input" | "output"): Record<string, 
 
 /** The answers every operation of its kind may give besides its own, by status, with their codes. */
 function commonErrors(op: RestOperation): Record<number, ErrorCode[]> {
-  const errors: Record<number, ErrorCode[]> = { 500: ["internal"], 503: ["not_ready"] };
+  // 400: a request the router cannot read (a malformed URL) is refused on any path.
+  const errors: Record<number, ErrorCode[]> = { 400: ["invalid_request"], 500: ["internal"], 503: ["not_ready"] };
   if (op.scope !== null) Object.assign(errors, { 401: ["unauthorized"], 403: ["forbidden"] });
-  if (op.body !== undefined || op.query !== undefined) errors[400] = ["invalid_request"];
   if (op.body !== undefined) Object.assign(errors, { 413: ["payload_too_large"], 415: ["unsupported_media_type"] });
   if (op.method === "POST" && op.idempotent !== false) Object.assign(errors, { 409: ["idempotency_in_progress"], 422: ["idempotency_mismatch"] });
   return errors;
