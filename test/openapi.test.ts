@@ -11,6 +11,7 @@ import { useSharedHub } from "./fixtures/hub-process.js";
 
 const root = join(import.meta.dirname, "..");
 const DOC = "docs/openapi.json";
+const TYPES = "packages/cli/src/api-types.ts";
 const generated = `${JSON.stringify(openApiDocument(), null, 2)}\n`;
 
 /** The hub's routes as `METHOD path scope` (building them only reads the config, so none is needed). */
@@ -67,11 +68,15 @@ describe("the OpenAPI description", () => {
     expect(contract.check("DELETE", "/api/v1/tokens/tok_1", 204, null, undefined)).toBeUndefined();
   });
 
-  it("is what the build wrote to docs/openapi.json, and that file is committed as generated", () => {
+  it("is what the build wrote to docs/openapi.json and to the CLI's client types, and both are committed as generated", () => {
     expect(readFileSync(join(root, DOC), "utf8"), `${DOC} is stale: run pnpm build`).toBe(generated);
-    // `pnpm build` rewrites the file before the tests run: the committed copy is what must not be stale.
-    const committed = execFileSync("git", ["show", `HEAD:${DOC}`], { cwd: root, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
-    expect(committed === generated, `the committed ${DOC} is stale: run pnpm build and commit it`).toBe(true);
+    // Regenerates both in memory and exits 1 when a file on disk differs.
+    execFileSync("node", ["scripts/gen-openapi.mjs", "--check"], { cwd: root, stdio: "pipe" });
+    // `pnpm build` rewrites the files before the tests run: the committed copies are what must not be stale.
+    for (const file of [DOC, TYPES]) {
+      const committed = execFileSync("git", ["show", `HEAD:${file}`], { cwd: root, encoding: "utf8", maxBuffer: 64 * 1024 * 1024 });
+      expect(committed === readFileSync(join(root, file), "utf8"), `the committed ${file} is stale: run pnpm build and commit it`).toBe(true);
+    }
   });
 
   describe(`GET ${OPENAPI_PATH}`, () => {

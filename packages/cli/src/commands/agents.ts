@@ -1,6 +1,5 @@
 import type { Command } from "commander";
-import type { AgentList, AgentView } from "@uplink/protocol";
-import type { ApiClient } from "../client.js";
+import type { ApiClient, Schemas } from "../client.js";
 import { ago, labelsText, printable, renderTable } from "../format.js";
 import type { CliContext } from "../context.js";
 
@@ -14,13 +13,10 @@ export function shapeText(shapes: string[] | null): string {
   return shapes.length === 0 ? "current" : shapes.join(",");
 }
 
-/** Lists agents, optionally filtered. */
-export async function listAgents(client: ApiClient, filter: { status?: string; label?: string[] }): Promise<AgentView[]> {
-  const params = new URLSearchParams();
-  if (filter.status) params.set("status", filter.status);
-  for (const l of filter.label ?? []) params.append("label", l);
-  const qs = params.size > 0 ? `?${params}` : "";
-  return (await client.request<AgentList>("GET", `/api/v1/agents${qs}`)).data.agents;
+/** Lists agents, optionally filtered (the hub refuses a status it does not know). */
+export async function listAgents(client: ApiClient, filter: { status?: string; label?: string[] }): Promise<Schemas["AgentView"][]> {
+  const status = filter.status ? (filter.status as Schemas["AgentStatus"]) : undefined;
+  return (await client.listAgents({ ...(status ? { status } : {}), ...(filter.label?.length ? { label: filter.label } : {}) })).data.agents;
 }
 
 export function registerAgents(program: Command, context: () => CliContext): void {
@@ -46,7 +42,7 @@ export function registerAgents(program: Command, context: () => CliContext): voi
     .description("show one agent")
     .action(async (id: string) => {
       const { client, json, out } = context();
-      const { data: a } = await client.request<AgentView>("GET", `/api/v1/agents/${encodeURIComponent(id)}`);
+      const { data: a } = await client.getAgent(id);
       if (json) return out(JSON.stringify(a));
       const rows: [string, string][] = [
         ["id", a.id],

@@ -1,5 +1,4 @@
 import type { Command } from "commander";
-import type { HistoryPage } from "@uplink/protocol";
 import { renderTable } from "../format.js";
 import type { CliContext } from "../context.js";
 
@@ -12,12 +11,12 @@ export function registerHistory(program: Command, context: () => CliContext): vo
     .option("--before <seq>", "rows older than this seq (paging)")
     .action(async (opts: { agent?: string; limit?: string; before?: string }) => {
       const { client, json, out } = context();
-      const params = new URLSearchParams();
-      if (opts.agent) params.set("agentId", opts.agent);
-      if (opts.limit) params.set("limit", opts.limit);
-      if (opts.before) params.set("before", opts.before);
-      const qs = params.size > 0 ? `?${params}` : "";
-      const { data } = await client.request<HistoryPage>("GET", `/api/v1/queries${qs}`);
+      // Sent as typed; the hub answers 400 for a limit or a cursor that is not a number in range.
+      const { data } = await client.listQueries({
+        ...(opts.agent ? { agentId: opts.agent } : {}),
+        ...(opts.limit ? { limit: Number(opts.limit) } : {}),
+        ...(opts.before ? { before: Number(opts.before) } : {}),
+      });
       if (json) return out(JSON.stringify(data));
       const table = renderTable(
         ["SEQ", "TIME", "AGENT", "BY", "STATUS", "MS", "QUERY"],
