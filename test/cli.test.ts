@@ -7,7 +7,7 @@ import { useHubs, useSharedHub } from "./fixtures/hub-process.js";
 import { uplink, uplinkHub } from "./fixtures/process.js";
 import { useRawAgents } from "./fixtures/raw-agent.js";
 import { waitFor } from "./fixtures/wait.js";
-import type { AgentList, HistoryPage } from "../packages/protocol/dist/index.js";
+import type { AgentList, HistoryPage, QueryAnswer } from "../packages/protocol/dist/index.js";
 
 describe("The operator CLI `uplink`", () => {
   const shared = useSharedHub();
@@ -68,7 +68,7 @@ describe("The operator CLI `uplink`", () => {
     expect(lines[2]).toMatch(new RegExp(`^1 row in \\d+\\.\\d ms · ${command.correlationId}$`));
 
     expect(json.code).toBe(0);
-    const answer = JSON.parse(json.stdout) as { correlationId: string; agentId: string; result: { rows: unknown[][] } };
+    const answer = JSON.parse(json.stdout) as QueryAnswer;
     expect(answer.correlationId).toMatch(UUID_V4);
     expect(answer).toMatchObject({ agentId, result: { rows: [["select 'as json'", expect.any(String), answer.correlationId]] } });
   });

@@ -87,7 +87,7 @@ describe("hostile hosts", () => {
     for (const filter of ["env=prod", "__proto__=env", "hasOwnProperty=x", "constructor=prod"]) {
       const { status, body } = await hub().api.get(`/api/v1/agents?label=${encodeURIComponent(filter)}`);
       expect(status, filter).toBe(200);
-      const ids = (body.agents as { id: string }[]).map((a) => a.id);
+      const ids = (body as AgentList).agents.map((a) => a.id);
       expect(ids, filter).not.toContain(objects.agentId);
       expect(ids, filter).not.toContain((await decentNeighbour()).agentId);
       if (filter !== "constructor=prod") expect(ids, filter).not.toContain(strings.agentId);

@@ -4,7 +4,7 @@ import { UUID_V4, type AgentView } from "./fixtures/http.js";
 import { useSharedHub } from "./fixtures/hub-process.js";
 import { useRawAgents } from "./fixtures/raw-agent.js";
 import { waitFor } from "./fixtures/wait.js";
-import type { EnrollResponse, TokenCreated } from "../packages/protocol/dist/index.js";
+import type { EnrollResponse, TokenCreated, TokenList } from "../packages/protocol/dist/index.js";
 
 describe("REST API v1", () => {
   const shared = useSharedHub({ healthInterval: "200ms" });
@@ -126,7 +126,7 @@ describe("REST API v1", () => {
       expect(after.status).toBe(401);
       expect(after.body.error.code).toBe("unauthorized");
       expect((await hub.api.delete(`/api/v1/tokens/${id}`)).status).toBe(404);
-      const relisted = (await hub.api.get("/api/v1/tokens")).body.tokens as { id: string; revokedAt: number | null }[];
+      const relisted = ((await hub.api.get("/api/v1/tokens")).body as TokenList).tokens;
       expect(relisted.find((t) => t.id === id)?.revokedAt).not.toBeNull();
 
       // Secrets never reach the log.

@@ -807,7 +807,9 @@ export interface operations {
     listAgents: {
         parameters: {
             query?: {
+                /** @description Only agents in this status. */
                 status?: "online" | "offline" | "unresponsive";
+                /** @description `k=v`, repeatable: only agents with every one of these labels (the operator's). */
                 label?: string[];
             };
             header?: never;
@@ -1285,8 +1287,11 @@ export interface operations {
     listQueries: {
         parameters: {
             query?: {
+                /** @description Only commands sent to this agent. */
                 agentId?: string;
+                /** @description Rows in the page. */
                 limit?: number;
+                /** @description Only rows older than this seq: the `nextBefore` of the previous page. */
                 before?: number;
             };
             header?: never;
@@ -1540,9 +1545,13 @@ export interface operations {
     streamFanout: {
         parameters: {
             query?: {
+                /** @description Where a first connection starts: the events after this id are replayed first (0: all that are kept). */
                 after?: number;
             };
-            header?: never;
+            header?: {
+                /** @description The id of the last event the client received, as an EventSource sends it when it reconnects: the stream resumes after it. */
+                "Last-Event-ID"?: string;
+            };
             path: {
                 id: string;
             };
@@ -1618,9 +1627,13 @@ export interface operations {
     streamEvents: {
         parameters: {
             query?: {
+                /** @description Where a first connection starts: the events after this id are replayed first (0: all that are kept). */
                 after?: number;
             };
-            header?: never;
+            header?: {
+                /** @description The id of the last event the client received, as an EventSource sends it when it reconnects: the stream resumes after it. */
+                "Last-Event-ID"?: string;
+            };
             path?: never;
             cookie?: never;
         };

@@ -100,10 +100,18 @@ function operation(op: RestOperation, refs: Named): Json {
   const parameters: Json[] = [...op.path.matchAll(/:(\w+)/g)].map((m) => ({ name: m[1], in: "path", required: true, schema: { type: "string", minLength: 1 } }));
   if (op.query !== undefined) {
     const shape = z.toJSONSchema(op.query, { target: "draft-2020-12", io: "input", unrepresentable: "any" }) as { properties?: Record<string, Json>; required?: string[] };
-    for (const [name, schema] of Object.entries(shape.properties ?? {})) {
-      parameters.push({ name, in: "query", required: shape.required?.includes(name) ?? false, schema, ...(schema.type === "array" ? { style: "form", explode: true } : {}) });
+    for (const [name, { description, ...schema }] of Object.entries(shape.properties ?? {})) {
+      parameters.push({
+        name,
+        in: "query",
+        required: shape.required?.includes(name) ?? false,
+        ...(description === undefined ? {} : { description }),
+        schema,
+        ...(schema.type === "array" ? { style: "form", explode: true } : {}),
+      });
     }
   }
+  for (const [name, description] of Object.entries(op.headers ?? {})) parameters.push({ name, in: "header", required: false, description, schema: { type: "string" } });
   if (op.method === "POST" && op.idempotent !== false) {
     parameters.push({
       name: IDEMPOTENCY_KEY_HEADER,

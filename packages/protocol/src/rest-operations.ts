@@ -42,12 +42,19 @@ export interface RestOperation {
   description?: string;
   tag: string;
   query?: z.ZodObject;
+  /** Request headers the operation reads, with what they mean. */
+  headers?: Record<string, string>;
   body?: z.ZodType;
   responses: Record<number, RestAnswer>;
   errors?: Record<number, string[]>;
   /** POSTs honour an `Idempotency-Key`; false for the few that do not. */
   idempotent?: boolean;
 }
+
+/** How both event streams resume. */
+const resumable = {
+  "Last-Event-ID": "The id of the last event the client received, as an EventSource sends it when it reconnects: the stream resumes after it.",
+};
 
 const correlated = { "X-Correlation-Id": "The command's correlationId: its audit row is `GET /api/v1/queries/{correlationId}`." };
 
@@ -184,6 +191,7 @@ export const REST_OPERATIONS: RestOperation[] = [
     summary: "A fan-out's results as Server-Sent Events, then `done`",
     description: "Each `result` event's id is its resultSeq; reconnect with `Last-Event-ID` to resume without repeats.",
     query: StreamQuery,
+    headers: resumable,
     responses: { 200: { description: "The result stream", events: FANOUT_STREAM_EVENTS } },
     errors: { 404: ["not_found"] },
   },
@@ -196,6 +204,7 @@ export const REST_OPERATIONS: RestOperation[] = [
     summary: "The hub's events as Server-Sent Events",
     description: "Each event's id is its seq in the hub's bounded log; reconnect with `Last-Event-ID` to replay what was missed.",
     query: StreamQuery,
+    headers: resumable,
     responses: { 200: { description: "The event stream", events: HUB_STREAM_EVENTS } },
   },
   {

@@ -5,9 +5,9 @@ import { HealthResult, QueryResult } from "./results.js";
 
 /** `GET /api/v1/queries` query: newest first, `limit` rows older than `before` (a seq). */
 export const HistoryQuery = z.object({
-  agentId: z.string().min(1).max(256).optional(),
-  limit: z.coerce.number().int().min(1).max(500).default(50),
-  before: z.coerce.number().int().positive().optional(),
+  agentId: z.string().min(1).max(256).optional().meta({ description: "Only commands sent to this agent." }),
+  limit: z.coerce.number().int().min(1).max(500).default(50).meta({ description: "Rows in the page." }),
+  before: z.coerce.number().int().positive().optional().meta({ description: "Only rows older than this seq: the `nextBefore` of the previous page." }),
 });
 export type HistoryQuery = z.input<typeof HistoryQuery>;
 
@@ -108,7 +108,9 @@ export type FanoutView = z.infer<typeof FanoutView>;
 export const FANOUT_STREAM_EVENTS = { result: TargetResult, done: FanoutCounts } as const;
 
 /** `?after=<seq>` of both event streams: replay from after this id (a first connection's starting point). */
-export const StreamQuery = z.object({ after: z.coerce.number().int().nonnegative().optional() });
+export const StreamQuery = z.object({
+  after: z.coerce.number().int().nonnegative().optional().meta({ description: "Where a first connection starts: the events after this id are replayed first (0: all that are kept)." }),
+});
 
 /** Every hub event carries the time it happened. */
 const At = { at: IsoTime };

@@ -85,8 +85,11 @@ export type AgentView = z.infer<typeof AgentView>;
 
 /** `GET /api/v1/agents` query: `?status=` and repeatable `?label=k=v` (all must match). */
 export const AgentListQuery = z.object({
-  status: AgentStatus.optional(),
-  label: z.array(z.string().regex(/^[^=]+=.*$/, "label filters are k=v")).default([]),
+  status: AgentStatus.optional().meta({ description: "Only agents in this status." }),
+  label: z
+    .array(z.string().regex(/^[^=]+=.*$/, "label filters are k=v"))
+    .default([])
+    .meta({ description: "`k=v`, repeatable: only agents with every one of these labels (the operator's)." }),
 });
 export type AgentListQuery = z.input<typeof AgentListQuery>;
 
