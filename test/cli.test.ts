@@ -7,6 +7,7 @@ import { useHubs, useSharedHub } from "./fixtures/hub-process.js";
 import { uplink, uplinkHub } from "./fixtures/process.js";
 import { useRawAgents } from "./fixtures/raw-agent.js";
 import { waitFor } from "./fixtures/wait.js";
+import type { AgentList, HistoryPage, QueryAnswer } from "../packages/protocol/dist/index.js";
 
 describe("The operator CLI `uplink`", () => {
   const shared = useSharedHub();
@@ -32,7 +33,7 @@ describe("The operator CLI `uplink`", () => {
     expect(lines.find((l) => l.startsWith(web.agentId))).toMatch(new RegExp(`^${web.agentId}\\s+cli-web\\s+online\\s+raw-agent/1\\.0\\s+2\\s+current\\s+role=cli-web\\s+\\d+s ago$`));
 
     expect(json.code).toBe(0);
-    const parsed = JSON.parse(json.stdout) as { agents: { id: string; status: string }[] };
+    const parsed = JSON.parse(json.stdout) as AgentList;
     expect(parsed.agents.map((a) => [a.id, a.status])).toEqual([[web.agentId, "online"]]);
   });
 
@@ -67,7 +68,7 @@ describe("The operator CLI `uplink`", () => {
     expect(lines[2]).toMatch(new RegExp(`^1 row in \\d+\\.\\d ms · ${command.correlationId}$`));
 
     expect(json.code).toBe(0);
-    const answer = JSON.parse(json.stdout) as { correlationId: string; agentId: string; result: { rows: unknown[][] } };
+    const answer = JSON.parse(json.stdout) as QueryAnswer;
     expect(answer.correlationId).toMatch(UUID_V4);
     expect(answer).toMatchObject({ agentId, result: { rows: [["select 'as json'", expect.any(String), answer.correlationId]] } });
   });
@@ -133,7 +134,7 @@ describe("The operator CLI `uplink`", () => {
 
     expect(paged.stdout.trimEnd().split("\n").at(-1)).toMatch(/^more: --before \d+$/);
 
-    const parsed = JSON.parse(json.stdout) as { queries: { query: string; status: string }[]; nextBefore: number | null };
+    const parsed = JSON.parse(json.stdout) as HistoryPage;
     expect(parsed.queries.map((q) => [q.query, q.status])).toEqual([
       ["select 'two'", "ok"],
       ["select 'one'", "ok"],

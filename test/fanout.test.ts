@@ -1,30 +1,11 @@
 import { describe, expect, it } from "vitest";
+import type { FanoutView, TargetResult as TargetRow } from "../packages/protocol/dist/index.js";
 import { UUID_V4 } from "./fixtures/http.js";
 import { useHubs, useSharedHub, type HubProcess } from "./fixtures/hub-process.js";
 import { enrollFleet, waitUntilStatus, type FleetAgent } from "./fixtures/fleet.js";
 import { useRawAgents, type HubCommand, type RawAgent } from "./fixtures/raw-agent.js";
 import { useSseClients, type SseClient, type SseEvent } from "./fixtures/sse.js";
 import { waitFor } from "./fixtures/wait.js";
-
-/** One target's row of `GET /api/v1/queries/:id`, the same shape as a stream's `result` event. */
-interface TargetRow {
-  agentId: string;
-  correlationId: string;
-  status: "pending" | "ok" | "error" | "timeout" | "offline";
-  result: { columns: string[]; rows: unknown[][]; rowCount: number; truncated: boolean } | null;
-  error: { code: string; message: string } | null;
-  durationMs: number | null;
-  resultSeq: number | null;
-}
-
-interface FanoutView {
-  id: string;
-  query: string;
-  status: "running" | "done";
-  targetCount: number;
-  counts: Record<TargetRow["status"], number>;
-  targets: TargetRow[];
-}
 
 /** A result that names the agent that computed it and the command it answers. */
 function ownResult(hostname: string, command: HubCommand) {

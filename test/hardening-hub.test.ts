@@ -7,6 +7,7 @@ import { useHubs, useSharedHub, type HubProcess } from "./fixtures/hub-process.j
 import { uplinkHub } from "./fixtures/process.js";
 import { healthResult, useRawAgents, type RawAgent } from "./fixtures/raw-agent.js";
 import { waitFor } from "./fixtures/wait.js";
+import type { AgentList } from "../packages/protocol/dist/index.js";
 
 /** Starts `POST /api/v1/agents/:id/query` over a connection of its own, so the test can drop it. */
 function abandonableQuery(hub: HubProcess, agentId: string, body: Record<string, unknown>): ClientRequest {
@@ -285,7 +286,7 @@ describe("Hub hardening: what a caller or a host asserts is bounded", () => {
       const hub = shared();
       const a = await hub.api.enroll("conflict-a", { conflict: "a" });
       const b = await hub.api.enroll("conflict-b", { conflict: "b" });
-      const ids = async (qs: string) => ((await hub.api.get(`/api/v1/agents?${qs}`)).body.agents as { id: string }[]).map((x) => x.id);
+      const ids = async (qs: string) => (((await hub.api.get(`/api/v1/agents?${qs}`)).body as AgentList).agents).map((x) => x.id);
       expect(await ids("label=conflict=a")).toEqual([a.agentId]);
       expect(await ids("label=conflict=b")).toEqual([b.agentId]);
       expect(await ids("label=conflict=a&label=conflict=b")).toEqual([]);

@@ -9,6 +9,7 @@ import type { ErrorBody } from "./fixtures/http.js";
 import { useHubs, useSharedHub } from "./fixtures/hub-process.js";
 import { useRawAgents } from "./fixtures/raw-agent.js";
 import { waitFor } from "./fixtures/wait.js";
+import type { EnrollResponse } from "../packages/protocol/dist/index.js";
 
 // Spy on the comparison primitive, keeping its behaviour.
 vi.mock("node:crypto", async (importOriginal) => {
@@ -122,7 +123,7 @@ describe("Hostile input", () => {
     const apiToken = await hub.api.createToken("api", "query", "clear-check");
     const enrollToken = await hub.api.createToken("enroll");
     const enrolled = await hub.api.post("/api/v1/enroll", { token: enrollToken, hostname: "clear-check" }, { token: null });
-    const { agentId, agentKey } = enrolled.body as { agentId: string; agentKey: string };
+    const { agentId, agentKey } = enrolled.body as EnrollResponse;
     const agent = await rawAgents.connect(hub.agentUrl, { agentKey, onQuery: (c, a) => a.respond(c) });
     await waitFor("online", async () => (await hub.api.agent(agentId)).body.status === "online");
     expect((await hub.api.as(apiToken).query(agentId, { query: "select 'audited'" })).status).toBe(200);

@@ -3,6 +3,7 @@ import type { ErrorBody } from "./fixtures/http.js";
 import { useSharedHub } from "./fixtures/hub-process.js";
 import { uplink } from "./fixtures/process.js";
 import { echoResult, useRawAgents, type HubCommand, type RawAgent } from "./fixtures/raw-agent.js";
+import type { AgentList } from "../packages/protocol/dist/index.js";
 
 /**
  * A hostile host, played by scripted raw-socket agents against a real hub. Each case sends what a
@@ -86,7 +87,7 @@ describe("hostile hosts", () => {
     for (const filter of ["env=prod", "__proto__=env", "hasOwnProperty=x", "constructor=prod"]) {
       const { status, body } = await hub().api.get(`/api/v1/agents?label=${encodeURIComponent(filter)}`);
       expect(status, filter).toBe(200);
-      const ids = (body.agents as { id: string }[]).map((a) => a.id);
+      const ids = (body as AgentList).agents.map((a) => a.id);
       expect(ids, filter).not.toContain(objects.agentId);
       expect(ids, filter).not.toContain((await decentNeighbour()).agentId);
       if (filter !== "constructor=prod") expect(ids, filter).not.toContain(strings.agentId);
@@ -246,7 +247,7 @@ describe("hostile hosts", () => {
     expect(rowOf(b.agentId)).toContain((await stored(b.agentId)).replace("\u202e", "\\u202e"));
     // --json keeps the hostnames exact.
     const json = await uplink(["--json", "agents"], { env: { UPLINK_HUB: hub().url, UPLINK_TOKEN: hub().adminToken } });
-    const hostnames = (JSON.parse(json.stdout) as { agents: { id: string; hostname: string }[] }).agents;
+    const hostnames = (JSON.parse(json.stdout) as AgentList).agents;
     expect(hostnames.find((x) => x.id === a.agentId)?.hostname).toBe(await stored(a.agentId));
     await hubStillServes();
   });

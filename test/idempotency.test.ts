@@ -6,6 +6,7 @@ import { useHubs, type HubProcess } from "./fixtures/hub-process.js";
 import { uplink } from "./fixtures/process.js";
 import { useRawAgents, type RawAgent } from "./fixtures/raw-agent.js";
 import { waitFor } from "./fixtures/wait.js";
+import type { AgentList, TokenList } from "../packages/protocol/dist/index.js";
 
 const key = (value: string = randomUUID()) => ({ "idempotency-key": value });
 
@@ -182,7 +183,7 @@ describe("Idempotency-Key: retries are harmless", () => {
     expect(tokenAgain.status).toBe(201);
     expect(tokenAgain.body.token).toBe(token.body.token);
     expect(tokenAgain.headers.get("idempotent-replayed")).toBe("true");
-    const { tokens } = (await second.api.get("/api/v1/tokens")).body as { tokens: { name: string }[] };
+    const { tokens } = (await second.api.get("/api/v1/tokens")).body as TokenList;
     expect(tokens.filter((t) => t.name === "made-once")).toHaveLength(1);
     // The replayed token works.
     expect((await second.api.as(token.body.token).get("/api/v1/agents")).status).toBe(200);
@@ -199,7 +200,7 @@ describe("Idempotency-Key: retries are harmless", () => {
     expect(b.status).toBe(201);
     expect(b.body).toEqual(a.body);
     expect(b.headers.get("idempotent-replayed")).toBe("true");
-    const { agents } = (await hub.api.get("/api/v1/agents")).body as { agents: { hostname: string }[] };
+    const { agents } = (await hub.api.get("/api/v1/agents")).body as AgentList;
     expect(agents.filter((x) => x.hostname === "enrolled-once")).toHaveLength(1);
   });
 

@@ -7,6 +7,7 @@ import { makeTestCerts } from "./fixtures/certs.js";
 import { createTokenOnDisk, useHubs, type HubProcess } from "./fixtures/hub-process.js";
 import { ensurePackages, PACKAGES_DIR, type Packages } from "./fixtures/packages.js";
 import { logTail, ManagedProcess, runToCompletion, testFailed, uplinkHub, type CliResult } from "./fixtures/process.js";
+import type { AgentList } from "../packages/protocol/dist/index.js";
 
 // One build of the packages for the whole file (and the whole run: package.mjs --if-stale).
 let pkgs: Packages;
@@ -289,6 +290,6 @@ describe("the operator CLI", () => {
     const exe = join(dir, `uplink-${pkgs.version}-linux-${process.arch}`, "uplink");
     const viaExe = await runToCompletion(exe, ["--json", ...args], { exactEnv: { PATH: "/nonexistent" }, cwd: dir });
     expect(viaExe.code, viaExe.stderr).toBe(0);
-    expect((JSON.parse(viaExe.stdout) as { agents: { id: string }[] }).agents.map((a) => a.id)).toEqual([agentId]);
+    expect((JSON.parse(viaExe.stdout) as AgentList).agents.map((a) => a.id)).toEqual([agentId]);
   });
 });

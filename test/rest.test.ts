@@ -7,6 +7,7 @@ import { useHubs, useSharedHub } from "./fixtures/hub-process.js";
 import { REPO_ROOT } from "./fixtures/process.js";
 import { useRawAgents, type HubCommand, type RawAgent } from "./fixtures/raw-agent.js";
 import { waitFor } from "./fixtures/wait.js";
+import type { EnrollResponse, TokenCreated, TokenList } from "../packages/protocol/dist/index.js";
 
 /** better-sqlite3 as the hub package has it (the test workspace does not depend on it itself). */
 const Database = createRequire(join(REPO_ROOT, "packages/hub/package.json"))("better-sqlite3") as new (path: string, opts: { readonly: boolean; fileMustExist: boolean }) => {
@@ -125,7 +126,7 @@ describe("REST API v1", () => {
       const created = await hub.api.post("/api/v1/tokens", { kind: "api", scope: "query", name: "ci-pipeline" });
       expect(created.status).toBe(201);
       expect(created.body).toMatchObject({ kind: "api", scope: "query", name: "ci-pipeline", revokedAt: null });
-      const { id, token } = created.body as { id: string; token: string };
+      const { id, token } = created.body as TokenCreated;
       expect(token.startsWith(`${id}.`)).toBe(true);
       const secret = token.slice(id.length + 1);
       expect(secret.length).toBeGreaterThanOrEqual(32);
@@ -145,7 +146,7 @@ describe("REST API v1", () => {
       expect(after.status).toBe(401);
       expect(after.body.error.code).toBe("unauthorized");
       expect((await hub.api.delete(`/api/v1/tokens/${id}`)).status).toBe(404);
-      const relisted = (await hub.api.get("/api/v1/tokens")).body.tokens as { id: string; revokedAt: number | null }[];
+      const relisted = ((await hub.api.get("/api/v1/tokens")).body as TokenList).tokens;
       expect(relisted.find((t) => t.id === id)?.revokedAt).not.toBeNull();
 
       // Secrets never reach the log.
@@ -173,7 +174,7 @@ describe("REST API v1", () => {
       const enrollToken = await api.createToken("enroll");
       const ok = await api.post("/api/v1/enroll", { token: enrollToken, hostname: "new-host", labels: { role: "db" } }, { token: null });
       expect(ok.status).toBe(201);
-      const { agentId, agentKey } = ok.body as { agentId: string; agentKey: string };
+      const { agentId, agentKey } = ok.body as EnrollResponse;
       expect(agentKey.startsWith(`${agentId}.`)).toBe(true);
       expect((await api.agent(agentId)).body).toMatchObject({ id: agentId, hostname: "new-host", labels: { role: "db" }, status: "offline" });
 

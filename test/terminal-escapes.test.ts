@@ -9,6 +9,7 @@ import { AGENT_BIN, HUB_BIN } from "./fixtures/process.js";
 import { inPty, uplinkInPty } from "./fixtures/pty.js";
 import { useRawAgents } from "./fixtures/raw-agent.js";
 import { waitFor } from "./fixtures/wait.js";
+import type { AgentList } from "../packages/protocol/dist/index.js";
 
 /**
  * What reaches an operator's terminal when hosts send terminal escapes: the real `uplink` CLI runs in a
@@ -51,7 +52,7 @@ describe("terminal escapes from hosts (uplink in a pty)", () => {
 
     // --json stays exact: the hostname round-trips byte for byte.
     const json = await uplinkInPty(["--json", "agents"], { env: env() });
-    const parsed = JSON.parse(json.stdout) as { agents: { id: string; hostname: string }[] };
+    const parsed = JSON.parse(json.stdout) as AgentList;
     expect(parsed.agents.find((a) => a.id === agentId)?.hostname).toBe(stored);
   });
 

@@ -230,7 +230,7 @@ function packNpm(cliBundle) {
     writeFileSync(join(stage, "package.json"), `${JSON.stringify(manifest, null, 2)}\n`);
     run("npm", ["pack", "--silent", "--pack-destination", NPM_OUT], { cwd: stage, stdio: ["ignore", "ignore", "inherit"] });
   }
-  // The CLI: a staged copy whose bin is the bundle (protocol, commander, zod, eventsource-parser inside).
+  // The CLI: a staged copy whose bin is the bundle (protocol, commander, zod, eventsource-parser, openapi-fetch inside).
   const stage = join(WORK, "cli-npm");
   mkdirSync(join(stage, "bin"), { recursive: true });
   const pkg = JSON.parse(readFileSync(join(ROOT, "packages", "cli", "package.json"), "utf8"));

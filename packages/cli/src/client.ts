@@ -1,5 +1,8 @@
 import { randomUUID } from "node:crypto";
+import { IDEMPOTENCY_KEY_HEADER } from "@uplink/protocol";
 import { createParser } from "eventsource-parser";
+import createClient, { type Client } from "openapi-fetch";
+import type { components, operations, paths } from "./api-types.js";
 import { withRetries, type Failure } from "./retry.js";
 
 /** An error the hub answered (`{"error": {code, message}}`) or a failure to reach it. */
@@ -29,53 +32,99 @@ export interface StreamEvent {
   data: string;
 }
 
-/** A thin client of the hub's REST API v1. */
+/** The REST API's shapes, as the types generated from its OpenAPI description (api-types.ts). */
+export type Schemas = components["schemas"];
+
+/** What an openapi-fetch call resolves with: the typed body on success, the error body otherwise. */
+interface Answer<D> {
+  data?: D;
+  error?: unknown;
+  response: Response;
+}
+
+type Fetch = (request: Request) => Promise<Response>;
+
+/** A caller's answer: the body and the `X-Correlation-Id` the hub sent with it. */
+export interface Answered<D> {
+  data: D;
+  correlationId: string | null;
+}
+
+/**
+ * A client of the hub's REST API v1, typed by the OpenAPI description (openapi-fetch over the types
+ * openapi-typescript generates from docs/openapi.json): a path, a parameter or a body the description
+ * does not have does not compile.
+ */
 export class ApiClient {
   readonly #base: string;
   readonly #token: string;
+  readonly #api: Client<paths>;
 
   constructor(hubUrl: string, token: string) {
     this.#base = hubUrl.replace(/\/+$/, "");
     this.#token = token;
+    this.#api = createClient<paths>({ baseUrl: this.#base, headers: { Authorization: `Bearer ${token}` } });
+  }
+
+  listAgents(query: NonNullable<operations["listAgents"]["parameters"]["query"]>): Promise<Answered<Schemas["AgentList"]>> {
+    return this.#once((fetch) => this.#api.GET("/api/v1/agents", { params: { query }, fetch }));
+  }
+
+  getAgent(id: string): Promise<Answered<Schemas["AgentView"]>> {
+    return this.#once((fetch) => this.#api.GET("/api/v1/agents/{id}", { params: { path: { id } }, fetch }));
+  }
+
+  listQueries(query: NonNullable<operations["listQueries"]["parameters"]["query"]>): Promise<Answered<Schemas["HistoryPage"]>> {
+    return this.#once((fetch) => this.#api.GET("/api/v1/queries", { params: { query }, fetch }));
+  }
+
+  /** A fan-out (`fan_…`) with its targets, or one command's audit row. */
+  getQuery(id: string): Promise<Answered<Schemas["GetQueryResponse"]>> {
+    return this.#once((fetch) => this.#api.GET("/api/v1/queries/{id}", { params: { path: { id } }, fetch }));
+  }
+
+  queryAgent(id: string, body: Schemas["AgentQueryRequest"]): Promise<Answered<Schemas["QueryAnswer"]>> {
+    return this.#post((headers, fetch) => this.#api.POST("/api/v1/agents/{id}/query", { params: { path: { id } }, body, headers, fetch }));
+  }
+
+  startFanout(body: Schemas["FanoutRequest"]): Promise<Answered<Schemas["FanoutStarted"]>> {
+    return this.#post((headers, fetch) => this.#api.POST("/api/v1/queries", { body, headers, fetch }));
   }
 
   /**
-   * One REST call. A POST carries a fresh `Idempotency-Key` and is retried with that same key when no
-   * answer arrived or the answer is a transient failure (see retry.ts): the hub runs it at most once.
+   * A POST carries a fresh `Idempotency-Key` and is retried with that same key when no answer arrived
+   * or the answer is a transient failure (see retry.ts): the hub runs it at most once.
    */
-  async request<T>(method: "GET" | "POST" | "DELETE", path: string, body?: unknown): Promise<{ data: T; correlationId: string | null }> {
-    if (method !== "POST") return this.#requestOnce<T>(method, path, body, {});
-    const headers = { "Idempotency-Key": randomUUID() };
+  #post<D>(send: (headers: Record<string, string>, fetch: Fetch) => Promise<Answer<D>>): Promise<Answered<D>> {
+    const headers = { [IDEMPOTENCY_KEY_HEADER]: randomUUID() };
     return withRetries(
-      () => this.#requestOnce<T>(method, path, body, headers),
+      () => this.#once((fetch) => send(headers, fetch)),
       (err) => (err instanceof ApiError ? err.failure : undefined),
     );
   }
 
-  async #requestOnce<T>(method: string, path: string, body: unknown, extra: Record<string, string>): Promise<{ data: T; correlationId: string | null }> {
-    let res: Response;
+  /** One attempt: an answer that is not a success becomes an ApiError (status 0 when none arrived). */
+  async #once<D>(send: (fetch: Fetch) => Promise<Answer<D>>): Promise<Answered<D>> {
+    let answered = false;
+    const fetchOnce: Fetch = async (request) => {
+      const res = await fetch(request);
+      answered = true;
+      return res;
+    };
+    let answer: Answer<D>;
     try {
-      res = await fetch(`${this.#base}${path}`, {
-        method,
-        headers: { Authorization: `Bearer ${this.#token}`, ...extra, ...(body === undefined ? {} : { "Content-Type": "application/json" }) },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      });
+      answer = await send(fetchOnce);
     } catch (err) {
-      throw new ApiError(0, "unreachable", `cannot reach the hub at ${this.#base}: ${(err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message}`);
+      const cause = (err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : (err as Error).message;
+      throw new ApiError(0, "unreachable", answered ? `the connection to the hub at ${this.#base} broke mid-answer: ${(err as Error).message}` : `cannot reach the hub at ${this.#base}: ${cause}`);
     }
-    const correlationId = res.headers.get("x-correlation-id");
-    let text: string;
-    try {
-      text = await res.text();
-    } catch (err) {
-      throw new ApiError(0, "unreachable", `the connection to the hub at ${this.#base} broke mid-answer: ${(err as Error).message}`);
+    const { response } = answer;
+    const correlationId = response.headers.get("x-correlation-id");
+    if (!response.ok) {
+      const error = (answer.error as { error?: { code?: string; message?: string } } | undefined)?.error;
+      throw new ApiError(response.status, error?.code ?? `http_${response.status}`, error?.message ?? `${response.status} ${response.statusText}`, correlationId, error?.code !== undefined);
     }
-    const json = text.length > 0 ? safeJson(text) : undefined;
-    if (!res.ok) {
-      const error = (json as { error?: { code?: string; message?: string } } | undefined)?.error;
-      throw new ApiError(res.status, error?.code ?? `http_${res.status}`, error?.message ?? `${res.status} ${res.statusText}`, correlationId, error?.code !== undefined);
-    }
-    return { data: json as T, correlationId };
+    return { data: answer.data as D, correlationId };
   }
 
   /**

@@ -12,14 +12,8 @@ import { PresenceWriter } from "./agents/presence-writer.js";
 import { Authenticator } from "./api/auth.js";
 import { Idempotency } from "./api/idempotency.js";
 import { MetricsListener } from "./api/metrics-listener.js";
+import { routeTable } from "./api/route-table.js";
 import { createRequestListener } from "./api/router.js";
-import { agentRoutes } from "./api/routes/agents.js";
-import { downloadRoutes } from "./api/routes/downloads.js";
-import { enrollRoutes } from "./api/routes/enroll.js";
-import { eventRoutes } from "./api/routes/events.js";
-import { queryRoutes } from "./api/routes/queries.js";
-import { systemRoutes } from "./api/routes/system.js";
-import { tokenRoutes } from "./api/routes/tokens.js";
 import type { ApiServices } from "./api/services.js";
 import { SseStreams } from "./api/sse.js";
 import { ConfigError, DEFAULT_AUDIT_RESULT_MAX_BYTES, type HubConfig } from "./config.js";
@@ -127,7 +121,7 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
   const services: ApiServices = { config, hubId, ready, store, registry, presence, router, queries, fanouts, events, streams, metrics, enrollLimiter, auth, log };
   // Every POST takes an Idempotency-Key (api/idempotency.ts); a new POST route gets it by being listed here.
   const idempotency = new Idempotency({ store, metrics, log, hubId, retentionMs: config.idempotencyRetentionMs, embedded: deps.bus === undefined });
-  const routes = [systemRoutes, enrollRoutes, agentRoutes, queryRoutes, eventRoutes, tokenRoutes, downloadRoutes].flatMap((r) => r(services)).map((r) => idempotency.wrap(r));
+  const routes = routeTable(services).map((r) => idempotency.wrap(r));
 
   const listener = createRequestListener(routes, { auth, log, ready });
   const httpOptions = { maxHeaderSize: 16 * 1024, requestTimeout: 10 * 60_000 };

@@ -18,7 +18,11 @@ export { Cell, QueryResult, HealthStatus, HealthResult } from "./results.js";
 export { buildResponse, commandRef, type CommandRef, type Outcome, type SessionResponseFrame } from "./response.js";
 export { checkFrameShape, type ShapeRefusal, type ShallowFields } from "./frame-shape.js";
 export { parseHubToAgent, parseAgentToHub, describeIssues, type ParsedFrame, type DispatchTable } from "./frames.js";
-export { ENROLL_PATH, EnrollRequest, EnrollResponse, ErrorBody } from "./rest.js";
+export * from "./rest.js";
+export * from "./rest-queries.js";
+export * from "./rest-tokens.js";
+export * from "./rest-operations.js";
+export { openApiDocument, openApiPath, REST_API_VERSION, TOKEN_SCHEME } from "./openapi.js";
 export { printable, renderTable } from "./display.js";
 export {
   IDEMPOTENCY_KEY_HEADER,

@@ -1,26 +1,7 @@
 import type { Command } from "commander";
-import type { ApiClient } from "../client.js";
+import type { ApiClient, Schemas } from "../client.js";
 import { ago, labelsText, printable, renderTable } from "../format.js";
 import type { CliContext } from "../context.js";
-
-/** An agent as `GET /api/v1/agents` returns it. */
-export interface AgentView {
-  id: string;
-  hostname: string;
-  labels: Record<string, string>;
-  status: string;
-  protocol: number | null;
-  agentVersion: string | null;
-  platform: string | null;
-  arch: string | null;
-  enrolledAt: string;
-  connectedAt: string | null;
-  lastSeenAt: string | null;
-  lastHealth: Record<string, unknown> | null;
-  replicaId: string | null;
-  /** Legacy traits its latest connection showed; [] for the current shape; null until a reply was read. */
-  legacyShapes: string[] | null;
-}
 
 /** What a host never reported (a protocol-1 agent may send no hello), spelled the same in every view. */
 const UNKNOWN = "unknown";
@@ -32,13 +13,10 @@ export function shapeText(shapes: string[] | null): string {
   return shapes.length === 0 ? "current" : shapes.join(",");
 }
 
-/** Lists agents, optionally filtered. */
-export async function listAgents(client: ApiClient, filter: { status?: string; label?: string[] }): Promise<AgentView[]> {
-  const params = new URLSearchParams();
-  if (filter.status) params.set("status", filter.status);
-  for (const l of filter.label ?? []) params.append("label", l);
-  const qs = params.size > 0 ? `?${params}` : "";
-  return (await client.request<{ agents: AgentView[] }>("GET", `/api/v1/agents${qs}`)).data.agents;
+/** Lists agents, optionally filtered (the hub refuses a status it does not know). */
+export async function listAgents(client: ApiClient, filter: { status?: string; label?: string[] }): Promise<Schemas["AgentView"][]> {
+  const status = filter.status ? (filter.status as Schemas["AgentStatus"]) : undefined;
+  return (await client.listAgents({ ...(status ? { status } : {}), ...(filter.label?.length ? { label: filter.label } : {}) })).data.agents;
 }
 
 export function registerAgents(program: Command, context: () => CliContext): void {
@@ -64,7 +42,7 @@ export function registerAgents(program: Command, context: () => CliContext): voi
     .description("show one agent")
     .action(async (id: string) => {
       const { client, json, out } = context();
-      const { data: a } = await client.request<AgentView>("GET", `/api/v1/agents/${encodeURIComponent(id)}`);
+      const { data: a } = await client.getAgent(id);
       if (json) return out(JSON.stringify(a));
       const rows: [string, string][] = [
         ["id", a.id],

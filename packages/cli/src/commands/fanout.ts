@@ -1,21 +1,13 @@
-import { ApiError } from "../client.js";
+import { countedAs } from "@uplink/protocol";
+import { ApiError, type Schemas } from "../client.js";
 import type { CliContext } from "../context.js";
 
-/** One target's outcome, as the hub streams it. */
-export interface TargetResult {
-  agentId: string;
-  correlationId: string;
-  status: "pending" | "ok" | "error" | "timeout" | "offline";
-  result: { columns: string[]; rows: unknown[][]; rowCount: number; truncated: boolean } | null;
-  error: { code: string; message: string } | null;
-  durationMs: number | null;
-  resultSeq: number | null;
-}
+type TargetResult = Schemas["TargetResult"];
 
 export interface FanoutOutcome {
   id: string;
   targetCount: number;
-  counts: Record<TargetResult["status"], number>;
+  counts: Schemas["FanoutCounts"];
   targets: TargetResult[];
   /** False when the CLI stopped waiting before the hub said the fan-out was done (see collectFanout). */
   complete: boolean;
@@ -40,10 +32,10 @@ export const DONE_GRACE_MS = 30_000;
  * comes back with `complete: false`. A fan-out the hub no longer knows (404) and a hub that stays
  * unreachable are errors naming the fan-out.
  */
-export async function collectFanout(ctx: CliContext, body: Record<string, unknown>): Promise<FanoutOutcome> {
-  const { data: started } = await ctx.client.request<{ id: string; targetCount: number }>("POST", "/api/v1/queries", body);
+export async function collectFanout(ctx: CliContext, body: Schemas["FanoutRequest"]): Promise<FanoutOutcome> {
+  const { data: started } = await ctx.client.startFanout(body);
   const targets = new Map<string, TargetResult>();
-  const counts = { pending: started.targetCount, ok: 0, error: 0, timeout: 0, offline: 0 };
+  const counts: Schemas["FanoutCounts"] = { pending: started.targetCount, ok: 0, error: 0, timeout: 0, offline: 0 };
   const progress = process.stderr.isTTY && !ctx.json;
   const show = () => {
     if (progress) process.stderr.write(`\r${targets.size}/${started.targetCount} answered · ${counts.ok} ok · ${counts.error} error · ${counts.timeout} timeout · ${counts.offline} offline `);
@@ -52,7 +44,7 @@ export async function collectFanout(ctx: CliContext, body: Record<string, unknow
     if (t.status === "pending" || targets.has(t.correlationId)) return;
     targets.set(t.correlationId, t);
     counts.pending--;
-    counts[t.status]++;
+    counts[countedAs(t.status)]++;
     if (ctx.json) ctx.out(JSON.stringify({ type: "result", ...t }));
     show();
   };
@@ -60,7 +52,7 @@ export async function collectFanout(ctx: CliContext, body: Record<string, unknow
   show();
   let done = started.targetCount === 0;
   if (!done) {
-    const timeoutMs = typeof body.timeoutMs === "number" ? body.timeoutMs : (await ctx.client.request<{ timeoutMs: number }>("GET", `/api/v1/queries/${started.id}`)).data.timeoutMs;
+    const timeoutMs = typeof body.timeoutMs === "number" ? body.timeoutMs : (await fanoutState(ctx, started.id)).timeoutMs;
     const deadline = Date.now() + timeoutMs + DONE_GRACE_MS;
     let lastId: string | undefined;
     for (let failures = 0; !done; ) {
@@ -85,9 +77,9 @@ export async function collectFanout(ctx: CliContext, body: Record<string, unknow
     }
   }
   if (!done) {
-    let data: { finishedAt: string | null; targets: TargetResult[] };
+    let data: Schemas["FanoutView"];
     try {
-      ({ data } = await ctx.client.request<{ finishedAt: string | null; targets: TargetResult[] }>("GET", `/api/v1/queries/${started.id}`));
+      data = await fanoutState(ctx, started.id);
     } catch (err) {
       if (err instanceof ApiError && err.status === 404) throw gone();
       if (err instanceof ApiError && err.status === 0) {
@@ -101,4 +93,11 @@ export async function collectFanout(ctx: CliContext, body: Record<string, unknow
   if (progress) process.stderr.write("\n");
   const ordered = [...targets.values()].sort((a, b) => a.agentId.localeCompare(b.agentId));
   return { id: started.id, targetCount: started.targetCount, counts, targets: ordered, complete: done };
+}
+
+/** `GET /api/v1/queries/:id` of a fan-out: its state and targets (never a single command's audit row). */
+async function fanoutState(ctx: CliContext, id: string): Promise<Schemas["FanoutView"]> {
+  const { data } = await ctx.client.getQuery(id);
+  if (!("targets" in data)) throw new Error(`the hub answered ${id} with a single command's record, not a fan-out`);
+  return data;
 }

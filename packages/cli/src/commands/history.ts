@@ -2,18 +2,6 @@ import type { Command } from "commander";
 import { renderTable } from "../format.js";
 import type { CliContext } from "../context.js";
 
-interface HistoryRow {
-  seq: number;
-  correlationId: string;
-  agentId: string;
-  requester: string;
-  query: string;
-  status: string;
-  createdAt: string;
-  durationMs: number | null;
-  error: { code: string; message: string } | null;
-}
-
 export function registerHistory(program: Command, context: () => CliContext): void {
   program
     .command("history")
@@ -23,12 +11,12 @@ export function registerHistory(program: Command, context: () => CliContext): vo
     .option("--before <seq>", "rows older than this seq (paging)")
     .action(async (opts: { agent?: string; limit?: string; before?: string }) => {
       const { client, json, out } = context();
-      const params = new URLSearchParams();
-      if (opts.agent) params.set("agentId", opts.agent);
-      if (opts.limit) params.set("limit", opts.limit);
-      if (opts.before) params.set("before", opts.before);
-      const qs = params.size > 0 ? `?${params}` : "";
-      const { data } = await client.request<{ queries: HistoryRow[]; nextBefore: number | null }>("GET", `/api/v1/queries${qs}`);
+      // Sent as typed; the hub answers 400 for a limit or a cursor that is not a number in range.
+      const { data } = await client.listQueries({
+        ...(opts.agent ? { agentId: opts.agent } : {}),
+        ...(opts.limit ? { limit: Number(opts.limit) } : {}),
+        ...(opts.before ? { before: Number(opts.before) } : {}),
+      });
       if (json) return out(JSON.stringify(data));
       const table = renderTable(
         ["SEQ", "TIME", "AGENT", "BY", "STATUS", "MS", "QUERY"],

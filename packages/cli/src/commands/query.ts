@@ -1,26 +1,18 @@
 import { readFile } from "node:fs/promises";
 import type { Command } from "commander";
-import type { QueryResult } from "@uplink/protocol";
-import type { ApiClient } from "../client.js";
+import type { ApiClient, Schemas } from "../client.js";
 import { cellText, printable, renderTable } from "../format.js";
 import { UsageError, type CliContext } from "../context.js";
 import { EXIT_CODES } from "../exit-codes.js";
 import { collectFanout, type FanoutOutcome } from "./fanout.js";
 
-export interface QueryAnswer {
-  correlationId: string;
-  agentId: string;
-  result: QueryResult;
-  durationMs: number;
-}
-
 /** Runs one query on one agent. */
-export async function queryAgent(client: ApiClient, agentId: string, body: { query: string; collector?: string; timeoutMs?: number }): Promise<QueryAnswer> {
-  return (await client.request<QueryAnswer>("POST", `/api/v1/agents/${encodeURIComponent(agentId)}/query`, body)).data;
+export async function queryAgent(client: ApiClient, agentId: string, body: Schemas["AgentQueryRequest"]): Promise<Schemas["QueryAnswer"]> {
+  return (await client.queryAgent(agentId, body)).data;
 }
 
 /** A query result for people: the table, then `N rows in X ms`. */
-export function renderResult(answer: QueryAnswer): string {
+export function renderResult(answer: Schemas["QueryAnswer"]): string {
   const { result } = answer;
   const table = renderTable(result.columns, result.rows.map((r) => r.map(cellText)));
   const note = printable(`${result.rowCount} row${result.rowCount === 1 ? "" : "s"}${result.truncated ? " (truncated)" : ""} in ${answer.durationMs.toFixed(1)} ms · ${answer.correlationId}`);

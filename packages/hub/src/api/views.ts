@@ -1,11 +1,21 @@
-import type { TargetResult } from "../queries/fanout-service.js";
-import { countedAs, emptyCounts } from "../queries/fanout-service.js";
+import { countedAs, type AgentView, type AuditRow, type FanoutView, type QueryResult, type TargetResult } from "@uplink/protocol";
+import { emptyCounts } from "../queries/fanout-service.js";
 import type { AgentRecord, AuditRecord, FanoutRecord } from "../store/store.js";
 
-const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+// Each view produces a value of the REST shape declared in the protocol package (rest*.ts), which the
+// OpenAPI description is generated from; the compiler holds these functions to those shapes.
+
+function iso(ms: number): string;
+function iso(ms: number | null): string | null;
+function iso(ms: number | null): string | null {
+  return ms === null ? null : new Date(ms).toISOString();
+}
+
+/** The error of a stored command, or null when it succeeded. */
+const commandError = (q: AuditRecord) => (q.errorCode === null ? null : { code: q.errorCode, message: q.errorMessage ?? "" });
 
 /** An agent as the REST API shows it (never its key hash). */
-export function agentView(a: AgentRecord) {
+export function agentView(a: AgentRecord): AgentView {
   return {
     id: a.id,
     hostname: a.hostname,
@@ -26,7 +36,7 @@ export function agentView(a: AgentRecord) {
 }
 
 /** One row of the query history. */
-export function auditView(q: AuditRecord) {
+export function auditView(q: AuditRecord): AuditRow {
   return {
     seq: q.seq,
     correlationId: q.correlationId,
@@ -41,8 +51,8 @@ export function auditView(q: AuditRecord) {
     createdAt: iso(q.createdAt),
     finishedAt: iso(q.finishedAt),
     durationMs: q.durationMs,
-    error: q.errorCode === null ? null : { code: q.errorCode, message: q.errorMessage },
-    result: q.result,
+    error: commandError(q),
+    result: (q.result ?? null) as QueryResult | null,
     resultTruncated: q.resultTruncated,
   };
 }
@@ -53,15 +63,15 @@ export function targetView(q: AuditRecord): TargetResult {
     agentId: q.agentId,
     correlationId: q.correlationId,
     status: q.status,
-    result: q.result as TargetResult["result"],
-    error: q.errorCode === null ? null : { code: q.errorCode, message: q.errorMessage ?? "" },
+    result: (q.result ?? null) as QueryResult | null,
+    error: commandError(q),
     durationMs: q.durationMs,
     resultSeq: q.resultSeq,
   };
 }
 
 /** A fan-out with its status, counts per state and one row per target. */
-export function fanoutView(f: FanoutRecord, targets: AuditRecord[]) {
+export function fanoutView(f: FanoutRecord, targets: AuditRecord[]): FanoutView {
   const counts = emptyCounts();
   for (const t of targets) counts[countedAs(t.status)]++;
   return {

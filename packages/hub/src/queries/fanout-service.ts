@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from "node:crypto";
-import type { QueryResult } from "@uplink/protocol";
+import { countedAs, type FanoutCounts, type FanoutStatus, type TargetResult } from "@uplink/protocol";
 import { BadRequestError } from "../errors.js";
 import type { EventLog } from "../events/event-log.js";
 import type { Logger } from "../logger.js";
@@ -24,26 +24,8 @@ export interface FanoutRequest {
   requestId: string | null;
 }
 
-/** One target's outcome as the API shows it. */
-export interface TargetResult {
-  agentId: string;
-  correlationId: string;
-  status: QueryStatus;
-  result: QueryResult | null;
-  error: { code: string; message: string } | null;
-  durationMs: number | null;
-  /** Order in which it landed; the id of its stream event. */
-  resultSeq: number | null;
-}
-
-/** A fan-out target is never `cancelled`: nobody waits on its connection (the fan-out answered 202). */
-export type FanoutStatus = Exclude<QueryStatus, "cancelled">;
-export type FanoutCounts = Record<FanoutStatus, number>;
-
-/** The count a target's status goes to. */
-export function countedAs(status: QueryStatus): FanoutStatus {
-  return status === "cancelled" ? "error" : status;
-}
+// A target's outcome and the counts per state are the REST API's shapes (protocol rest-queries.ts).
+export { countedAs, type FanoutCounts, type FanoutStatus, type TargetResult };
 
 export type FanoutEvent = { kind: "result"; target: TargetResult } | { kind: "done"; counts: FanoutCounts };
 

@@ -1,10 +1,9 @@
-import type { HealthResult } from "@uplink/protocol";
+import type { AgentStatus, HealthResult, QueryStatus } from "@uplink/protocol";
 import type { HistoryStore } from "./history-store.js";
 
-/** Token scopes, each including the ones before it. */
-export const SCOPES = ["read", "query", "admin"] as const;
-export type Scope = (typeof SCOPES)[number];
-export type TokenKind = "api" | "enroll";
+// Token scopes and kinds, agent and command states: the REST API's own words (protocol rest*.ts).
+export { SCOPES, type Scope, type TokenKind, type AgentStatus, type QueryStatus } from "@uplink/protocol";
+import type { Scope, TokenKind } from "@uplink/protocol";
 
 export interface TokenRecord {
   id: string;
@@ -25,7 +24,6 @@ export interface TokenRecord {
   uses: number;
 }
 
-export type AgentStatus = "online" | "offline" | "unresponsive";
 
 export interface AgentRecord {
   id: string;
@@ -78,8 +76,6 @@ export interface AgentFilter {
   labels?: Record<string, string>;
 }
 
-/** `cancelled`: the caller went away before the answer, and the hub cancelled the command on the agent. */
-export type QueryStatus = "pending" | "ok" | "error" | "timeout" | "offline" | "cancelled";
 
 /** One row of the query audit: every command sent for an operator, single or part of a fan-out. */
 export interface AuditRecord {

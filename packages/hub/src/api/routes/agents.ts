@@ -1,27 +1,10 @@
 import { randomUUID } from "node:crypto";
-import { Labels, MAX_QUERY_CHARS, MAX_TIMEOUT_MS, RESERVED_SESSION_PREFIXES, SessionId } from "@uplink/protocol";
-import { z } from "zod";
+import { AgentListQuery, AgentPatchRequest, AgentQueryRequest, MAX_TIMEOUT_MS, type AgentList, type QueryAnswer } from "@uplink/protocol";
 import { BadRequestError, HubError, NotFoundError } from "../../errors.js";
 import { parseWith, readJson, sendError, sendJson } from "../http.js";
 import type { Route } from "../route.js";
 import { MAX_BODY_BYTES, type ApiServices } from "../services.js";
 import { agentView } from "../views.js";
-
-const ListQuery = z.object({
-  status: z.enum(["online", "offline", "unresponsive"]).optional(),
-  label: z.array(z.string().regex(/^[^=]+=.*$/, "label filters are k=v")).default([]),
-});
-
-const QueryBody = z.object({
-  query: z.string().trim().min(1, "query must not be empty").max(MAX_QUERY_CHARS),
-  collector: z.string().min(1).max(64).default("host"),
-  timeoutMs: z.number().int().positive().max(MAX_TIMEOUT_MS).optional(),
-  sessionId: SessionId.refine((id) => !RESERVED_SESSION_PREFIXES.some((p) => id.startsWith(p)), {
-    message: `session ids starting with ${RESERVED_SESSION_PREFIXES.map((p) => `"${p}"`).join(" or ")} are reserved for the hub`,
-  }).optional(),
-});
-
-const PatchBody = z.object({ labels: Labels }).strict();
 
 /**
  * `?label=k=v` filters → the labels every agent must carry; null when two filters name one key with
@@ -56,10 +39,10 @@ export function agentRoutes(s: ApiServices): Route[] {
       path: "/api/v1/agents",
       scope: "read",
       async handle({ res, query }) {
-        const filter = parseWith(ListQuery, { status: query.get("status") ?? undefined, label: query.getAll("label") }, "query");
+        const filter = parseWith(AgentListQuery, { status: query.get("status") ?? undefined, label: query.getAll("label") }, "query");
         const labels = labelFilter(filter.label);
         const agents = labels === null ? [] : s.presence.overlay(await s.router.presence(await s.store.listAgents({ labels })));
-        sendJson(res, 200, { agents: agents.filter((a) => filter.status === undefined || a.status === filter.status).map(agentView) });
+        sendJson(res, 200, { agents: agents.filter((a) => filter.status === undefined || a.status === filter.status).map(agentView) } satisfies AgentList);
       },
     },
     {
@@ -78,7 +61,7 @@ export function agentRoutes(s: ApiServices): Route[] {
       path: "/api/v1/agents/:id",
       scope: "admin",
       async handle({ req, res, params, principal, log }) {
-        const body = await readJson(req, PatchBody, MAX_BODY_BYTES);
+        const body = await readJson(req, AgentPatchRequest, MAX_BODY_BYTES);
         const agent = await s.store.findAgent(params.id!);
         if (agent === undefined || agent.revokedAt !== null) throw new NotFoundError(`no agent ${params.id}`);
         await s.store.updateAgent(agent.id, { labels: body.labels });
@@ -107,7 +90,7 @@ export function agentRoutes(s: ApiServices): Route[] {
       // A repeat waits for the first request as long as the first may take: its query's deadline.
       idempotency: { waitMs: (body) => commandDeadlineMs(body, s.config.queryTimeoutMs) },
       async handle({ req, res, params, principal, requestId }) {
-        const body = await readJson(req, QueryBody, MAX_BODY_BYTES);
+        const body = await readJson(req, AgentQueryRequest, MAX_BODY_BYTES);
         const timeoutMs = deadlineOf(s, body.timeoutMs);
         const correlationId = randomUUID();
         const headers = { "X-Correlation-Id": correlationId };
@@ -129,7 +112,7 @@ export function agentRoutes(s: ApiServices): Route[] {
             requestId,
             signal: abandoned.signal,
           });
-          sendJson(res, 200, answer, headers);
+          sendJson(res, 200, answer satisfies QueryAnswer, headers);
         } catch (err) {
           if (!(err instanceof HubError)) throw err;
           sendError(res, err, headers);

@@ -1,5 +1,4 @@
-import { Labels, MAX_QUERY_CHARS, MAX_TIMEOUT_MS } from "@uplink/protocol";
-import { z } from "zod";
+import { FanoutRequest, HistoryQuery, type FanoutStarted, type HistoryPage } from "@uplink/protocol";
 import { BadRequestError, NotFoundError } from "../../errors.js";
 import type { FanoutEvent } from "../../queries/fanout-service.js";
 import { parseWith, readJson, sendJson } from "../http.js";
@@ -8,27 +7,6 @@ import { deadlineOf } from "./agents.js";
 import { MAX_BODY_BYTES, type ApiServices } from "../services.js";
 import { resumePoint, type SseStream } from "../sse.js";
 import { auditView, fanoutView, targetView } from "../views.js";
-
-const HistoryQuery = z.object({
-  agentId: z.string().min(1).max(256).optional(),
-  limit: z.coerce.number().int().min(1).max(500).default(50),
-  before: z.coerce.number().int().positive().optional(),
-});
-
-const FanoutBody = z.object({
-  query: z.string().trim().min(1, "query must not be empty").max(MAX_QUERY_CHARS),
-  collector: z.string().min(1).max(64).default("host"),
-  timeoutMs: z.number().int().positive().max(MAX_TIMEOUT_MS).optional(),
-  targets: z
-    .object({
-      agentIds: z.array(z.string().min(1).max(256)).max(100_000).optional(),
-      // At least one label: `{}` would match every agent, which only `all: true` may ask for.
-      labels: Labels.refine((labels) => Object.keys(labels).length > 0, { message: "name at least one label (all: true targets every agent)" }).optional(),
-      all: z.boolean().optional(),
-    })
-    .strict()
-    .refine((t) => t.all === true || t.agentIds !== undefined || t.labels !== undefined, { message: "name agentIds, labels or all" }),
-});
 
 const FANOUT_PREFIX = "fan_";
 /** How often a stream of a fan-out collected elsewhere (another replica) reads new results from the store. */
@@ -75,7 +53,7 @@ export function queryRoutes(s: ApiServices): Route[] {
         const q = parseWith(HistoryQuery, Object.fromEntries(query), "query");
         const rows = await s.store.listAudit(q);
         const nextBefore = rows.length === q.limit ? rows[rows.length - 1]!.seq : null;
-        sendJson(res, 200, { queries: rows.map(auditView), nextBefore });
+        sendJson(res, 200, { queries: rows.map(auditView), nextBefore } satisfies HistoryPage);
       },
     },
     {
@@ -83,7 +61,7 @@ export function queryRoutes(s: ApiServices): Route[] {
       path: "/api/v1/queries",
       scope: "query",
       async handle({ req, res, principal, requestId }) {
-        const body = await readJson(req, FanoutBody, MAX_BODY_BYTES);
+        const body = await readJson(req, FanoutRequest, MAX_BODY_BYTES);
         const started = await s.fanouts.start({
           query: body.query,
           collector: body.collector,
@@ -92,7 +70,7 @@ export function queryRoutes(s: ApiServices): Route[] {
           requester: principal!.name,
           requestId,
         });
-        sendJson(res, 202, started, { Location: `/api/v1/queries/${started.id}` });
+        sendJson(res, 202, started satisfies FanoutStarted, { Location: `/api/v1/queries/${started.id}` });
       },
     },
     {

@@ -1,26 +1,10 @@
-import { Labels } from "@uplink/protocol";
-import { z } from "zod";
+import { TokenRequest, type TokenCreated, type TokenList } from "@uplink/protocol";
 import { installLine, publicUrlFor } from "../../downloads/install-line.js";
 import { NotFoundError } from "../../errors.js";
 import { createToken, publicToken } from "../../security/tokens.js";
-import { SCOPES } from "../../store/store.js";
 import { readJson, sendJson } from "../http.js";
 import type { Route } from "../route.js";
 import { MAX_BODY_BYTES, type ApiServices } from "../services.js";
-
-export const TokenBody = z
-  .object({
-    kind: z.enum(["api", "enroll"]),
-    scope: z.enum(SCOPES).optional(),
-    name: z.string().trim().min(1).max(128),
-    ttlSeconds: z.number().int().positive().max(10 * 365 * 24 * 3600).optional(),
-    /** Enrollment tokens: the labels every agent enrolled with it gets. */
-    labels: Labels.optional(),
-    /** Enrollment tokens: how many enrollments it allows. */
-    maxUses: z.number().int().positive().max(1_000_000_000).optional(),
-  })
-  .refine((t) => t.kind === "api" || t.scope === undefined, { message: "enrollment tokens take no scope", path: ["scope"] })
-  .refine((t) => t.kind === "enroll" || (t.labels === undefined && t.maxUses === undefined), { message: "only enrollment tokens take labels and maxUses", path: ["kind"] });
 
 /** `/api/v1/tokens`: create (the secret shown once), list (never the secret), revoke. */
 export function tokenRoutes(s: ApiServices): Route[] {
@@ -30,7 +14,7 @@ export function tokenRoutes(s: ApiServices): Route[] {
       path: "/api/v1/tokens",
       scope: "admin",
       async handle({ req, res, principal, log }) {
-        const body = await readJson(req, TokenBody, MAX_BODY_BYTES);
+        const body = await readJson(req, TokenRequest, MAX_BODY_BYTES);
         // Enrollment tokens expire by default, and may carry a default use count (docs/architecture.md, "Limits").
         const enrollDefaults =
           body.kind === "enroll"
@@ -40,7 +24,7 @@ export function tokenRoutes(s: ApiServices): Route[] {
         log.info({ tokenId: record.id, kind: record.kind, scope: record.scope, by: principal?.name }, "token created");
         // An enrollment token comes with the line that installs a host with it (when this hub's URL is known).
         const hub = body.kind === "enroll" ? publicUrlFor(req, s.config.publicUrl, s.config.tlsCert !== undefined) : undefined;
-        sendJson(res, 201, { ...record, token, ...(hub === undefined ? {} : { installLine: installLine(hub, token) }) });
+        sendJson(res, 201, { ...record, token, ...(hub === undefined ? {} : { installLine: installLine(hub, token) }) } satisfies TokenCreated);
       },
     },
     {
@@ -48,7 +32,7 @@ export function tokenRoutes(s: ApiServices): Route[] {
       path: "/api/v1/tokens",
       scope: "admin",
       async handle({ res }) {
-        sendJson(res, 200, { tokens: (await s.store.listTokens()).map(publicToken) });
+        sendJson(res, 200, { tokens: (await s.store.listTokens()).map(publicToken) } satisfies TokenList);
       },
     },
     {

@@ -1,0 +1,252 @@
+import type { z } from "zod";
+import type { HttpErrorCode } from "./error-codes.js";
+import {
+  AgentList,
+  AgentListQuery,
+  AgentPatchRequest,
+  AgentQueryRequest,
+  AgentView,
+  ENROLL_PATH,
+  EnrollRequest,
+  EnrollResponse,
+  HealthzResponse,
+  QueryAnswer,
+  ReadyzResponse,
+} from "./rest.js";
+import { AuditRow, FANOUT_STREAM_EVENTS, FanoutRequest, FanoutStarted, FanoutView, HistoryPage, HistoryQuery, HUB_STREAM_EVENTS, StreamQuery } from "./rest-queries.js";
+import { TokenCreated, TokenList, TokenRequest, type Scope } from "./rest-tokens.js";
+
+/** Where the hub serves its OpenAPI description (no token: see docs/openapi.md). */
+export const OPENAPI_PATH = "/api/v1/openapi.json";
+
+/** One answer of an operation: a JSON body of a shape, a Server-Sent Events stream, bytes, or nothing. */
+export type RestAnswer =
+  | { description: string; json: z.ZodType; headers?: Record<string, string> }
+  | { description: string; events: Record<string, z.ZodType> }
+  | { description: string; contentType: string }
+  | { description: string; empty: true };
+
+/**
+ * One REST endpoint as the hub serves it: the route table (packages/hub/src/api) and this list must name
+ * the same method, path and scope (a test compares them). Error answers are the ErrorBody; `errors`
+ * names the codes an operation itself raises (the registry gives each its status); the ones every route
+ * may raise (auth, body, idempotency, 500, 503) are added by the description's generator (openapi.ts).
+ */
+export interface RestOperation {
+  method: "GET" | "POST" | "PATCH" | "DELETE";
+  /** The hub's route syntax: `/api/v1/agents/:id`. */
+  path: string;
+  /** The token scope the call needs; null: no token. */
+  scope: Scope | null;
+  operationId: string;
+  summary: string;
+  description?: string;
+  tag: string;
+  query?: z.ZodObject;
+  /** Request headers the operation reads, with what they mean. */
+  headers?: Record<string, string>;
+  body?: z.ZodType;
+  responses: Record<number, RestAnswer>;
+  /** The codes the operation itself may answer; their statuses come from the error registry. */
+  errors?: HttpErrorCode[];
+  /** POSTs honour an `Idempotency-Key`; false for the few that do not. */
+  idempotent?: boolean;
+}
+
+/** How both event streams resume. */
+const resumable = {
+  "Last-Event-ID": "The id of the last event the client received, as an EventSource sends it when it reconnects: the stream resumes after it. It wins over `?after=`, which only places a first connection; empty counts as absent.",
+};
+
+const correlated = { "X-Correlation-Id": "The command's correlationId: its audit row is `GET /api/v1/queries/{correlationId}`." };
+
+/** Every operation of the REST API, in the order the description lists them. */
+export const REST_OPERATIONS: RestOperation[] = [
+  { method: "GET", path: "/healthz", scope: null, tag: "system", operationId: "healthz", summary: "Liveness: the process answers", responses: { 200: { description: "The hub is up", json: HealthzResponse } } },
+  {
+    method: "GET",
+    path: "/readyz",
+    scope: null,
+    tag: "system",
+    operationId: "readyz",
+    summary: "Readiness: the store (and the cluster bus) answer",
+    responses: { 200: { description: "Ready to serve", json: ReadyzResponse } },
+  },
+  {
+    method: "GET",
+    path: OPENAPI_PATH,
+    scope: null,
+    tag: "system",
+    operationId: "openapi",
+    summary: "This description (OpenAPI 3.1)",
+    responses: { 200: { description: "The OpenAPI document", contentType: "application/json" } },
+  },
+  {
+    method: "POST",
+    path: ENROLL_PATH,
+    scope: null,
+    tag: "agents",
+    operationId: "enroll",
+    summary: "Enroll an agent with an enrollment token",
+    description: "The enrollment token is in the body, not in an Authorization header. The agent key is shown this once.",
+    body: EnrollRequest,
+    responses: { 201: { description: "Enrolled", json: EnrollResponse } },
+    errors: ["unauthorized", "rate_limited"],
+  },
+  {
+    method: "GET",
+    path: "/api/v1/agents",
+    scope: "read",
+    tag: "agents",
+    operationId: "listAgents",
+    summary: "List agents, optionally by status and labels",
+    query: AgentListQuery,
+    responses: { 200: { description: "The agents that match", json: AgentList } },
+    errors: ["invalid_request"],
+  },
+  {
+    method: "GET",
+    path: "/api/v1/agents/:id",
+    scope: "read",
+    tag: "agents",
+    operationId: "getAgent",
+    summary: "One agent",
+    responses: { 200: { description: "The agent", json: AgentView } },
+    errors: ["not_found"],
+  },
+  {
+    method: "PATCH",
+    path: "/api/v1/agents/:id",
+    scope: "admin",
+    tag: "agents",
+    operationId: "setAgentLabels",
+    summary: "Replace an agent's labels",
+    body: AgentPatchRequest,
+    responses: { 200: { description: "The agent with its new labels", json: AgentView } },
+    errors: ["not_found"],
+  },
+  {
+    method: "DELETE",
+    path: "/api/v1/agents/:id",
+    scope: "admin",
+    tag: "agents",
+    operationId: "revokeAgent",
+    summary: "Revoke an agent: its key is refused from now on and its connection closed",
+    responses: { 204: { description: "Revoked", empty: true } },
+    errors: ["not_found"],
+  },
+  {
+    method: "POST",
+    path: "/api/v1/agents/:id/query",
+    scope: "query",
+    tag: "queries",
+    operationId: "queryAgent",
+    summary: "Run one read-only SQL query on one agent and wait for its answer",
+    body: AgentQueryRequest,
+    responses: { 200: { description: "The agent's answer", json: QueryAnswer, headers: correlated } },
+    errors: ["not_found", "agent_offline", "query_failed", "read_only", "empty_query", "unsupported_query", "unknown_collector", "resource_limit", "bad_command", "bad_response", "agent_error", "cancelled", "agent_disconnected", "agent_replaced", "replica_unreachable", "bus_unavailable", "internal", "busy", "hub_shutting_down", "timeout"],
+  },
+  {
+    method: "GET",
+    path: "/api/v1/queries",
+    scope: "read",
+    tag: "queries",
+    operationId: "listQueries",
+    summary: "The query audit, newest first",
+    query: HistoryQuery,
+    responses: { 200: { description: "One page of the audit", json: HistoryPage } },
+    errors: ["invalid_request"],
+  },
+  {
+    method: "POST",
+    path: "/api/v1/queries",
+    scope: "query",
+    tag: "queries",
+    operationId: "startFanout",
+    summary: "Start one query on many agents (by ids, labels or all)",
+    description: "Answers at once; the results arrive on `GET /api/v1/queries/{id}/stream` and in `GET /api/v1/queries/{id}`.",
+    body: FanoutRequest,
+    responses: { 202: { description: "Started", json: FanoutStarted, headers: { Location: "The fan-out's URL." } } },
+  },
+  {
+    method: "GET",
+    path: "/api/v1/queries/:id",
+    scope: "read",
+    tag: "queries",
+    operationId: "getQuery",
+    summary: "A fan-out (`fan_…`) with its targets, or one command's audit row by its correlationId",
+    responses: { 200: { description: "The fan-out or the audit row", json: FanoutView.or(AuditRow) } },
+    errors: ["not_found"],
+  },
+  {
+    method: "GET",
+    path: "/api/v1/queries/:id/stream",
+    scope: "read",
+    tag: "queries",
+    operationId: "streamFanout",
+    summary: "A fan-out's results as Server-Sent Events, then `done`",
+    description:
+      "Each `result` event's id is its resultSeq (1 … targetCount) and `done`'s is targetCount + 1; reconnect with `Last-Event-ID` (which wins over `?after=`) to resume without repeats. An id that is not one the stream sends is refused with 400.",
+    query: StreamQuery,
+    headers: resumable,
+    responses: {
+      200: { description: "The result stream", events: FANOUT_STREAM_EVENTS },
+      204: { description: "The stream is over: the client resumes after its `done` (an EventSource stops on a 204)", empty: true },
+    },
+    errors: ["not_found"],
+  },
+  {
+    method: "GET",
+    path: "/api/v1/events",
+    scope: "read",
+    tag: "events",
+    operationId: "streamEvents",
+    summary: "The hub's events as Server-Sent Events",
+    description:
+      "Each event's id is its seq in the hub's bounded log; reconnect with `Last-Event-ID` (which wins over `?after=`) to replay what was missed. An id that is not a non-negative integer, or is past the newest event, is refused with 400.",
+    query: StreamQuery,
+    headers: resumable,
+    responses: { 200: { description: "The event stream", events: HUB_STREAM_EVENTS } },
+  },
+  {
+    method: "POST",
+    path: "/api/v1/tokens",
+    scope: "admin",
+    tag: "tokens",
+    operationId: "createToken",
+    summary: "Create an API or enrollment token (its secret is shown this once)",
+    body: TokenRequest,
+    responses: { 201: { description: "Created", json: TokenCreated } },
+  },
+  { method: "GET", path: "/api/v1/tokens", scope: "admin", tag: "tokens", operationId: "listTokens", summary: "List tokens (never their secrets)", responses: { 200: { description: "Every token", json: TokenList } } },
+  {
+    method: "DELETE",
+    path: "/api/v1/tokens/:id",
+    scope: "admin",
+    tag: "tokens",
+    operationId: "revokeToken",
+    summary: "Revoke a token",
+    responses: { 204: { description: "Revoked", empty: true } },
+    errors: ["not_found"],
+  },
+  {
+    method: "GET",
+    path: "/install.sh",
+    scope: null,
+    tag: "downloads",
+    operationId: "installScript",
+    summary: "The agent's install script, pointed at this hub",
+    responses: { 200: { description: "The script", contentType: "text/x-shellscript" } },
+    errors: ["invalid_request"],
+  },
+  {
+    method: "GET",
+    path: "/downloads/:file",
+    scope: null,
+    tag: "downloads",
+    operationId: "download",
+    summary: "A file of the hub's packages directory (agent packages, SHA256SUMS)",
+    responses: { 200: { description: "The file", contentType: "application/octet-stream" } },
+    errors: ["invalid_request", "not_found"],
+  },
+];

@@ -1,0 +1,130 @@
+import { z } from "zod";
+import { Labels } from "./agent-messages.js";
+import { CommandError, IsoTime, QueryFields, QueryStatus } from "./rest.js";
+import { HealthResult, QueryResult } from "./results.js";
+
+/** `GET /api/v1/queries` query: newest first, `limit` rows older than `before` (a seq). */
+export const HistoryQuery = z.object({
+  agentId: z.string().min(1).max(256).optional().meta({ description: "Only commands sent to this agent." }),
+  limit: z.coerce.number().int().min(1).max(500).default(50).meta({ description: "Rows in the page." }),
+  before: z.coerce.number().int().positive().optional().meta({ description: "Only rows older than this seq: the `nextBefore` of the previous page." }),
+});
+export type HistoryQuery = z.input<typeof HistoryQuery>;
+
+/** One row of the query history (the audit). */
+export const AuditRow = z.object({
+  seq: z.number().int(),
+  correlationId: z.string(),
+  /** The fan-out this command belongs to, or null for a single-agent query. */
+  fanoutId: z.string().nullable(),
+  agentId: z.string(),
+  requester: z.string(),
+  sessionId: z.string(),
+  requestId: z.string().nullable(),
+  collector: z.string(),
+  query: z.string(),
+  status: QueryStatus,
+  createdAt: IsoTime,
+  finishedAt: IsoTime.nullable(),
+  durationMs: z.number().nullable(),
+  error: CommandError.nullable(),
+  /** The result as stored: null on failure, and when it was larger than the audit cap (`resultTruncated`). */
+  result: QueryResult.nullable(),
+  resultTruncated: z.boolean(),
+});
+export type AuditRow = z.infer<typeof AuditRow>;
+
+/** `GET /api/v1/queries` 200; `nextBefore` is the cursor of the next page, null on the last. */
+export const HistoryPage = z.object({ queries: z.array(AuditRow), nextBefore: z.number().int().nullable() });
+export type HistoryPage = z.infer<typeof HistoryPage>;
+
+/** Which agents a fan-out goes to: the union of the listed ids, the agents with all these labels, or all. */
+export const FanoutTargets = z
+  .object({
+    agentIds: z.array(z.string().min(1).max(256)).max(100_000).optional(),
+    // At least one label: `{}` would match every agent, which only `all: true` may ask for.
+    labels: Labels.refine((labels) => Object.keys(labels).length > 0, { message: "name at least one label (all: true targets every agent)" }).optional(),
+    all: z.boolean().optional(),
+  })
+  .strict()
+  .refine((t) => t.all === true || t.agentIds !== undefined || t.labels !== undefined, { message: "name agentIds, labels or all" });
+export type FanoutTargets = z.infer<typeof FanoutTargets>;
+
+/** `POST /api/v1/queries` body: one query to many agents. */
+export const FanoutRequest = z.object({ ...QueryFields, targets: FanoutTargets });
+export type FanoutRequest = z.input<typeof FanoutRequest>;
+
+/** `POST /api/v1/queries` 202: the fan-out's id (its `Location`) and how many agents it went to. */
+export const FanoutStarted = z.object({ id: z.string(), targetCount: z.number().int().nonnegative() });
+export type FanoutStarted = z.infer<typeof FanoutStarted>;
+
+/** One fan-out target's outcome: a row of the fan-out's view and the data of a stream's `result` event. */
+export const TargetResult = z.object({
+  agentId: z.string(),
+  correlationId: z.string(),
+  status: QueryStatus,
+  result: QueryResult.nullable(),
+  error: CommandError.nullable(),
+  durationMs: z.number().nullable(),
+  /** Order in which it landed (1, 2, …); the id of its stream event; null while pending. */
+  resultSeq: z.number().int().nullable(),
+});
+export type TargetResult = z.infer<typeof TargetResult>;
+
+/** Targets per state (a `cancelled` target counts as `error`): the data of a stream's `done` event. */
+export const FanoutCounts = z.object({
+  pending: z.number().int(),
+  ok: z.number().int(),
+  error: z.number().int(),
+  timeout: z.number().int(),
+  offline: z.number().int(),
+});
+export type FanoutCounts = z.infer<typeof FanoutCounts>;
+export type FanoutStatus = keyof FanoutCounts;
+
+/** The count a target's status goes to. */
+export function countedAs(status: QueryStatus): FanoutStatus {
+  return status === "cancelled" ? "error" : status;
+}
+
+/** `GET /api/v1/queries/:id` 200 for a fan-out id (`fan_…`). */
+export const FanoutView = z.object({
+  id: z.string(),
+  query: z.string(),
+  collector: z.string(),
+  requester: z.string(),
+  requestId: z.string().nullable(),
+  timeoutMs: z.number().int(),
+  createdAt: IsoTime,
+  finishedAt: IsoTime.nullable(),
+  status: z.enum(["running", "done"]),
+  targetCount: z.number().int(),
+  counts: FanoutCounts,
+  targets: z.array(TargetResult),
+});
+export type FanoutView = z.infer<typeof FanoutView>;
+
+/** The events of `GET /api/v1/queries/:id/stream`, by SSE event name. */
+export const FANOUT_STREAM_EVENTS = { result: TargetResult, done: FanoutCounts } as const;
+
+/** `?after=<seq>` of both event streams: replay from after this id (a first connection's starting point). */
+export const StreamQuery = z.object({
+  after: z.coerce.number().int().nonnegative().optional().meta({ description: "Where a first connection starts: the events after this id are replayed first (0: all that are kept)." }),
+});
+
+/** Every hub event carries the time it happened. */
+const At = { at: IsoTime };
+
+/** The events of `GET /api/v1/events`, by SSE event name; each event's id is its seq in the hub's log. */
+export const HUB_STREAM_EVENTS = {
+  "agent.connected": z.object({ ...At, agentId: z.string(), protocol: z.number().int(), replicaId: z.string().nullable() }),
+  "agent.disconnected": z.object({ ...At, agentId: z.string(), replicaId: z.string().nullable(), replacedBy: z.string().optional() }),
+  "agent.health_changed": z.object({ ...At, agentId: z.string(), from: z.string().nullable(), to: z.string(), health: HealthResult.nullable() }),
+  /** A single-agent query (correlationId) or a fan-out (fanoutId) ended; `code` names a close-out. */
+  "query.done": z.union([
+    z.object({ ...At, correlationId: z.string(), agentId: z.string(), status: QueryStatus, durationMs: z.number().nullable(), code: z.string().optional() }),
+    z.object({ ...At, fanoutId: z.string(), targetCount: z.number().int(), counts: FanoutCounts, code: z.string().optional() }),
+  ]),
+  /** What a reconnecting client missed was pruned: the replay resumes at `resumedAt`. */
+  gap: z.object({ lastEventId: z.number().int(), resumedAt: z.number().int(), kept: z.number().int() }),
+} as const;
