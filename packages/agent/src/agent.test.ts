@@ -55,7 +55,7 @@ afterEach(async () => {
 });
 
 function settings(hub: string) {
-  return { ...parseConfig({ reconnectBaseMs: "10", reconnectCapMs: "50" }), hub, agentKey: "agt_1.secret", hostname: "web-1", labels: { env: "test" } };
+  return { ...parseConfig({ reconnectBaseMs: "10", reconnectCapMs: "50" }), hub, ca: undefined, agentKey: "agt_1.secret", hostname: "web-1", labels: { env: "test" } };
 }
 
 describe("createAgent", () => {

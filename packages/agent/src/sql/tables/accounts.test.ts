@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { NO_CONSTRAINTS } from "../table-def.js";
 import { groupsTable, parseGroup, userGroupPairs } from "./accounts.js";
 import { fakeHost, type FakeHost } from "../../../test/fake-host.js";
 
@@ -38,7 +39,7 @@ describe("groups table", () => {
   it("reads /etc/group under the host root, first entry per gid, with the signed gid", () => {
     host = fakeHost();
     host.write("/etc/group", "root:x:0:\nnogroup:x:4294967294:\ndup:x:0:\n");
-    expect([...groupsTable.rows(host.ctx())]).toEqual([
+    expect([...groupsTable.rows(host.ctx(), NO_CONSTRAINTS)]).toEqual([
       { gid: 0, gid_signed: 0, groupname: "root" },
       { gid: 4294967294, gid_signed: -2, groupname: "nogroup" },
     ]);
@@ -46,6 +47,6 @@ describe("groups table", () => {
 
   it("answers no rows when /etc/group is absent", () => {
     host = fakeHost();
-    expect([...groupsTable.rows(host.ctx())]).toEqual([]);
+    expect([...groupsTable.rows(host.ctx(), NO_CONSTRAINTS)]).toEqual([]);
   });
 });

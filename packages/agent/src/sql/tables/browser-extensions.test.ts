@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { userInfo } from "node:os";
 import { afterEach, describe, expect, it } from "vitest";
+import { NO_CONSTRAINTS } from "../table-def.js";
 import { chromeExtensionId, chromeExtensionsTable, manifestFields, operaExtensionsTable, webkitToUnix } from "./browser-extensions.js";
 import { firefoxAddonsTable, parseFirefoxExtensions } from "./firefox-addons.js";
 import { fakeHost, type FakeHost } from "../../../test/fake-host.js";
@@ -117,7 +118,7 @@ describe("browser tables in users' homes", () => {
     host.write(`${home}/.config/vivaldi/Default/Preferences`, JSON.stringify({ extensions: { settings: { unpackedid: { path: `${home}/dev/my-ext/`, state: 0 }, relative: { path: "rel/1.0" } } } }));
     host.write(`${home}/dev/my-ext/manifest.json`, JSON.stringify({ name: "Dev build", version: "0.0.1" }));
 
-    const rows = [...chromeExtensionsTable.rows(host.ctx())];
+    const rows = [...chromeExtensionsTable.rows(host.ctx(), NO_CONSTRAINTS)];
     expect(rows).toHaveLength(3);
     expect(rows[0]).toMatchObject({
       browser_type: "chrome",
@@ -144,15 +145,15 @@ describe("browser tables in users' homes", () => {
     host = withPasswd();
     host.write(`${home}/.mozilla/firefox/abcd.default-release/extensions.json`, JSON.stringify({ addons: [{ id: "a@b", type: "extension", visible: true }] }));
     host.write(`${home}/.mozilla/firefox/profiles.ini`, "[General]\n");
-    expect([...firefoxAddonsTable.rows(host.ctx())]).toEqual([
+    expect([...firefoxAddonsTable.rows(host.ctx(), NO_CONSTRAINTS)]).toEqual([
       expect.objectContaining({ uid: me.uid, identifier: "a@b", type: "extension", visible: 1, active: 0, disabled: 0 }),
     ]);
   });
 
   it("answer no rows when no profile exists", () => {
     host = fakeHost();
-    expect([...chromeExtensionsTable.rows(host.ctx())]).toEqual([]);
-    expect([...firefoxAddonsTable.rows(host.ctx())]).toEqual([]);
+    expect([...chromeExtensionsTable.rows(host.ctx(), NO_CONSTRAINTS)]).toEqual([]);
+    expect([...firefoxAddonsTable.rows(host.ctx(), NO_CONSTRAINTS)]).toEqual([]);
   });
 });
 

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { NO_CONSTRAINTS } from "../table-def.js";
 import { crontabTable, parseCrontab } from "./crontab.js";
 import { fakeHost, type FakeHost } from "../../../test/fake-host.js";
 
@@ -22,7 +23,7 @@ describe("crontab table", () => {
     host.write("/etc/cron.d/e2scrub", "30 3 * * 0 root /sbin/e2scrub_all\n");
     host.write("/etc/cron.d/.placeholder", "1 1 1 1 1 never\n");
     host.write("/var/spool/cron/crontabs/alice", "0 9 * * 1-5 /home/alice/standup.sh\n");
-    const rows = [...crontabTable.rows(host.ctx())];
+    const rows = [...crontabTable.rows(host.ctx(), NO_CONSTRAINTS)];
     expect(rows.map((r) => [r.path, r.command])).toEqual([
       ["/etc/crontab", "root cd / && run-parts --report /etc/cron.hourly"],
       ["/etc/cron.d/e2scrub", "root /sbin/e2scrub_all"],
@@ -32,6 +33,6 @@ describe("crontab table", () => {
 
   it("answers no rows on a host without cron", () => {
     host = fakeHost();
-    expect([...crontabTable.rows(host.ctx())]).toEqual([]);
+    expect([...crontabTable.rows(host.ctx(), NO_CONSTRAINTS)]).toEqual([]);
   });
 });

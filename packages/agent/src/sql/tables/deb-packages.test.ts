@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { NO_CONSTRAINTS } from "../table-def.js";
 import { aptSourcesTable, debianRevision, debPackagesTable, parseControlParagraphs, parseDeb822Sources, parseSourcesList } from "./deb-packages.js";
 import { fakeHost, type FakeHost } from "../../../test/fake-host.js";
 
@@ -56,7 +57,7 @@ describe("deb_packages", () => {
   it("lists every package of the dpkg status file except the not-installed ones", () => {
     host = fakeHost();
     host.write("/var/lib/dpkg/status", STATUS);
-    const rows = [...debPackagesTable.rows(host.ctx())];
+    const rows = [...debPackagesTable.rows(host.ctx(), NO_CONSTRAINTS)];
     expect(rows.map((r) => r.name)).toEqual(["libc6", "conf-left", "bash"]);
     expect(rows[0]).toEqual({
       name: "libc6",
@@ -77,7 +78,7 @@ describe("deb_packages", () => {
 
   it("answers no rows on a host without dpkg", () => {
     host = fakeHost();
-    expect([...debPackagesTable.rows(host.ctx())]).toEqual([]);
+    expect([...debPackagesTable.rows(host.ctx(), NO_CONSTRAINTS)]).toEqual([]);
   });
 });
 
@@ -136,7 +137,7 @@ describe("apt sources", () => {
         "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA512\n\nOrigin: Debian\nCodename: bookworm\nVersion: 12.15\nComponents: main contrib\nArchitectures: all amd64\n-----BEGIN PGP SIGNATURE-----\nxyz\n",
       );
       host.write("/var/lib/apt/lists/deb.debian.org_debian-security_dists_bookworm-security_Release", "Origin: Debian\nCodename: bookworm-security\nVersion: 12\n");
-      expect([...aptSourcesTable.rows(host.ctx())]).toEqual([
+      expect([...aptSourcesTable.rows(host.ctx(), NO_CONSTRAINTS)]).toEqual([
         {
           name: "deb.debian.org/debian bookworm",
           source: "/etc/apt/sources.list",

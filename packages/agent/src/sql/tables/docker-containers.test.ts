@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { afterEach, describe, expect, it } from "vitest";
+import { NO_CONSTRAINTS } from "../table-def.js";
 import { CollectorError } from "../../errors.js";
 import { containerRows, dockerContainersTable } from "./docker-containers.js";
 import { fakeHost, type FakeHost, killChild, waitForFile } from "../../../test/fake-host.js";
@@ -82,7 +83,7 @@ describe("docker_containers", () => {
 
   it("answers no rows when the Docker socket is absent", () => {
     host = fakeHost();
-    expect([...dockerContainersTable.rows(host.ctx())]).toEqual([]);
+    expect([...dockerContainersTable.rows(host.ctx(), NO_CONSTRAINTS)]).toEqual([]);
   });
 
   it("asks the Engine through the socket", async () => {
@@ -91,7 +92,7 @@ describe("docker_containers", () => {
     const socket = `${host.root}/var/run/docker.sock`;
     engine = fakeEngine(socket, "answer");
     await waitForFile(socket);
-    const rows = [...dockerContainersTable.rows(host.ctx())];
+    const rows = [...dockerContainersTable.rows(host.ctx(), NO_CONSTRAINTS)];
     expect(rows).toHaveLength(1);
     expect(rows[0]).toMatchObject({ name: "/hello", readonly_rootfs: 1, env_variables: null });
     expect(JSON.stringify(rows)).not.toContain("hunter2");
@@ -105,7 +106,7 @@ describe("docker_containers", () => {
     await waitForFile(socket);
     let error: unknown;
     try {
-      [...dockerContainersTable.rows(host.ctx())];
+      [...dockerContainersTable.rows(host.ctx(), NO_CONSTRAINTS)];
     } catch (err) {
       error = err;
     }

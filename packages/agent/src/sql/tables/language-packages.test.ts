@@ -1,5 +1,6 @@
 import { userInfo } from "node:os";
 import { afterEach, describe, expect, it } from "vitest";
+import { NO_CONSTRAINTS } from "../table-def.js";
 import { fakeHost, type FakeHost } from "../../../test/fake-host.js";
 import { npmPackagesTable, parsePackageJson, parsePythonMetadata, pythonPackagesTable } from "./language-packages.js";
 
@@ -41,7 +42,7 @@ describe("python_packages", () => {
     // The table looks for user sites only in the homes /etc/passwd lists.
     host.write("/etc/passwd", `${me.username}:x:${me.uid}:${me.gid}::${home}:/bin/sh\n`);
     host.write(`${home}/.local/lib/python3.12/site-packages/mine-2.0.dist-info/METADATA`, "Name: mine\nVersion: 2.0\nAuthor: Me\n");
-    const rows = [...pythonPackagesTable.rows(host.ctx())];
+    const rows = [...pythonPackagesTable.rows(host.ctx(), NO_CONSTRAINTS)];
     expect(rows).toContainEqual({
       name: "six",
       uid: 0,
@@ -68,7 +69,7 @@ describe("npm_packages", () => {
     host.write("/usr/lib/node_modules/npm/node_modules/abbrev/package.json", JSON.stringify({ name: "abbrev", version: "2.0.0" }));
     host.write("/usr/lib/node_modules/@pnpm/exe/package.json", JSON.stringify({ name: "@pnpm/exe", version: "9.0.0", author: "Zoltan" }));
     host.write("/usr/lib/node_modules/broken/package.json", "{not json");
-    const rows = [...npmPackagesTable.rows(host.ctx())];
+    const rows = [...npmPackagesTable.rows(host.ctx(), NO_CONSTRAINTS)];
     expect(rows).toContainEqual({
       name: "npm",
       version: "10.0.0",

@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { NO_CONSTRAINTS } from "../table-def.js";
 import { fakeHost, type FakeHost } from "../../../test/fake-host.js";
 import { lastTable, loggedInUsersTable, parseUtmpRecord, readUtmpFile, UTMP_RECORD_SIZE } from "./logins.js";
 
@@ -57,7 +58,7 @@ describe("last and logged_in_users", () => {
   it("last keeps logins and logouts of wtmp with osquery's type names", () => {
     host = fakeHost();
     host.write("/var/log/wtmp", Buffer.concat([BOOT, LOGIN, LOGOUT].map(utmp)));
-    expect([...lastTable.rows(host.ctx())]).toEqual([
+    expect([...lastTable.rows(host.ctx(), NO_CONSTRAINTS)]).toEqual([
       { username: "alice", tty: "pts/0", pid: 4242, type: 7, type_name: "user-process", time: 1_700_000_000, host: "203.0.113.9" },
       { username: "", tty: "pts/0", pid: 4242, type: 8, type_name: "dead-process", time: 1_700_000_600, host: "" },
     ]);
@@ -66,7 +67,7 @@ describe("last and logged_in_users", () => {
   it("logged_in_users names every utmp entry type and skips init's own (pid 1)", () => {
     host = fakeHost();
     host.write("/var/run/utmp", Buffer.concat([INIT, BOOT, LOGIN].map(utmp)));
-    expect([...loggedInUsersTable.rows(host.ctx())]).toEqual([
+    expect([...loggedInUsersTable.rows(host.ctx(), NO_CONSTRAINTS)]).toEqual([
       { type: "boot_time", user: "reboot", tty: "~", host: "6.1.0", time: 1_699_999_000, pid: 0 },
       { type: "user", user: "alice", tty: "pts/0", host: "203.0.113.9", time: 1_700_000_000, pid: 4242 },
     ]);
@@ -74,7 +75,7 @@ describe("last and logged_in_users", () => {
 
   it("answers no rows without utmp or wtmp", () => {
     host = fakeHost();
-    expect([...lastTable.rows(host.ctx())]).toEqual([]);
-    expect([...loggedInUsersTable.rows(host.ctx())]).toEqual([]);
+    expect([...lastTable.rows(host.ctx(), NO_CONSTRAINTS)]).toEqual([]);
+    expect([...loggedInUsersTable.rows(host.ctx(), NO_CONSTRAINTS)]).toEqual([]);
   });
 });

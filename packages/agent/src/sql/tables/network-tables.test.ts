@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { NO_CONSTRAINTS } from "../table-def.js";
 import { fakeHost, type FakeHost } from "../../../test/fake-host.js";
 import { etcHostsTable, parseArp, parseEtcHosts, parseEtcServices, parseIpv4Routes, parseIpv6Routes } from "./network-tables.js";
 
@@ -63,9 +64,9 @@ describe("etc_hosts and etc_services", () => {
 
     it("reads /etc/hosts under the host root, and nothing when it is absent", () => {
       host = fakeHost();
-      expect([...etcHostsTable.rows(host.ctx())]).toEqual([]);
+      expect([...etcHostsTable.rows(host.ctx(), NO_CONSTRAINTS)]).toEqual([]);
       host.write("/etc/hosts", "192.0.2.10 db.internal db\n");
-      expect([...etcHostsTable.rows(host.ctx())]).toEqual([{ address: "192.0.2.10", hostnames: "db.internal db" }]);
+      expect([...etcHostsTable.rows(host.ctx(), NO_CONSTRAINTS)]).toEqual([{ address: "192.0.2.10", hostnames: "db.internal db" }]);
     });
   });
 });

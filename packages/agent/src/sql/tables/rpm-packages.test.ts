@@ -1,5 +1,6 @@
 import Database from "better-sqlite3";
 import { afterEach, describe, expect, it } from "vitest";
+import { NO_CONSTRAINTS } from "../table-def.js";
 import { CollectorError } from "../../errors.js";
 import { fakeHost, type FakeHost } from "../../../test/fake-host.js";
 import { parseRpmHeader, rpmPackagesTable } from "./rpm-packages.js";
@@ -85,7 +86,7 @@ describe("rpm_packages", () => {
     insert.run(header([{ tag: 1000, type: 6, value: "noepoch" }, { tag: 5009, type: 5, value: 5_000_000_000 }]));
     db.close();
 
-    expect([...rpmPackagesTable.rows(host.ctx())]).toEqual([
+    expect([...rpmPackagesTable.rows(host.ctx(), NO_CONSTRAINTS)]).toEqual([
       {
         name: "bash",
         version: "5.2.26",
@@ -105,8 +106,8 @@ describe("rpm_packages", () => {
 
   it("answers no rows without an rpmdb, and a clear error for a file that is not one", () => {
     host = fakeHost();
-    expect([...rpmPackagesTable.rows(host.ctx())]).toEqual([]);
+    expect([...rpmPackagesTable.rows(host.ctx(), NO_CONSTRAINTS)]).toEqual([]);
     host.write("/var/lib/rpm/rpmdb.sqlite", "not a database at all, just text that is long enough");
-    expect(() => [...rpmPackagesTable.rows(host.ctx())]).toThrow(CollectorError);
+    expect(() => [...rpmPackagesTable.rows(host.ctx(), NO_CONSTRAINTS)]).toThrow(CollectorError);
   });
 });
