@@ -23,54 +23,26 @@ import type {
   TokenRecord,
 } from "./store.js";
 import { SqliteCheckpointer } from "./sqlite-checkpointer.js";
+import { GroupCommit } from "./sqlite-group-commit.js";
 import { SqliteHistory } from "./sqlite-history.js";
 import { SQLITE_MIGRATIONS } from "./sqlite-migrations.js";
-
-type Row = Record<string, unknown>;
-
-/** Column of `agents` for each patchable field. */
-const AGENT_COLUMNS: Record<keyof AgentPatch, string> = {
-  hostname: "hostname",
-  labels: "labels",
-  reportedLabels: "reported_labels",
-  status: "status",
-  protocol: "protocol",
-  agentVersion: "agent_version",
-  platform: "platform",
-  arch: "arch",
-  connectedAt: "connected_at",
-  lastSeenAt: "last_seen_at",
-  lastHealth: "last_health",
-  replicaId: "replica_id",
-  legacyShapes: "legacy_shapes",
-};
-
-/** A write waiting for the next group commit. */
-interface QueuedWrite {
-  work: () => unknown;
-  resolve: (value: unknown) => void;
-  reject: (err: unknown) => void;
-}
+import { matchesFilter, toAgent, toAudit, toColumnValue, toFanout, toIdempotency, toToken, type Row } from "./sqlite-rows.js";
+import { AGENT_COLUMNS, prepareStatements, type SqliteStatements } from "./sqlite-statements.js";
 
 /**
  * The embedded store: one SQLite file in WAL mode. It owns its handle, migrates on open and prepares
  * each fixed statement once. `synchronous=NORMAL` under WAL keeps every committed write across a
- * process crash (only an OS crash can lose the last transactions).
- *
- * The hot-path writes (audit rows, agent presence, events) are group-committed: every such write
- * queued during one turn of the event loop runs in one transaction, and each caller's promise resolves
- * only after that transaction committed. Many concurrent queries then share one WAL append instead of
- * paying a page-sized commit each.
+ * process crash (only an OS crash can lose the last transactions). The hot-path writes (audit rows,
+ * agent presence, events) are group-committed (sqlite-group-commit.ts).
  */
 export class SqliteStore implements Store {
   readonly #db: Database.Database;
-  readonly #stmt;
+  readonly #stmt: SqliteStatements;
   /** UPDATE statements of `updateAgent`, one per shape of patch (a handful in practice). */
   readonly #patchStatements = new Map<string, Database.Statement>();
   readonly #checkpointer: SqliteCheckpointer | undefined;
   readonly history: SqliteHistory;
-  #queue: QueuedWrite[] = [];
-  #flush: NodeJS.Immediate | undefined;
+  readonly #commits: GroupCommit;
   #closed = false;
 
   /** Opens (creating and migrating) the database at `path`; `:memory:` for a throwaway store. */
@@ -89,95 +61,8 @@ export class SqliteStore implements Store {
     this.#migrate();
     const db = this.#db;
     this.history = new SqliteHistory(db);
-    this.#stmt = {
-      insertToken: db.prepare(
-        `INSERT INTO tokens (id, kind, scope, name, secret_hash, created_at, expires_at, revoked_at, labels, max_uses, uses)
-         VALUES (@id, @kind, @scope, @name, @secretHash, @createdAt, @expiresAt, @revokedAt, @labels, @maxUses, @uses)`,
-      ),
-      findToken: db.prepare(`SELECT * FROM tokens WHERE id = ?`),
-      listTokens: db.prepare(`SELECT * FROM tokens ORDER BY created_at, id`),
-      revokeToken: db.prepare(`UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`),
-      consumeEnrollToken: db.prepare(
-        `UPDATE tokens SET uses = uses + 1 WHERE id = @id AND kind = 'enroll' AND revoked_at IS NULL
-           AND (expires_at IS NULL OR expires_at > @now) AND (max_uses IS NULL OR uses < max_uses)`,
-      ),
-      insertAgent: db.prepare(
-        `INSERT INTO agents (id, secret_hash, hostname, labels, enrolled_at, reported_labels) VALUES (?, ?, ?, ?, ?, ?)`,
-      ),
-      findAgent: db.prepare(`SELECT * FROM agents WHERE id = ?`),
-      listAgents: db.prepare(`SELECT * FROM agents WHERE revoked_at IS NULL ORDER BY hostname, id`),
-      // One statement for a whole presence flush: the rows go in as one JSON array.
-      recordPresence: db.prepare(
-        `UPDATE agents SET last_seen_at = MAX(COALESCE(agents.last_seen_at, 0), v.seen), last_health = COALESCE(v.health, agents.last_health)
-         FROM (SELECT value ->> 'id' AS id, value ->> 'lastSeenAt' AS seen, value ->> 'lastHealth' AS health FROM json_each(?)) AS v
-         WHERE agents.id = v.id AND agents.replica_id = ?`,
-      ),
-      revokeAgent: db.prepare(
-        `UPDATE agents SET revoked_at = ?, status = 'offline' WHERE id = ? AND revoked_at IS NULL`,
-      ),
-      markAllOffline: db.prepare(`UPDATE agents SET status = 'offline' WHERE status != 'offline'`),
-      markReplicaOffline: db.prepare(`UPDATE agents SET status = 'offline' WHERE replica_id = ? AND status != 'offline'`),
-      insertAudit: db.prepare(
-        `INSERT INTO query_audit (correlation_id, fanout_id, replica_id, agent_id, requester, session_id, request_id, collector, query, status, created_at)
-         VALUES (@correlationId, @fanoutId, @replicaId, @agentId, @requester, @sessionId, @requestId, @collector, @query, 'pending', @createdAt)`,
-      ),
-      finishAudit: db.prepare(
-        `UPDATE query_audit SET status = @status, finished_at = @finishedAt, duration_ms = @durationMs,
-           error_code = @errorCode, error_message = @errorMessage, result = @resultJson, result_truncated = @resultTruncated,
-           result_seq = @resultSeq
-         WHERE correlation_id = @correlationId AND status = 'pending'`,
-      ),
-      findAudit: db.prepare(`SELECT * FROM query_audit WHERE correlation_id = ?`),
-      insertFanout: db.prepare(
-        `INSERT INTO fanouts (id, query, collector, requester, request_id, timeout_ms, target_count, created_at, replica_id)
-         VALUES (@id, @query, @collector, @requester, @requestId, @timeoutMs, @targetCount, @createdAt, @replicaId)`,
-      ),
-      finishFanout: db.prepare(`UPDATE fanouts SET finished_at = ? WHERE id = ?`),
-      findFanout: db.prepare(`SELECT * FROM fanouts WHERE id = ?`),
-      listFanoutTargets: db.prepare(
-        `SELECT * FROM query_audit WHERE fanout_id = ? ORDER BY result_seq IS NULL, result_seq, seq`,
-      ),
-      listFanoutResults: db.prepare(
-        `SELECT * FROM query_audit WHERE fanout_id = ? AND result_seq > ? ORDER BY result_seq`,
-      ),
-      insertEvent: db.prepare(`INSERT INTO events (type, data, created_at) VALUES (?, ?, ?)`),
-      listEvents: db.prepare(`SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?`),
-      claimIdempotencyKey: db.prepare(
-        `INSERT INTO idempotency_keys (key, requester, fingerprint, owner, state, created_at, expires_at, response)
-         VALUES (@key, @requester, @fingerprint, @owner, 'running', @createdAt, @expiresAt, NULL)
-         ON CONFLICT (key) DO UPDATE SET requester = excluded.requester, fingerprint = excluded.fingerprint, owner = excluded.owner,
-           state = 'running', created_at = excluded.created_at, expires_at = excluded.expires_at, response = NULL
-           WHERE idempotency_keys.expires_at <= @now`,
-      ),
-      completeIdempotencyKey: db.prepare(
-        `UPDATE idempotency_keys SET state = 'done', response = ?, expires_at = ? WHERE key = ? AND owner = ? AND state = 'running'`,
-      ),
-      releaseIdempotencyKey: db.prepare(`DELETE FROM idempotency_keys WHERE key = ? AND owner = ? AND state = 'running'`),
-      findIdempotencyKey: db.prepare(`SELECT * FROM idempotency_keys WHERE key = ?`),
-      pruneIdempotencyKeys: db.prepare(`DELETE FROM idempotency_keys WHERE expires_at <= ?`),
-      dropIdempotencyClaims: db.prepare(`DELETE FROM idempotency_keys WHERE state = 'running'`),
-      listOpenAudit: db.prepare(
-        `SELECT correlation_id, agent_id, fanout_id FROM query_audit
-         WHERE status = 'pending' AND (@replicaId IS NULL OR replica_id = @replicaId) ORDER BY seq`,
-      ),
-      maxResultSeq: db.prepare(`SELECT COALESCE(MAX(result_seq), 0) AS n FROM query_audit WHERE fanout_id = ?`),
-      closeAudit: db.prepare(
-        `UPDATE query_audit SET status = 'error', finished_at = @at, error_code = @code, error_message = @message, result_seq = @resultSeq
-         WHERE correlation_id = @correlationId AND status = 'pending'`,
-      ),
-      listOpenFanouts: db.prepare(
-        `SELECT id, target_count FROM fanouts WHERE finished_at IS NULL AND (@replicaId IS NULL OR replica_id = @replicaId) ORDER BY created_at, id`,
-      ),
-      openWorkOwners: db.prepare(
-        `SELECT replica_id FROM query_audit WHERE status = 'pending' AND replica_id IS NOT NULL
-         UNION SELECT replica_id FROM fanouts WHERE finished_at IS NULL AND replica_id IS NOT NULL`,
-      ),
-      revokedAmong: db.prepare(`SELECT id FROM agents WHERE revoked_at IS NOT NULL AND id IN (SELECT value FROM json_each(?))`),
-      listAudit: db.prepare(
-        `SELECT * FROM query_audit WHERE (@agentId IS NULL OR agent_id = @agentId) AND (@before IS NULL OR seq < @before)
-         ORDER BY seq DESC LIMIT @limit`,
-      ),
-    };
+    this.#stmt = prepareStatements(db);
+    this.#commits = new GroupCommit(db);
   }
 
   #migrate(): void {
@@ -202,44 +87,10 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (this.#closed) return;
-    clearImmediate(this.#flush);
-    this.#commitQueued();
+    this.#commits.close();
     this.#closed = true;
     this.#db.close();
     await this.#checkpointer?.close();
-  }
-
-  /** Queues `work` for the group commit of this turn; resolves with its result once committed. */
-  #write<T>(work: () => T): Promise<T> {
-    if (this.#closed) return Promise.reject(new Error("the store is closed"));
-    return new Promise<T>((resolve, reject) => {
-      this.#queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
-      this.#flush ??= setImmediate(() => this.#commitQueued());
-    });
-  }
-
-  #commitQueued(): void {
-    this.#flush = undefined;
-    const batch = this.#queue;
-    this.#queue = [];
-    if (batch.length === 0) return;
-    // A failing statement rolls back alone (SQLite statement atomicity); the others still commit.
-    const outcomes: { ok: boolean; value: unknown }[] = [];
-    try {
-      this.#db.transaction(() => {
-        for (const op of batch) {
-          try {
-            outcomes.push({ ok: true, value: op.work() });
-          } catch (err) {
-            outcomes.push({ ok: false, value: err });
-          }
-        }
-      })();
-    } catch (err) {
-      for (const op of batch) op.reject(err);
-      return;
-    }
-    batch.forEach((op, i) => (outcomes[i]!.ok ? op.resolve(outcomes[i]!.value) : op.reject(outcomes[i]!.value)));
   }
 
   async createToken(token: TokenRecord): Promise<void> {
@@ -283,7 +134,7 @@ export class SqliteStore implements Store {
     const values: Row = { id };
     for (const k of keys) values[k] = toColumnValue(patch[k]);
     const stmt = this.#patchStatement(sets);
-    await this.#write(() => stmt.run(values));
+    await this.#commits.write(() => stmt.run(values));
   }
 
   #patchStatement(sets: string): Database.Statement {
@@ -298,7 +149,7 @@ export class SqliteStore implements Store {
   async recordPresence(replicaId: string, rows: PresenceRow[]): Promise<void> {
     if (rows.length === 0) return;
     const json = JSON.stringify(rows);
-    await this.#write(() => this.#stmt.recordPresence.run(json, replicaId));
+    await this.#commits.write(() => this.#stmt.recordPresence.run(json, replicaId));
   }
 
   async revokeAgent(id: string, at: number): Promise<boolean> {
@@ -311,12 +162,12 @@ export class SqliteStore implements Store {
   }
 
   async insertAudit(row: NewAudit): Promise<void> {
-    await this.#write(() => this.#stmt.insertAudit.run({ ...row, fanoutId: row.fanoutId ?? null, replicaId: row.replicaId ?? null }));
+    await this.#commits.write(() => this.#stmt.insertAudit.run({ ...row, fanoutId: row.fanoutId ?? null, replicaId: row.replicaId ?? null }));
   }
 
   async finishAudit(correlationId: string, finish: AuditFinish): Promise<void> {
     const values = { ...finish, correlationId, resultTruncated: finish.resultTruncated ? 1 : 0, resultSeq: finish.resultSeq ?? null };
-    await this.#write(() => this.#stmt.finishAudit.run(values));
+    await this.#commits.write(() => this.#stmt.finishAudit.run(values));
   }
 
   async listAudit(query: AuditQuery): Promise<AuditRecord[]> {
@@ -359,7 +210,7 @@ export class SqliteStore implements Store {
   }
 
   async appendEvents(events: NewHubEvent[]): Promise<HubEventRecord[]> {
-    return this.#write(() => events.map((e) => ({ ...e, seq: Number(this.#stmt.insertEvent.run(e.type, JSON.stringify(e.data), e.createdAt).lastInsertRowid) })));
+    return this.#commits.write(() => events.map((e) => ({ ...e, seq: Number(this.#stmt.insertEvent.run(e.type, JSON.stringify(e.data), e.createdAt).lastInsertRowid) })));
   }
 
   async listEvents(afterSeq: number, limit: number): Promise<HubEventRecord[]> {
@@ -374,8 +225,7 @@ export class SqliteStore implements Store {
   /** One transaction: the process is the only writer, so reading then updating cannot race. */
   async closeOpenWork(replicaId: string | null, closeOut: CloseOut): Promise<ClosedWork> {
     // Writes queued for the group commit go first, so a command inserted this turn is seen as open.
-    clearImmediate(this.#flush);
-    this.#commitQueued();
+    this.#commits.commitNow();
     return this.#db.transaction((): ClosedWork => {
       const commands: ClosedWork["commands"] = [];
       const nextSeq = new Map<string, number>();
@@ -407,18 +257,18 @@ export class SqliteStore implements Store {
 
   async claimIdempotencyKey(claim: IdempotencyClaim, now: number): Promise<IdempotencyRecord | undefined> {
     // One statement: an insert, or the replacement of an expired record; no change means the key is held.
-    return this.#write(() => {
+    return this.#commits.write(() => {
       if (this.#stmt.claimIdempotencyKey.run({ ...claim, now }).changes > 0) return undefined;
       return toIdempotency(this.#stmt.findIdempotencyKey.get(claim.key) as Row);
     });
   }
 
   async completeIdempotencyKey(key: string, owner: string, response: string, expiresAt: number): Promise<boolean> {
-    return this.#write(() => this.#stmt.completeIdempotencyKey.run(response, expiresAt, key, owner).changes > 0);
+    return this.#commits.write(() => this.#stmt.completeIdempotencyKey.run(response, expiresAt, key, owner).changes > 0);
   }
 
   async releaseIdempotencyKey(key: string, owner: string): Promise<void> {
-    await this.#write(() => this.#stmt.releaseIdempotencyKey.run(key, owner));
+    await this.#commits.write(() => this.#stmt.releaseIdempotencyKey.run(key, owner));
   }
 
   async findIdempotencyKey(key: string): Promise<IdempotencyRecord | undefined> {
@@ -435,19 +285,6 @@ export class SqliteStore implements Store {
   }
 }
 
-function toIdempotency(r: Row): IdempotencyRecord {
-  return {
-    key: r.key as string,
-    requester: r.requester as string,
-    fingerprint: r.fingerprint as string,
-    owner: r.owner as string,
-    state: r.state as IdempotencyRecord["state"],
-    createdAt: r.created_at as number,
-    expiresAt: r.expires_at as number,
-    response: (r.response as string | null) ?? null,
-  };
-}
-
 /**
  * The store holds key hashes and the whole audit: only the hub's user may read it. A data directory the
  * hub creates is 0700 (an existing one keeps its mode: it may be shared, e.g. `/var/lib`); the database
@@ -458,92 +295,4 @@ function restrictFiles(path: string): void {
   mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
   closeSync(openSync(path, "a", 0o600));
   for (const file of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(file)) chmodSync(file, 0o600);
-}
-
-function toFanout(r: Row): FanoutRecord {
-  return {
-    id: r.id as string,
-    query: r.query as string,
-    collector: r.collector as string,
-    requester: r.requester as string,
-    requestId: (r.request_id as string | null) ?? null,
-    timeoutMs: r.timeout_ms as number,
-    targetCount: r.target_count as number,
-    createdAt: r.created_at as number,
-    finishedAt: (r.finished_at as number | null) ?? null,
-  };
-}
-
-function toColumnValue(value: unknown): unknown {
-  if (value === undefined) return null;
-  if (value !== null && typeof value === "object") return JSON.stringify(value);
-  return value;
-}
-
-/** True when the agent matches every condition of the filter. */
-export function matchesFilter(agent: AgentRecord, filter: AgentFilter): boolean {
-  if (filter.status !== undefined && agent.status !== filter.status) return false;
-  for (const [k, v] of Object.entries(filter.labels ?? {})) if (agent.labels[k] !== v) return false;
-  return true;
-}
-
-function toToken(r: Row): TokenRecord {
-  return {
-    id: r.id as string,
-    kind: r.kind as TokenRecord["kind"],
-    scope: (r.scope as TokenRecord["scope"]) ?? null,
-    name: r.name as string,
-    secretHash: r.secret_hash as string,
-    createdAt: r.created_at as number,
-    expiresAt: (r.expires_at as number | null) ?? null,
-    revokedAt: (r.revoked_at as number | null) ?? null,
-    labels: r.labels === null || r.labels === undefined ? null : (JSON.parse(r.labels as string) as Record<string, string>),
-    maxUses: (r.max_uses as number | null) ?? null,
-    uses: (r.uses as number | undefined) ?? 0,
-  };
-}
-
-function toAgent(r: Row): AgentRecord {
-  return {
-    id: r.id as string,
-    secretHash: r.secret_hash as string,
-    hostname: r.hostname as string,
-    labels: JSON.parse(r.labels as string) as Record<string, string>,
-    reportedLabels: JSON.parse(r.reported_labels as string) as Record<string, string>,
-    status: r.status as AgentRecord["status"],
-    protocol: (r.protocol as number | null) ?? null,
-    agentVersion: (r.agent_version as string | null) ?? null,
-    platform: (r.platform as string | null) ?? null,
-    arch: (r.arch as string | null) ?? null,
-    enrolledAt: r.enrolled_at as number,
-    connectedAt: (r.connected_at as number | null) ?? null,
-    lastSeenAt: (r.last_seen_at as number | null) ?? null,
-    lastHealth: r.last_health === null ? null : (JSON.parse(r.last_health as string) as AgentRecord["lastHealth"]),
-    replicaId: (r.replica_id as string | null) ?? null,
-    revokedAt: (r.revoked_at as number | null) ?? null,
-    legacyShapes: r.legacy_shapes == null ? null : (JSON.parse(r.legacy_shapes as string) as string[]),
-  };
-}
-
-function toAudit(r: Row): AuditRecord {
-  return {
-    seq: r.seq as number,
-    correlationId: r.correlation_id as string,
-    fanoutId: (r.fanout_id as string | null) ?? null,
-    resultSeq: (r.result_seq as number | null) ?? null,
-    agentId: r.agent_id as string,
-    requester: r.requester as string,
-    sessionId: r.session_id as string,
-    requestId: (r.request_id as string | null) ?? null,
-    collector: r.collector as string,
-    query: r.query as string,
-    status: r.status as AuditRecord["status"],
-    createdAt: r.created_at as number,
-    finishedAt: (r.finished_at as number | null) ?? null,
-    durationMs: (r.duration_ms as number | null) ?? null,
-    errorCode: (r.error_code as string | null) ?? null,
-    errorMessage: (r.error_message as string | null) ?? null,
-    result: r.result === null ? null : JSON.parse(r.result as string),
-    resultTruncated: r.result_truncated === 1,
-  };
 }

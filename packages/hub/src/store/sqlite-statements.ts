@@ -1,0 +1,83 @@
+import type Database from "better-sqlite3";
+import type { AgentPatch } from "./store.js";
+
+/** Column of `agents` for each patchable field. */
+export const AGENT_COLUMNS: Record<keyof AgentPatch, string> = {
+  hostname: "hostname",
+  labels: "labels",
+  reportedLabels: "reported_labels",
+  status: "status",
+  protocol: "protocol",
+  agentVersion: "agent_version",
+  platform: "platform",
+  arch: "arch",
+  connectedAt: "connected_at",
+  lastSeenAt: "last_seen_at",
+  lastHealth: "last_health",
+  replicaId: "replica_id",
+  legacyShapes: "legacy_shapes",
+};
+
+/** The embedded store's fixed statements, by name. */
+const SQL = {
+  insertToken: `INSERT INTO tokens (id, kind, scope, name, secret_hash, created_at, expires_at, revoked_at, labels, max_uses, uses)
+     VALUES (@id, @kind, @scope, @name, @secretHash, @createdAt, @expiresAt, @revokedAt, @labels, @maxUses, @uses)`,
+  findToken: `SELECT * FROM tokens WHERE id = ?`,
+  listTokens: `SELECT * FROM tokens ORDER BY created_at, id`,
+  revokeToken: `UPDATE tokens SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL`,
+  consumeEnrollToken: `UPDATE tokens SET uses = uses + 1 WHERE id = @id AND kind = 'enroll' AND revoked_at IS NULL
+       AND (expires_at IS NULL OR expires_at > @now) AND (max_uses IS NULL OR uses < max_uses)`,
+  insertAgent: `INSERT INTO agents (id, secret_hash, hostname, labels, enrolled_at, reported_labels) VALUES (?, ?, ?, ?, ?, ?)`,
+  findAgent: `SELECT * FROM agents WHERE id = ?`,
+  listAgents: `SELECT * FROM agents WHERE revoked_at IS NULL ORDER BY hostname, id`,
+  // One statement for a whole presence flush: the rows go in as one JSON array.
+  recordPresence: `UPDATE agents SET last_seen_at = MAX(COALESCE(agents.last_seen_at, 0), v.seen), last_health = COALESCE(v.health, agents.last_health)
+     FROM (SELECT value ->> 'id' AS id, value ->> 'lastSeenAt' AS seen, value ->> 'lastHealth' AS health FROM json_each(?)) AS v
+     WHERE agents.id = v.id AND agents.replica_id = ?`,
+  revokeAgent: `UPDATE agents SET revoked_at = ?, status = 'offline' WHERE id = ? AND revoked_at IS NULL`,
+  markAllOffline: `UPDATE agents SET status = 'offline' WHERE status != 'offline'`,
+  markReplicaOffline: `UPDATE agents SET status = 'offline' WHERE replica_id = ? AND status != 'offline'`,
+  insertAudit: `INSERT INTO query_audit (correlation_id, fanout_id, replica_id, agent_id, requester, session_id, request_id, collector, query, status, created_at)
+     VALUES (@correlationId, @fanoutId, @replicaId, @agentId, @requester, @sessionId, @requestId, @collector, @query, 'pending', @createdAt)`,
+  finishAudit: `UPDATE query_audit SET status = @status, finished_at = @finishedAt, duration_ms = @durationMs,
+       error_code = @errorCode, error_message = @errorMessage, result = @resultJson, result_truncated = @resultTruncated,
+       result_seq = @resultSeq
+     WHERE correlation_id = @correlationId AND status = 'pending'`,
+  findAudit: `SELECT * FROM query_audit WHERE correlation_id = ?`,
+  insertFanout: `INSERT INTO fanouts (id, query, collector, requester, request_id, timeout_ms, target_count, created_at, replica_id)
+     VALUES (@id, @query, @collector, @requester, @requestId, @timeoutMs, @targetCount, @createdAt, @replicaId)`,
+  finishFanout: `UPDATE fanouts SET finished_at = ? WHERE id = ?`,
+  findFanout: `SELECT * FROM fanouts WHERE id = ?`,
+  listFanoutTargets: `SELECT * FROM query_audit WHERE fanout_id = ? ORDER BY result_seq IS NULL, result_seq, seq`,
+  listFanoutResults: `SELECT * FROM query_audit WHERE fanout_id = ? AND result_seq > ? ORDER BY result_seq`,
+  insertEvent: `INSERT INTO events (type, data, created_at) VALUES (?, ?, ?)`,
+  listEvents: `SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?`,
+  claimIdempotencyKey: `INSERT INTO idempotency_keys (key, requester, fingerprint, owner, state, created_at, expires_at, response)
+     VALUES (@key, @requester, @fingerprint, @owner, 'running', @createdAt, @expiresAt, NULL)
+     ON CONFLICT (key) DO UPDATE SET requester = excluded.requester, fingerprint = excluded.fingerprint, owner = excluded.owner,
+       state = 'running', created_at = excluded.created_at, expires_at = excluded.expires_at, response = NULL
+       WHERE idempotency_keys.expires_at <= @now`,
+  completeIdempotencyKey: `UPDATE idempotency_keys SET state = 'done', response = ?, expires_at = ? WHERE key = ? AND owner = ? AND state = 'running'`,
+  releaseIdempotencyKey: `DELETE FROM idempotency_keys WHERE key = ? AND owner = ? AND state = 'running'`,
+  findIdempotencyKey: `SELECT * FROM idempotency_keys WHERE key = ?`,
+  pruneIdempotencyKeys: `DELETE FROM idempotency_keys WHERE expires_at <= ?`,
+  dropIdempotencyClaims: `DELETE FROM idempotency_keys WHERE state = 'running'`,
+  listOpenAudit: `SELECT correlation_id, agent_id, fanout_id FROM query_audit
+     WHERE status = 'pending' AND (@replicaId IS NULL OR replica_id = @replicaId) ORDER BY seq`,
+  maxResultSeq: `SELECT COALESCE(MAX(result_seq), 0) AS n FROM query_audit WHERE fanout_id = ?`,
+  closeAudit: `UPDATE query_audit SET status = 'error', finished_at = @at, error_code = @code, error_message = @message, result_seq = @resultSeq
+     WHERE correlation_id = @correlationId AND status = 'pending'`,
+  listOpenFanouts: `SELECT id, target_count FROM fanouts WHERE finished_at IS NULL AND (@replicaId IS NULL OR replica_id = @replicaId) ORDER BY created_at, id`,
+  openWorkOwners: `SELECT replica_id FROM query_audit WHERE status = 'pending' AND replica_id IS NOT NULL
+     UNION SELECT replica_id FROM fanouts WHERE finished_at IS NULL AND replica_id IS NOT NULL`,
+  revokedAmong: `SELECT id FROM agents WHERE revoked_at IS NOT NULL AND id IN (SELECT value FROM json_each(?))`,
+  listAudit: `SELECT * FROM query_audit WHERE (@agentId IS NULL OR agent_id = @agentId) AND (@before IS NULL OR seq < @before)
+     ORDER BY seq DESC LIMIT @limit`,
+};
+
+export type SqliteStatements = { readonly [K in keyof typeof SQL]: Database.Statement };
+
+/** Prepares each fixed statement once, when the store opens. */
+export function prepareStatements(db: Database.Database): SqliteStatements {
+  return Object.fromEntries(Object.entries(SQL).map(([name, sql]) => [name, db.prepare(sql)])) as SqliteStatements;
+}
