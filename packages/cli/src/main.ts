@@ -2,10 +2,10 @@ import { Command, CommanderError } from "commander";
 import { printable } from "@uplink/protocol";
 import { z } from "zod";
 import { ApiClient, ApiError } from "./client.js";
-import { registerAgents } from "./commands/agents.js";
-import { registerHistory } from "./commands/history.js";
-import { registerQuery } from "./commands/query.js";
-import { registerEvents } from "./commands/events.js";
+import { registerAgents } from "./subcommands/agents.js";
+import { registerHistory } from "./subcommands/history.js";
+import { registerQuery } from "./subcommands/query.js";
+import { registerEvents } from "./subcommands/events.js";
 import { UsageError, type CliContext } from "./context.js";
 import { EXIT_CODES as EXIT, exitCodeOf, exitCodesHelp } from "./exit-codes.js";
 

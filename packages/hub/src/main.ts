@@ -1,6 +1,6 @@
 import { Command } from "commander";
-import { registerServe } from "./commands/serve.js";
-import { registerToken } from "./commands/token.js";
+import { registerServe } from "./subcommands/serve.js";
+import { registerToken } from "./subcommands/token.js";
 import { ConfigError } from "./config.js";
 import { HubError } from "./errors.js";
 
