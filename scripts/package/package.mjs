@@ -21,7 +21,7 @@ import { execFileSync } from "node:child_process";
 import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, relative } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { build } from "esbuild";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -146,7 +146,8 @@ async function packageAgent() {
   mkdirSync(tarDir, { recursive: true });
   copyFileSync(exe, join(tarDir, "uplink-agent"));
   chmodSync(join(tarDir, "uplink-agent"), 0o755);
-  const unitValues = { STATE_DIR: "/var/lib/uplink-agent", SETTINGS_FILE: "/etc/default/uplink-agent" };
+  const { DAEMON_V8_FLAGS } = await import(pathToFileURL(join(ROOT, "packages", "agent", "dist", "v8-flags.js")).href);
+  const unitValues = { STATE_DIR: "/var/lib/uplink-agent", SETTINGS_FILE: "/etc/default/uplink-agent", NODE_OPTIONS: DAEMON_V8_FLAGS.join(" ") };
   writeFileSync(join(tarDir, "uplink-agent.service"), template("uplink-agent.service", { ...unitValues, BIN: "/usr/local/bin/uplink-agent" }));
   copyFileSync(join(HERE, "files", "uplink-agent.default"), join(tarDir, "uplink-agent.default"));
   writeFileSync(join(tarDir, "README.md"), template("README.tarball.md", { VERSION: agentVersion, ARCH: NODE_ARCH }));

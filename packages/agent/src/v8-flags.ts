@@ -1,0 +1,24 @@
+/**
+ * V8 settings of the agent's processes, sized for a daemon that idles between rare queries
+ * (bench/agent-idle.bench.mjs and bench/host-sql.bench.mjs measure them; bench/README.md has the figures).
+ */
+
+/**
+ * The daemon (`uplink-agent run`): a 1 MiB young generation instead of Node's up to 16 MiB per semi-space,
+ * which an idle process would otherwise keep committed after its first burst of work. Set where the agent
+ * is launched: the systemd units (`Environment=NODE_OPTIONS=…`: the packaged executable takes no flags on
+ * its command line) and the shebang of `bin/uplink-agent.js`. Not `--jitless`: it would save ~1 MB here,
+ * but the daemon masks every frame it sends in JavaScript (ws without its native helper), which the
+ * interpreter alone does several times slower on a large result.
+ */
+export const DAEMON_V8_FLAGS: readonly string[] = ["--max-semi-space-size=1"];
+
+/**
+ * Every query worker, besides its heap bound: the same small young generation (a worker fills Node's
+ * default one with each query's garbage and keeps it: ~20 MB more resident after a hundred
+ * `select * from processes`), at no measured cost to the processes table, and `gc()` exposed so that a
+ * worker left idle collects its garbage once (query-worker.ts). The JIT stays: `--jitless` would save
+ * ~5 MB per worker but parses /proc ~30 % slower. All are flags NODE_OPTIONS accepts, as the packaged
+ * executable's workers receive them there.
+ */
+export const WORKER_V8_FLAGS: readonly string[] = ["--max-semi-space-size=1", "--expose-gc"];
