@@ -131,12 +131,15 @@ async function packageAgent() {
   const script = join(WORK, "uplink-agent.cjs");
   const require = createRequire(join(ROOT, "packages", "agent", "package.json"));
   const addon = join(dirname(require.resolve("better-sqlite3/package.json")), "build", "Release", "better_sqlite3.node");
-  await bundle(join(ROOT, "packages", "agent", "dist", "sea-main.js"), script, {
-    defines: { __UPLINK_AGENT_VERSION__: JSON.stringify(agentVersion) },
-    replace: { bindings: join(HERE, "sea-native-addon.cjs") },
-  });
+  const options = { defines: { __UPLINK_AGENT_VERSION__: JSON.stringify(agentVersion) }, replace: { bindings: join(HERE, "sea-native-addon.cjs") } };
+  await bundle(join(ROOT, "packages", "agent", "dist", "sea-main.js"), script, options);
+  // The query worker's own bundle (the SQL engine and the tables only), an asset sea-main runs in the
+  // worker role: a worker never parses the daemon's code, nor the daemon the worker's.
+  const { WORKER_ASSET } = await import(pathToFileURL(join(ROOT, "packages", "agent", "dist", "single-executable.js")).href);
+  const workerScript = join(WORK, WORKER_ASSET);
+  await bundle(join(ROOT, "packages", "agent", "dist", "sql", "query-worker.js"), workerScript, options);
   const exe = join(WORK, "uplink-agent");
-  makeExecutable("uplink-agent", script, { "better_sqlite3.node": addon }, exe);
+  makeExecutable("uplink-agent", script, { "better_sqlite3.node": addon, [WORKER_ASSET]: workerScript }, exe);
   const said = run(exe, ["--version"], { env: { PATH: "/usr/bin:/bin" } }).toString().trim();
   if (said !== agentVersion) throw new Error(`the built uplink-agent says ${JSON.stringify(said)}, expected ${agentVersion}`);
 
