@@ -114,8 +114,6 @@ describe("the .deb", () => {
     expect(unit).toContain("ExecStart=/usr/bin/uplink-agent run --state /var/lib/uplink-agent/state.json");
     expect(unit).toContain("RestartPreventExitStatus=2 3");
     expect(unit).toContain("EnvironmentFile=-/etc/default/uplink-agent");
-    // The daemon's V8 settings (the executable takes none on its command line), before the settings file that may replace them.
-    expect(unit).toMatch(/Environment=NODE_OPTIONS=--max-semi-space-size=1\n(?:#.*\n)*EnvironmentFile=/);
     expect(unit).toContain("NoNewPrivileges=yes");
     if (existsSync("/usr/bin/systemd-analyze")) {
       // Throws (failing the test) on any complaint about the unit.

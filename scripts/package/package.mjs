@@ -17,7 +17,7 @@
  * one run of the suite builds once).
  */
 import { createHash } from "node:crypto";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, relative } from "node:path";
@@ -100,7 +100,11 @@ async function bundle(entry, outfile, { defines = {}, replace = {} } = {}) {
   });
 }
 
-/** Makes `out` a single executable application: this Node binary with the bundle (and assets) injected. */
+/**
+ * Makes `out` a single executable application: this Node binary with the bundle (and assets) injected.
+ * Its code cache is made under no V8 flags: V8 rejects it in a process started with any (Node then warns
+ * "Code cache data rejected" and compiles from source), so the daemon's units set none.
+ */
 function makeExecutable(name, script, assets, out) {
   const blob = join(WORK, `${name}.blob`);
   const config = join(WORK, `${name}.sea.json`);
@@ -140,8 +144,11 @@ async function packageAgent() {
   await bundle(join(ROOT, "packages", "agent", "dist", "sql", "query-worker.js"), workerScript, options);
   const exe = join(WORK, "uplink-agent");
   makeExecutable("uplink-agent", script, { "better_sqlite3.node": addon, [WORKER_ASSET]: workerScript }, exe);
-  const said = run(exe, ["--version"], { env: { PATH: "/usr/bin:/bin" } }).toString().trim();
+  // Run as its unit runs it, and not a word on stderr (a rejected code cache would warn).
+  const check = spawnSync(exe, ["--version"], { env: { PATH: "/usr/bin:/bin" }, encoding: "utf8" });
+  const said = check.stdout.trim();
   if (said !== agentVersion) throw new Error(`the built uplink-agent says ${JSON.stringify(said)}, expected ${agentVersion}`);
+  if (check.stderr !== "") throw new Error(`the built uplink-agent wrote to stderr at start: ${check.stderr}`);
 
   // The tarball: one directory with the executable, a unit for /usr/local/bin, and the README.
   const base = `uplink-agent-${agentVersion}-linux-${NODE_ARCH}`;
@@ -149,8 +156,7 @@ async function packageAgent() {
   mkdirSync(tarDir, { recursive: true });
   copyFileSync(exe, join(tarDir, "uplink-agent"));
   chmodSync(join(tarDir, "uplink-agent"), 0o755);
-  const { DAEMON_V8_FLAGS } = await import(pathToFileURL(join(ROOT, "packages", "agent", "dist", "v8-flags.js")).href);
-  const unitValues = { STATE_DIR: "/var/lib/uplink-agent", SETTINGS_FILE: "/etc/default/uplink-agent", NODE_OPTIONS: DAEMON_V8_FLAGS.join(" ") };
+  const unitValues = { STATE_DIR: "/var/lib/uplink-agent", SETTINGS_FILE: "/etc/default/uplink-agent" };
   writeFileSync(join(tarDir, "uplink-agent.service"), template("uplink-agent.service", { ...unitValues, BIN: "/usr/local/bin/uplink-agent" }));
   copyFileSync(join(HERE, "files", "uplink-agent.default"), join(tarDir, "uplink-agent.default"));
   writeFileSync(join(tarDir, "README.md"), template("README.tarball.md", { VERSION: agentVersion, ARCH: NODE_ARCH }));

@@ -5,7 +5,6 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { parseConfig } from "./config.js";
 import { ServiceInstallError } from "./errors.js";
 import { installService, renderUnit, systemdQuote } from "./service.js";
-import { DAEMON_V8_FLAGS } from "./v8-flags.js";
 
 describe("renderUnit", () => {
   it("runs `uplink-agent run --state <abs path>` and restarts except on exit 2 and 3", () => {
@@ -20,13 +19,6 @@ describe("renderUnit", () => {
   it("runs the single executable without a script path", () => {
     const unit = renderUnit({ execPath: "/usr/local/bin/uplink-agent", statePath: "/var/lib/uplink-agent/state.json" });
     expect(unit).toContain('ExecStart="/usr/local/bin/uplink-agent" "run" "--state" "/var/lib/uplink-agent/state.json"\n');
-  });
-
-  it("gives the daemon its V8 settings, which the bin's shebang carries too", async () => {
-    const unit = renderUnit({ execPath: "/usr/local/bin/uplink-agent", statePath: "/s" });
-    expect(unit).toContain(`Environment=NODE_OPTIONS=${DAEMON_V8_FLAGS.join(" ")}\n`);
-    const bin = await readFile(new URL("../bin/uplink-agent.js", import.meta.url), "utf8");
-    expect(bin.split("\n")[0]).toBe(`#!/usr/bin/env -S node ${DAEMON_V8_FLAGS.join(" ")}`);
   });
 
   it("leaves User out when none is given", () => {

@@ -5,7 +5,6 @@ import { settingName, type AgentConfig } from "./config.js";
 import { ConfigError, ServiceInstallError } from "./errors.js";
 import { ExitCode } from "./exit-code.js";
 import { inSingleExecutable } from "./single-executable.js";
-import { DAEMON_V8_FLAGS } from "./v8-flags.js";
 
 /** The file name of the systemd unit `service install` writes. */
 export const UNIT_NAME = "uplink-agent.service";
@@ -40,8 +39,6 @@ export function renderUnit(spec: UnitSpec): string {
     "",
     "[Service]",
     "Type=simple",
-    // The daemon's V8 settings: the executable takes none on its command line, so both launches get them here.
-    `Environment=NODE_OPTIONS=${DAEMON_V8_FLAGS.join(" ")}`,
     `ExecStart=${exec}`,
     ...(spec.user !== undefined ? [`User=${spec.user}`] : []),
     "Restart=always",

@@ -195,8 +195,10 @@ export function launchWorker(path: string, heapMiB?: number, v8Flags: readonly s
   const flags = [...v8Flags, ...(heapMiB === undefined ? [] : [`--max-old-space-size=${heapMiB}`])];
   if (inSingleExecutable()) {
     // An executable takes no Node flags on its command line: they travel in NODE_OPTIONS (all of these
-    // are among the flags NODE_OPTIONS accepts).
-    const env = { ...process.env, [WORKER_ROLE_ENV]: WORKER_ROLE, NODE_OPTIONS: flags.join(" ") };
+    // are among the flags NODE_OPTIONS accepts). The executable's code cache was made under the daemon's
+    // flags, so V8 rejects it here and Node would warn so on every start, filling the stderr tail kept to
+    // explain a crash: the worker runs its own bundle, compiled without that cache, and warns of nothing.
+    const env = { ...process.env, [WORKER_ROLE_ENV]: WORKER_ROLE, NODE_OPTIONS: [...flags, "--no-warnings"].join(" ") };
     return spawn(process.execPath, [], { stdio: [...stdio], serialization: "json", env });
   }
   // execArgv holds only these flags, so the worker never inherits the parent's --inspect or loader
