@@ -1,78 +1,127 @@
 #!/usr/bin/env node
-// The agent at rest (DESIGN §9: idle RSS ≤ 60 MB, idle CPU ≤ 0.5 %): a real agent connected to a real
-// hub that health-polls it every 15 s. One query first starts a SQL worker process; the idle window is
-// long enough to see that worker retire (it exits after 60 s unused), then RSS and CPU are read from /proc.
+// The agent at rest, as hosts run it: the workspace agent (`pnpm build`, `node bin/uplink-agent.js run`)
+// and the packaged single executable (`pnpm package`, unpacked from its tarball), side by side on one real
+// hub that health-polls both every 15 s.
+//
+// Each answers `select * from processes` 20 times: its SQL worker's memory is read then (a live worker),
+// and again once the agent has idled long enough for that worker to retire (60 s unused). Figures:
+//   idle RSS     the daemon's resident memory after the idle window       target ≤ 45 MB
+//   worker adds  a live worker's unique memory (USS: what its exit gives back; the executable's and the
+//                libraries' pages it shares with the daemon are not added by it)   target ≤ 30 MB
+//   idle CPU     the daemon's CPU over the last 60 s                       target ≤ 0.5 %
+// Floor: a bare `node` that loaded nothing (RSS), measured in the same run: no Node process goes below it.
 //
 //   node bench/agent-idle.bench.mjs        (or: node bench/run.mjs agent-idle)
-//   env: BENCH_IDLE_SECONDS (75)
-import { readFileSync } from "node:fs";
+//   env: BENCH_IDLE_SECONDS (180), BENCH_IDLE_PACKAGED=0 skips the packaged agent (and `pnpm package`)
+import { execFileSync, spawn } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { bareNodeMemory, childrenOf, memoryOf } from "./lib/memory.mjs";
 import { cpuMsOf, ProcessGroup } from "./lib/procs.mjs";
-import { startRealAgent } from "./end-to-end.bench.mjs";
 import { childEnv, startHub } from "./round-trip.bench.mjs";
 
-const TARGETS = { rssMb: 60, cpuPercent: 0.5 };
+const ROOT = fileURLToPath(new URL("..", import.meta.url));
+const AGENT_BIN = join(ROOT, "packages/agent/bin/uplink-agent.js");
 
-function rssMb(pid) {
-  try {
-    const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1]);
-    return Math.round((kb / 1024) * 10) / 10;
-  } catch {
-    return null;
-  }
+export const TARGETS = { idleRssMb: 45, workerUssMb: 30, cpuPercent: 0.5 };
+const QUERIES = 20;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** The packaged executable, unpacked from its tarball as install.sh would (built first when stale). */
+function packagedExecutable(tmp) {
+  process.stderr.write("[agent-idle] pnpm package (skipped when up to date)\n");
+  execFileSync(process.execPath, [join(ROOT, "scripts/package/package.mjs"), "--if-stale"], { stdio: ["ignore", "ignore", "inherit"] });
+  const version = JSON.parse(readFileSync(join(ROOT, "packages/agent/package.json"), "utf8")).version;
+  const base = `uplink-agent-${version}-linux-${process.arch}`;
+  execFileSync("tar", ["-xzf", join(ROOT, "dist", "packages", `${base}.tar.gz`), "-C", tmp]);
+  return join(tmp, base, "uplink-agent");
 }
 
-function childrenOf(pid) {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return [];
+async function enroll(hub, tmp, label) {
+  const token = await hub.token("--kind", "enroll", "--name", `bench-idle-${label}`);
+  const res = await fetch(`http://127.0.0.1:${hub.port}/api/v1/enroll`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ token, hostname: `bench-idle-${label}`, labels: {} }),
+  });
+  const { agentId, agentKey } = await res.json();
+  const state = join(tmp, `${label}-state.json`);
+  writeFileSync(state, JSON.stringify({ hub: `http://127.0.0.1:${hub.port}`, agentId, agentKey, labels: {} }), { mode: 0o600 });
+  return { agentId, state };
+}
+
+/** Starts one agent (no bench preload in it: its memory is the figure) and runs the queries through the hub. */
+async function startAgent(group, hub, tmp, label, file, args, env) {
+  const { agentId, state } = await enroll(hub, tmp, label);
+  const child = group.adopt(spawn(file, [...args, "run", "--state", state, "--log-level", "warn"], { stdio: ["ignore", "ignore", "pipe"], env }), label);
+  const query = () =>
+    fetch(`http://127.0.0.1:${hub.port}/api/v1/agents/${agentId}/query`, {
+      method: "POST",
+      headers: { ...hub.headers, "Content-Type": "application/json" },
+      body: JSON.stringify({ query: "select * from processes" }),
+    });
+  for (let i = 0; ; i++) {
+    if ((await query()).status === 200) break;
+    if (i === 150 || child.exitCode !== null) throw new Error(`${label} never answered: ${child.stderrTail}`);
+    await sleep(100);
   }
+  const workerAfter = (n) => childrenOf(child.pid).map((pid) => ({ queries: n, ...memoryOf(pid) }));
+  const first = workerAfter(1);
+  for (let i = 1; i < QUERIES; i++) await query();
+  return { label, child, workers: [...first, ...workerAfter(QUERIES)] };
 }
 
 export async function run() {
-  const idleMs = (Number(process.env.BENCH_IDLE_SECONDS) || 75) * 1000;
+  const idleMs = Math.max(75, Number(process.env.BENCH_IDLE_SECONDS) || 180) * 1000;
   const group = new ProcessGroup();
   try {
     const env = childEnv();
     const tmp = group.tempDir("uplink-bench-idle-");
+    const exe = process.env.BENCH_IDLE_PACKAGED === "0" ? undefined : packagedExecutable(tmp);
+    const floor = await bareNodeMemory();
     const hub = await startHub(group, env, tmp);
-    const agent = await startRealAgent(group, env, tmp, hub);
-    const pid = agent.agent.pid;
-    const afterQuery = { agentMb: rssMb(pid), workers: childrenOf(pid).map((w) => ({ pid: w, mb: rssMb(w) })) };
+    const agents = [await startAgent(group, hub, tmp, "workspace", process.execPath, [AGENT_BIN], env)];
+    if (exe !== undefined) {
+      agents.push(await startAgent(group, hub, tmp, "packaged", exe, [], { ...env, TMPDIR: tmp }));
+    }
     process.stderr.write(`[agent-idle] idling ${idleMs / 1000} s\n`);
-    await new Promise((r) => setTimeout(r, idleMs - 60_000 > 0 ? idleMs - 60_000 : 0));
-    const windowMs = Math.min(60_000, idleMs);
-    const cpu0 = cpuMsOf(pid);
-    await new Promise((r) => setTimeout(r, windowMs));
-    const cpu1 = cpuMsOf(pid);
-    const workersLeft = childrenOf(pid);
-    return {
-      bench: "agent-idle",
-      idleSeconds: idleMs / 1000,
-      afterFirstQuery: afterQuery,
-      idle: {
-        agentRssMb: rssMb(pid),
-        workerProcesses: workersLeft.length,
-        workersRssMb: workersLeft.reduce((sum, w) => sum + (rssMb(w) ?? 0), 0),
-        cpuPercent: cpu0 === null || cpu1 === null ? null : Math.round(((cpu1 - cpu0) / windowMs) * 100 * 100) / 100,
-        cpuWindowSeconds: windowMs / 1000,
-      },
-      targets: TARGETS,
-    };
+    await sleep(idleMs - 60_000);
+    const cpu0 = agents.map((a) => cpuMsOf(a.child.pid));
+    await sleep(60_000);
+    const figures = {};
+    for (const [i, a] of agents.entries()) {
+      const cpu1 = cpuMsOf(a.child.pid);
+      figures[a.label] = {
+        idle: memoryOf(a.child.pid),
+        workersLeft: childrenOf(a.child.pid).length,
+        cpuPercent: cpu0[i] === null || cpu1 === null ? null : Math.round(((cpu1 - cpu0[i]) / 60_000) * 100 * 100) / 100,
+        liveWorker: a.workers,
+      };
+    }
+    return { bench: "agent-idle", idleSeconds: idleMs / 1000, floor, agents: figures, targets: TARGETS };
   } finally {
     await group.stop();
   }
 }
 
 export function formatTable(f) {
-  const pass = (ok) => (ok ? "ok" : "over target");
-  return [
-    `agent idle (${f.idleSeconds} s, health polls every 15 s)`,
-    `after the first query: agent ${f.afterFirstQuery.agentMb} MB + ${f.afterFirstQuery.workers.length} SQL worker(s) ${f.afterFirstQuery.workers.map((w) => `${w.mb} MB`).join(", ")}`,
-    `idle RSS   ${f.idle.agentRssMb} MB (+ ${f.idle.workerProcesses} worker(s), ${f.idle.workersRssMb} MB)   target ≤ ${f.targets.rssMb} MB: ${pass(f.idle.agentRssMb + f.idle.workersRssMb <= f.targets.rssMb)}`,
-    `idle CPU   ${f.idle.cpuPercent} % over ${f.idle.cpuWindowSeconds} s   target ≤ ${f.targets.cpuPercent} %: ${pass(f.idle.cpuPercent !== null && f.idle.cpuPercent <= f.targets.cpuPercent)}`,
-  ].join("\n");
+  const verdict = (value, target) => (value === null || value === undefined ? "n/a" : value <= target ? "ok" : "over target");
+  const lines = [
+    `agent idle: ${f.idleSeconds} s, health polls every 15 s; floor: bare node ${f.floor?.rssMb} MB RSS (${f.floor?.ussMb} MB unique)`,
+    `${"".padEnd(10)}  ${"figure".padEnd(44)}  ${"value".padStart(8)}  ${"target".padStart(8)}  ${"floor".padStart(8)}`,
+  ];
+  const row = (label, name, value, target, floor, ok) =>
+    lines.push(`${label.padEnd(10)}  ${name.padEnd(44)}  ${String(value).padStart(8)}  ${target.padStart(8)}  ${String(floor).padStart(8)}  ${ok}`);
+  for (const [label, a] of Object.entries(f.agents)) {
+    row(label, `idle RSS MB (${a.workersLeft} worker left)`, a.idle?.rssMb, `≤ ${f.targets.idleRssMb}`, f.floor?.rssMb, verdict(a.idle?.rssMb, f.targets.idleRssMb));
+    for (const w of a.liveWorker) {
+      row("", `worker after ${w.queries} quer${w.queries === 1 ? "y" : "ies"}: adds MB (USS)`, w.ussMb, `≤ ${f.targets.workerUssMb}`, f.floor?.ussMb, verdict(w.ussMb, f.targets.workerUssMb));
+      row("", `  its RSS MB (PSS ${w.pssMb})`, w.rssMb, "", f.floor?.rssMb, "");
+    }
+    row("", "idle CPU % (last 60 s)", a.cpuPercent, `≤ ${f.targets.cpuPercent}`, "", verdict(a.cpuPercent, f.targets.cpuPercent));
+  }
+  return lines.join("\n");
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -17,11 +17,11 @@
  * one run of the suite builds once).
  */
 import { createHash } from "node:crypto";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join, relative } from "node:path";
-import { fileURLToPath } from "node:url";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { build } from "esbuild";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -100,7 +100,11 @@ async function bundle(entry, outfile, { defines = {}, replace = {} } = {}) {
   });
 }
 
-/** Makes `out` a single executable application: this Node binary with the bundle (and assets) injected. */
+/**
+ * Makes `out` a single executable application: this Node binary with the bundle (and assets) injected.
+ * Its code cache is made under no V8 flags: V8 rejects it in a process started with any (Node then warns
+ * "Code cache data rejected" and compiles from source), so the daemon's units set none.
+ */
 function makeExecutable(name, script, assets, out) {
   const blob = join(WORK, `${name}.blob`);
   const config = join(WORK, `${name}.sea.json`);
@@ -131,14 +135,20 @@ async function packageAgent() {
   const script = join(WORK, "uplink-agent.cjs");
   const require = createRequire(join(ROOT, "packages", "agent", "package.json"));
   const addon = join(dirname(require.resolve("better-sqlite3/package.json")), "build", "Release", "better_sqlite3.node");
-  await bundle(join(ROOT, "packages", "agent", "dist", "sea-main.js"), script, {
-    defines: { __UPLINK_AGENT_VERSION__: JSON.stringify(agentVersion) },
-    replace: { bindings: join(HERE, "sea-native-addon.cjs") },
-  });
+  const options = { defines: { __UPLINK_AGENT_VERSION__: JSON.stringify(agentVersion) }, replace: { bindings: join(HERE, "sea-native-addon.cjs") } };
+  await bundle(join(ROOT, "packages", "agent", "dist", "sea-main.js"), script, options);
+  // The query worker's own bundle (the SQL engine and the tables only), an asset sea-main runs in the
+  // worker role: a worker never parses the daemon's code, nor the daemon the worker's.
+  const { WORKER_ASSET } = await import(pathToFileURL(join(ROOT, "packages", "agent", "dist", "single-executable.js")).href);
+  const workerScript = join(WORK, WORKER_ASSET);
+  await bundle(join(ROOT, "packages", "agent", "dist", "sql", "query-worker.js"), workerScript, options);
   const exe = join(WORK, "uplink-agent");
-  makeExecutable("uplink-agent", script, { "better_sqlite3.node": addon }, exe);
-  const said = run(exe, ["--version"], { env: { PATH: "/usr/bin:/bin" } }).toString().trim();
+  makeExecutable("uplink-agent", script, { "better_sqlite3.node": addon, [WORKER_ASSET]: workerScript }, exe);
+  // Run as its unit runs it, and not a word on stderr (a rejected code cache would warn).
+  const check = spawnSync(exe, ["--version"], { env: { PATH: "/usr/bin:/bin" }, encoding: "utf8" });
+  const said = check.stdout.trim();
   if (said !== agentVersion) throw new Error(`the built uplink-agent says ${JSON.stringify(said)}, expected ${agentVersion}`);
+  if (check.stderr !== "") throw new Error(`the built uplink-agent wrote to stderr at start: ${check.stderr}`);
 
   // The tarball: one directory with the executable, a unit for /usr/local/bin, and the README.
   const base = `uplink-agent-${agentVersion}-linux-${NODE_ARCH}`;

@@ -34,3 +34,4 @@ export { runAgent, type RunDeps } from "./commands/run.js";
 export { installService, renderUnit, UNIT_NAME, type InstalledService, type UnitSpec } from "./service.js";
 export { AGENT_VERSION } from "./version.js";
 export { ExitCode } from "./exit-code.js";
+export { WORKER_V8_FLAGS } from "./v8-flags.js";

@@ -4,6 +4,8 @@ import { isSea } from "node:sea";
 export const WORKER_ROLE_ENV = "UPLINK_AGENT_ROLE";
 /** Its value for a query worker. */
 export const WORKER_ROLE = "query-worker";
+/** The SEA asset holding the query worker's own bundle (`pnpm package` builds it from sql/query-worker.js). */
+export const WORKER_ASSET = "query-worker.cjs";
 
 /**
  * True when this process is the packaged `uplink-agent` (a Node single executable application built by

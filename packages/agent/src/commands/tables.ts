@@ -2,7 +2,6 @@ import { printable } from "@uplink/protocol";
 import type { Command } from "commander";
 import { toWireError } from "../errors.js";
 import { describeTable, type TableInfo } from "../sql/table-def.js";
-import { HOST_TABLES } from "../sql/tables/index.js";
 
 /** Options of {@link runTables}. */
 export interface TablesCommandOptions {
@@ -19,6 +18,8 @@ export interface TablesCommandOptions {
  */
 export async function runTables(options: TablesCommandOptions = {}): Promise<string> {
   const platform = options.platform ?? process.platform;
+  // Loaded here, not at the top: the daemon registers this command but never runs it.
+  const { HOST_TABLES } = await import("../sql/tables/index.js");
   const tables = HOST_TABLES.map((def) => describeTable(def, platform));
   if (options.json === true) return JSON.stringify(tables, null, 2);
   return tables.map((t) => renderTable(t, platform)).join("\n\n");

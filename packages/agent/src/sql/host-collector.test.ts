@@ -9,6 +9,7 @@ import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { QueryContext } from "../collectors/collector.js";
 import { CollectorError } from "../errors.js";
 import { runQuery } from "../commands/query.js";
+import { WORKER_V8_FLAGS } from "../v8-flags.js";
 import { localAgentInfo } from "./agent-info.js";
 import { createHostCollector, defaultWorkerPath, type HostCollector, type HostCollectorOptions } from "./host-collector.js";
 
@@ -81,10 +82,10 @@ const pidAlive = (pid: number): boolean => {
 };
 
 describe("HostCollector", () => {
-  it("is named host and lists every table with its columns", () => {
+  it("is named host and lists every table with its columns", async () => {
     const c = collector();
     expect(c.name).toBe("host");
-    const tables = c.tables();
+    const tables = await c.tables();
     expect(tables.map((t) => t.name)).toContain("processes");
     expect(tables.find((t) => t.name === "uptime")?.columns[0]).toMatchObject({ name: "days", type: "INTEGER" });
   });
@@ -176,6 +177,29 @@ describe("HostCollector", () => {
     expect((await rejection(runaway)).code).toBe("timeout");
     const results = await Promise.all([1, 2, 3].map((n) => c.query(`select ${n}`, ctx())));
     expect(results.map((r) => r.rows[0]?.[0])).toEqual([1, 2, 3]);
+  });
+
+  onLinux("starts its workers with the agent's V8 settings, and a worker that collected its garbage while idle answers again", async () => {
+    const c = collector();
+    const cmdlines = async (): Promise<string[]> => {
+      const r = await c.query(`select cmdline from processes where parent = ${process.pid} and cmdline like '%query-worker.js%'`, ctx());
+      return r.rows.map((row) => String(row[0]));
+    };
+    const [first] = await cmdlines();
+    for (const flag of [...WORKER_V8_FLAGS, "--max-old-space-size=128"]) expect(first).toContain(flag);
+    const [pid] = await workerPids(c);
+    // Past the worker's idle collection (IDLE_GC_MS, 1 s): the same process, its engine intact.
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(await workerPids(c)).toEqual([pid]);
+    const r = await c.query("select count(*) from processes where pid = (select pid from agent)", ctx());
+    expect(r.rows[0]?.[0]).toBe(1);
+  });
+
+  onLinux("starts workers with other V8 settings when asked (the host-sql bench's comparison)", async () => {
+    const c = collector({ workerV8Flags: [] });
+    const r = await c.query(`select cmdline from processes where parent = ${process.pid} and cmdline like '%query-worker.js%'`, ctx());
+    expect(r.rows).toHaveLength(1);
+    for (const flag of WORKER_V8_FLAGS) expect(String(r.rows[0]?.[0])).not.toContain(flag);
   });
 
   onLinux("lets an idle worker exit after idleTimeoutMs", async () => {

@@ -6,7 +6,6 @@ import { DEFAULT_WORKER_MEMORY_MB } from "../config.js";
 import { AgentError, CollectorError } from "../errors.js";
 import type { AgentInfo } from "./agent-info.js";
 import { describeTable, type TableInfo } from "./table-def.js";
-import { HOST_TABLES } from "./tables/index.js";
 import { WorkerPool } from "./worker-pool.js";
 import { PoolClosedError, WorkerExitedError, WorkerMemoryError, type QueryWorker } from "./worker-process.js";
 
@@ -32,12 +31,21 @@ export interface HostCollectorOptions {
    * past it the query fails with `resource_limit` and its worker is replaced. 0 leaves workers unbounded.
    */
   workerMemoryMb?: number;
+  /**
+   * V8 settings of each worker besides its heap bound (default `WORKER_V8_FLAGS`: sized for a worker that
+   * runs one short query at a time). The host-sql bench passes `[]` to time today's defaults beside them.
+   */
+  workerV8Flags?: readonly string[];
 }
 
 /** The `host` collector: a {@link Collector} that also lists its tables. */
 export type HostCollector = Collector & {
-  /** Every table with its columns and description, and whether it answers on this platform. */
-  tables(): TableInfo[];
+  /**
+   * Every table with its columns and description, and whether it answers on this platform. Asynchronous
+   * because the table code is loaded only when asked: the daemon's own process never runs a table (its
+   * workers do), so an idle agent does not hold their code.
+   */
+  tables(): Promise<TableInfo[]>;
   /** Most workers alive at once from now on (the hub's `welcome` sets the agent's maxInflight). */
   resize(size: number): void;
 };
@@ -78,6 +86,7 @@ export function createHostCollector(options: HostCollectorOptions): HostCollecto
     size: Math.max(1, options.poolSize ?? DEFAULT_MAX_INFLIGHT),
     idleTimeoutMs: options.idleTimeoutMs ?? DEFAULT_WORKER_IDLE_MS,
     memoryLimitBytes: memoryMb * 1024 * 1024,
+    ...(options.workerV8Flags !== undefined ? { v8Flags: options.workerV8Flags } : {}),
   });
   let nextId = 1;
   let closed = false;
@@ -120,7 +129,10 @@ export function createHostCollector(options: HostCollectorOptions): HostCollecto
   return {
     name: "host",
     query,
-    tables: () => HOST_TABLES.map((def) => describeTable(def, process.platform)),
+    tables: async () => {
+      const { HOST_TABLES } = await import("./tables/index.js");
+      return HOST_TABLES.map((def) => describeTable(def, process.platform));
+    },
     resize: (size) => pool.resize(size),
     close() {
       closed = true;

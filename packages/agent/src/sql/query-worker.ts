@@ -16,7 +16,18 @@ if (send === undefined) {
 
 const engine = createEngine(HOST_TABLES);
 
+/**
+ * A worker idle this long after its last answer collects its garbage once, so a live worker waiting for
+ * the next query holds its engine and little else. Never while a query runs, and never on the answer's
+ * path: the next query cancels the pending collection.
+ */
+const IDLE_GC_MS = 1_000;
+/** `gc()`, when the pool started this worker with `--expose-gc` (WORKER_V8_FLAGS in v8-flags.ts); absent otherwise. */
+const collectGarbage = (globalThis as { gc?: () => void }).gc;
+let idleGc: NodeJS.Timeout | undefined;
+
 process.on("message", (message: WorkerRequest) => {
+  clearTimeout(idleGc);
   let reply: WorkerReply;
   try {
     const result = engine.run(message.sql, {
@@ -33,6 +44,10 @@ process.on("message", (message: WorkerRequest) => {
     reply = { id: message.id, ok: false, code, message: error };
   }
   send(reply);
+  if (collectGarbage !== undefined) {
+    // Unref'd: a pending collection never keeps a disconnected worker from exiting.
+    idleGc = setTimeout(collectGarbage, IDLE_GC_MS).unref();
+  }
 });
 
 process.on("disconnect", () => engine.close());

@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
 import { inSingleExecutable } from "../single-executable.js";
+import { WORKER_V8_FLAGS } from "../v8-flags.js";
 import { PoolClosedError, QueryWorker, WorkerExitedError } from "./worker-process.js";
 
 /** Sizing of a {@link WorkerPool}. */
@@ -12,6 +13,8 @@ export interface WorkerPoolOptions {
   idleTimeoutMs: number;
   /** Resident memory a worker may hold while it runs a query; past it, the watchdog kills it. 0: unbounded. */
   memoryLimitBytes?: number;
+  /** V8 settings of each worker besides its heap bound (default {@link WORKER_V8_FLAGS}). */
+  v8Flags?: readonly string[];
 }
 
 interface Waiter {
@@ -159,7 +162,7 @@ export class WorkerPool {
       this.#dying.delete(w);
       removeFrom(this.#idle, w);
       this.#refill();
-    }, this.#options.memoryLimitBytes);
+    }, this.#options.memoryLimitBytes, this.#options.v8Flags ?? WORKER_V8_FLAGS);
     this.#all.add(worker);
     return worker;
   }

@@ -1,6 +1,7 @@
 import { fork, spawn, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { inSingleExecutable, WORKER_ROLE, WORKER_ROLE_ENV } from "../single-executable.js";
+import { WORKER_V8_FLAGS } from "../v8-flags.js";
 import type { WorkerReply, WorkerRequest } from "./worker-messages.js";
 
 /** A worker process died (crashed, or was killed by the pool) while a request was pending. */
@@ -40,9 +41,9 @@ export class QueryWorker {
   #watchdog: NodeJS.Timeout | undefined;
   #overLimitRss: number | undefined;
 
-  constructor(path: string, onExit: (w: QueryWorker) => void, memoryLimitBytes = 0) {
+  constructor(path: string, onExit: (w: QueryWorker) => void, memoryLimitBytes = 0, v8Flags: readonly string[] = WORKER_V8_FLAGS) {
     this.#memoryLimitBytes = memoryLimitBytes;
-    this.#child = launchWorker(path, memoryLimitBytes > 0 ? v8HeapMiB(memoryLimitBytes) : undefined);
+    this.#child = launchWorker(path, memoryLimitBytes > 0 ? v8HeapMiB(memoryLimitBytes) : undefined, v8Flags);
     this.#child.stderr?.setEncoding("utf8");
     this.#child.stderr?.on("data", (chunk: string) => {
       this.#stderr = (this.#stderr + chunk).slice(-STDERR_TAIL_CHARS);
@@ -186,19 +187,23 @@ export class QueryWorker {
  * How a query worker process is started: `fork` of the compiled worker script, or, inside the single
  * executable (where there is no script to fork), the executable itself started in worker mode through
  * an environment switch that `sea-main` reads. Either way the child talks JSON over an IPC channel;
- * `heapMiB` bounds its V8 heap (the pool's RSS watchdog bounds the rest).
+ * `heapMiB` bounds its V8 heap (the pool's RSS watchdog bounds the rest) and `v8Flags` are its other V8
+ * settings ({@link WORKER_V8_FLAGS} unless a caller, such as the host-sql bench, compares others).
  */
-export function launchWorker(path: string, heapMiB?: number): ChildProcess {
+export function launchWorker(path: string, heapMiB?: number, v8Flags: readonly string[] = WORKER_V8_FLAGS): ChildProcess {
   const stdio = ["ignore", "ignore", "pipe", "ipc"] as const;
-  const heapFlag = heapMiB === undefined ? [] : [`--max-old-space-size=${heapMiB}`];
+  const flags = [...v8Flags, ...(heapMiB === undefined ? [] : [`--max-old-space-size=${heapMiB}`])];
   if (inSingleExecutable()) {
-    // An executable takes no Node flags on its command line: the V8 heap bound travels in NODE_OPTIONS.
-    const env = { ...process.env, [WORKER_ROLE_ENV]: WORKER_ROLE, NODE_OPTIONS: heapFlag.join(" ") };
+    // An executable takes no Node flags on its command line: they travel in NODE_OPTIONS (all of these
+    // are among the flags NODE_OPTIONS accepts). The executable's code cache was made under the daemon's
+    // flags, so V8 rejects it here and Node would warn so on every start, filling the stderr tail kept to
+    // explain a crash: the worker runs its own bundle, compiled without that cache, and warns of nothing.
+    const env = { ...process.env, [WORKER_ROLE_ENV]: WORKER_ROLE, NODE_OPTIONS: [...flags, "--no-warnings"].join(" ") };
     return spawn(process.execPath, [], { stdio: [...stdio], serialization: "json", env });
   }
-  // execArgv holds only the V8 heap bound, so the worker never inherits the parent's --inspect or loader
+  // execArgv holds only these flags, so the worker never inherits the parent's --inspect or loader
   // flags; stdout is unused.
-  return fork(path, [], { execArgv: heapFlag, stdio: [...stdio], serialization: "json" });
+  return fork(path, [], { execArgv: flags, stdio: [...stdio], serialization: "json" });
 }
 
 /** V8's old-space bound for a worker: half its memory limit (SQLite and Node's own need the rest), at least 16 MiB. */
