@@ -8,7 +8,7 @@ import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import { WebSocketServer, type WebSocket } from "ws";
 import { createAgent, type Agent } from "./agent.js";
-import { runAgent } from "./commands/run.js";
+import { runAgent } from "./subcommands/run.js";
 import { parseConfig } from "./config.js";
 import { CredentialRejectedError } from "./errors.js";
 import { writeStateFile } from "./state-file.js";

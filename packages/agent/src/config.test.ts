@@ -1,6 +1,6 @@
 import { Command } from "commander";
 import { describe, expect, it } from "vitest";
-import { settingOption, settingsFrom } from "./commands/cli.js";
+import { settingOption, settingsFrom } from "./subcommands/cli.js";
 import { DEFAULT_STATE_PATH, parseConfig, requireSetting, SETTINGS } from "./config.js";
 import { ConfigError } from "./errors.js";
 

@@ -29,8 +29,8 @@ export {
   type SettingKey,
 } from "./config.js";
 export { AgentState, readStateFile, writeStateFile, STATE_FILE_MODE } from "./state-file.js";
-export { enroll, type EnrollDeps } from "./commands/enroll.js";
-export { runAgent, type RunDeps } from "./commands/run.js";
+export { enroll, type EnrollDeps } from "./subcommands/enroll.js";
+export { runAgent, type RunDeps } from "./subcommands/run.js";
 export { installService, renderUnit, UNIT_NAME, type InstalledService, type UnitSpec } from "./service.js";
 export { AGENT_VERSION } from "./version.js";
 export { ExitCode } from "./exit-code.js";

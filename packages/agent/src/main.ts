@@ -1,12 +1,12 @@
 import { Command, CommanderError } from "commander";
 import { printable } from "@uplink/protocol";
 import { pino, type Logger } from "pino";
-import { registerEnroll } from "./commands/enroll.js";
-import { registerQuery } from "./commands/query.js";
-import { registerRun } from "./commands/run.js";
-import { registerService } from "./commands/service.js";
-import { registerTables } from "./commands/tables.js";
-import { settingsFrom, type Cli } from "./commands/cli.js";
+import { registerEnroll } from "./subcommands/enroll.js";
+import { registerQuery } from "./subcommands/query.js";
+import { registerRun } from "./subcommands/run.js";
+import { registerService } from "./subcommands/service.js";
+import { registerTables } from "./subcommands/tables.js";
+import { settingsFrom, type Cli } from "./subcommands/cli.js";
 import { parseConfig, type AgentConfig } from "./config.js";
 import { AgentError, ConfigError, CredentialRejectedError } from "./errors.js";
 import { ExitCode } from "./exit-code.js";

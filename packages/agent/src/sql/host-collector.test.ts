@@ -8,7 +8,7 @@ import type { QueryResult } from "@uplink/protocol";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { QueryContext } from "../collectors/collector.js";
 import { CollectorError } from "../errors.js";
-import { runQuery } from "../commands/query.js";
+import { runQuery } from "../subcommands/query.js";
 import { WORKER_V8_FLAGS } from "../v8-flags.js";
 import { localAgentInfo } from "./agent-info.js";
 import { createHostCollector, defaultWorkerPath, type HostCollector, type HostCollectorOptions } from "./host-collector.js";
