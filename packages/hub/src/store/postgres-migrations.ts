@@ -125,4 +125,15 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   CREATE INDEX IF NOT EXISTS query_audit_single_age ON query_audit (created_at, seq) WHERE fanout_id IS NULL;
   CREATE INDEX IF NOT EXISTS fanouts_age ON fanouts (created_at, id COLLATE "C");
   `,
+  // 7: revocations in order (see sqlite-migrations.ts, step 8). Values come from a sequence drawn under
+  //    an advisory lock held to commit (PostgresStore.revokeAgent), so they become visible in order.
+  `
+  CREATE SEQUENCE agent_revocations;
+  ALTER TABLE agents ADD COLUMN revoked_seq BIGINT;
+  UPDATE agents a SET revoked_seq = r.n FROM (
+    SELECT id, row_number() OVER (ORDER BY revoked_at, id COLLATE "C") AS n FROM agents WHERE revoked_at IS NOT NULL
+  ) r WHERE a.id = r.id;
+  SELECT setval('agent_revocations', COALESCE(MAX(revoked_seq), 0) + 1, false) FROM agents;
+  CREATE INDEX agents_revoked ON agents (revoked_seq) WHERE revoked_seq IS NOT NULL;
+  `,
 ];

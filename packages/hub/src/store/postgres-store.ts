@@ -194,8 +194,15 @@ export class PostgresStore implements Store {
     await this.#query("recordPresence", [replicaId, rows.map((r) => r.id), rows.map((r) => r.lastSeenAt), health]);
   }
 
+  /**
+   * The revocation's seq is drawn while holding an advisory lock kept to commit, so revocations commit in
+   * seq order and `revokedSince` can never return seq N while a lower one is still to commit.
+   */
   async revokeAgent(id: string, at: number): Promise<boolean> {
-    return (await this.#query("revokeAgent", [id, at])).rowCount > 0;
+    return withTransaction(this.#pool, async (client) => {
+      await client.query({ name: "lockRevocations", text: SQL.lockRevocations, values: [this.#lockScope] });
+      return ((await client.query({ name: "revokeAgent", text: SQL.revokeAgent, values: [id, at] })).rowCount ?? 0) > 0;
+    });
   }
 
   async markOffline(replicaId: string | null): Promise<void> {
@@ -337,6 +344,15 @@ export class PostgresStore implements Store {
   async revokedAmong(agentIds: string[]): Promise<string[]> {
     if (agentIds.length === 0) return [];
     return (await this.#query<{ id: string }>("revokedAmong", [agentIds])).rows.map((r) => r.id);
+  }
+
+  async revokedSince(cursor: number, limit: number): Promise<{ agentIds: string[]; cursor: number }> {
+    const { rows } = await this.#query<{ id: string; seq: number }>("revokedSince", [cursor, limit]);
+    return { agentIds: rows.map((r) => r.id), cursor: rows.at(-1)?.seq ?? cursor };
+  }
+
+  async revocationCursor(): Promise<number> {
+    return (await this.#query<{ cursor: number }>("revocationCursor", [])).rows[0]!.cursor;
   }
 }
 

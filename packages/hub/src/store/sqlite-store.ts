@@ -113,7 +113,9 @@ export class SqliteStore implements Store {
          WHERE agents.id = v.id AND agents.replica_id = ?`,
       ),
       revokeAgent: db.prepare(
-        `UPDATE agents SET revoked_at = ?, status = 'offline' WHERE id = ? AND revoked_at IS NULL`,
+        `UPDATE agents SET revoked_at = ?, status = 'offline',
+           revoked_seq = (SELECT COALESCE(MAX(revoked_seq), 0) + 1 FROM agents WHERE revoked_seq IS NOT NULL)
+         WHERE id = ? AND revoked_at IS NULL`,
       ),
       markAllOffline: db.prepare(`UPDATE agents SET status = 'offline' WHERE status != 'offline'`),
       markReplicaOffline: db.prepare(`UPDATE agents SET status = 'offline' WHERE replica_id = ? AND status != 'offline'`),
@@ -173,6 +175,8 @@ export class SqliteStore implements Store {
          UNION SELECT replica_id FROM fanouts WHERE finished_at IS NULL AND replica_id IS NOT NULL`,
       ),
       revokedAmong: db.prepare(`SELECT id FROM agents WHERE revoked_at IS NOT NULL AND id IN (SELECT value FROM json_each(?))`),
+      revokedSince: db.prepare(`SELECT id, revoked_seq FROM agents WHERE revoked_seq IS NOT NULL AND revoked_seq > ? ORDER BY revoked_seq LIMIT ?`),
+      revocationCursor: db.prepare(`SELECT COALESCE(MAX(revoked_seq), 0) AS cursor FROM agents WHERE revoked_seq IS NOT NULL`),
       listAudit: db.prepare(
         `SELECT * FROM query_audit WHERE (@agentId IS NULL OR agent_id = @agentId) AND (@before IS NULL OR seq < @before)
          ORDER BY seq DESC LIMIT @limit`,
@@ -403,6 +407,15 @@ export class SqliteStore implements Store {
   async revokedAmong(agentIds: string[]): Promise<string[]> {
     if (agentIds.length === 0) return [];
     return (this.#stmt.revokedAmong.all(JSON.stringify(agentIds)) as Row[]).map((r) => r.id as string);
+  }
+
+  async revokedSince(cursor: number, limit: number): Promise<{ agentIds: string[]; cursor: number }> {
+    const rows = this.#stmt.revokedSince.all(cursor, limit) as Row[];
+    return { agentIds: rows.map((r) => r.id as string), cursor: (rows.at(-1)?.revoked_seq as number | undefined) ?? cursor };
+  }
+
+  async revocationCursor(): Promise<number> {
+    return (this.#stmt.revocationCursor.get() as Row).cursor as number;
   }
 
   async claimIdempotencyKey(claim: IdempotencyClaim, now: number): Promise<IdempotencyRecord | undefined> {
