@@ -148,7 +148,7 @@ export class AgentOwnership {
   async #closeRevoked(agentId: string): Promise<void> {
     if (!this.#local.holds(agentId)) return;
     this.#metrics.reconciled.inc({ action: "revoked" });
-    this.#log.warn({ agentId }, "agent is revoked in the store but its socket is open here (its notice was lost or is late); closing it");
+    this.#log.warn({ agentId }, "agent is revoked in the store but its socket is open here (the notice was lost); closing it");
     await this.#local.revoke(agentId);
   }
 

@@ -9,7 +9,7 @@ export const MIGRATION_LOCK = 0x75706c01;
 export const EVENTS_LOCK = 0x75706c02;
 /** First half of the advisory lock key held by each close-out of open work until it commits. */
 export const CLOSEOUT_LOCK = 0x75706c03;
-/** First half of the advisory lock key held by each agent revocation until it commits. */
+/** First half of the advisory lock key held by each agent revocation until it commits (migration 7's trigger). */
 export const REVOCATIONS_LOCK = 0x75706c04;
 
 // Select lists aliased to the records' field names: the pool already turns BIGINT (see int8AsNumber in
@@ -53,8 +53,8 @@ export const SQL = {
   recordPresence: `UPDATE agents a SET last_seen_at = GREATEST(a.last_seen_at, v.last_seen_at), last_health = COALESCE(v.last_health, a.last_health)
     FROM unnest($2::text[], $3::bigint[], $4::json[]) AS v(id, last_seen_at, last_health)
     WHERE a.id = v.id AND a.replica_id = $1`,
-  lockRevocations: `SELECT pg_advisory_xact_lock(${REVOCATIONS_LOCK}, hashtext($1))`,
-  revokeAgent: `UPDATE agents SET revoked_at = $2, status = 'offline', revoked_seq = nextval('agent_revocations') WHERE id = $1 AND revoked_at IS NULL`,
+  // The revocation's place in order (revoked_seq) is the trigger's (postgres-migrations.ts, step 7).
+  revokeAgent: `UPDATE agents SET revoked_at = $2, status = 'offline' WHERE id = $1 AND revoked_at IS NULL`,
   markAllOffline: `UPDATE agents SET status = 'offline' WHERE status <> 'offline'`,
   markReplicaOffline: `UPDATE agents SET status = 'offline' WHERE replica_id = $1 AND status <> 'offline'`,
   insertAudit: `INSERT INTO query_audit (correlation_id, fanout_id, agent_id, requester, session_id, request_id, collector, query, status, created_at, replica_id)

@@ -194,15 +194,8 @@ export class PostgresStore implements Store {
     await this.#query("recordPresence", [replicaId, rows.map((r) => r.id), rows.map((r) => r.lastSeenAt), health]);
   }
 
-  /**
-   * The revocation's seq is drawn while holding an advisory lock kept to commit, so revocations commit in
-   * seq order and `revokedSince` can never return seq N while a lower one is still to commit.
-   */
   async revokeAgent(id: string, at: number): Promise<boolean> {
-    return withTransaction(this.#pool, async (client) => {
-      await client.query({ name: "lockRevocations", text: SQL.lockRevocations, values: [this.#lockScope] });
-      return ((await client.query({ name: "revokeAgent", text: SQL.revokeAgent, values: [id, at] })).rowCount ?? 0) > 0;
-    });
+    return (await this.#query("revokeAgent", [id, at])).rowCount > 0;
   }
 
   async markOffline(replicaId: string | null): Promise<void> {
@@ -346,6 +339,10 @@ export class PostgresStore implements Store {
     return (await this.#query<{ id: string }>("revokedAmong", [agentIds])).rows.map((r) => r.id);
   }
 
+  /**
+   * Revocations commit in seq order (migration 7's trigger draws the seq under a lock held to commit), so
+   * no revocation with a lower seq than one returned here can commit later.
+   */
   async revokedSince(cursor: number, limit: number): Promise<{ agentIds: string[]; cursor: number }> {
     const { rows } = await this.#query<{ id: string; seq: number }>("revokedSince", [cursor, limit]);
     return { agentIds: rows.map((r) => r.id), cursor: rows.at(-1)?.seq ?? cursor };

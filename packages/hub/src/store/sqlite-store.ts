@@ -113,9 +113,7 @@ export class SqliteStore implements Store {
          WHERE agents.id = v.id AND agents.replica_id = ?`,
       ),
       revokeAgent: db.prepare(
-        `UPDATE agents SET revoked_at = ?, status = 'offline',
-           revoked_seq = (SELECT COALESCE(MAX(revoked_seq), 0) + 1 FROM agents WHERE revoked_seq IS NOT NULL)
-         WHERE id = ? AND revoked_at IS NULL`,
+        `UPDATE agents SET revoked_at = ?, status = 'offline' WHERE id = ? AND revoked_at IS NULL`,
       ),
       markAllOffline: db.prepare(`UPDATE agents SET status = 'offline' WHERE status != 'offline'`),
       markReplicaOffline: db.prepare(`UPDATE agents SET status = 'offline' WHERE replica_id = ? AND status != 'offline'`),
