@@ -19,6 +19,7 @@
 //   node bench/cluster-scale.bench.mjs          (or: node bench/run.mjs cluster-scale)
 //   BENCH_MODE=check: 1 replica, 400 agents, health every 2 s (issue 18's check), no fan-out
 //   env: BENCH_AGENTS (scale: 15000) · BENCH_REPLICAS (3) · BENCH_SWARMS (per replica, 2) · BENCH_WINDOW_S (60)
+//        BENCH_FANOUT (scale: 1; 0 measures the idle fleet only)
 //        BENCH_HEALTH_INTERVAL_S (15) · BENCH_PRESENCE_FLUSH_S (15; the hub's default is 60)
 //        BENCH_DATABASE_URL (postgres://postgres@127.0.0.1:5432/postgres: the server; a database is made)
 //        BENCH_REDIS_URL (default: a private redis-server on a free port; without one, 127.0.0.1:6379)
@@ -292,9 +293,11 @@ export async function run() {
     await sleep(healthIntervalS * 1000 + 2000);
     const fleet = await measureWindow(o, windowS);
     const fleetQuery = await liveQuery(api, queryPath, { count: 1000 });
+    // Said before the fan-out, so a run that fails there still leaves its idle figures.
+    progress(`idle fleet: ${JSON.stringify(fleet)} (floor ${JSON.stringify(floor)})`);
 
     let fanout = null;
-    if (!check) {
+    if (!check && process.env.BENCH_FANOUT !== "0") {
       progress(`fan-out to every agent, the live query running meanwhile`);
       await sleep(PG_STATS_LAG_MS);
       const c0 = await counters(o);
