@@ -268,6 +268,27 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       expect(await store.revokedAmong([])).toEqual([]);
     });
 
+    it("lists the agents revoked since a cursor, in revocation order, a page at a time", async () => {
+      for (const id of ["agt_a", "agt_b", "agt_c", "agt_d"]) await store.createAgent({ id, secretHash: "00".repeat(32), hostname: id, labels: {}, enrolledAt: 1 });
+      const start = await store.revocationCursor();
+      expect(await store.revokedSince(start, 10)).toEqual({ agentIds: [], cursor: start });
+      await store.revokeAgent("agt_c", 9);
+      await store.revokeAgent("agt_a", 5); // an earlier time from a skewed clock: order is the revocations', not the times'
+      expect(await store.revokeAgent("agt_a", 6)).toBe(false); // revoked once: no second place in the order
+      await store.revokeAgent("agt_missing", 7);
+
+      const page = await store.revokedSince(start, 1);
+      expect(page.agentIds).toEqual(["agt_c"]);
+      const rest = await store.revokedSince(page.cursor, 10);
+      expect(rest.agentIds).toEqual(["agt_a"]);
+      expect(await store.revokedSince(rest.cursor, 10)).toEqual({ agentIds: [], cursor: rest.cursor });
+      expect(await store.revocationCursor()).toBe(rest.cursor);
+      expect((await store.revokedSince(0, 10)).agentIds).toEqual(["agt_c", "agt_a"]);
+
+      await store.revokeAgent("agt_d", 10);
+      expect((await store.revokedSince(rest.cursor, 10)).agentIds).toEqual(["agt_d"]);
+    });
+
     retentionCases(() => store);
 
     it("is not ready after close", async () => {

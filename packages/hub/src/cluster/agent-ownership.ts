@@ -7,9 +7,9 @@ import type { LocalCommandRouter } from "../queries/command-router.js";
 import type { Store } from "../store/store.js";
 import type { ClusterBus, Ownership, Takeover } from "./cluster-bus.js";
 
-/** How often the sockets held here are checked against the store (revoked agents are closed). */
+/** How often the store's revocations since the last look are checked against the sockets held here. */
 export const RECONCILE_MS = 2_000;
-/** Agents per store lookup while reconciling. */
+/** Revocations per store read, and newly held agents per store lookup, while reconciling. */
 const RECONCILE_CHUNK = 1_000;
 
 /**
@@ -23,7 +23,11 @@ const RECONCILE_CHUNK = 1_000;
  *   takeover{e}    closes our connection with 4409 only if its epoch is e (a late notice for a connection
  *                  the agent has since replaced here is ignored: A → B → A keeps the newest socket)
  *   heartbeat      the takeovers recorded for us (notice lost or not) close those connections (4409)
- *   every 2 s      reconcile: held agents revoked in the store are closed (4403), notice or not
+ *   every 2 s      reconcile: the agents revoked in the store since our cursor (one indexed read of the
+ *                  revocations, whatever the number of agents held) are closed here if held (4403), and
+ *                  the agents connected since the last reconcile are looked up once (an authentication
+ *                  that read the agent just before its revocation committed, seen by the poll while the
+ *                  socket was not yet held): the check costs the revocations and connects, not the agents
  *   bus restored   ownership of every held connection written again (Redis may have lost it, or our
  *                  heartbeat lapsed and the survivors deleted it); one naming a newer connection elsewhere
  *                  closes ours (4409); the store consulted at once
@@ -45,6 +49,10 @@ export class AgentOwnership {
   readonly #unclaimed = new Set<AgentConnection>();
   /** Releases that failed: tried again likewise (ownership has no TTL; it would outlive the connection). */
   readonly #unreleased: { agentId: string; epoch: number }[] = [];
+  /** Connections added since the last reconcile: looked up once, as the revocation poll may have passed them. */
+  readonly #fresh = new Set<AgentConnection>();
+  /** Where the next read of the store's revocations starts; unknown until the first reconcile. */
+  #cursor: number | undefined;
   readonly #timer: NodeJS.Timeout;
   #reconciling: Promise<void> | undefined;
 
@@ -56,8 +64,14 @@ export class AgentOwnership {
     this.#log = deps.log;
     this.#metrics = deps.metrics;
     deps.registry.observe({
-      added: (agentId, connection) => void this.#claim(agentId, connection),
-      removed: (agentId, connection) => void this.#release(agentId, connection),
+      added: (agentId, connection) => {
+        this.#fresh.add(connection);
+        void this.#claim(agentId, connection);
+      },
+      removed: (agentId, connection) => {
+        this.#fresh.delete(connection);
+        this.#release(agentId, connection);
+      },
     });
     this.#timer = setInterval(() => void this.reconcile(), RECONCILE_MS);
   }
@@ -93,7 +107,7 @@ export class AgentOwnership {
     }
   }
 
-  /** Closes (4403) every socket held here whose agent the store says is revoked. Never rejects. */
+  /** Closes (4403) every socket held here whose agent the store says is revoked (see the class). Never rejects. */
   reconcile(): Promise<void> {
     this.#reconciling ??= this.#reconcile()
       .catch((err: unknown) => this.#log.warn({ err: (err as Error).message }, "reconciling held agents with the store failed"))
@@ -109,14 +123,33 @@ export class AgentOwnership {
 
   async #reconcile(): Promise<void> {
     await this.#claimAgain();
-    const held = [...this.#registry.connections()].filter((c) => c.state === "open").map((c) => c.agentId);
-    for (let i = 0; i < held.length; i += RECONCILE_CHUNK) {
-      for (const agentId of await this.#store.revokedAmong(held.slice(i, i + RECONCILE_CHUNK))) {
-        this.#metrics.reconciled.inc({ action: "revoked" });
-        this.#log.warn({ agentId }, "agent is revoked in the store but its socket is open here (the notice was lost); closing it");
-        await this.#local.revoke(agentId);
+    // Every connection is added after the constructor: those before the first cursor are all fresh.
+    this.#cursor ??= await this.#store.revocationCursor();
+    const fresh = [...this.#fresh];
+    this.#fresh.clear();
+    try {
+      for (let page = RECONCILE_CHUNK; page === RECONCILE_CHUNK; ) {
+        const { agentIds, cursor } = await this.#store.revokedSince(this.#cursor, RECONCILE_CHUNK);
+        for (const agentId of agentIds) await this.#closeRevoked(agentId);
+        this.#cursor = cursor;
+        page = agentIds.length;
       }
+      const held = fresh.filter((c) => c.state === "open" && this.#registry.get(c.agentId) === c).map((c) => c.agentId);
+      for (let i = 0; i < held.length; i += RECONCILE_CHUNK) {
+        for (const agentId of await this.#store.revokedAmong(held.slice(i, i + RECONCILE_CHUNK))) await this.#closeRevoked(agentId);
+      }
+    } catch (err) {
+      for (const connection of fresh) if (connection.state === "open") this.#fresh.add(connection);
+      throw err;
     }
+  }
+
+  /** The store says the agent is revoked: its socket, if held here, is closed (the notice was lost or is late). */
+  async #closeRevoked(agentId: string): Promise<void> {
+    if (!this.#local.holds(agentId)) return;
+    this.#metrics.reconciled.inc({ action: "revoked" });
+    this.#log.warn({ agentId }, "agent is revoked in the store but its socket is open here (the notice was lost); closing it");
+    await this.#local.revoke(agentId);
   }
 
   /** Claims and releases whose bus call failed, tried again (nothing to do, and no bus call, in the usual case). */

@@ -13,6 +13,7 @@ import type { HubError } from "../errors.js";
 import { EventLog } from "../events/event-log.js";
 import { HubMetrics } from "../metrics.js";
 import { SqliteStore } from "../store/sqlite-store.js";
+import { RECONCILE_MS } from "./agent-ownership.js";
 import { HEARTBEAT_EVERY_MS, HEARTBEAT_TTL_MS } from "./cluster-bus.js";
 import { ClusterCommandRouter } from "./cluster-router.js";
 
@@ -233,6 +234,68 @@ describe("ClusterCommandRouter over the in-memory bus", () => {
     await settle();
     expect(socket.closeCode).toBe(CloseCode.REVOKED);
     expect(a.router.holds("agt_a")).toBe(false);
+  });
+
+  it("closes with 4403 at the next reconcile a socket whose agent was revoked elsewhere when the notice is lost", async () => {
+    const [a, b] = [replica("hub_a"), replica("hub_b")];
+    const socket = a.connect("agt_a");
+    await vi.advanceTimersByTimeAsync(RECONCILE_MS);
+    broker.drop = (_to, message) => message.t === "revoke";
+    await store.revokeAgent("agt_a", Date.now());
+    await b.router.revoke("agt_a");
+    await settle();
+    expect(socket.closeCode).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(RECONCILE_MS);
+    expect(socket.closeCode).toBe(CloseCode.REVOKED);
+    expect(await count(a.metrics.reconciled, { action: "revoked" })).toBe(1);
+  });
+
+  it("reads the revocations since its cursor each reconcile, and looks up each held agent only once, after it connected", async () => {
+    const revokedAmong = vi.spyOn(store, "revokedAmong");
+    const revokedSince = vi.spyOn(store, "revokedSince");
+    const a = replica("hub_a");
+    const sockets = ["agt_a", "agt_b"].map((id) => a.connect(id));
+    await vi.advanceTimersByTimeAsync(RECONCILE_MS);
+    expect(revokedAmong.mock.calls).toEqual([[["agt_a", "agt_b"]]]);
+    await vi.advanceTimersByTimeAsync(5 * RECONCILE_MS);
+    // Idle agents cost no lookup: each reconcile is one read of the revocations, empty here.
+    expect(revokedAmong).toHaveBeenCalledTimes(1);
+    expect(revokedSince).toHaveBeenCalledTimes(6);
+    expect(new Set(revokedSince.mock.calls.map(([cursor]) => cursor))).toEqual(new Set([0]));
+
+    await store.revokeAgent("agt_b", Date.now());
+    await vi.advanceTimersByTimeAsync(RECONCILE_MS);
+    expect(sockets.map((s) => s.closeCode)).toEqual([undefined, CloseCode.REVOKED]);
+    // The cursor moved past that revocation: it is read once.
+    await vi.advanceTimersByTimeAsync(RECONCILE_MS);
+    expect(revokedSince.mock.calls.at(-1)![0]).toBe(await store.revocationCursor());
+    expect(await count(a.metrics.reconciled, { action: "revoked" })).toBe(1);
+    expect(revokedAmong).toHaveBeenCalledTimes(1);
+  });
+
+  it("closes a socket registered after the poll went past its agent's revocation (an authentication that read the agent before it)", async () => {
+    const a = replica("hub_a");
+    await vi.advanceTimersByTimeAsync(RECONCILE_MS);
+    await store.revokeAgent("agt_b", Date.now());
+    await vi.advanceTimersByTimeAsync(RECONCILE_MS);
+    const late = a.connect("agt_b");
+    await settle();
+    expect(late.closeCode).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(RECONCILE_MS);
+    expect(late.closeCode).toBe(CloseCode.REVOKED);
+  });
+
+  it("looks up again at the next reconcile the agents connected while the store could not be read", async () => {
+    const a = replica("hub_a");
+    await vi.advanceTimersByTimeAsync(RECONCILE_MS);
+    await store.revokeAgent("agt_b", Date.now());
+    await vi.advanceTimersByTimeAsync(RECONCILE_MS);
+    const late = a.connect("agt_b");
+    vi.spyOn(store, "revokedAmong").mockRejectedValueOnce(new Error("connection terminated"));
+    await vi.advanceTimersByTimeAsync(RECONCILE_MS);
+    expect(late.closeCode).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(RECONCILE_MS);
+    expect(late.closeCode).toBe(CloseCode.REVOKED);
   });
 
   it("cancels on the owner's socket a command whose caller gave up, and fails the caller at once", async () => {

@@ -11,6 +11,8 @@
  * - sequences are BIGSERIAL: values come from the database, unique across replicas. They may have gaps
  *   (a rolled-back insert still consumes its value), so nothing may assume they are contiguous.
  */
+import { REVOCATIONS_LOCK } from "./postgres-statements.js";
+
 export const POSTGRES_MIGRATIONS: readonly string[] = [
   // 1: tokens, agents, the query audit with fan-outs, the bounded hub event log.
   `
@@ -124,5 +126,26 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   `
   CREATE INDEX IF NOT EXISTS query_audit_single_age ON query_audit (created_at, seq) WHERE fanout_id IS NULL;
   CREATE INDEX IF NOT EXISTS fanouts_age ON fanouts (created_at, id COLLATE "C");
+  `,
+  // 7: revocations in order (see sqlite-migrations.ts, step 8). A trigger gives every revocation, by the
+  //    hub or by hand, the next value of a sequence drawn under an advisory lock held to commit, so they
+  //    commit, and become visible, in seq order (PostgresStore.revokedSince relies on it). Schema-qualified
+  //    in the function: an operator's session may not have the hub's search_path.
+  `
+  CREATE SEQUENCE agent_revocations;
+  ALTER TABLE agents ADD COLUMN revoked_seq BIGINT;
+  UPDATE agents a SET revoked_seq = r.n FROM (
+    SELECT id, row_number() OVER (ORDER BY revoked_at, id COLLATE "C") AS n FROM agents WHERE revoked_at IS NOT NULL
+  ) r WHERE a.id = r.id;
+  SELECT setval('agent_revocations', COALESCE(MAX(revoked_seq), 0) + 1, false) FROM agents;
+  CREATE INDEX agents_revoked ON agents (revoked_seq) WHERE revoked_seq IS NOT NULL;
+  CREATE FUNCTION agents_revocation_seq() RETURNS trigger LANGUAGE plpgsql AS $$
+  BEGIN
+    PERFORM pg_advisory_xact_lock(${REVOCATIONS_LOCK}, hashtext(TG_TABLE_SCHEMA));
+    NEW.revoked_seq := nextval(format('%I.agent_revocations', TG_TABLE_SCHEMA)::regclass);
+    RETURN NEW;
+  END $$;
+  CREATE TRIGGER agents_revocation_seq BEFORE UPDATE OF revoked_at ON agents FOR EACH ROW
+    WHEN (OLD.revoked_at IS NULL AND NEW.revoked_at IS NOT NULL) EXECUTE FUNCTION agents_revocation_seq();
   `,
 ];

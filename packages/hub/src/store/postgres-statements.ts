@@ -9,6 +9,8 @@ export const MIGRATION_LOCK = 0x75706c01;
 export const EVENTS_LOCK = 0x75706c02;
 /** First half of the advisory lock key held by each close-out of open work until it commits. */
 export const CLOSEOUT_LOCK = 0x75706c03;
+/** First half of the advisory lock key held by each agent revocation until it commits (migration 7's trigger). */
+export const REVOCATIONS_LOCK = 0x75706c04;
 
 // Select lists aliased to the records' field names: the pool already turns BIGINT (see int8AsNumber in
 // postgres-store.ts), BOOLEAN, DOUBLE PRECISION, JSON and JSONB into the JS values a record holds, so
@@ -51,6 +53,7 @@ export const SQL = {
   recordPresence: `UPDATE agents a SET last_seen_at = GREATEST(a.last_seen_at, v.last_seen_at), last_health = COALESCE(v.last_health, a.last_health)
     FROM unnest($2::text[], $3::bigint[], $4::json[]) AS v(id, last_seen_at, last_health)
     WHERE a.id = v.id AND a.replica_id = $1`,
+  // The revocation's place in order (revoked_seq) is the trigger's (postgres-migrations.ts, step 7).
   revokeAgent: `UPDATE agents SET revoked_at = $2, status = 'offline' WHERE id = $1 AND revoked_at IS NULL`,
   markAllOffline: `UPDATE agents SET status = 'offline' WHERE status <> 'offline'`,
   markReplicaOffline: `UPDATE agents SET status = 'offline' WHERE replica_id = $1 AND status <> 'offline'`,
@@ -87,6 +90,8 @@ export const SQL = {
   openWorkOwners: `SELECT replica_id AS "replicaId" FROM query_audit WHERE status = 'pending' AND replica_id IS NOT NULL
     UNION SELECT replica_id FROM fanouts WHERE finished_at IS NULL AND replica_id IS NOT NULL`,
   revokedAmong: `SELECT id FROM agents WHERE id = ANY($1::text[]) AND revoked_at IS NOT NULL`,
+  revokedSince: `SELECT id, revoked_seq AS seq FROM agents WHERE revoked_seq > $1 ORDER BY revoked_seq LIMIT $2`,
+  revocationCursor: `SELECT COALESCE(MAX(revoked_seq), 0) AS cursor FROM agents WHERE revoked_seq IS NOT NULL`,
   lockEvents: `SELECT pg_advisory_xact_lock(${EVENTS_LOCK}, hashtext($1))`,
   insertEvents: `INSERT INTO events (type, data, created_at)
     SELECT e.type, e.data, e.created_at FROM unnest($1::text[], $2::json[], $3::bigint[]) WITH ORDINALITY AS e(type, data, created_at, n)

@@ -92,17 +92,35 @@ describe("PostgresStore", () => {
     await (await PostgresStore.open(url, { schema })).close();
     // As on a database one migration short of these indexes, whose operator built them concurrently.
     const version = POSTGRES_MIGRATIONS.findIndex((m) => m.includes("query_audit_single_age")) + 1;
-    // Re-running it alone is that state only while it is the newest migration (the store runs from the highest recorded).
-    expect(version).toBe(POSTGRES_MIGRATIONS.length);
+    // The store runs from the highest recorded migration, so the later ones are undone too (7: revocation order).
+    expect(version).toBe(6);
+    expect(POSTGRES_MIGRATIONS.length).toBe(7);
     await withAdmin(async (admin) => {
       await admin.query(`DROP INDEX ${schema}.query_audit_single_age, ${schema}.fanouts_age`);
-      await admin.query(`DELETE FROM ${schema}.schema_migrations WHERE version = $1`, [version]);
+      await admin.query(`DROP FUNCTION ${schema}.agents_revocation_seq() CASCADE`);
+      await admin.query(`ALTER TABLE ${schema}.agents DROP COLUMN revoked_seq`);
+      await admin.query(`DROP SEQUENCE ${schema}.agent_revocations`);
+      await admin.query(`DELETE FROM ${schema}.schema_migrations WHERE version >= $1`, [version]);
       await admin.query(`CREATE INDEX CONCURRENTLY query_audit_single_age ON ${schema}.query_audit (created_at, seq) WHERE fanout_id IS NULL`);
       await admin.query(`CREATE INDEX CONCURRENTLY fanouts_age ON ${schema}.fanouts (created_at, id COLLATE "C")`);
     });
     await (await PostgresStore.open(url, { schema })).close();
     const versions = await withAdmin(async (admin) => (await admin.query(`SELECT version FROM ${schema}.schema_migrations ORDER BY version`)).rows);
     expect(versions.map((r) => r.version)).toEqual(POSTGRES_MIGRATIONS.map((_, i) => i + 1));
+  });
+
+  it("numbers a revocation written by hand (another session, another search_path) like the hub's, after those before it", async () => {
+    const schema = freshSchema();
+    const store = await PostgresStore.open(url, { schema });
+    try {
+      for (const id of ["agt_hub", "agt_hand"]) await store.createAgent({ id, secretHash: "aa".repeat(32), hostname: id, labels: {}, enrolledAt: 1 });
+      await store.revokeAgent("agt_hub", 5);
+      const seen = await store.revokedSince(0, 10);
+      await withAdmin((admin) => admin.query(`UPDATE ${schema}.agents SET revoked_at = 1, status = 'offline' WHERE id = 'agt_hand'`));
+      expect(await store.revokedSince(seen.cursor, 10)).toEqual({ agentIds: ["agt_hand"], cursor: seen.cursor + 1 });
+    } finally {
+      await store.close();
+    }
   });
 
   it("keeps its tables in its own schema, not in public", async () => {

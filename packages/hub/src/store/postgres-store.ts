@@ -285,4 +285,17 @@ export class PostgresStore implements Store {
     if (agentIds.length === 0) return [];
     return (await this.#query<{ id: string }>("revokedAmong", [agentIds])).rows.map((r) => r.id);
   }
+
+  /**
+   * Revocations commit in seq order (migration 7's trigger draws the seq under a lock held to commit), so
+   * no revocation with a lower seq than one returned here can commit later.
+   */
+  async revokedSince(cursor: number, limit: number): Promise<{ agentIds: string[]; cursor: number }> {
+    const { rows } = await this.#query<{ id: string; seq: number }>("revokedSince", [cursor, limit]);
+    return { agentIds: rows.map((r) => r.id), cursor: rows.at(-1)?.seq ?? cursor };
+  }
+
+  async revocationCursor(): Promise<number> {
+    return (await this.#query<{ cursor: number }>("revocationCursor", [])).rows[0]!.cursor;
+  }
 }

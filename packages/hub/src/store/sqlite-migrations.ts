@@ -120,4 +120,19 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   CREATE INDEX query_audit_single_age ON query_audit (created_at, seq) WHERE fanout_id IS NULL;
   CREATE INDEX fanouts_age ON fanouts (created_at, id);
   `,
+  // 8: revocations in order (revoked_seq), so a replica asks for those since its last look instead of
+  //    checking every agent it holds. A trigger numbers every revocation, by the hub or by hand; writes
+  //    are serialised, so the next seq is the highest plus one.
+  `
+  ALTER TABLE agents ADD COLUMN revoked_seq INTEGER;
+  UPDATE agents SET revoked_seq = r.n FROM (
+    SELECT id, row_number() OVER (ORDER BY revoked_at, id) AS n FROM agents WHERE revoked_at IS NOT NULL
+  ) AS r WHERE agents.id = r.id;
+  CREATE INDEX agents_revoked ON agents (revoked_seq) WHERE revoked_seq IS NOT NULL;
+  CREATE TRIGGER agents_revocation_seq AFTER UPDATE OF revoked_at ON agents
+    WHEN OLD.revoked_at IS NULL AND NEW.revoked_at IS NOT NULL
+  BEGIN
+    UPDATE agents SET revoked_seq = (SELECT COALESCE(MAX(revoked_seq), 0) + 1 FROM agents WHERE revoked_seq IS NOT NULL) WHERE id = NEW.id;
+  END;
+  `,
 ];

@@ -71,6 +71,8 @@ const SQL = {
   openWorkOwners: `SELECT replica_id FROM query_audit WHERE status = 'pending' AND replica_id IS NOT NULL
      UNION SELECT replica_id FROM fanouts WHERE finished_at IS NULL AND replica_id IS NOT NULL`,
   revokedAmong: `SELECT id FROM agents WHERE revoked_at IS NOT NULL AND id IN (SELECT value FROM json_each(?))`,
+  revokedSince: `SELECT id, revoked_seq FROM agents WHERE revoked_seq IS NOT NULL AND revoked_seq > ? ORDER BY revoked_seq LIMIT ?`,
+  revocationCursor: `SELECT COALESCE(MAX(revoked_seq), 0) AS cursor FROM agents WHERE revoked_seq IS NOT NULL`,
   listAudit: `SELECT * FROM query_audit WHERE (@agentId IS NULL OR agent_id = @agentId) AND (@before IS NULL OR seq < @before)
      ORDER BY seq DESC LIMIT @limit`,
 };

@@ -36,6 +36,24 @@ describe("SqliteStore", () => {
     await second.close();
   });
 
+  it("puts the agents revoked before revocations had an order in the order of their revocation times", async () => {
+    const path = join(dir, "revocation-order.db");
+    const version = SQLITE_MIGRATIONS.findIndex((m) => m.includes("revoked_seq"));
+    const db = new Database(path);
+    for (const migration of SQLITE_MIGRATIONS.slice(0, version)) db.exec(migration);
+    db.pragma(`user_version = ${version}`);
+    const insert = db.prepare(`INSERT INTO agents (id, secret_hash, hostname, enrolled_at, revoked_at) VALUES (?, 'ab', 'h', 1, ?)`);
+    for (const [id, revokedAt] of [["agt_late", 30], ["agt_live", null], ["agt_early", 10], ["agt_mid", 20]] as const) insert.run(id, revokedAt);
+    db.close();
+    const store = new SqliteStore(path);
+    const before = await store.revokedSince(0, 10);
+    expect(before.agentIds).toEqual(["agt_early", "agt_mid", "agt_late"]);
+    expect(await store.revocationCursor()).toBe(before.cursor);
+    await store.revokeAgent("agt_live", 5);
+    expect((await store.revokedSince(before.cursor, 10)).agentIds).toEqual(["agt_live"]);
+    await store.close();
+  });
+
   it("keeps only hashes of token secrets, never the secret", async () => {
     const path = join(dir, "secrets.db");
     const store = new SqliteStore(path);

@@ -255,6 +255,15 @@ export class SqliteStore implements Store {
     return (this.#stmt.revokedAmong.all(JSON.stringify(agentIds)) as Row[]).map((r) => r.id as string);
   }
 
+  async revokedSince(cursor: number, limit: number): Promise<{ agentIds: string[]; cursor: number }> {
+    const rows = this.#stmt.revokedSince.all(cursor, limit) as Row[];
+    return { agentIds: rows.map((r) => r.id as string), cursor: (rows.at(-1)?.revoked_seq as number | undefined) ?? cursor };
+  }
+
+  async revocationCursor(): Promise<number> {
+    return (this.#stmt.revocationCursor.get() as Row).cursor as number;
+  }
+
   async claimIdempotencyKey(claim: IdempotencyClaim, now: number): Promise<IdempotencyRecord | undefined> {
     // One statement: an insert, or the replacement of an expired record; no change means the key is held.
     return this.#commits.write(() => {

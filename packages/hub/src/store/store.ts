@@ -222,7 +222,7 @@ export interface Store {
    * replica is left alone: it moved, and its new holder writes it.
    */
   recordPresence(replicaId: string, rows: PresenceRow[]): Promise<void>;
-  /** Marks the agent revoked and offline; false when no live agent had that id. */
+  /** Marks the agent revoked and offline, next in revocation order ({@link revokedSince}); false when no live agent had that id. */
   revokeAgent(id: string, at: number): Promise<boolean>;
   /** Start-up: agents recorded as held by this replica (or, for the embedded store, by anyone) are offline. */
   markOffline(replicaId: string | null): Promise<void>;
@@ -275,8 +275,18 @@ export interface Store {
   closeOpenWork(replicaId: string | null, closeOut: CloseOut): Promise<ClosedWork>;
   /** The hubs (replicas) recorded as owning a pending command or an unfinished fan-out. */
   openWorkOwners(): Promise<string[]>;
-  /** Which of these agents are revoked (reconciling held sockets against the store). */
+  /** Which of these agents are revoked (reconciling newly held sockets against the store). */
   revokedAmong(agentIds: string[]): Promise<string[]>;
+  /**
+   * Agents revoked after `cursor` (a cursor an earlier answer or {@link revocationCursor} gave; 0 for every
+   * revocation), oldest first, at most `limit`; the answer's `cursor` is where the next call starts (the
+   * same one when none). Revocations become visible in cursor order: once an answer has gone past one, none
+   * before it can appear later, so a reader that polls with the cursors it gets misses none. The read
+   * costs the revocations it returns, not the agents.
+   */
+  revokedSince(cursor: number, limit: number): Promise<{ agentIds: string[]; cursor: number }>;
+  /** The cursor past every revocation so far: where a reader with no use for the older ones starts. */
+  revocationCursor(): Promise<number>;
 
   /** Retention of the audit, fan-outs and events: the pruner's statements (store/pruner.ts). */
   readonly history: HistoryStore;
