@@ -65,9 +65,13 @@ export const MODEL = {
   redisPerAgentS: 0,
   /** Replica memory per connected agent, KiB. */
   kibPerAgent: 27,
-  /** Replica CPU per health poll, µs, and per held agent per second besides its polls (timers). */
+  /**
+   * Replica CPU per health poll, µs (the fit of the 400-agent check and a 9,000-agent run), and per held
+   * agent per second besides its polls (timers, pings): 1 µs, the residual of the 15,000- and 30,000-agent
+   * runs once the per-agent ownership refresh was gone (the earlier 6.5 µs carried it).
+   */
   cpuUsPerPoll: 192,
-  cpuUsPerAgentS: 6.5,
+  cpuUsPerAgentS: 1,
 };
 
 /** Issue 18's targets: the check's totals (1 replica, 400 agents, health every 2 s) and an idle agent's hourly cost at the defaults. */
