@@ -40,6 +40,6 @@ describe("cluster mode: a caller that disconnects", () => {
     agent.respond(command);
     await sleep(300);
     expect(await counter(requester, "uplink_cluster_commands_total", { stage: "orphaned" })).toBe(orphansBefore);
-    expect(owner.grep(command.correlationId!).some((l) => l.msg === "caller gone; command cancelled")).toBe(true);
+    await waitFor("the owner logged the cancel", async () => owner.grep(command.correlationId!).some((l) => l.msg === "caller gone; command cancelled"));
   });
 });

@@ -67,7 +67,9 @@ describe("cluster mode: a replica killed with commands in flight", () => {
     for (const { res, via } of outcomes) {
       const row = await via.api.auditRow(res.correlationId!);
       expect(row).toMatchObject({ status: "error", error: { code: "replica_unreachable" } });
-      expect(via.grep(res.correlationId!).find((l) => l.msg === "remote command failed")).toMatchObject({ code: "replica_unreachable", owner: a.hubId });
+      // The log line comes through the replica's stdout, which may trail its HTTP answer.
+      const line = await waitFor("the requester logged the failure", async () => via.grep(res.correlationId!).find((l) => l.msg === "remote command failed"));
+      expect(line).toMatchObject({ code: "replica_unreachable", owner: a.hubId });
     }
 
     // The agent that reconnects to B at once is served there.

@@ -62,8 +62,9 @@ describe("cluster mode: Redis restarted", () => {
     await waitFor("cross-replica queries answer again", async () => (await b.api.query(answering.agentId, { query: "after" })).status === 200, { timeoutMs: 8_000, intervalMs: 100 });
     const servedAfter = performance.now() - back;
     await annotate(`Redis restart → /readyz 200 after ${Math.round(readyAfter)} ms, cross-replica queries after ${Math.round(servedAfter)} ms`);
-    // Ownership is written again as soon as the owner is back on Redis, not at its next 5 s refresh.
-    expect(servedAfter - readyAfter).toBeLessThan(1_500);
+    // Ownership is written again as soon as the owner is back on Redis (its mappings have no TTL to wait
+    // out): within a few heartbeats of /readyz, with room for a loaded machine.
+    expect(servedAfter - readyAfter).toBeLessThan(3_000);
     for (const via of [b, c]) {
       const res = await via.api.query(answering.agentId, { query: `after via ${via.hubId}` });
       expect(res.status, res.text).toBe(200);
@@ -77,8 +78,11 @@ describe("cluster mode: Redis restarted", () => {
     const [stale] = silent.agent.queries;
     silent.agent.respond(stale!);
     await waitFor("the late reply counted as an orphan on C", async () => (await orphaned()) === orphansBefore + 1);
-    expect(c.grep(stale!.correlationId!).map((l) => l.msg)).toContain("reply from another replica matches no pending command; dropped");
-    expect(a.grep(stale!.correlationId!).map((l) => l.msg)).toContain("reply published to the requesting replica");
+    // Each hub's log lines reach the test through its stdout, after the counter the test reads; and A logs
+    // once its publish call returns, which may be after C has counted the reply.
+    const logged = (hub: typeof a, msg: string) => waitFor(`${hub.hubId} logged "${msg}"`, async () => hub.grep(stale!.correlationId!).some((l) => l.msg === msg));
+    await logged(c, "reply from another replica matches no pending command; dropped");
+    await logged(a, "reply published to the requesting replica");
     // The shared events channel too: B's stream sees an agent connecting to A after the restart.
     const newcomer = await raw.enrolled(a, "after-restart");
     await events.waitForEvent("agent.connected relayed from A", (e) => e.event === "agent.connected" && e.json?.agentId === newcomer.agentId, 5_000);
