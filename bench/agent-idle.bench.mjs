@@ -80,7 +80,7 @@ export async function run() {
     const tmp = group.tempDir("uplink-bench-idle-");
     const exe = process.env.BENCH_IDLE_PACKAGED === "0" ? undefined : packagedExecutable(tmp);
     const floor = await bareNodeMemory();
-    const hub = await startHub(group, env, tmp);
+    const hub = await startHub(group, tmp);
     const agents = [await startAgent(group, hub, tmp, "workspace", process.execPath, [AGENT_BIN], env)];
     if (exe !== undefined) {
       agents.push(await startAgent(group, hub, tmp, "packaged", exe, [], { ...env, TMPDIR: tmp }));

@@ -93,7 +93,7 @@ export async function run() {
     execFileSync("tar", ["-xzf", tarball, "-C", tmp]);
     const exe = join(tmp, `uplink-agent-${version}-linux-${process.arch}`, "uplink-agent");
     const env = childEnv();
-    const hub = await startHub(group, env, tmp);
+    const hub = await startHub(group, tmp);
     hub.enrollToken = await hub.token("--kind", "enroll", "--name", "bench-package");
     const runArgs = (state) => ["run", "--state", state, "--log-level", "info"];
     const packaged = await measure(group, hub, "packaged", exe, runArgs, { PATH: "/nonexistent", TMPDIR: tmp }, starts, idleMs, tmp);

@@ -51,7 +51,7 @@ export async function run() {
     const env = childEnv();
     const tmp = group.tempDir("uplink-bench-e2e-");
     const floor = await startFloor(group, env);
-    const hub = await startHub(group, env, tmp);
+    const hub = await startHub(group, tmp);
     const real = await startRealAgent(group, env, tmp, hub);
     const figures = {
       bench: "end-to-end",

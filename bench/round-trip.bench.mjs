@@ -55,11 +55,8 @@ export async function startFloor(group, env) {
   return { name: "floor", server, agent, port, path: "/api/v1/agents/floor-agent/query", headers: {} };
 }
 
-/**
- * Starts a real hub (info logging to a file) and enrolls and connects a stub agent to it. Its children run
- * with {@link childEnv} (the second argument is kept for the benches that pass one).
- */
-export async function startHub(group, _env, tmp, profileDir) {
+/** Starts a real hub (info logging to a file) and enrolls and connects a stub agent to it; its children run with {@link childEnv}. */
+export async function startHub(group, tmp, profileDir) {
   const dataDir = join(tmp, "hub-data");
   mkdirSync(dataDir, { recursive: true });
   const token = (...args) => tokenOnDisk(dataDir, ...args);
@@ -127,7 +124,7 @@ export async function run() {
   const tmp = group.tempDir("uplink-bench-rt-");
   try {
     progress("starting floor and hub (each with its stub agent)");
-    const sides = [await startFloor(group, env), await startHub(group, env, tmp, profileDir)];
+    const sides = [await startFloor(group, env), await startHub(group, tmp, profileDir)];
     const results = { floor: [], hub: [] };
     for (let r = 1; r <= rounds; r++) {
       for (const side of sides) {
