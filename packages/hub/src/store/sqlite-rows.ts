@@ -1,4 +1,4 @@
-import type { AgentFilter, AgentRecord, AuditRecord, FanoutRecord, IdempotencyRecord, TokenRecord } from "./store.js";
+import type { AgentFilter, AgentRecord, AuditRecord, FanoutRecord, IdempotencyRecord, SessionRecord, TokenRecord } from "./store.js";
 
 /** A row as better-sqlite3 returns it: column name → value. */
 export type Row = Record<string, unknown>;
@@ -101,5 +101,16 @@ export function toAudit(r: Row): AuditRecord {
     errorMessage: (r.error_message as string | null) ?? null,
     result: r.result === null ? null : JSON.parse(r.result as string),
     resultTruncated: r.result_truncated === 1,
+  };
+}
+
+export function toSession(r: Row): SessionRecord {
+  return {
+    id: r.id as string,
+    tokenId: r.token_id as string,
+    secretHash: r.secret_hash as string,
+    csrfToken: r.csrf_token as string,
+    createdAt: r.created_at as number,
+    expiresAt: r.expires_at as number,
   };
 }
