@@ -146,6 +146,13 @@ describe("the web console's sessions, static files and API on one hub", () => {
     const revoke = await asConsole(hub(), s, "DELETE", `/api/v1/tokens/${made.body.id}`);
     expect([revoke.status, revoke.body.error.code]).toEqual([403, "csrf_failed"]);
     expect((await asConsole(hub(), s, "DELETE", `/api/v1/tokens/${made.body.id}`, { csrf: s.csrfToken })).status).toBe(204);
+    // An Idempotency-Key made with the cookie is the session's: the repeat replays the first answer.
+    const keyed = { json: { kind: "api", scope: "read", name: "keyed-by-console" }, csrf: s.csrfToken, headers: { "idempotency-key": "console-key-1" } };
+    const first = await asConsole(hub(), s, "POST", "/api/v1/tokens", keyed);
+    const repeat = await asConsole(hub(), s, "POST", "/api/v1/tokens", keyed);
+    expect([first.status, repeat.status, repeat.body.id, repeat.headers.get("idempotent-replayed")]).toEqual([201, 201, first.body.id, "true"]);
+    const elsewhere = await asConsole(hub(), other, "POST", "/api/v1/tokens", { ...keyed, csrf: other.csrfToken });
+    expect([elsewhere.status, elsewhere.body.error.code]).toEqual([422, "idempotency_mismatch"]);
     // The CLI's bearer calls are unchanged.
     expect((await hub().api.post("/api/v1/tokens", body.json)).status).toBe(201);
   });
