@@ -78,7 +78,7 @@ export function SqlEditor({ value, onChange, onRun, schema }: { value: string; o
           {suggestions.map((s, i) => (
             <li role="option" aria-selected={i === selected} class={i === selected ? "selected" : undefined} onMouseDown={(e) => (e.preventDefault(), accept(s))}>
               <span class={`kind kind-${s.kind}`}>{s.kind === "table" ? "T" : "C"}</span>
-              {s.text}
+              <span class="name">{s.text}</span>
               <span class="muted">{s.detail}</span>
             </li>
           ))}

@@ -19,6 +19,8 @@ export class FleetStore {
   /** The stream's state, shown beside the counts. */
   live: "connecting" | "live" | "reconnecting" = "connecting";
   error = "";
+  /** Bumped on every change: what views memoise on. */
+  version = 0;
   readonly #listeners = new Set<() => void>();
   readonly #refetch = new Set<string>();
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
@@ -146,6 +148,7 @@ export class FleetStore {
   }
 
   #emit(): void {
+    this.version++;
     for (const listener of this.#listeners) listener();
   }
 }

@@ -9,6 +9,8 @@ import { href, navigate } from "../lib/router.js";
 import { StatusBadge, useNow } from "./fleet.js";
 import { HistoryTable } from "./history.js";
 
+const HEALTH_REFRESH_MS = 5000;
+
 /** One agent: its details (live from the fleet store), health over time, recent queries; revoke for admins. */
 export function AgentPage({ agentId, session }: { agentId: string; session: Session }) {
   const fleet = useFleet();
@@ -28,10 +30,13 @@ export function AgentPage({ agentId, session }: { agentId: string; session: Sess
     api<HistoryPage>("GET", `/api/v1/queries?agentId=${encodeURIComponent(agentId)}&limit=20`).then(setRecent, (err: unknown) => setError(describeError(err)));
   }, [agentId]);
 
-  // Health samples again whenever the agent's status or last health changes.
+  // Health samples now, every few seconds (a sample is written per presence flush), and on a status change.
   useEffect(() => {
-    api<HealthSamples>("GET", `${path}/health`).then(setHealth, () => setHealth({ samples: [] }));
-  }, [agentId, agent?.status, agent?.lastHealth]);
+    const load = () => api<HealthSamples>("GET", `${path}/health`).then(setHealth, () => setHealth((old) => old ?? { samples: [] }));
+    void load();
+    const timer = setInterval(load, HEALTH_REFRESH_MS);
+    return () => clearInterval(timer);
+  }, [agentId, agent?.status]);
 
   async function revoke(): Promise<void> {
     try {

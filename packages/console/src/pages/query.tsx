@@ -92,7 +92,7 @@ export function QueryPage({ session, initialAgent }: { session: Session; initial
     <section class="page query">
       <div class="page-head">
         <h1>Query</h1>
-        <span class="muted">{schema === null ? schemaNote || "Loading schema…" : `Completion from ${schema.tables.length} tables (agent ${schema.agentVersion ?? "?"})`}</span>
+        <span class="muted">{schema === null || schema.tables.length === 0 ? schemaNote || (schema === null ? "Loading schema…" : "No tables to complete") : `Completion from ${schema.tables.length} tables (agent ${schema.agentVersion ?? "?"})`}</span>
       </div>
       <SqlEditor value={sql} onChange={setSql} onRun={() => void start()} schema={schema} />
       <div class="filters target">
@@ -117,7 +117,7 @@ export function QueryPage({ session, initialAgent }: { session: Session; initial
         {target === "labels" && <input type="text" placeholder="env=prod role=db" value={labelText} onInput={(e) => setLabelText(e.currentTarget.value)} data-testid="target-labels" aria-label="Labels" />}
         <label>
           Timeout (s)
-          <input type="number" min="0.1" step="any" class="short" value={timeoutS} onInput={(e) => setTimeoutS(e.currentTarget.value)} data-testid="timeout" placeholder="hub default" />
+          <input type="number" min="0.1" step="any" class="short" value={timeoutS} onInput={(e) => setTimeoutS(e.currentTarget.value)} data-testid="timeout" placeholder="default" />
         </label>
         <span class="spacer-flex" />
         {canRun ? (
