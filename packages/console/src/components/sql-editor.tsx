@@ -1,5 +1,5 @@
 import { useRef, useState } from "preact/hooks";
-import type { SchemaAnswer } from "../lib/hub-types.js";
+import type { HubSchema } from "@uplink/protocol";
 
 /** Suggestions shown at most. */
 const MAX_SUGGESTIONS = 8;
@@ -15,7 +15,7 @@ interface Suggestion {
  * tables, and against the columns of the tables the query names (after `FROM`/`JOIN`, or before a dot).
  * ↑/↓ choose, Tab or Enter accepts, Escape closes; Ctrl/Cmd+Enter is left to `onRun`.
  */
-export function SqlEditor({ value, onChange, onRun, schema }: { value: string; onChange: (v: string) => void; onRun: () => void; schema: SchemaAnswer | null }) {
+export function SqlEditor({ value, onChange, onRun, schema }: { value: string; onChange: (v: string) => void; onRun: () => void; schema: HubSchema | null }) {
   const area = useRef<HTMLTextAreaElement>(null);
   const [suggestions, setSuggestions] = useState<Suggestion[]>([]);
   const [selected, setSelected] = useState(0);
@@ -94,7 +94,7 @@ function wordBefore(text: string, caret: number): string {
 }
 
 /** Completion candidates for the word before the caret. */
-export function suggest(text: string, caret: number, schema: SchemaAnswer | null): Suggestion[] {
+export function suggest(text: string, caret: number, schema: HubSchema | null): Suggestion[] {
   if (schema === null) return [];
   const word = wordBefore(text, caret);
   if (word === "") return [];
