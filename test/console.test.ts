@@ -63,7 +63,7 @@ describe("The web console", () => {
     const realId = await realAgent(h, { suite: "live" });
     const flaky = await scripted(h, "live-flaky", { suite: "live" });
 
-    const { page, errors } = await browser.open(h.url);
+    const { page, errors, cspViolations } = await browser.open(h.url);
     await page.getByLabel("API token").waitFor();
     await screenshot(page, "sign-in");
     await signIn(page, h.adminToken);
@@ -105,6 +105,7 @@ describe("The web console", () => {
     await textOf(result.locator("td").first(), hostname());
     await screenshot(page, "query");
     expect(errors).toEqual([]);
+    expect(cspViolations).toEqual([]);
     expect((await h.api.agent(realId)).body.status).toBe("online");
   });
 
@@ -114,7 +115,7 @@ describe("The web console", () => {
     const slow = await scripted(h, "fan-slow", { suite: "fan" });
     await scripted(h, "fan-silent", { suite: "fan", silent: "yes" });
 
-    const { page, errors } = await browser.open(`${h.url}/#/query`);
+    const { page, errors, cspViolations } = await browser.open(`${h.url}/#/query`);
     await signIn(page, h.adminToken);
     await page.getByLabel("Labels").check();
     await page.getByTestId("target-labels").fill("suite=fan");
@@ -167,6 +168,7 @@ describe("The web console", () => {
     await textOf(page.getByTestId("target-row").first(), /fan-silent/);
     await screenshot(page, "history-fanout");
     expect(errors).toEqual([]);
+    expect(cspViolations).toEqual([]);
   });
 
   it("gives a read session no Run button, no revoke and no tokens page; the API refuses it with the cookie; signing out ends the session", async () => {
@@ -210,7 +212,7 @@ describe("The web console", () => {
       else a.respond(c, { ok: false, code: "query_failed", error: SCRIPT });
     });
 
-    const { page, dialogs, errors } = await browser.open(h.url);
+    const { page, dialogs, errors, cspViolations } = await browser.open(h.url);
     await signIn(page, h.adminToken);
     const row = fleetRow(page, IMG);
     await textOf(row.getByTestId("status"), "online");
@@ -233,11 +235,18 @@ describe("The web console", () => {
     await page.goto(`${h.url}/#/agents/${agentId}`);
     await textOf(page.getByTestId("agent-hostname"), IMG);
     await textOf(page.getByTestId("history-row").first().locator("td").nth(1), IMG);
+    await page.getByTestId("history-row").first().locator(".query-cell a").click();
+    await textOf(page.getByTestId("command-error"), `query_failed: ${SCRIPT}`);
+    await page.goBack();
+    await page.getByTestId("history-row").nth(1).locator(".query-cell a").click();
+    expect(await page.getByTestId("result-table").locator("thead th").first().textContent()).toBe(IMG);
+    expect((await page.getByTestId("result-table").locator("td").allTextContents()).slice(0, 2)).toEqual([IMG, SCRIPT]);
 
     expect(await page.evaluate(() => (globalThis as unknown as { __pwned?: unknown }).__pwned)).toBeUndefined();
     expect(await page.locator("img").count()).toBe(0);
     expect(dialogs).toEqual([]);
     expect(errors).toEqual([]);
+    expect(cspViolations).toEqual([]);
 
     // As a form on another site would post: the cookie rides along, the CSRF header does not.
     const forged = await page.evaluate(async () => {
