@@ -8,6 +8,7 @@ import { agentBuilt, useAgentProcesses } from "./fixtures/agent-process.js";
 import { enrollMany } from "./fixtures/hardening.js";
 import type { ApiResponse, RequestOptions } from "./fixtures/http.js";
 import { useHubs, useSharedHub, type HubProcess } from "./fixtures/hub-process.js";
+import { uplinkHub } from "./fixtures/process.js";
 import { healthResult, useRawAgents } from "./fixtures/raw-agent.js";
 import { useSseClients } from "./fixtures/sse.js";
 import { waitFor } from "./fixtures/wait.js";
@@ -193,6 +194,16 @@ describe("the web console's sessions, static files and API on one hub", () => {
       expect((await asConsole(hub(), session, "GET", "/api/v1/agents")).status).toBe(401);
       expect((await asConsole(hub(), session, "GET", "/api/v1/session")).status).toBe(401);
     }
+  });
+
+  it("ends a token's sessions within the token cache's 5 s when `uplink-hub token revoke` revokes it beside the hub", async () => {
+    const token = await hub().api.createToken("api", "read", "revoked-on-disk");
+    const s = await signIn(hub(), token);
+    expect((await asConsole(hub(), s, "GET", "/api/v1/agents")).status).toBe(200);
+    const revoke = await uplinkHub(["token", "revoke", token.split(".")[0]!, "--data-dir", hub().dataDir]);
+    expect(revoke.code).toBe(0);
+    await waitFor("the session refused", async () => (await asConsole(hub(), s, "GET", "/api/v1/agents")).status === 401, { timeoutMs: 8_000 });
+    expect((await asConsole(hub(), s, "GET", "/api/v1/session")).status).toBe(401);
   });
 
   it("serves the console page and its assets in the best coding asked for, with their content types, caching and security headers", async () => {

@@ -1,4 +1,3 @@
-import type { ServerResponse } from "node:http";
 import { SESSION_COOKIE, SessionRequest, type SessionView } from "@uplink/protocol";
 import { RateLimitedError, UnauthorizedError } from "../../errors.js";
 import type { LiveSession } from "../../security/sessions.js";
@@ -38,14 +37,12 @@ export function sessionRoutes(s: ApiServices): Route[] {
         const wait = s.signInLimiter.wait(address);
         if (wait > 0) throw new RateLimitedError(wait);
         const body = await readJson(req, SessionRequest, MAX_BODY_BYTES);
-        let opened: Awaited<ReturnType<ApiServices["sessions"]["open"]>>;
-        try {
-          opened = await s.sessions.open(body.token);
-        } catch (err) {
+        const opened = await s.sessions.open(body.token).catch((err: unknown) => {
+          // Only failures count against the address: a console signing in again and again is no guess.
           if (err instanceof UnauthorizedError) s.signInLimiter.take(address);
           throw err;
-        }
-        const maxAgeS = Math.max(0, Math.floor((opened.session.expiresAt - Date.now()) / 1000));
+        });
+        const maxAgeS = Math.max(0, Math.round((opened.session.expiresAt - Date.now()) / 1000));
         log.info({ sessionId: opened.session.id, tokenId: opened.token.id, name: opened.token.name }, "console session opened");
         sendJson(res, 201, sessionView(opened), { "Set-Cookie": cookieHeader(s, opened.cookie, maxAgeS), "Cache-Control": "no-store" });
       },
@@ -72,14 +69,9 @@ export function sessionRoutes(s: ApiServices): Route[] {
           s.auth.forgetSession(session.session.id);
           log.info({ sessionId: session.session.id, name: session.token.name }, "console session closed");
         }
-        clearCookie(s, res);
-        res.end();
+        // Whatever the cookie named, the browser is told to drop it.
+        res.writeHead(204, { "Set-Cookie": cookieHeader(s, "", 0) }).end();
       },
     },
   ];
-}
-
-/** Answers 204 with a cookie that replaces the session cookie and expires at once. */
-function clearCookie(s: ApiServices, res: ServerResponse): void {
-  res.writeHead(204, { "Set-Cookie": cookieHeader(s, "", 0) });
 }
