@@ -4,7 +4,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { agentBuilt, useAgentProcesses } from "./fixtures/agent-process.js";
 import { screenshot, signIn, textOf, UI_TIMEOUT_MS, useBrowser } from "./fixtures/browser.js";
 import { useSharedHub, type HubProcess } from "./fixtures/hub-process.js";
-import { useRawAgents, type HubCommand, type RawAgent } from "./fixtures/raw-agent.js";
+import { useRawAgents, type HubCommand, type RawAgent, type RawAgentOptions } from "./fixtures/raw-agent.js";
 import { waitFor } from "./fixtures/wait.js";
 import type { Page } from "playwright-core";
 
@@ -40,9 +40,9 @@ describe("The web console", () => {
   });
 
   /** Enrolls a scripted agent with labels and connects it; resolves once the hub shows it online. */
-  async function scripted(h: HubProcess, host: string, labels: Record<string, string>, onQuery?: (c: HubCommand, a: RawAgent) => void) {
+  async function scripted(h: HubProcess, host: string, labels: Record<string, string>, onQuery?: (c: HubCommand, a: RawAgent) => void, opts: RawAgentOptions = {}) {
     const { agentId, agentKey } = await h.api.enroll(host, labels);
-    const agent = await rawAgents.connect(h.agentUrl, { hostname: host, agentKey, ...(onQuery === undefined ? {} : { onQuery }) });
+    const agent = await rawAgents.connect(h.agentUrl, { hostname: host, agentKey, ...opts, ...(onQuery === undefined ? {} : { onQuery }) });
     await waitFor(`${host} online`, async () => (await h.api.agent(agentId)).body.status === "online");
     return { agent, agentId, agentKey };
   }
@@ -62,6 +62,7 @@ describe("The web console", () => {
     const h = hub();
     const realId = await realAgent(h, { suite: "live" });
     const flaky = await scripted(h, "live-flaky", { suite: "live" });
+    await scripted(h, "live-legacy", { suite: "live" }, undefined, { protocol: 1 });
 
     const { page, errors, cspViolations } = await browser.open(h.url);
     await page.getByLabel("API token").waitFor();
@@ -69,9 +70,12 @@ describe("The web console", () => {
     await signIn(page, h.adminToken);
 
     await page.getByPlaceholder("env=prod role=db").fill("suite=live");
-    await textOf(page.getByTestId("shown-count"), /^2 of \d+ agents$/);
+    await textOf(page.getByTestId("shown-count"), /^3 of \d+ agents$/);
     await textOf(fleetRow(page, hostname()).getByTestId("status"), "online");
     await textOf(fleetRow(page, "live-flaky").getByTestId("status"), "online");
+    // A protocol-1 agent is flagged; the others are not.
+    await textOf(fleetRow(page, "live-legacy").locator(".tag"), "legacy");
+    expect(await fleetRow(page, "live-flaky").locator(".tag").count()).toBe(0);
     await page.evaluate(() => ((globalThis as unknown as { __sameDocument: boolean }).__sameDocument = true));
 
     await flaky.agent.terminate();
