@@ -117,7 +117,7 @@ describe("The web console", () => {
     const h = hub();
     await scripted(h, "fan-fast", { suite: "fan" }, (c, a) => a.respond(c, { ok: true, result: { columns: ["n"], rows: [[1]], rowCount: 1, truncated: false } }));
     const slow = await scripted(h, "fan-slow", { suite: "fan" });
-    await scripted(h, "fan-silent", { suite: "fan", silent: "yes" });
+    const silent = await scripted(h, "fan-silent", { suite: "fan", silent: "yes" });
 
     const { page, errors, cspViolations } = await browser.open(`${h.url}/#/query`);
     await signIn(page, h.adminToken);
@@ -159,8 +159,19 @@ describe("The web console", () => {
     await textOf(page.getByTestId("fanout-state"), "stopped following");
     expect(await page.getByTestId("run").isEnabled()).toBe(true);
 
+    // Cancel a single-agent query while it runs: the browser drops the request and the hub cancels the
+    // command on the agent.
+    await page.getByLabel("One agent").check();
+    await page.getByTestId("target-agent").selectOption(silent.agentId);
+    await page.getByTestId("sql").fill("SELECT 'single' AS n");
+    await page.getByTestId("run").click();
+    const command = await silent.agent.waitForQuery("SELECT 'single' AS n");
+    await page.getByTestId("cancel").click();
+    await textOf(page.getByTestId("single-error"), /^Cancelled/);
+    await silent.agent.waitForFrame("the hub's cancel", (f) => f.type === "cancel" && f.correlationId === command.correlationId);
+
     await page.getByRole("link", { name: "History" }).click();
-    const newest = page.getByTestId("history-row").first();
+    const newest = page.getByTestId("history-row").filter({ hasText: "fan_" }).first();
     await textOf(newest.locator(".query-cell"), "SELECT 'cancel me' AS n");
     await screenshot(page, "history");
     await page.getByTestId("history-status").selectOption("timeout");
