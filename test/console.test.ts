@@ -28,7 +28,8 @@ async function exported(page: Page, button: string): Promise<string> {
   return readFile(await download.path(), "utf8");
 }
 
-describe("The web console", () => {
+// Each test is a whole visit through several pages, waiting on a browser that shares the machine's cores.
+describe("The web console", { timeout: 120_000 }, () => {
   // Samples of health every 300 ms, written every 500 ms: the agent page has a chart within seconds.
   const hub = useSharedHub({ healthInterval: "300ms", args: ["--presence-flush", "500ms"] });
   const browser = useBrowser();
@@ -178,6 +179,7 @@ describe("The web console", () => {
     await textOf(newest.locator(".query-cell"), "SELECT 1 AS n");
     expect(await page.getByTestId("history-row").locator(".badge").allTextContents()).toEqual(["timeout"]);
     await page.getByTestId("history-status").selectOption("");
+    await textOf(newest.locator(".query-cell"), "SELECT 'cancel me' AS n");
     await newest.locator(".query-cell a").click();
     await textOf(page.getByTestId("detail-query"), "SELECT 'cancel me' AS n");
     await textOf(page.getByTestId("target-row").first(), /fan-silent/);

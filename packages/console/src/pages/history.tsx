@@ -22,6 +22,8 @@ export function HistoryPage() {
   const before = cursors[cursors.length - 1];
 
   useEffect(() => {
+    // No rows of the previous filter or page stay clickable while this one loads.
+    setPage(null);
     setError("");
     api<Page>("GET", "/api/v1/queries" + queryString({ agentId, status, limit: PAGE_SIZE, before })).then(setPage, (err: unknown) => setError(describeError(err)));
   }, [agentId, status, before]);
