@@ -124,7 +124,7 @@ describe("The web console", { timeout: 120_000 }, () => {
     await signIn(page, h.adminToken);
     await page.getByLabel("Labels").check();
     await page.getByTestId("target-labels").fill("suite=fan");
-    await page.getByTestId("timeout").fill("5");
+    await page.getByTestId("timeout").fill("8");
     await page.getByTestId("sql").fill("SELECT 1 AS n");
     await page.getByTestId("sql").press("Control+Enter");
 
