@@ -1,3 +1,4 @@
+import { readFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { beforeAll, describe, expect, it } from "vitest";
 import { agentBuilt, useAgentProcesses } from "./fixtures/agent-process.js";
@@ -15,9 +16,17 @@ import type { Page } from "playwright-core";
 
 const IMG = "<img src=x onerror=window.__pwned=1>";
 const SCRIPT = "<script>window.__pwned=1</script>";
+/** A cell longer than the console shows at once. */
+const LONG = `${SCRIPT} ${"x".repeat(300)} end`;
 
 /** The fleet row of the agent with this hostname. */
 const fleetRow = (page: Page, host: string) => page.locator(".viewport .vrow").filter({ has: page.getByTestId("agent-link").getByText(host, { exact: true }) });
+
+/** Clicks an export button and resolves with the text of the file it offers. */
+async function exported(page: Page, button: string): Promise<string> {
+  const [download] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: button }).click()]);
+  return readFile(await download.path(), "utf8");
+}
 
 describe("The web console", () => {
   // Samples of health every 300 ms, written every 500 ms: the agent page has a chart within seconds.
@@ -54,7 +63,7 @@ describe("The web console", () => {
     const realId = await realAgent(h, { suite: "live" });
     const flaky = await scripted(h, "live-flaky", { suite: "live" });
 
-    const { page, errors } = await browser.open(h.url);
+    const { page, errors, cspViolations } = await browser.open(h.url);
     await page.getByLabel("API token").waitFor();
     await screenshot(page, "sign-in");
     await signIn(page, h.adminToken);
@@ -67,6 +76,10 @@ describe("The web console", () => {
 
     await flaky.agent.terminate();
     await textOf(fleetRow(page, "live-flaky").getByTestId("status"), "offline");
+    await page.getByTestId("count-offline").click();
+    await textOf(page.getByTestId("shown-count"), /^1 of \d+ agents$/);
+    expect(await page.getByTestId("agent-link").allTextContents()).toEqual(["live-flaky"]);
+    await page.getByTestId("count-offline").click();
     await rawAgents.connect(h.agentUrl, { hostname: "live-flaky", agentKey: flaky.agentKey });
     await textOf(fleetRow(page, "live-flaky").getByTestId("status"), "online");
     expect(await page.evaluate(() => (globalThis as unknown as { __sameDocument?: boolean }).__sameDocument)).toBe(true);
@@ -92,6 +105,7 @@ describe("The web console", () => {
     await textOf(result.locator("td").first(), hostname());
     await screenshot(page, "query");
     expect(errors).toEqual([]);
+    expect(cspViolations).toEqual([]);
     expect((await h.api.agent(realId)).body.status).toBe("online");
   });
 
@@ -101,11 +115,11 @@ describe("The web console", () => {
     const slow = await scripted(h, "fan-slow", { suite: "fan" });
     await scripted(h, "fan-silent", { suite: "fan", silent: "yes" });
 
-    const { page, errors } = await browser.open(`${h.url}/#/query`);
+    const { page, errors, cspViolations } = await browser.open(`${h.url}/#/query`);
     await signIn(page, h.adminToken);
     await page.getByLabel("Labels").check();
     await page.getByTestId("target-labels").fill("suite=fan");
-    await page.getByTestId("timeout").fill("3");
+    await page.getByTestId("timeout").fill("5");
     await page.getByTestId("sql").fill("SELECT 1 AS n");
     await page.getByTestId("sql").press("Control+Enter");
 
@@ -126,6 +140,8 @@ describe("The web console", () => {
     const merged = page.getByTestId("fanout").getByTestId("result-table");
     expect(await merged.locator("thead th").allTextContents()).toEqual(["agent", "n"]);
     expect(await merged.locator("tbody tr").allTextContents()).toEqual(["fan-fast1", "fan-slow2"]);
+    expect(await exported(page, "Export CSV")).toBe("agent,n\r\nfan-fast,1\r\nfan-slow,2\r\n");
+    expect(JSON.parse(await exported(page, "Export JSON"))).toEqual([{ agent: "fan-fast", n: 1 }, { agent: "fan-slow", n: 2 }]);
     await screenshot(page, "query-fanout");
 
     // Cancel a fan-out to the silent agent alone while it runs: the page stops following it.
@@ -152,6 +168,7 @@ describe("The web console", () => {
     await textOf(page.getByTestId("target-row").first(), /fan-silent/);
     await screenshot(page, "history-fanout");
     expect(errors).toEqual([]);
+    expect(cspViolations).toEqual([]);
   });
 
   it("gives a read session no Run button, no revoke and no tokens page; the API refuses it with the cookie; signing out ends the session", async () => {
@@ -160,6 +177,9 @@ describe("The web console", () => {
     const readToken = await h.api.createToken("api", "read", "console-reader");
 
     const { page } = await browser.open(h.url);
+    await page.getByLabel("API token").fill("tok_forged.not-a-secret");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await textOf(page.getByRole("alert"), /^unauthorized: /);
     await signIn(page, readToken);
     await textOf(page.getByTestId("scope"), "read");
     expect(await page.getByRole("link", { name: "Tokens" }).count()).toBe(0);
@@ -188,11 +208,11 @@ describe("The web console", () => {
     let answer = 0;
     const { agentId } = await scripted(h, IMG, { xss: SCRIPT }, (c, a) => {
       answer++;
-      if (answer === 1) a.respond(c, { ok: true, result: { columns: [IMG, "script"], rows: [[IMG, SCRIPT]], rowCount: 1, truncated: false } });
+      if (answer === 1) a.respond(c, { ok: true, result: { columns: [IMG, "script", "long"], rows: [[IMG, SCRIPT, LONG]], rowCount: 1, truncated: false } });
       else a.respond(c, { ok: false, code: "query_failed", error: SCRIPT });
     });
 
-    const { page, dialogs, errors } = await browser.open(h.url);
+    const { page, dialogs, errors, cspViolations } = await browser.open(h.url);
     await signIn(page, h.adminToken);
     const row = fleetRow(page, IMG);
     await textOf(row.getByTestId("status"), "online");
@@ -204,18 +224,29 @@ describe("The web console", () => {
     await page.getByTestId("run").click();
     const result = page.getByTestId("single-result");
     expect(await textOf(result.locator("th").first(), IMG)).toBe(IMG);
-    expect(await result.locator("td").allTextContents()).toEqual([IMG, SCRIPT]);
+    expect((await result.locator("td").allTextContents()).slice(0, 2)).toEqual([IMG, SCRIPT]);
+    const long = result.locator("td").nth(2);
+    expect(await long.textContent()).toBe(`${LONG.slice(0, 120)}…all ${LONG.length} chars`);
+    await long.getByRole("button", { name: `all ${LONG.length} chars` }).click();
+    expect(await long.locator(".cell").evaluate((el) => el.firstChild?.textContent)).toBe(LONG);
     await page.getByTestId("run").click();
     await textOf(page.getByTestId("single-error"), `query_failed: ${SCRIPT}`);
 
     await page.goto(`${h.url}/#/agents/${agentId}`);
     await textOf(page.getByTestId("agent-hostname"), IMG);
     await textOf(page.getByTestId("history-row").first().locator("td").nth(1), IMG);
+    await page.getByTestId("history-row").first().locator(".query-cell a").click();
+    await textOf(page.getByTestId("command-error"), `query_failed: ${SCRIPT}`);
+    await page.goBack();
+    await page.getByTestId("history-row").nth(1).locator(".query-cell a").click();
+    expect(await page.getByTestId("result-table").locator("thead th").first().textContent()).toBe(IMG);
+    expect((await page.getByTestId("result-table").locator("td").allTextContents()).slice(0, 2)).toEqual([IMG, SCRIPT]);
 
     expect(await page.evaluate(() => (globalThis as unknown as { __pwned?: unknown }).__pwned)).toBeUndefined();
     expect(await page.locator("img").count()).toBe(0);
     expect(dialogs).toEqual([]);
     expect(errors).toEqual([]);
+    expect(cspViolations).toEqual([]);
 
     // As a form on another site would post: the cookie rides along, the CSRF header does not.
     const forged = await page.evaluate(async () => {
@@ -225,10 +256,18 @@ describe("The web console", () => {
     expect(forged).toEqual({ status: 403, body: { error: { code: "csrf_failed", message: expect.any(String) } } });
   });
 
-  it("lists, creates (shown once, with the install line of an enroll token) and revokes tokens", async () => {
+  it("revokes an agent from its page after a confirmation; lists, creates (shown once, with the install line of an enroll token) and revokes tokens", async () => {
     const h = hub();
-    const { page } = await browser.open(h.url);
+    const doomed = await scripted(h, "to-revoke", { suite: "revoke" });
+    const { page } = await browser.open(`${h.url}/#/agents/${doomed.agentId}`);
     await signIn(page, h.adminToken);
+    await textOf(page.getByTestId("agent-hostname"), "to-revoke");
+    await page.getByRole("button", { name: "Revoke…" }).click();
+    await page.getByRole("button", { name: "Revoke", exact: true }).click();
+    expect((await doomed.agent.closed).code).toBe(4403);
+    await page.getByTestId("shown-count").waitFor();
+    expect(await page.getByTestId("agent-link").getByText("to-revoke", { exact: true }).count()).toBe(0);
+
     await page.getByRole("link", { name: "Tokens" }).click();
 
     await page.getByTestId("token-scope").selectOption("query");

@@ -1,8 +1,8 @@
 import type { ComponentChildren } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import { allows, api, setSession, whenSignedOut, type Session } from "./lib/api.js";
-import { resetFleetStore } from "./lib/fleet-store.js";
-import { href, navigate, useRoute } from "./lib/router.js";
+import { fleetStore, resetFleetStore } from "./lib/fleet-store.js";
+import { currentRoute, href, navigate, useRoute } from "./lib/router.js";
 import { AgentPage } from "./pages/agent.js";
 import { FleetPage } from "./pages/fleet.js";
 import { HistoryDetailPage, HistoryPage } from "./pages/history.js";
@@ -23,6 +23,9 @@ export function App() {
   useEffect(() => {
     whenSignedOut(() => signedIn(null));
     api<Session>("GET", "/api/v1/session").then(signedIn, () => signedIn(null));
+    // The fleet (the first page) is asked for alongside the session, not after it: with a live cookie it is
+    // there one round trip sooner; without one it is refused (401), which signs out and drops it.
+    if (currentRoute()[0] === undefined || currentRoute()[0] === "fleet") fleetStore();
   }, []);
 
   if (session === undefined) return <div class="loading">Loading…</div>;

@@ -1,4 +1,4 @@
-import type { HealthSamples } from "../lib/hub-types.js";
+import type { AgentHealthHistory } from "@uplink/protocol";
 import { formatTime } from "../lib/format.js";
 
 const WIDTH = 640;
@@ -9,22 +9,22 @@ const PAD = 24;
  * An agent's health over time as a small SVG: load (line), memory used (shaded line, as a share of
  * total) and the samples where it did not answer (red ticks on the axis).
  */
-export function HealthChart({ samples }: { samples: HealthSamples["samples"] }) {
+export function HealthChart({ samples }: { samples: AgentHealthHistory["samples"] }) {
   if (samples.length === 0) return <p class="muted">No health samples yet.</p>;
   const times = samples.map((s) => new Date(s.at).getTime());
   const t0 = Math.min(...times);
   const t1 = Math.max(...times, t0 + 1);
-  const maxLoad = Math.max(1, ...samples.map((s) => s.load1 ?? 0));
+  const maxLoad = Math.max(1, ...samples.map((s) => s.load1));
   const x = (t: number) => PAD + ((t - t0) / (t1 - t0)) * (WIDTH - 2 * PAD);
   const y = (fraction: number) => HEIGHT - PAD - fraction * (HEIGHT - 2 * PAD);
-  const line = (value: (s: HealthSamples["samples"][number]) => number | null) =>
+  const line = (value: (s: AgentHealthHistory["samples"][number]) => number | null) =>
     samples
       .map((s, i) => ({ v: value(s), t: times[i]! }))
       .filter((p): p is { v: number; t: number } => p.v !== null && Number.isFinite(p.v))
       .map((p, i) => `${i === 0 ? "M" : "L"}${x(p.t).toFixed(1)},${y(p.v).toFixed(1)}`)
       .join(" ");
-  const load = line((s) => (s.load1 === null ? null : s.load1 / maxLoad));
-  const memory = line((s) => (s.memTotalBytes && s.memFreeBytes !== null ? 1 - s.memFreeBytes / s.memTotalBytes : null));
+  const load = line((s) => s.load1 / maxLoad);
+  const memory = line((s) => (s.memTotalBytes > 0 ? 1 - s.memFreeBytes / s.memTotalBytes : null));
   const missed = samples.filter((s) => s.status !== "ok");
 
   return (

@@ -1,6 +1,7 @@
 import type { Cell } from "@uplink/protocol";
 import { useState } from "preact/hooks";
-import { download, toCsv, toJson, type Table } from "../lib/export.js";
+import { download } from "../lib/download.js";
+import { toCsv, toJson, type Table } from "../lib/table-text.js";
 
 /** Longer cells are cut to this many characters, with the whole text one click away. */
 const CUT = 120;

@@ -1,4 +1,4 @@
-import type { Scope } from "@uplink/protocol";
+import type { Scope, SessionView } from "@uplink/protocol";
 
 /**
  * The console's one way to the REST API. The session cookie (HttpOnly, SameSite=Strict) rides along on
@@ -7,12 +7,7 @@ import type { Scope } from "@uplink/protocol";
  */
 
 /** The signed-in session as `GET /api/v1/session` answers it. */
-export interface Session {
-  name: string;
-  scope: Scope;
-  csrfToken: string;
-  expiresAt: string;
-}
+export type Session = SessionView;
 
 /** A REST answer that was not 2xx: its status and the `{error: {code, message}}` body when there is one. */
 export class ApiError extends Error {

@@ -28,11 +28,14 @@ export class FleetStore {
   #source: EventSource | undefined;
   #stopped = false;
   #listing: Promise<void> | undefined;
+  #again: Promise<void> | undefined;
   /** Agents an event touched while a list request was in flight: its answer may predate the event. */
   readonly #touchedDuringList = new Set<string>();
 
   /** Loads the list and follows the event stream until stop(). */
   start(): void {
+    // The list now (the page is useful at once), and again once the stream is open (onopen): a change
+    // between the first list and the stream's start is not lost.
     void this.reload();
     this.#connect();
   }
@@ -60,9 +63,19 @@ export class FleetStore {
     if (this.agents.delete(agentId)) this.#emit();
   }
 
-  /** Refetches the whole list (coalesced: one request at a time). */
+  /**
+   * Refetches the whole list. One request at a time: a call while one is in flight gets one more after it
+   * (the answer in flight may predate what prompted the call), however many calls came meanwhile.
+   */
   reload(): Promise<void> {
-    this.#listing ??= api<AgentList>("GET", "/api/v1/agents")
+    if (this.#listing !== undefined) {
+      this.#again ??= this.#listing.then(() => {
+        this.#again = undefined;
+        return this.reload();
+      });
+      return this.#again;
+    }
+    this.#listing = api<AgentList>("GET", "/api/v1/agents")
       .then((list) => {
         this.agents.clear();
         for (const agent of list.agents) this.agents.set(agent.id, agent);

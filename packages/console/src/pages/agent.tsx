@@ -4,7 +4,7 @@ import { HealthChart } from "../components/health-chart.js";
 import { allows, api, ApiError, describeError, type Session } from "../lib/api.js";
 import { useFleet } from "../lib/fleet-store.js";
 import { formatAgo, formatBytes, formatDuration, formatLabels, formatTime } from "../lib/format.js";
-import type { HealthSamples } from "../lib/hub-types.js";
+import type { AgentHealthHistory } from "@uplink/protocol";
 import { href, navigate } from "../lib/router.js";
 import { StatusBadge, useNow } from "./fleet.js";
 import { HistoryTable } from "./history.js";
@@ -16,7 +16,7 @@ export function AgentPage({ agentId, session }: { agentId: string; session: Sess
   const fleet = useFleet();
   const now = useNow(5000);
   const [error, setError] = useState("");
-  const [health, setHealth] = useState<HealthSamples | null>(null);
+  const [health, setHealth] = useState<AgentHealthHistory | null>(null);
   const [recent, setRecent] = useState<HistoryPage | null>(null);
   const [confirming, setConfirming] = useState(false);
   const agent = fleet.agents.get(agentId);
@@ -32,7 +32,7 @@ export function AgentPage({ agentId, session }: { agentId: string; session: Sess
 
   // Health samples now, every few seconds (a sample is written per presence flush), and on a status change.
   useEffect(() => {
-    const load = () => api<HealthSamples>("GET", `${path}/health`).then(setHealth, () => setHealth((old) => old ?? { samples: [] }));
+    const load = () => api<AgentHealthHistory>("GET", `${path}/health`).then(setHealth, () => setHealth((old) => old ?? { samples: [] }));
     void load();
     const timer = setInterval(load, HEALTH_REFRESH_MS);
     return () => clearInterval(timer);

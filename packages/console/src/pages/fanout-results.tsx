@@ -3,7 +3,7 @@ import { useEffect, useState } from "preact/hooks";
 import { Histogram } from "../components/histogram.js";
 import { CellText, ResultTable } from "../components/result-table.js";
 import { api, describeError } from "../lib/api.js";
-import type { Table } from "../lib/export.js";
+import type { Table } from "../lib/table-text.js";
 import { useFleet } from "../lib/fleet-store.js";
 import { formatDuration } from "../lib/format.js";
 import { href } from "../lib/router.js";

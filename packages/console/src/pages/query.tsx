@@ -5,7 +5,7 @@ import { ResultTable } from "../components/result-table.js";
 import { allows, api, ApiError, describeError, queryString, type Session } from "../lib/api.js";
 import { useFleet } from "../lib/fleet-store.js";
 import { formatDuration, parseLabels } from "../lib/format.js";
-import type { SchemaAnswer } from "../lib/hub-types.js";
+import type { HubSchema } from "@uplink/protocol";
 import { FanoutResults } from "./fanout-results.js";
 
 type Target = "agent" | "labels" | "all";
@@ -17,7 +17,7 @@ type Run =
   | { kind: "fanout"; id: string; targetCount: number; following: boolean; done: boolean };
 
 /** The schema last learned, kept across visits: a 409 (no agent online) keeps what was known. */
-let knownSchema: SchemaAnswer | null = null;
+let knownSchema: HubSchema | null = null;
 
 /** The SQL editor, the target (one agent, labels or all), Run (Ctrl/Cmd+Enter), cancel, and the results. */
 export function QueryPage({ session, initialAgent }: { session: Session; initialAgent: string | undefined }) {
@@ -42,7 +42,7 @@ export function QueryPage({ session, initialAgent }: { session: Session; initial
   const schemaAgent = target === "agent" && agentId !== "" ? agentId : undefined;
   useEffect(() => {
     if (!canRun) return;
-    api<SchemaAnswer>("GET", "/api/v1/schema" + queryString({ agentId: schemaAgent })).then(
+    api<HubSchema>("GET", "/api/v1/schema" + queryString({ agentId: schemaAgent })).then(
       (answer) => {
         knownSchema = answer;
         setSchema(answer);

@@ -1,5 +1,7 @@
 import type { Cell } from "@uplink/protocol";
 
+/* A result table as text: CSV and JSON, what the export buttons offer. Pure, so unit-tested beside. */
+
 /** A table as the console shows and exports it: columns and rows of cells. */
 export interface Table {
   columns: string[];
@@ -10,8 +12,9 @@ export interface Table {
 export function toCsv(table: Table): string {
   const field = (cell: Cell | string) => {
     const text = cell === null ? "" : String(cell);
-    // A leading =, +, - or @ would be read as a formula by a spreadsheet: prefix it with a quote.
-    const safe = /^[=+\-@\t\r]/.test(text) ? `'${text}` : text;
+    // A text starting with =, +, - or @ would be read as a formula by a spreadsheet: prefix it with a quote
+    // (numbers stay numbers).
+    const safe = typeof cell === "string" && /^[=+\-@\t\r]/.test(text) ? `'${text}` : text;
     return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
   };
   return [table.columns, ...table.rows].map((row) => row.map(field).join(",")).join("\r\n") + "\r\n";
@@ -24,16 +27,4 @@ export function toJson(table: Table): string {
     null,
     2,
   );
-}
-
-/** Offers `text` as a file download. */
-export function download(name: string, type: string, text: string): void {
-  const url = URL.createObjectURL(new Blob([text], { type }));
-  const link = document.createElement("a");
-  link.href = url;
-  link.download = name;
-  document.body.append(link);
-  link.click();
-  link.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
