@@ -63,13 +63,15 @@ async function coldLoad(browser, base, cookie, agents) {
     const page = await context.newPage();
     const bytes = { assets: 0, agents: 0, other: 0 };
     const pending = [];
-    const list = { decodedBytes: 0, startEpochMs: 0, waitMs: 0, doneEpochMs: 0 };
+    // The page may ask for the list more than once (again once its event stream is open): the first one is timed.
+    const list = { requests: 0, firstBytes: 0, decodedBytes: 0, startEpochMs: 0, waitMs: 0, doneEpochMs: 0 };
     page.on("requestfinished", (request) => {
       pending.push(
         request.sizes().then(async (s) => {
           const kind = kindOf(request.url());
           bytes[kind] += s.responseBodySize + s.responseHeadersSize;
-          if (kind !== "agents") return;
+          if (kind !== "agents" || list.requests++ > 0) return;
+          list.firstBytes = s.responseBodySize + s.responseHeadersSize;
           const t = request.timing();
           list.decodedBytes = (await (await request.response())?.body())?.length ?? 0;
           list.startEpochMs = t.startTime;
@@ -91,7 +93,7 @@ async function coldLoad(browser, base, cookie, agents) {
     const listAskedMs = list.startEpochMs - timeOrigin;
     const listDoneMs = list.doneEpochMs - timeOrigin;
     const split = { listAskedMs, listWaitMs: list.waitMs, listDoneMs, afterListMs: firstRowMs - listDoneMs };
-    return { firstRowMs, interactiveMs, bytes, agentsDecodedBytes: list.decodedBytes, split, page, context };
+    return { firstRowMs, interactiveMs, bytes, agentsRequests: list.requests, agentsFirstBytes: list.firstBytes, agentsDecodedBytes: list.decodedBytes, split, page, context };
   } catch (err) {
     await context.close();
     throw err;
@@ -226,7 +228,8 @@ export async function run() {
       hubList: Object.fromEntries(Object.entries(hubList).map(([k, v]) => [k, { medianMs: round(median(v.map((x) => x.ms))), KB: round(median(v.map((x) => x.bytes)) / 1000) }])),
       firstLoad: {
         assetsKB: kb(first.bytes.assets),
-        agentsListKB: kb(first.bytes.agents),
+        agentsListKB: kb(first.agentsFirstBytes),
+        agentsListRequests: first.agentsRequests,
         agentsListDecodedKB: kb(first.agentsDecodedBytes),
         otherKB: kb(first.bytes.other),
         totalKB: kb(first.bytes.assets + first.bytes.agents + first.bytes.other),
@@ -253,7 +256,7 @@ export function formatTable(f) {
     `where         agents list asked at ${f.split.listAskedMs} ms, hub's first byte after ${f.split.listWaitMs} ms, arrived at ${f.split.listDoneMs} ms; first row ${f.split.afterListMs} ms after it (medians)`,
     `hub's list    GET /api/v1/agents from node: gzip ${f.hubList.gzip.medianMs} ms (${f.hubList.gzip.KB} KB), identity ${f.hubList.identity.medianMs} ms (${f.hubList.identity.KB} KB) (medians)`,
     `first load    page assets ${f.firstLoad.assetsKB} KB   target ≤ ${t.firstLoadKB} KB`,
-    `              agents list ${f.firstLoad.agentsListKB} KB gzip (${f.firstLoad.agentsListDecodedKB} KB as JSON); other ${f.firstLoad.otherKB} KB; total ${f.firstLoad.totalKB} KB`,
+    `              agents list ${f.firstLoad.agentsListKB} KB gzip (${f.firstLoad.agentsListDecodedKB} KB as JSON), asked ${f.firstLoad.agentsListRequests}× before interactive; other ${f.firstLoad.otherKB} KB; total ${f.firstLoad.totalKB} KB`,
     `scrolling     ${f.scroll.frames} frames: p50 ${f.scroll.p50Ms} ms, p95 ${f.scroll.p95Ms} ms, max ${f.scroll.maxMs} ms, ${f.scroll.over33MsPercent} % over 33 ms   target p95 ≤ ${t.frameP95Ms} ms`,
     `floor         an empty page: p50 ${f.floor.p50Ms} ms, p95 ${f.floor.p95Ms} ms, max ${f.floor.maxMs} ms`,
     f.pass ? "PASS" : "FAIL",

@@ -304,7 +304,7 @@ describe("the web console on hubs of their own", () => {
   const agents = useAgentProcesses();
   const raw = useRawAgents();
 
-  it("answers GET / with 404 saying to run pnpm build when the console is not built", async () => {
+  it("answers GET / with 404 saying to run pnpm build when the console is not built, and serves it once built", async () => {
     const dir = await hubs.tempDir();
     const hub = await hubs.start({ args: ["--console-dir", join(dir, "console")] });
     for (const path of ["/", "/assets/index-3f2a9c.js"]) {
@@ -315,6 +315,13 @@ describe("the web console on hubs of their own", () => {
     expect(page.error).toEqual({ code: "not_found", message: expect.stringContaining("pnpm build") });
     // The REST API is served all the same.
     expect((await hub.api.get("/api/v1/agents")).status).toBe(200);
+    // Built while the hub runs: served at once, and a rebuilt page at once too (assets keep their names).
+    mkdirSync(join(dir, "console"));
+    writeFileSync(join(dir, "console", "index.html"), "<!doctype html><p>first build</p>");
+    expect((await rawGet(hub, "/")).body.toString()).toBe("<!doctype html><p>first build</p>");
+    writeFileSync(join(dir, "console", "index.html"), "<!doctype html><p>second build</p>");
+    const rebuilt = await rawGet(hub, "/", { "accept-encoding": "br, gzip" });
+    expect([rebuilt.status, rebuilt.headers["content-encoding"], rebuilt.body.toString()]).toEqual([200, undefined, "<!doctype html><p>second build</p>"]);
   });
 
   it("ends a session after --session-ttl, and the pruner drops it", async () => {

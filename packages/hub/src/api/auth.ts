@@ -2,8 +2,9 @@ import type { IncomingMessage } from "node:http";
 import { CSRF_HEADER, SESSION_COOKIE } from "@uplink/protocol";
 import { ForbiddenError, HubError, UnauthorizedError } from "../errors.js";
 import { bearer, cookieValue, parseCredential, sameSecret, secretMatches } from "../security/credentials.js";
-import { liveApiToken, type LiveSession, type Sessions } from "../security/sessions.js";
-import { SCOPES, type Scope, type Store, type TokenRecord } from "../store/store.js";
+import type { LiveSession, Sessions } from "../security/sessions.js";
+import { liveApiToken } from "../security/tokens.js";
+import { SCOPES, type Scope, type Store } from "../store/store.js";
 
 /** Who made a request: the API token that authenticated it, directly or through a console session. */
 export interface Principal {
@@ -17,11 +18,6 @@ export interface Principal {
 /** True when `held` includes `needed` (read < query < admin). */
 export function scopeAllows(held: Scope, needed: Scope): boolean {
   return SCOPES.indexOf(held) >= SCOPES.indexOf(needed);
-}
-
-/** A token that can be used now: not revoked, not expired. */
-export function isLive(token: TokenRecord, now: number): boolean {
-  return token.revokedAt === null && (token.expiresAt === null || token.expiresAt > now);
 }
 
 /** Methods that change nothing, so a request made with the session cookie needs no CSRF token. */

@@ -47,11 +47,13 @@ const CODINGS = [
  * of the directory is reachable: asset names are plain file names. The console routes with `#/…`, so no
  * other path needs the page. These are not REST operations (the OpenAPI description leaves them out).
  *
- * Files are read once and kept: the build replaces the directory only before a hub (re)starts.
+ * Assets are read once and kept (their names change with their content); the page is read on every
+ * load, so a console rebuilt while the hub runs is served at once, with the assets it names.
  */
 export function consoleRoutes(dir: string): Route[] {
   const files = new Map<string, Promise<Buffer | undefined>>();
-  const load = (name: string): Promise<Buffer | undefined> => {
+  const load = (name: string, fresh: boolean): Promise<Buffer | undefined> => {
+    if (fresh) return readFile(join(dir, name)).catch(() => undefined);
     let file = files.get(name);
     if (file === undefined) {
       file = readFile(join(dir, name)).catch(() => undefined);
@@ -63,13 +65,14 @@ export function consoleRoutes(dir: string): Route[] {
   };
 
   async function serve(res: Parameters<Route["handle"]>[0]["res"], accept: Set<string>, name: string, cacheControl: string): Promise<boolean> {
-    const identity = await load(name);
+    const fresh = name === "index.html";
+    const identity = await load(name, fresh);
     if (identity === undefined) return false;
     let body = identity;
     let coding: string | undefined;
     for (const c of CODINGS) {
       if (!accept.has(c.coding) && !accept.has("*")) continue;
-      const encoded = await load(name + c.suffix);
+      const encoded = await load(name + c.suffix, fresh);
       if (encoded === undefined) continue;
       body = encoded;
       coding = c.coding;

@@ -2,16 +2,12 @@ import { randomBytes } from "node:crypto";
 import { UnauthorizedError } from "../errors.js";
 import type { SessionRecord, Store, TokenRecord } from "../store/store.js";
 import { newId, newSecret, parseCredential, secretMatches } from "./credentials.js";
+import { liveApiToken } from "./tokens.js";
 
 /** A session found by its cookie, with the token it acts for; both live. */
 export interface LiveSession {
   session: SessionRecord;
   token: TokenRecord & { scope: NonNullable<TokenRecord["scope"]> };
-}
-
-/** An API token that can be used now: kind api, with a scope, not revoked, not expired. */
-export function liveApiToken(token: TokenRecord | undefined, now: number): token is LiveSession["token"] {
-  return token !== undefined && token.kind === "api" && token.scope !== null && token.revokedAt === null && (token.expiresAt === null || token.expiresAt > now);
 }
 
 /**

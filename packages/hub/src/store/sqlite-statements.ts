@@ -1,5 +1,6 @@
 import type Database from "better-sqlite3";
 import { MAX_HEALTH_SAMPLES } from "@uplink/protocol";
+import { AGENT_RECORD_COLUMNS } from "./sqlite-rows.js";
 import type { AgentPatch } from "./store.js";
 
 /** Column of `agents` for each patchable field. */
@@ -30,10 +31,8 @@ const SQL = {
        AND (expires_at IS NULL OR expires_at > @now) AND (max_uses IS NULL OR uses < max_uses)`,
   insertAgent: `INSERT INTO agents (id, secret_hash, hostname, labels, enrolled_at, reported_labels) VALUES (?, ?, ?, ?, ?, ?)`,
   findAgent: `SELECT * FROM agents WHERE id = ?`,
-  // Every column but the health samples, which only an agent's own page reads (findAgent).
-  listAgents: `SELECT id, secret_hash, hostname, labels, reported_labels, status, protocol, agent_version, platform, arch, enrolled_at,
-       connected_at, last_seen_at, last_health, replica_id, revoked_at, legacy_shapes
-     FROM agents WHERE revoked_at IS NULL ORDER BY hostname, id`,
+  // Every column but the health samples, which only an agent's own page reads (findAgent); a raw statement.
+  listAgents: `SELECT ${AGENT_RECORD_COLUMNS.join(", ")} FROM agents WHERE revoked_at IS NULL ORDER BY hostname, id`,
   // One statement for a whole presence flush: the rows go in as one JSON array. A row's health sample is
   // appended to the agent's samples, the oldest dropped once MAX_HEALTH_SAMPLES are kept.
   recordPresence: `UPDATE agents SET last_seen_at = MAX(COALESCE(agents.last_seen_at, 0), v.seen), last_health = COALESCE(v.health, agents.last_health),
@@ -94,7 +93,15 @@ const SQL = {
 
 export type SqliteStatements = { readonly [K in keyof typeof SQL]: Database.Statement };
 
+/** Statements that answer rows as arrays of values in column order (better-sqlite3's raw mode). */
+const RAW: ReadonlySet<keyof typeof SQL> = new Set(["listAgents"]);
+
 /** Prepares each fixed statement once, when the store opens. */
 export function prepareStatements(db: Database.Database): SqliteStatements {
-  return Object.fromEntries(Object.entries(SQL).map(([name, sql]) => [name, db.prepare(sql)])) as SqliteStatements;
+  return Object.fromEntries(
+    Object.entries(SQL).map(([name, sql]) => {
+      const statement = db.prepare(sql);
+      return [name, RAW.has(name as keyof typeof SQL) ? statement.raw(true) : statement];
+    }),
+  ) as SqliteStatements;
 }

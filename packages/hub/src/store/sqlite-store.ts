@@ -29,7 +29,7 @@ import { SqliteCheckpointer } from "./sqlite-checkpointer.js";
 import { GroupCommit } from "./sqlite-group-commit.js";
 import { SqliteHistory } from "./sqlite-history.js";
 import { SQLITE_MIGRATIONS } from "./sqlite-migrations.js";
-import { matchesFilter, toAgent, toAudit, toColumnValue, toFanout, toIdempotency, toSession, toToken, type Row } from "./sqlite-rows.js";
+import { matchesFilter, toAgent, toAgentFromValues, toAudit, toColumnValue, toFanout, toIdempotency, toSession, toToken, type Row } from "./sqlite-rows.js";
 import { AGENT_COLUMNS, prepareStatements, type SqliteStatements } from "./sqlite-statements.js";
 
 /**
@@ -148,7 +148,7 @@ export class SqliteStore implements Store {
   }
 
   async listAgents(filter: AgentFilter): Promise<AgentRecord[]> {
-    return (this.#stmt.listAgents.all() as Row[]).map(toAgent).filter((a) => matchesFilter(a, filter));
+    return (this.#stmt.listAgents.all() as unknown[][]).map(toAgentFromValues).filter((a) => matchesFilter(a, filter));
   }
 
   async updateAgent(id: string, patch: AgentPatch): Promise<void> {
