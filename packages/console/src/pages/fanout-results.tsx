@@ -37,11 +37,24 @@ export function FanoutResults({ fanoutId, initial, following = true, onDone }: {
       const target = JSON.parse((event as MessageEvent<string>).data) as TargetResult;
       setTargets((old) => merge(old, [target]));
     });
-    source.addEventListener("done", () => {
+    const finish = () => {
       source.close();
       setDone(true);
       onDone?.();
-    });
+    };
+    source.addEventListener("done", finish);
+    // Refused for good (EventSource gives up on a 4xx): read the fan-out's view instead.
+    source.onerror = () => {
+      if (source.readyState !== EventSource.CLOSED) return;
+      api<FanoutView>("GET", `/api/v1/queries/${encodeURIComponent(fanoutId)}`).then(
+        (view) => {
+          setTargets((old) => merge(old, view.targets));
+          if (view.status === "done") finish();
+          else setError("The result stream closed; reload to follow the rest.");
+        },
+        (err: unknown) => setError(describeError(err)),
+      );
+    };
     return () => source.close();
   }, [fanoutId, done, following]);
 
