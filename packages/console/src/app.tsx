@@ -33,10 +33,15 @@ export function App() {
   return <Shell session={session} onSignOut={() => signedIn(null)} />;
 }
 
+const TITLES: Record<string, string> = { fleet: "Fleet", agents: "Agent", query: "Query", history: "History", tokens: "Tokens" };
+
 function Shell({ session, onSignOut }: { session: Session; onSignOut: () => void }) {
   const route = useRoute();
   const page = route[0] ?? "fleet";
   const [signingOut, setSigningOut] = useState(false);
+  useEffect(() => {
+    document.title = `${TITLES[page] ?? "Uplink"} · Uplink`;
+  }, [page]);
 
   async function signOut(): Promise<void> {
     setSigningOut(true);
