@@ -92,6 +92,7 @@ cat <<TXT
 
 Hub:   $HUB_URL   (log: $DIR/hub.log, store: $DIR/hub/uplink.db)
 Agent: $AGENT_ID   (log: $DIR/agent.log, state: $DIR/agent-state.json)
+Web:   $HUB_URL/   (sign in with the token in $DIR/admin.token)
 Try:   export UPLINK_HUB=$HUB_URL UPLINK_TOKEN=\$(cat $DIR/admin.token)
        node packages/cli/bin/uplink.js history
 Stop:  bash scripts/quickstart.sh stop

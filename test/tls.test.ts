@@ -56,6 +56,24 @@ describe("TLS: the hub serves HTTPS/WSS and the agent verifies it", () => {
     return created.body.token;
   }
 
+  it("marks the web console's session cookie Secure when the hub serves TLS", async () => {
+    const hub = await tlsHub(certs.server);
+    const token = (await https(hub, certs.ca, "POST", "/api/v1/tokens", { kind: "api", scope: "read", name: "tls-console" })).body.token as string;
+    const setCookie = await new Promise<string | undefined>((resolve, reject) => {
+      const body = JSON.stringify({ token });
+      const req = request(
+        { host: "127.0.0.1", port: hub.port, method: "POST", path: "/api/v1/session", ca: readFileSync(certs.ca), agent: false, headers: { "content-type": "application/json" } },
+        (res) => {
+          res.resume();
+          res.on("end", () => resolve(res.statusCode === 201 ? res.headers["set-cookie"]?.[0] : `status ${res.statusCode}`));
+        },
+      );
+      req.on("error", reject);
+      req.end(body);
+    });
+    expect(setCookie).toMatch(/^uplink_session=ses_\w+\.[\w-]+; HttpOnly; SameSite=Strict; Path=\/; Max-Age=\d+; Secure$/);
+  });
+
   it("enrolls with --ca over HTTPS, remembers the CA, connects over WSS and answers a query", async () => {
     const hub = await tlsHub(certs.server);
     const state = await agents.statePath();

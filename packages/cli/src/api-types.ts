@@ -72,6 +72,51 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The session of the request's cookie */
+        get: operations["getSession"];
+        put?: never;
+        /**
+         * Exchange an API token for a web console session
+         * @description Sets the `uplink_session` cookie (HttpOnly, SameSite=Strict, Secure over TLS), which every call then accepts instead of a bearer token, with the token's scope. Calls other than GET made with the cookie must send `X-CSRF-Token: <csrfToken>`. Failed attempts are rate-limited per client address.
+         */
+        post: operations["signIn"];
+        /**
+         * End the session of the request's cookie and clear the cookie
+         * @description Needs `X-CSRF-Token` when the cookie names a live session.
+         */
+        delete: operations["signOut"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/schema": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The tables and columns agents answer, as the hub learned them from an online agent
+         * @description Learned once per agent version (by an introspection query to one of its agents) and kept in memory.
+         */
+        get: operations["getSchema"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/agents": {
         parameters: {
             query?: never;
@@ -106,6 +151,23 @@ export interface paths {
         head?: never;
         /** Replace an agent's labels */
         patch: operations["setAgentLabels"];
+        trace?: never;
+    };
+    "/api/v1/agents/{id}/health": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** An agent's recent health samples, oldest first (one per presence flush) */
+        get: operations["getAgentHealth"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/agents/{id}/query": {
@@ -390,7 +452,7 @@ export interface components {
         ErrorBody: {
             error: {
                 /** @enum {string} */
-                code: "busy" | "timeout" | "cancelled" | "bad_command" | "empty_query" | "unsupported_query" | "unknown_collector" | "query_failed" | "read_only" | "resource_limit" | "internal" | "agent_error" | "bad_response" | "agent_offline" | "agent_disconnected" | "agent_replaced" | "hub_shutting_down" | "replica_unreachable" | "bus_unavailable" | "hub_restarted" | "replica_lost" | "unauthorized" | "forbidden" | "not_found" | "invalid_request" | "payload_too_large" | "unsupported_media_type" | "method_not_allowed" | "rate_limited" | "not_ready" | "idempotency_in_progress" | "idempotency_mismatch";
+                code: "busy" | "timeout" | "cancelled" | "bad_command" | "empty_query" | "unsupported_query" | "unknown_collector" | "query_failed" | "read_only" | "resource_limit" | "internal" | "agent_error" | "bad_response" | "agent_offline" | "agent_disconnected" | "agent_replaced" | "hub_shutting_down" | "replica_unreachable" | "bus_unavailable" | "hub_restarted" | "replica_lost" | "unauthorized" | "forbidden" | "not_found" | "invalid_request" | "payload_too_large" | "unsupported_media_type" | "method_not_allowed" | "csrf_failed" | "rate_limited" | "not_ready" | "idempotency_in_progress" | "idempotency_mismatch";
                 message: string;
             };
         };
@@ -438,7 +500,29 @@ export interface components {
             resumedAt: number;
             kept: number;
         };
+        GetAgentHealthResponse: {
+            samples: {
+                at: components["schemas"]["IsoTime"];
+                /** @enum {string} */
+                status: "ok" | "degraded";
+                load1: number;
+                memFreeBytes: number;
+                memTotalBytes: number;
+                inflight: number;
+            }[];
+        };
         GetQueryResponse: components["schemas"]["FanoutView"] | components["schemas"]["AuditRow"];
+        GetSchemaResponse: {
+            agentId: string;
+            agentVersion: string | null;
+            tables: {
+                name: string;
+                columns: {
+                    name: string;
+                    type: string;
+                }[];
+            }[];
+        };
         HealthzResponse: {
             /** @constant */
             status: "ok";
@@ -487,6 +571,15 @@ export interface components {
         };
         /** @enum {string} */
         Scope: "read" | "query" | "admin";
+        SignInRequest: {
+            token: string;
+        };
+        SignInResponse: {
+            name: string;
+            scope: components["schemas"]["Scope"];
+            csrfToken: string;
+            expiresAt: components["schemas"]["IsoTime"];
+        };
         TargetResult: {
             agentId: string;
             correlationId: string;
@@ -804,6 +897,319 @@ export interface operations {
             };
         };
     };
+    getSession: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The live session */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SignInResponse"];
+                };
+            };
+            /** @description `invalid_request`: The request body or parameters failed validation. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthorized`: The bearer token is missing, unknown, expired or revoked. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal`: An unexpected failure inside the hub or the agent. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_ready`: The hub's store (or bus) is not ready. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    signIn: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SignInRequest"];
+            };
+        };
+        responses: {
+            /** @description Signed in */
+            201: {
+                headers: {
+                    /** @description The session cookie. */
+                    "Set-Cookie"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SignInResponse"];
+                };
+            };
+            /** @description `invalid_request`: The request body or parameters failed validation. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthorized`: The bearer token is missing, unknown, expired or revoked. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `payload_too_large`: The request body exceeds the hub's limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unsupported_media_type`: The request body must be application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `rate_limited`: Too many attempts; retry after the time in Retry-After. */
+            429: {
+                headers: {
+                    /** @description Seconds to wait. */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal`: An unexpected failure inside the hub or the agent. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_ready`: The hub's store (or bus) is not ready. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    signOut: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Signed out */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `invalid_request`: The request body or parameters failed validation. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `csrf_failed`: A state-changing request authenticated by the session cookie lacks the session's X-CSRF-Token. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal`: An unexpected failure inside the hub or the agent. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_ready`: The hub's store (or bus) is not ready. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getSchema: {
+        parameters: {
+            query?: {
+                /** @description Learn the schema from this agent (it must be online); default: an online agent of the newest version. */
+                agentId?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The schema */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GetSchemaResponse"];
+                };
+            };
+            /** @description `invalid_request`: The request body or parameters failed validation. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthorized`: The bearer token is missing, unknown, expired or revoked. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `forbidden`: The token's scope does not allow this call. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `agent_offline`: The agent is not connected to any hub replica. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal`: An unexpected failure inside the hub or the agent. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description `bad_response`: The agent's response failed its schema; the command it named fails with this code.
+             *     `agent_disconnected`: The agent's connection closed while the command was pending.
+             *     `replica_unreachable`: The hub replica holding the agent's socket is gone or did not take the command.
+             */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description `not_ready`: The hub's store (or bus) is not ready.
+             *     `busy`: The agent already runs its maxInflight queries; retry later.
+             *     `bus_unavailable`: The cluster bus (Redis) is unreachable, so an agent held by another replica cannot be reached.
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `timeout`: The command's deadline passed before an answer arrived. */
+            504: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     listAgents: {
         parameters: {
             query?: {
@@ -986,7 +1392,10 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `forbidden`: The token's scope does not allow this call. */
+            /**
+             * @description `forbidden`: The token's scope does not allow this call.
+             *     `csrf_failed`: A state-changing request authenticated by the session cookie lacks the session's X-CSRF-Token.
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1066,7 +1475,10 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `forbidden`: The token's scope does not allow this call. */
+            /**
+             * @description `forbidden`: The token's scope does not allow this call.
+             *     `csrf_failed`: A state-changing request authenticated by the session cookie lacks the session's X-CSRF-Token.
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1095,6 +1507,82 @@ export interface operations {
             };
             /** @description `unsupported_media_type`: The request body must be application/json. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal`: An unexpected failure inside the hub or the agent. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_ready`: The hub's store (or bus) is not ready. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getAgentHealth: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The samples */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GetAgentHealthResponse"];
+                };
+            };
+            /** @description `invalid_request`: The request body or parameters failed validation. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthorized`: The bearer token is missing, unknown, expired or revoked. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `forbidden`: The token's scope does not allow this call. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: No such resource. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1169,7 +1657,10 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `forbidden`: The token's scope does not allow this call. */
+            /**
+             * @description `forbidden`: The token's scope does not allow this call.
+             *     `csrf_failed`: A state-changing request authenticated by the session cookie lacks the session's X-CSRF-Token.
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1289,6 +1780,8 @@ export interface operations {
             query?: {
                 /** @description Only commands sent to this agent. */
                 agentId?: string;
+                /** @description Only commands in this state. */
+                status?: "pending" | "ok" | "error" | "timeout" | "offline" | "cancelled";
                 /** @description Rows in the page. */
                 limit?: number;
                 /** @description Only rows older than this seq: the `nextBefore` of the previous page. */
@@ -1401,7 +1894,10 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `forbidden`: The token's scope does not allow this call. */
+            /**
+             * @description `forbidden`: The token's scope does not allow this call.
+             *     `csrf_failed`: A state-changing request authenticated by the session cookie lacks the session's X-CSRF-Token.
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1810,7 +2306,10 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `forbidden`: The token's scope does not allow this call. */
+            /**
+             * @description `forbidden`: The token's scope does not allow this call.
+             *     `csrf_failed`: A state-changing request authenticated by the session cookie lacks the session's X-CSRF-Token.
+             */
             403: {
                 headers: {
                     [name: string]: unknown;
@@ -1911,7 +2410,10 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
             };
-            /** @description `forbidden`: The token's scope does not allow this call. */
+            /**
+             * @description `forbidden`: The token's scope does not allow this call.
+             *     `csrf_failed`: A state-changing request authenticated by the session cookie lacks the session's X-CSRF-Token.
+             */
             403: {
                 headers: {
                     [name: string]: unknown;

@@ -54,6 +54,13 @@ export const DEFAULT_PRESENCE_FLUSH_MS = 60_000;
 export const DEFAULT_METRICS_HOST = "127.0.0.1";
 export const DEFAULT_METRICS_PORT = 7071;
 
+/** How long a web console session lasts (`POST /api/v1/session`). */
+export const DEFAULT_SESSION_TTL_MS = 12 * 3_600_000;
+/** The longest session accepted (30 days). */
+const MAX_SESSION_TTL_MS = 30 * 86_400_000;
+/** The web console's build, seen from this module in packages/hub/dist/: packages/hub/dist/console. */
+export const DEFAULT_CONSOLE_DIR = fileURLToPath(new URL("console", import.meta.url));
+
 /** Where `pnpm package` writes, seen from this module in packages/hub/dist/: the workspace's dist/packages. */
 export const DEFAULT_PACKAGES_DIR = fileURLToPath(new URL("../../../dist/packages", import.meta.url));
 
@@ -121,6 +128,9 @@ export const HubConfigSchema = z.object({
   metricsHost: z.string().min(1).default(DEFAULT_METRICS_HOST),
   /** `off` serves no metrics at all; 0 picks a free port. */
   metricsPort: z.union([z.literal("off"), Int.min(0).max(65535)]).default(DEFAULT_METRICS_PORT),
+  // ── The web console: its files, and how long a signed-in session lasts ──
+  consoleDir: z.string().min(1).default(DEFAULT_CONSOLE_DIR),
+  sessionTtlMs: positiveDuration(MAX_SESSION_TTL_MS).default(DEFAULT_SESSION_TTL_MS),
   // ── Host installs: the packages served at /downloads/ and the URL hosts reach this hub at ──
   packagesDir: z.string().min(1).default(DEFAULT_PACKAGES_DIR),
   publicUrl: z
@@ -172,6 +182,8 @@ export const HUB_SETTINGS: readonly { key: keyof HubConfig; flag: string; env: s
   { key: "enrollTokenUses", flag: "--enroll-token-uses <n>", env: "UPLINK_ENROLL_TOKEN_USES", description: "enrollments an enrollment token allows when it names none; 0 is unlimited" },
   { key: "metricsHost", flag: "--metrics-host <host>", env: "UPLINK_METRICS_HOST", description: "address of the /metrics listener" },
   { key: "metricsPort", flag: "--metrics-port <port>", env: "UPLINK_METRICS_PORT", description: "port of the /metrics listener (0 picks a free one; off serves no metrics)" },
+  { key: "consoleDir", flag: "--console-dir <dir>", env: "UPLINK_CONSOLE_DIR", description: "the web console's files served at / (what pnpm build writes to packages/hub/dist/console)" },
+  { key: "sessionTtlMs", flag: "--session-ttl <duration>", env: "UPLINK_SESSION_TTL", description: "how long a web console session lasts (never past its token's expiry)" },
   { key: "packagesDir", flag: "--packages-dir <dir>", env: "UPLINK_PACKAGES_DIR", description: "packages served at /downloads/ (what pnpm package writes)" },
   { key: "publicUrl", flag: "--public-url <url>", env: "UPLINK_PUBLIC_URL", description: "the hub's URL as hosts reach it, for install.sh and install lines (default: the request's Host)" },
 ];

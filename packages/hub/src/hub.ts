@@ -10,6 +10,7 @@ import { AgentRegistry } from "./agents/agent-registry.js";
 import { HealthPoller } from "./agents/health-poller.js";
 import { PresenceWriter } from "./agents/presence-writer.js";
 import { Authenticator } from "./api/auth.js";
+import { consoleRoutes } from "./api/console-files.js";
 import { Idempotency } from "./api/idempotency.js";
 import { MetricsListener } from "./api/metrics-listener.js";
 import { routeTable } from "./api/route-table.js";
@@ -28,7 +29,9 @@ import { closeOutOpenWork, HUB_RESTARTED } from "./queries/open-work.js";
 import { LocalCommandRouter } from "./queries/command-router.js";
 import { FanoutService } from "./queries/fanout-service.js";
 import { QueryService } from "./queries/query-service.js";
+import { SchemaCatalog } from "./queries/schema-catalog.js";
 import { RateLimiter } from "./security/rate-limiter.js";
+import { Sessions } from "./security/sessions.js";
 import { Pruner, type PrunerSettings } from "./store/pruner.js";
 import { SqliteStore } from "./store/sqlite-store.js";
 import type { Store } from "./store/store.js";
@@ -116,12 +119,19 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
   const fanouts = new FanoutService(commandDeps);
   const streams = new SseStreams(metrics);
   const enrollLimiter = new RateLimiter(config.enrollRate, 60_000);
-  const auth = new Authenticator(store);
+  // Failed console sign-ins are held to the enrollment rate: both guess at a token.
+  const signInLimiter = new RateLimiter(config.enrollRate, 60_000);
+  const sessions = new Sessions(store, config.sessionTtlMs);
+  const schemas = new SchemaCatalog({ store, router, log, timeoutMs: config.queryTimeoutMs });
+  const auth = new Authenticator(store, sessions);
   const ready = async () => (await store.ready()) && (deps.bus?.ready() ?? true);
-  const services: ApiServices = { config, hubId, ready, store, registry, presence, router, queries, fanouts, events, streams, metrics, enrollLimiter, auth, log };
+  const services: ApiServices = {
+    config, hubId, ready, store, registry, presence, router, queries, fanouts, events, streams, metrics, enrollLimiter, signInLimiter, sessions, schemas, auth, log,
+  };
   // Every POST takes an Idempotency-Key (api/idempotency.ts); a new POST route gets it by being listed here.
   const idempotency = new Idempotency({ store, metrics, log, hubId, retentionMs: config.idempotencyRetentionMs, embedded: deps.bus === undefined });
-  const routes = routeTable(services).map((r) => idempotency.wrap(r));
+  // The web console's page and assets are served beside the REST API, but are not part of it.
+  const routes = [...routeTable(services).map((r) => idempotency.wrap(r)), ...consoleRoutes(config.consoleDir)];
 
   const listener = createRequestListener(routes, { auth, log, ready });
   const httpOptions = { maxHeaderSize: 16 * 1024, requestTimeout: 10 * 60_000 };

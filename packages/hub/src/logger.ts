@@ -8,11 +8,18 @@ const REDACT = [
   "agentKey",
   "secret",
   "authorization",
+  "cookie",
+  "csrfToken",
   "*.token",
   "*.agentKey",
   "*.secret",
   "*.authorization",
+  "*.cookie",
+  "*.csrfToken",
+  "*[\"set-cookie\"]",
+  "*[\"x-csrf-token\"]",
   "req.headers.authorization",
+  "req.headers.cookie",
 ];
 
 /** The root logger of a process: JSON lines, secrets redacted. Made once, in `main`, and injected. */

@@ -102,7 +102,7 @@ export class HubMetrics {
 
   readonly prunedRows = new Counter({
     name: "uplink_pruned_rows_total",
-    help: "History rows deleted by the pruner past their retention, by table (audit, fanout_targets, fanouts, events)",
+    help: "History rows deleted by the pruner past their retention, by table (audit, fanout_targets, fanouts, events; sessions: expired console sessions)",
     labelNames: ["table"] as const,
     registers: [this.registry],
   });

@@ -3,6 +3,7 @@
  * a store the caller makes (SqliteStore and PostgresStore beside their code). A test helper, so it lives
  * outside `src/` and is never compiled into the package.
  */
+import { MAX_HEALTH_SAMPLES } from "@uplink/protocol";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Store, TokenRecord } from "../src/store/store.js";
 import { retentionCases } from "./retention-contract.js";
@@ -93,6 +94,48 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       expect(await store.findAgent("agt_p3")).toMatchObject({ lastSeenAt: 10, lastHealth: null });
     });
 
+    it("appends one health sample per presence row with a health result, oldest first, keeping the newest MAX_HEALTH_SAMPLES", async () => {
+      const health = (load1: number) => ({ status: "ok" as const, agentVersion: "1", uptimeS: 1, load1, memFreeBytes: 100 + load1, memTotalBytes: 200, inflight: 1, collectors: ["host"] });
+      for (const id of ["agt_h1", "agt_h2"]) {
+        await store.createAgent({ id, secretHash: "cd".repeat(32), hostname: id, labels: {}, enrolledAt: 1 });
+        await store.updateAgent(id, { status: "online", replicaId: "hub_a", lastSeenAt: 1 });
+      }
+      expect((await store.findAgent("agt_h1"))?.healthSamples).toEqual([]);
+      await store.recordPresence("hub_a", [
+        { id: "agt_h1", lastSeenAt: 10, lastHealth: health(1) },
+        { id: "agt_h2", lastSeenAt: 10, lastHealth: null },
+      ]);
+      await store.recordPresence("hub_a", [{ id: "agt_h1", lastSeenAt: 20, lastHealth: { ...health(2), status: "degraded" } }]);
+      expect((await store.findAgent("agt_h1"))?.healthSamples).toEqual([
+        { at: 10, status: "ok", load1: 1, memFreeBytes: 101, memTotalBytes: 200, inflight: 1 },
+        { at: 20, status: "degraded", load1: 2, memFreeBytes: 102, memTotalBytes: 200, inflight: 1 },
+      ]);
+      expect((await store.findAgent("agt_h2"))?.healthSamples).toEqual([]);
+      for (let i = 3; i <= MAX_HEALTH_SAMPLES + 5; i++) await store.recordPresence("hub_a", [{ id: "agt_h1", lastSeenAt: i * 10, lastHealth: health(i) }]);
+      const samples = (await store.findAgent("agt_h1"))!.healthSamples;
+      expect(samples).toHaveLength(MAX_HEALTH_SAMPLES);
+      expect(samples.map((x) => x.at)).toEqual(Array.from({ length: MAX_HEALTH_SAMPLES }, (_, i) => (i + 6) * 10));
+      // Another replica's flush appends nothing to an agent it does not hold.
+      await store.recordPresence("hub_b", [{ id: "agt_h2", lastSeenAt: 99, lastHealth: health(9) }]);
+      expect((await store.findAgent("agt_h2"))?.healthSamples).toEqual([]);
+    });
+
+    it("keeps console sessions by id, ends one, ends a token's, and prunes the expired", async () => {
+      const session = (id: string, tokenId: string, expiresAt: number) => ({ id, tokenId, secretHash: "ef".repeat(32), csrfToken: `csrf-${id}`, createdAt: 100, expiresAt });
+      await store.createSession(session("ses_a", "tok_1", 1000));
+      await store.createSession(session("ses_b", "tok_1", 5000));
+      await store.createSession(session("ses_c", "tok_2", 5000));
+      expect(await store.findSession("ses_a")).toEqual(session("ses_a", "tok_1", 1000));
+      expect(await store.findSession("ses_missing")).toBeUndefined();
+      expect(await store.pruneSessions(1000)).toBe(1);
+      expect(await store.findSession("ses_a")).toBeUndefined();
+      expect(await store.deleteTokenSessions("tok_1")).toBe(1);
+      expect(await store.findSession("ses_b")).toBeUndefined();
+      expect(await store.deleteSession("ses_c")).toBe(true);
+      expect(await store.deleteSession("ses_c")).toBe(false);
+      expect(await store.pruneSessions(10_000)).toBe(0);
+    });
+
     it("keeps an enrollment token's labels and counts its uses atomically up to maxUses", async () => {
       await store.createToken(token("tok_e", { kind: "enroll", scope: null, labels: { env: "prod", team: "db" }, maxUses: 2, expiresAt: 10_000 }));
       expect(await store.findToken("tok_e")).toEqual(token("tok_e", { kind: "enroll", scope: null, labels: { env: "prod", team: "db" }, maxUses: 2, expiresAt: 10_000 }));
@@ -155,6 +198,8 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       const page = await store.listAudit({ limit: 2, before: all[1]!.seq });
       expect(page.map((r) => r.correlationId)).toEqual(["c3", "c2"]);
       expect((await store.listAudit({ limit: 10, agentId: "agt_even" })).map((r) => r.correlationId)).toEqual(["c4", "c2"]);
+      expect((await store.listAudit({ limit: 10, status: "timeout" })).map((r) => r.correlationId)).toEqual(["c2"]);
+      expect((await store.listAudit({ limit: 10, status: "pending", agentId: "agt_odd" })).map((r) => r.correlationId)).toEqual(["c5", "c3"]);
       expect(await store.findAudit("c2")).toMatchObject({ correlationId: "c2", status: "timeout", fanoutId: null });
       expect(await store.findAudit("c-missing")).toBeUndefined();
     });

@@ -22,6 +22,14 @@ export const CAPABILITY_CORRELATION_ID = "correlation-id";
 
 /** The session of the hub's background health polls; never shared with operators' sessions (rule 4). */
 export const HEALTH_SESSION_ID = "uplink-health";
+/** The session of the hub's schema introspection queries (`GET /api/v1/schema`); reserved like health polls. */
+export const SCHEMA_SESSION_ID = "uplink-schema";
+/** The cookie holding a console session (`POST /api/v1/session`): `<sessionId>.<secret>`. */
+export const SESSION_COOKIE = "uplink_session";
+/** The header a request authenticated by the session cookie sends its session's csrfToken in. */
+export const CSRF_HEADER = "x-csrf-token";
+/** Health samples kept per agent (one per presence flush), oldest dropped first. */
+export const MAX_HEALTH_SAMPLES = 60;
 /**
  * Session id prefixes the hub keeps for itself (health polls, fan-outs): an operator query naming one is
  * refused, so it can never queue behind or in front of the hub's own commands on a legacy agent (rule 4).

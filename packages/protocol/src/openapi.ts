@@ -52,6 +52,8 @@ function commonErrors(op: RestOperation): HttpErrorCode[] {
   // invalid_request: a request the router cannot read (a malformed URL) is refused on any path.
   const codes: HttpErrorCode[] = ["invalid_request", "internal", "not_ready"];
   if (op.scope !== null) codes.push("unauthorized", "forbidden");
+  // A state-changing call made with the console's session cookie must carry the session's X-CSRF-Token.
+  if (op.scope !== null && op.method !== "GET") codes.push("csrf_failed");
   if (op.body !== undefined) codes.push("payload_too_large", "unsupported_media_type");
   if (op.method === "POST" && op.idempotent !== false) codes.push("idempotency_in_progress", "idempotency_mismatch");
   return codes;
@@ -184,7 +186,7 @@ export function openApiDocument(operations: RestOperation[] = REST_OPERATIONS, s
       title: "Uplink hub REST API",
       version: REST_API_VERSION,
       description:
-        "Query the agents of an Uplink fleet. Every call but the public ones takes `Authorization: Bearer <token>`; a token's scope includes the ones before it (" +
+        "Query the agents of an Uplink fleet. Every call but the public ones takes `Authorization: Bearer <token>` (or the web console's session cookie, `POST /api/v1/session`, with `X-CSRF-Token` on every call but GET); a token's scope includes the ones before it (" +
         SCOPES.join(" < ") +
         "). Errors are `{\"error\": {code, message}}`; each error answer lists its codes in `x-error-codes`.",
       license: { name: "MIT", identifier: "MIT" },

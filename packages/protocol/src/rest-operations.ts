@@ -15,6 +15,7 @@ import {
 } from "./rest.js";
 import { AuditRow, FANOUT_STREAM_EVENTS, FanoutRequest, FanoutStarted, FanoutView, HistoryPage, HistoryQuery, HUB_STREAM_EVENTS, StreamQuery } from "./rest-queries.js";
 import { TokenCreated, TokenList, TokenRequest, type Scope } from "./rest-tokens.js";
+import { AgentHealthHistory, HubSchema, SchemaQuery, SessionRequest, SessionView } from "./rest-console.js";
 
 /** Where the hub serves its OpenAPI description (no token: see docs/openapi.md). */
 export const OPENAPI_PATH = "/api/v1/openapi.json";
@@ -94,6 +95,53 @@ export const REST_OPERATIONS: RestOperation[] = [
     errors: ["unauthorized", "rate_limited"],
   },
   {
+    method: "POST",
+    path: "/api/v1/session",
+    scope: null,
+    tag: "console",
+    operationId: "signIn",
+    summary: "Exchange an API token for a web console session",
+    description:
+      "Sets the `uplink_session` cookie (HttpOnly, SameSite=Strict, Secure over TLS), which every call then accepts instead of a bearer token, with the token's scope. Calls other than GET made with the cookie must send `X-CSRF-Token: <csrfToken>`. Failed attempts are rate-limited per client address.",
+    body: SessionRequest,
+    idempotent: false,
+    responses: { 201: { description: "Signed in", json: SessionView, headers: { "Set-Cookie": "The session cookie." } } },
+    errors: ["unauthorized", "rate_limited"],
+  },
+  {
+    method: "GET",
+    path: "/api/v1/session",
+    scope: null,
+    tag: "console",
+    operationId: "getSession",
+    summary: "The session of the request's cookie",
+    responses: { 200: { description: "The live session", json: SessionView } },
+    errors: ["unauthorized"],
+  },
+  {
+    method: "DELETE",
+    path: "/api/v1/session",
+    scope: null,
+    tag: "console",
+    operationId: "signOut",
+    summary: "End the session of the request's cookie and clear the cookie",
+    description: "Needs `X-CSRF-Token` when the cookie names a live session.",
+    responses: { 204: { description: "Signed out", empty: true } },
+    errors: ["csrf_failed"],
+  },
+  {
+    method: "GET",
+    path: "/api/v1/schema",
+    scope: "query",
+    tag: "console",
+    operationId: "getSchema",
+    summary: "The tables and columns agents answer, as the hub learned them from an online agent",
+    description: "Learned once per agent version (by an introspection query to one of its agents) and kept in memory.",
+    query: SchemaQuery,
+    responses: { 200: { description: "The schema", json: HubSchema } },
+    errors: ["invalid_request", "not_found", "agent_offline", "timeout", "busy", "bad_response", "agent_disconnected", "replica_unreachable", "bus_unavailable"],
+  },
+  {
     method: "GET",
     path: "/api/v1/agents",
     scope: "read",
@@ -112,6 +160,16 @@ export const REST_OPERATIONS: RestOperation[] = [
     operationId: "getAgent",
     summary: "One agent",
     responses: { 200: { description: "The agent", json: AgentView } },
+    errors: ["not_found"],
+  },
+  {
+    method: "GET",
+    path: "/api/v1/agents/:id/health",
+    scope: "read",
+    tag: "agents",
+    operationId: "getAgentHealth",
+    summary: "An agent's recent health samples, oldest first (one per presence flush)",
+    responses: { 200: { description: "The samples", json: AgentHealthHistory } },
     errors: ["not_found"],
   },
   {

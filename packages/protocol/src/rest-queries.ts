@@ -6,6 +6,7 @@ import { HealthResult, QueryResult } from "./results.js";
 /** `GET /api/v1/queries` query: newest first, `limit` rows older than `before` (a seq). */
 export const HistoryQuery = z.object({
   agentId: z.string().min(1).max(256).optional().meta({ description: "Only commands sent to this agent." }),
+  status: QueryStatus.optional().meta({ description: "Only commands in this state." }),
   limit: z.coerce.number().int().min(1).max(500).default(50).meta({ description: "Rows in the page." }),
   before: z.coerce.number().int().positive().optional().meta({ description: "Only rows older than this seq: the `nextBefore` of the previous page." }),
 });

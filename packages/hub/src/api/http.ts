@@ -1,13 +1,50 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { gzip } from "node:zlib";
 import { checkFrameShape, describeIssues } from "@uplink/protocol";
 import type { z } from "zod";
 import { BadRequestError, HubError, PayloadTooLargeError, RateLimitedError } from "../errors.js";
 
-/** Writes a JSON response. */
+/** JSON answers from this size up are sent gzip-compressed to a GET that accepts it. */
+export const COMPRESS_MIN_BYTES = 16 * 1024;
+/** zlib level of those answers: most of the gain of level 6 (JSON repeats itself) at a fraction of its time. */
+const COMPRESS_LEVEL = 4;
+
+/**
+ * Writes a JSON response. A large answer to a GET whose Accept-Encoding allows gzip (a list of thousands
+ * of agents) is compressed, off the event loop; small answers, the single-query hot path among them, are
+ * written as they are. Answers to other methods never are: an idempotent POST's answer is stored as text
+ * before it is sent (stored-response.ts).
+ */
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
+  const req = res.req as IncomingMessage | undefined;
+  if (text.length >= COMPRESS_MIN_BYTES && req?.method === "GET" && acceptsGzip(req)) {
+    gzip(text, { level: COMPRESS_LEVEL }, (err, zipped) => {
+      if (err !== null) return res.destroy(err);
+      res.writeHead(status, { "Content-Type": "application/json; charset=utf-8", "Content-Encoding": "gzip", Vary: "Accept-Encoding", "Content-Length": zipped.length, ...headers });
+      res.end(zipped);
+    });
+    return;
+  }
   res.writeHead(status, { "Content-Type": "application/json; charset=utf-8", "Content-Length": Buffer.byteLength(text), ...headers });
   res.end(text);
+}
+
+/** True when the request accepts gzip (named, or `*`). */
+function acceptsGzip(req: IncomingMessage): boolean {
+  const accepted = acceptedEncodings(req.headers["accept-encoding"]);
+  return accepted.has("gzip") || accepted.has("*");
+}
+
+/** The content codings a request accepts (q > 0), from its Accept-Encoding. */
+export function acceptedEncodings(header: string | string[] | undefined): Set<string> {
+  const accepted = new Set<string>();
+  for (const part of (Array.isArray(header) ? header.join(",") : (header ?? "")).split(",")) {
+    const [name, ...params] = part.trim().toLowerCase().split(";");
+    const q = params.map((p) => /^\s*q=([\d.]+)\s*$/.exec(p)).find((m) => m !== null);
+    if (name !== undefined && name !== "" && (q === undefined || Number(q[1]) > 0)) accepted.add(name);
+  }
+  return accepted;
 }
 
 /** Writes `{"error": {code, message}}` with the error's status. */

@@ -7,6 +7,7 @@ import { AgentAnsweredError, AgentBusyError } from "../errors.js";
 import { HubMetrics } from "../metrics.js";
 import { createToken } from "../security/tokens.js";
 import { SqliteStore } from "../store/sqlite-store.js";
+import { Sessions } from "../security/sessions.js";
 import { Authenticator } from "./auth.js";
 import { readJson, sendJson } from "./http.js";
 import { Idempotency } from "./idempotency.js";
@@ -76,7 +77,7 @@ async function startApi(retentionMs = 60_000) {
       },
     },
   ];
-  const auth = new Authenticator(store);
+  const auth = new Authenticator(store, new Sessions(store, 60_000));
   const server: Server = createServer(createRequestListener(routes.map((r) => idempotency.wrap(r)), { auth, log }));
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;

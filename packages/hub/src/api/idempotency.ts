@@ -6,6 +6,7 @@ import type { Logger } from "../logger.js";
 import type { HubMetrics } from "../metrics.js";
 import { bearer, parseCredential, type Credential } from "../security/credentials.js";
 import type { Store } from "../store/store.js";
+import { sessionCookie } from "./auth.js";
 import { readBody, sendError } from "./http.js";
 import type { Route, RouteContext } from "./route.js";
 import { MAX_BODY_BYTES } from "./services.js";
@@ -26,7 +27,7 @@ const REPLAYED = { "Idempotent-Replayed": "true" };
 export interface IdempotencyOptions {
   /**
    * Who presents the key, and the secret its stored response is sealed with. Default: the bearer API
-   * token. Undefined: the request runs as if it had no key (the handler refuses it anyway).
+   * token, or the session cookie. Undefined: the request runs as if it had no key (the handler refuses it anyway).
    */
   credential?(ctx: RouteContext, body: unknown): Credential | undefined;
   /** The request's own deadline: how long a repeat waits for the first. Default {@link DEFAULT_IDEMPOTENCY_WAIT_MS}. */
@@ -98,7 +99,7 @@ export class Idempotency {
     if (problem !== undefined) throw new BadRequestError(problem);
     const raw = await readBody(ctx.req, MAX_BODY_BYTES);
     const body = parseJson(raw);
-    const credential = options.credential ? options.credential(ctx, body) : bearerCredential(ctx);
+    const credential = options.credential ? options.credential(ctx, body) : requestCredential(ctx);
     if (credential === undefined) return route.handle(ctx);
     const path = (ctx.req.url ?? "/").split("?")[0]!;
     const fingerprint = requestFingerprint(ctx.req.method ?? "POST", path, raw, body);
@@ -204,9 +205,13 @@ export class Idempotency {
   }
 }
 
-/** The API token that authenticated the request (the router has verified it already). */
-function bearerCredential(ctx: RouteContext): Credential | undefined {
-  const value = bearer(ctx.req.headers.authorization);
+/**
+ * The credential that authenticated the request (the router has verified it already): the bearer API
+ * token, or without one the console's session cookie (a key is then the session's own).
+ */
+function requestCredential(ctx: RouteContext): Credential | undefined {
+  const header = ctx.req.headers.authorization;
+  const value = header === undefined ? sessionCookie(ctx.req) : bearer(header);
   return value === undefined ? undefined : parseCredential(value);
 }
 

@@ -8,6 +8,8 @@ import type { FanoutService } from "../queries/fanout-service.js";
 import type { CommandRouter } from "../queries/command-router.js";
 import type { QueryService } from "../queries/query-service.js";
 import type { RateLimiter } from "../security/rate-limiter.js";
+import type { Sessions } from "../security/sessions.js";
+import type { SchemaCatalog } from "../queries/schema-catalog.js";
 import type { Store } from "../store/store.js";
 import type { Authenticator } from "./auth.js";
 import type { SseStreams } from "./sse.js";
@@ -29,6 +31,11 @@ export interface ApiServices {
   streams: SseStreams;
   metrics: HubMetrics;
   enrollLimiter: RateLimiter;
+  /** Failed console sign-ins per client address. */
+  signInLimiter: RateLimiter;
+  sessions: Sessions;
+  /** The host tables' schema, learned from agents (GET /api/v1/schema). */
+  schemas: SchemaCatalog;
   auth: Authenticator;
   log: Logger;
 }

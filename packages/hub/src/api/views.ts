@@ -1,5 +1,6 @@
-import { countedAs, type AgentView, type AuditRow, type FanoutView, type QueryResult, type TargetResult } from "@uplink/protocol";
+import { countedAs, type AgentView, type AuditRow, type HealthSample, type FanoutView, type QueryResult, type TargetResult } from "@uplink/protocol";
 import { emptyCounts } from "../queries/fanout-service.js";
+import type { HealthSampleRecord } from "../store/health-samples.js";
 import type { AgentRecord, AuditRecord, FanoutRecord } from "../store/store.js";
 
 // Each view produces a value of the REST shape declared in the protocol package (rest*.ts), which the
@@ -33,6 +34,11 @@ export function agentView(a: AgentRecord): AgentView {
     replicaId: a.replicaId,
     legacyShapes: a.legacyShapes,
   };
+}
+
+/** One health sample of an agent. */
+export function healthSampleView(h: HealthSampleRecord): HealthSample {
+  return { at: iso(h.at), status: h.status, load1: h.load1, memFreeBytes: h.memFreeBytes, memTotalBytes: h.memTotalBytes, inflight: h.inflight };
 }
 
 /** One row of the query history. */

@@ -11,7 +11,7 @@ export interface Credential {
 }
 
 /** A fresh id with a readable prefix, e.g. `tok_1f2e…`, `agt_…`. */
-export function newId(prefix: "tok" | "agt"): string {
+export function newId(prefix: "tok" | "agt" | "ses"): string {
   return `${prefix}_${randomBytes(8).toString("hex")}`;
 }
 
@@ -37,6 +37,23 @@ export function secretMatches(secret: string, secretHash: string): boolean {
   const presented = Buffer.from(hashSecret(secret), "hex");
   const stored = Buffer.from(secretHash, "hex");
   return presented.length === stored.length && timingSafeEqual(presented, stored);
+}
+
+/** Constant-time comparison of two presented strings (a CSRF token against the session's). */
+export function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/** The value of cookie `name` in a `Cookie` header, or undefined. */
+export function cookieValue(header: string | undefined, name: string): string | undefined {
+  if (header === undefined) return undefined;
+  for (const part of header.split(";")) {
+    const eq = part.indexOf("=");
+    if (eq > 0 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
 }
 
 /** The bearer value of an `Authorization` header, or undefined. */

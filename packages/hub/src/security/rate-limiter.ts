@@ -12,6 +12,13 @@ export class RateLimiter {
     private readonly now: () => number = Date.now,
   ) {}
 
+  /** Without counting: 0 while `key` has attempts left in this window, else the seconds until it resets. */
+  wait(key: string): number {
+    const now = this.now();
+    if (now - this.#windowStart >= this.windowMs || (this.#counts.get(key) ?? 0) < this.limit) return 0;
+    return Math.max(1, Math.ceil((this.#windowStart + this.windowMs - now) / 1000));
+  }
+
   /** Counts an attempt; returns 0 when allowed, else the seconds until the window resets. */
   take(key: string): number {
     const now = this.now();

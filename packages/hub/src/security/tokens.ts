@@ -44,3 +44,13 @@ export function publicToken(record: TokenRecord): PublicToken {
   const { secretHash: _hidden, ...rest } = record;
   return rest;
 }
+
+/** A token that can be used now: not revoked, not expired. */
+export function isLive(token: TokenRecord, now: number): boolean {
+  return token.revokedAt === null && (token.expiresAt === null || token.expiresAt > now);
+}
+
+/** An API token (with a scope) that can be used now: what a bearer header or a console session needs. */
+export function liveApiToken(token: TokenRecord | undefined, now: number): token is TokenRecord & { scope: NonNullable<TokenRecord["scope"]> } {
+  return token !== undefined && token.kind === "api" && token.scope !== null && isLive(token, now);
+}

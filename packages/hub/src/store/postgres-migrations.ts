@@ -148,4 +148,19 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   CREATE TRIGGER agents_revocation_seq BEFORE UPDATE OF revoked_at ON agents FOR EACH ROW
     WHEN (OLD.revoked_at IS NULL AND NEW.revoked_at IS NOT NULL) EXECUTE FUNCTION agents_revocation_seq();
   `,
+  // 8: web console sessions and each agent's recent health samples (see sqlite-migrations.ts, step 9).
+  //    The samples are JSONB (numbers and a status word only), so a flush appends with jsonb operators.
+  `
+  CREATE TABLE sessions (
+    id          TEXT PRIMARY KEY,
+    token_id    TEXT NOT NULL,
+    secret_hash TEXT NOT NULL,
+    csrf_token  TEXT NOT NULL,
+    created_at  BIGINT NOT NULL,
+    expires_at  BIGINT NOT NULL
+  );
+  CREATE INDEX sessions_token ON sessions (token_id);
+  CREATE INDEX sessions_expiry ON sessions (expires_at);
+  ALTER TABLE agents ADD COLUMN health_samples JSONB NOT NULL DEFAULT '[]';
+  `,
 ];

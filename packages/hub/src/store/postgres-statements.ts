@@ -1,3 +1,4 @@
+import { MAX_HEALTH_SAMPLES } from "@uplink/protocol";
 import type { AgentPatch, AgentRecord, AuditRecord, FanoutRecord, HubEventRecord, IdempotencyRecord, TokenRecord } from "./store.js";
 
 // The SQL text of PostgresStore (postgres-store.ts), kept apart so the store reads as behaviour.
@@ -22,6 +23,8 @@ export const TOKEN = `id, kind, scope, name, secret_hash AS "secretHash", create
 export const AGENT = `id, secret_hash AS "secretHash", hostname, labels, reported_labels AS "reportedLabels", status, protocol, agent_version AS "agentVersion",
   platform, arch, enrolled_at AS "enrolledAt", connected_at AS "connectedAt", last_seen_at AS "lastSeenAt",
   last_health AS "lastHealth", replica_id AS "replicaId", revoked_at AS "revokedAt", legacy_shapes AS "legacyShapes"`;
+/** Select list of a {@link SessionRecord}. */
+export const SESSION = `id, token_id AS "tokenId", secret_hash AS "secretHash", csrf_token AS "csrfToken", created_at AS "createdAt", expires_at AS "expiresAt"`;
 /** Select list of an {@link AuditRecord}. */
 export const AUDIT = `seq, correlation_id AS "correlationId", fanout_id AS "fanoutId", result_seq AS "resultSeq",
   agent_id AS "agentId", requester, session_id AS "sessionId", request_id AS "requestId", collector, query, status,
@@ -48,11 +51,19 @@ export const SQL = {
   consumeEnrollToken: `UPDATE tokens SET uses = uses + 1 WHERE id = $1 AND kind = 'enroll' AND revoked_at IS NULL
     AND (expires_at IS NULL OR expires_at > $2) AND (max_uses IS NULL OR uses < max_uses)`,
   insertAgent: `INSERT INTO agents (id, secret_hash, hostname, labels, enrolled_at, reported_labels) VALUES ($1, $2, $3, $4::jsonb, $5, $6::jsonb)`,
-  findAgent: `SELECT ${AGENT} FROM agents WHERE id = $1`,
-  // One statement for a whole presence flush: the rows go in as parallel arrays.
-  recordPresence: `UPDATE agents a SET last_seen_at = GREATEST(a.last_seen_at, v.last_seen_at), last_health = COALESCE(v.last_health, a.last_health)
-    FROM unnest($2::text[], $3::bigint[], $4::json[]) AS v(id, last_seen_at, last_health)
+  findAgent: `SELECT ${AGENT}, health_samples AS "healthSamples" FROM agents WHERE id = $1`,
+  // One statement for a whole presence flush: the rows go in as parallel arrays. A row's health sample is
+  // appended to the agent's samples, the oldest dropped once MAX_HEALTH_SAMPLES are kept.
+  recordPresence: `UPDATE agents a SET last_seen_at = GREATEST(a.last_seen_at, v.last_seen_at), last_health = COALESCE(v.last_health, a.last_health),
+      health_samples = CASE WHEN v.sample IS NULL THEN a.health_samples
+        ELSE (CASE WHEN jsonb_array_length(a.health_samples) >= ${MAX_HEALTH_SAMPLES} THEN a.health_samples - 0 ELSE a.health_samples END) || jsonb_build_array(v.sample) END
+    FROM unnest($2::text[], $3::bigint[], $4::json[], $5::jsonb[]) AS v(id, last_seen_at, last_health, sample)
     WHERE a.id = v.id AND a.replica_id = $1`,
+  insertSession: `INSERT INTO sessions (id, token_id, secret_hash, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)`,
+  findSession: `SELECT ${SESSION} FROM sessions WHERE id = $1`,
+  deleteSession: `DELETE FROM sessions WHERE id = $1`,
+  deleteTokenSessions: `DELETE FROM sessions WHERE token_id = $1`,
+  pruneSessions: `DELETE FROM sessions WHERE expires_at <= $1`,
   // The revocation's place in order (revoked_seq) is the trigger's (postgres-migrations.ts, step 7).
   revokeAgent: `UPDATE agents SET revoked_at = $2, status = 'offline' WHERE id = $1 AND revoked_at IS NULL`,
   markAllOffline: `UPDATE agents SET status = 'offline' WHERE status <> 'offline'`,

@@ -2,7 +2,9 @@ import type { Pool, QueryResultRow } from "pg";
 import { PostgresHistory } from "./postgres-history.js";
 import { openPool, withTransaction, type PostgresStoreOptions } from "./postgres-pool.js";
 import { AGENT, AGENT_PATCH, AUDIT, SQL } from "./postgres-statements.js";
+import { readSamples, sampleOf } from "./health-samples.js";
 import type {
+  AgentDetail,
   AgentFilter,
   AgentPatch,
   AgentRecord,
@@ -20,6 +22,7 @@ import type {
   NewFanout,
   NewHubEvent,
   PresenceRow,
+  SessionRecord,
   Store,
   TokenRecord,
 } from "./store.js";
@@ -104,12 +107,33 @@ export class PostgresStore implements Store {
     return (await this.#query("consumeEnrollToken", [id, now])).rowCount > 0;
   }
 
+  async createSession(x: SessionRecord): Promise<void> {
+    await this.#query("insertSession", [x.id, x.tokenId, x.secretHash, x.csrfToken, x.createdAt, x.expiresAt]);
+  }
+
+  async findSession(id: string): Promise<SessionRecord | undefined> {
+    return (await this.#query<SessionRecord>("findSession", [id])).rows[0];
+  }
+
+  async deleteSession(id: string): Promise<boolean> {
+    return (await this.#query("deleteSession", [id])).rowCount > 0;
+  }
+
+  async deleteTokenSessions(tokenId: string): Promise<number> {
+    return (await this.#query("deleteTokenSessions", [tokenId])).rowCount;
+  }
+
+  async pruneSessions(now: number): Promise<number> {
+    return (await this.#query("pruneSessions", [now])).rowCount;
+  }
+
   async createAgent(agent: NewAgent): Promise<void> {
     await this.#query("insertAgent", [agent.id, agent.secretHash, agent.hostname, JSON.stringify(agent.labels), agent.enrolledAt, JSON.stringify(agent.reportedLabels ?? {})]);
   }
 
-  async findAgent(id: string): Promise<AgentRecord | undefined> {
-    return (await this.#query<AgentRecord>("findAgent", [id])).rows[0];
+  async findAgent(id: string): Promise<AgentDetail | undefined> {
+    const row = (await this.#query<AgentRecord & { healthSamples: unknown }>("findAgent", [id])).rows[0];
+    return row && { ...row, healthSamples: readSamples(row.healthSamples) };
   }
 
   /** Filters in SQL; `labels @> filter` is the GIN-indexed "every pair matches". */
@@ -138,7 +162,7 @@ export class PostgresStore implements Store {
   async recordPresence(replicaId: string, rows: PresenceRow[]): Promise<void> {
     if (rows.length === 0) return;
     const health = rows.map((r) => (r.lastHealth === null ? null : JSON.stringify(r.lastHealth)));
-    await this.#query("recordPresence", [replicaId, rows.map((r) => r.id), rows.map((r) => r.lastSeenAt), health]);
+    await this.#query("recordPresence", [replicaId, rows.map((r) => r.id), rows.map((r) => r.lastSeenAt), health, rows.map(sampleOf)]);
   }
 
   async revokeAgent(id: string, at: number): Promise<boolean> {
@@ -164,6 +188,7 @@ export class PostgresStore implements Store {
     const values: unknown[] = [];
     const where: string[] = [];
     if (query.agentId !== undefined) where.push(`agent_id = $${values.push(query.agentId)}`);
+    if (query.status !== undefined) where.push(`status = $${values.push(query.status)}`);
     if (query.before !== undefined) where.push(`seq < $${values.push(query.before)}`);
     const filter = where.length === 0 ? "" : `WHERE ${where.join(" AND ")}`;
     const text = `SELECT ${AUDIT} FROM query_audit ${filter} ORDER BY seq DESC LIMIT $${values.push(query.limit)}`;

@@ -23,7 +23,7 @@ export interface PrunerSettings {
 }
 
 /** The `table` label of uplink_pruned_rows_total. */
-export type PrunedTable = "audit" | "fanout_targets" | "fanouts" | "events";
+export type PrunedTable = "audit" | "fanout_targets" | "fanouts" | "events" | "sessions";
 export type PruneCounts = Record<PrunedTable, number>;
 
 /** Index entries a count walk skips per statement: bounded work per statement even for a count of millions. */
@@ -34,7 +34,8 @@ const FANOUTS_PER_PASS_PAGE = 20;
 
 /**
  * Keeps history bounded: on a timer (jittered ±10 %, so replicas drift apart), one pass deletes what is
- * past its retention — single-agent audit rows, finished fan-outs with their targets, hub events — in
+ * past its retention — single-agent audit rows, finished fan-outs with their targets, hub events, and
+ * expired console sessions — in
  * statements of at most `batchRows` rows, oldest first, yielding to the event loop between statements.
  * Nothing runs on a request's path, no statement holds the store for long, and every delete is
  * idempotent: replicas that prune at the same moment simply find rows already gone.
@@ -97,11 +98,13 @@ export class Pruner {
 
   /** One pass over every kind of history; resolves the rows deleted per table. */
   async prune(): Promise<PruneCounts> {
-    const counts: PruneCounts = { audit: 0, fanout_targets: 0, fanouts: 0, events: 0 };
+    const counts: PruneCounts = { audit: 0, fanout_targets: 0, fanouts: 0, events: 0, sessions: 0 };
     const now = this.#now();
     await this.#pruneAudit(now, counts);
     await this.#pruneFanouts(now, counts);
     await this.#pruneEvents(now, counts);
+    // Expired console sessions: never used again (authentication checks the expiry), only dropped.
+    this.#count("sessions", counts, await this.#store.pruneSessions(now));
     return counts;
   }
 

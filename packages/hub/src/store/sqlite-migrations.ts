@@ -135,4 +135,20 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     UPDATE agents SET revoked_seq = (SELECT COALESCE(MAX(revoked_seq), 0) + 1 FROM agents WHERE revoked_seq IS NOT NULL) WHERE id = NEW.id;
   END;
   `,
+  // 9: web console sessions (only the hash of a cookie's secret), ended with their token or at their
+  //    expiry (the pruner); and each agent's recent health samples, kept in its row and appended by the
+  //    presence flush's one statement (store/health-samples.ts).
+  `
+  CREATE TABLE sessions (
+    id          TEXT PRIMARY KEY,
+    token_id    TEXT NOT NULL,
+    secret_hash TEXT NOT NULL,
+    csrf_token  TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL
+  );
+  CREATE INDEX sessions_token ON sessions (token_id);
+  CREATE INDEX sessions_expiry ON sessions (expires_at);
+  ALTER TABLE agents ADD COLUMN health_samples TEXT NOT NULL DEFAULT '[]';
+  `,
 ];

@@ -1,4 +1,4 @@
-import type { AgentFilter, AgentRecord, AuditRecord, FanoutRecord, IdempotencyRecord, TokenRecord } from "./store.js";
+import type { AgentFilter, AgentRecord, AuditRecord, FanoutRecord, IdempotencyRecord, SessionRecord, TokenRecord } from "./store.js";
 
 /** A row as better-sqlite3 returns it: column name → value. */
 export type Row = Record<string, unknown>;
@@ -59,25 +59,43 @@ export function toToken(r: Row): TokenRecord {
   };
 }
 
+/**
+ * The columns of an {@link AgentRecord}, in the order `listAgents` reads them (every column of `agents`
+ * but the health samples, which only `findAgent` reads).
+ */
+export const AGENT_RECORD_COLUMNS = [
+  "id", "secret_hash", "hostname", "labels", "reported_labels", "status", "protocol", "agent_version", "platform", "arch",
+  "enrolled_at", "connected_at", "last_seen_at", "last_health", "replica_id", "revoked_at", "legacy_shapes",
+] as const;
+
 export function toAgent(r: Row): AgentRecord {
+  return toAgentFromValues(AGENT_RECORD_COLUMNS.map((c) => r[c]));
+}
+
+/**
+ * An agent from the values of {@link AGENT_RECORD_COLUMNS}, in order: what a raw statement answers. The
+ * agent list reads rows this way, without the driver making an object per row (~40 % of the read at
+ * 10,000 agents).
+ */
+export function toAgentFromValues(v: unknown[]): AgentRecord {
   return {
-    id: r.id as string,
-    secretHash: r.secret_hash as string,
-    hostname: r.hostname as string,
-    labels: JSON.parse(r.labels as string) as Record<string, string>,
-    reportedLabels: JSON.parse(r.reported_labels as string) as Record<string, string>,
-    status: r.status as AgentRecord["status"],
-    protocol: (r.protocol as number | null) ?? null,
-    agentVersion: (r.agent_version as string | null) ?? null,
-    platform: (r.platform as string | null) ?? null,
-    arch: (r.arch as string | null) ?? null,
-    enrolledAt: r.enrolled_at as number,
-    connectedAt: (r.connected_at as number | null) ?? null,
-    lastSeenAt: (r.last_seen_at as number | null) ?? null,
-    lastHealth: r.last_health === null ? null : (JSON.parse(r.last_health as string) as AgentRecord["lastHealth"]),
-    replicaId: (r.replica_id as string | null) ?? null,
-    revokedAt: (r.revoked_at as number | null) ?? null,
-    legacyShapes: r.legacy_shapes == null ? null : (JSON.parse(r.legacy_shapes as string) as string[]),
+    id: v[0] as string,
+    secretHash: v[1] as string,
+    hostname: v[2] as string,
+    labels: JSON.parse(v[3] as string) as Record<string, string>,
+    reportedLabels: JSON.parse(v[4] as string) as Record<string, string>,
+    status: v[5] as AgentRecord["status"],
+    protocol: (v[6] as number | null) ?? null,
+    agentVersion: (v[7] as string | null) ?? null,
+    platform: (v[8] as string | null) ?? null,
+    arch: (v[9] as string | null) ?? null,
+    enrolledAt: v[10] as number,
+    connectedAt: (v[11] as number | null) ?? null,
+    lastSeenAt: (v[12] as number | null) ?? null,
+    lastHealth: v[13] == null ? null : (JSON.parse(v[13] as string) as AgentRecord["lastHealth"]),
+    replicaId: (v[14] as string | null) ?? null,
+    revokedAt: (v[15] as number | null) ?? null,
+    legacyShapes: v[16] == null ? null : (JSON.parse(v[16] as string) as string[]),
   };
 }
 
@@ -101,5 +119,16 @@ export function toAudit(r: Row): AuditRecord {
     errorMessage: (r.error_message as string | null) ?? null,
     result: r.result === null ? null : JSON.parse(r.result as string),
     resultTruncated: r.result_truncated === 1,
+  };
+}
+
+export function toSession(r: Row): SessionRecord {
+  return {
+    id: r.id as string,
+    tokenId: r.token_id as string,
+    secretHash: r.secret_hash as string,
+    csrfToken: r.csrf_token as string,
+    createdAt: r.created_at as number,
+    expiresAt: r.expires_at as number,
   };
 }

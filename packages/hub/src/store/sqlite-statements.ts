@@ -1,4 +1,6 @@
 import type Database from "better-sqlite3";
+import { MAX_HEALTH_SAMPLES } from "@uplink/protocol";
+import { AGENT_RECORD_COLUMNS } from "./sqlite-rows.js";
 import type { AgentPatch } from "./store.js";
 
 /** Column of `agents` for each patchable field. */
@@ -29,11 +31,22 @@ const SQL = {
        AND (expires_at IS NULL OR expires_at > @now) AND (max_uses IS NULL OR uses < max_uses)`,
   insertAgent: `INSERT INTO agents (id, secret_hash, hostname, labels, enrolled_at, reported_labels) VALUES (?, ?, ?, ?, ?, ?)`,
   findAgent: `SELECT * FROM agents WHERE id = ?`,
-  listAgents: `SELECT * FROM agents WHERE revoked_at IS NULL ORDER BY hostname, id`,
-  // One statement for a whole presence flush: the rows go in as one JSON array.
-  recordPresence: `UPDATE agents SET last_seen_at = MAX(COALESCE(agents.last_seen_at, 0), v.seen), last_health = COALESCE(v.health, agents.last_health)
-     FROM (SELECT value ->> 'id' AS id, value ->> 'lastSeenAt' AS seen, value ->> 'lastHealth' AS health FROM json_each(?)) AS v
+  // Every column but the health samples, which only an agent's own page reads (findAgent); a raw statement.
+  listAgents: `SELECT ${AGENT_RECORD_COLUMNS.join(", ")} FROM agents WHERE revoked_at IS NULL ORDER BY hostname, id`,
+  // One statement for a whole presence flush: the rows go in as one JSON array. A row's health sample is
+  // appended to the agent's samples, the oldest dropped once MAX_HEALTH_SAMPLES are kept.
+  recordPresence: `UPDATE agents SET last_seen_at = MAX(COALESCE(agents.last_seen_at, 0), v.seen), last_health = COALESCE(v.health, agents.last_health),
+       health_samples = CASE WHEN v.sample IS NULL THEN agents.health_samples ELSE json_insert(
+         CASE WHEN json_array_length(agents.health_samples) >= ${MAX_HEALTH_SAMPLES} THEN json_remove(agents.health_samples, '$[0]') ELSE agents.health_samples END,
+         '$[#]', json(v.sample)) END
+     FROM (SELECT value ->> 'id' AS id, value ->> 'lastSeenAt' AS seen, value ->> 'lastHealth' AS health, value ->> 'sample' AS sample FROM json_each(?)) AS v
      WHERE agents.id = v.id AND agents.replica_id = ?`,
+  insertSession: `INSERT INTO sessions (id, token_id, secret_hash, csrf_token, created_at, expires_at)
+     VALUES (@id, @tokenId, @secretHash, @csrfToken, @createdAt, @expiresAt)`,
+  findSession: `SELECT * FROM sessions WHERE id = ?`,
+  deleteSession: `DELETE FROM sessions WHERE id = ?`,
+  deleteTokenSessions: `DELETE FROM sessions WHERE token_id = ?`,
+  pruneSessions: `DELETE FROM sessions WHERE expires_at <= ?`,
   revokeAgent: `UPDATE agents SET revoked_at = ?, status = 'offline' WHERE id = ? AND revoked_at IS NULL`,
   markAllOffline: `UPDATE agents SET status = 'offline' WHERE status != 'offline'`,
   markReplicaOffline: `UPDATE agents SET status = 'offline' WHERE replica_id = ? AND status != 'offline'`,
@@ -73,13 +86,22 @@ const SQL = {
   revokedAmong: `SELECT id FROM agents WHERE revoked_at IS NOT NULL AND id IN (SELECT value FROM json_each(?))`,
   revokedSince: `SELECT id, revoked_seq FROM agents WHERE revoked_seq IS NOT NULL AND revoked_seq > ? ORDER BY revoked_seq LIMIT ?`,
   revocationCursor: `SELECT COALESCE(MAX(revoked_seq), 0) AS cursor FROM agents WHERE revoked_seq IS NOT NULL`,
-  listAudit: `SELECT * FROM query_audit WHERE (@agentId IS NULL OR agent_id = @agentId) AND (@before IS NULL OR seq < @before)
+  listAudit: `SELECT * FROM query_audit WHERE (@agentId IS NULL OR agent_id = @agentId) AND (@status IS NULL OR status = @status)
+       AND (@before IS NULL OR seq < @before)
      ORDER BY seq DESC LIMIT @limit`,
 };
 
 export type SqliteStatements = { readonly [K in keyof typeof SQL]: Database.Statement };
 
+/** Statements that answer rows as arrays of values in column order (better-sqlite3's raw mode). */
+const RAW: ReadonlySet<keyof typeof SQL> = new Set(["listAgents"]);
+
 /** Prepares each fixed statement once, when the store opens. */
 export function prepareStatements(db: Database.Database): SqliteStatements {
-  return Object.fromEntries(Object.entries(SQL).map(([name, sql]) => [name, db.prepare(sql)])) as SqliteStatements;
+  return Object.fromEntries(
+    Object.entries(SQL).map(([name, sql]) => {
+      const statement = db.prepare(sql);
+      return [name, RAW.has(name as keyof typeof SQL) ? statement.raw(true) : statement];
+    }),
+  ) as SqliteStatements;
 }

@@ -2,6 +2,7 @@ import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import type {
+  AgentDetail,
   AgentFilter,
   AgentPatch,
   AgentRecord,
@@ -19,14 +20,16 @@ import type {
   NewFanout,
   NewHubEvent,
   PresenceRow,
+  SessionRecord,
   Store,
   TokenRecord,
 } from "./store.js";
+import { readSamples, sampleOf } from "./health-samples.js";
 import { SqliteCheckpointer } from "./sqlite-checkpointer.js";
 import { GroupCommit } from "./sqlite-group-commit.js";
 import { SqliteHistory } from "./sqlite-history.js";
 import { SQLITE_MIGRATIONS } from "./sqlite-migrations.js";
-import { matchesFilter, toAgent, toAudit, toColumnValue, toFanout, toIdempotency, toToken, type Row } from "./sqlite-rows.js";
+import { matchesFilter, toAgent, toAgentFromValues, toAudit, toColumnValue, toFanout, toIdempotency, toSession, toToken, type Row } from "./sqlite-rows.js";
 import { AGENT_COLUMNS, prepareStatements, type SqliteStatements } from "./sqlite-statements.js";
 
 /**
@@ -114,17 +117,38 @@ export class SqliteStore implements Store {
     return this.#stmt.consumeEnrollToken.run({ id, now }).changes > 0;
   }
 
+  async createSession(session: SessionRecord): Promise<void> {
+    this.#stmt.insertSession.run(session);
+  }
+
+  async findSession(id: string): Promise<SessionRecord | undefined> {
+    const row = this.#stmt.findSession.get(id) as Row | undefined;
+    return row && toSession(row);
+  }
+
+  async deleteSession(id: string): Promise<boolean> {
+    return this.#stmt.deleteSession.run(id).changes > 0;
+  }
+
+  async deleteTokenSessions(tokenId: string): Promise<number> {
+    return this.#stmt.deleteTokenSessions.run(tokenId).changes;
+  }
+
+  async pruneSessions(now: number): Promise<number> {
+    return this.#stmt.pruneSessions.run(now).changes;
+  }
+
   async createAgent(agent: NewAgent): Promise<void> {
     this.#stmt.insertAgent.run(agent.id, agent.secretHash, agent.hostname, JSON.stringify(agent.labels), agent.enrolledAt, JSON.stringify(agent.reportedLabels ?? {}));
   }
 
-  async findAgent(id: string): Promise<AgentRecord | undefined> {
+  async findAgent(id: string): Promise<AgentDetail | undefined> {
     const row = this.#stmt.findAgent.get(id) as Row | undefined;
-    return row && toAgent(row);
+    return row && { ...toAgent(row), healthSamples: readSamples(row.health_samples) };
   }
 
   async listAgents(filter: AgentFilter): Promise<AgentRecord[]> {
-    return (this.#stmt.listAgents.all() as Row[]).map(toAgent).filter((a) => matchesFilter(a, filter));
+    return (this.#stmt.listAgents.all() as unknown[][]).map(toAgentFromValues).filter((a) => matchesFilter(a, filter));
   }
 
   async updateAgent(id: string, patch: AgentPatch): Promise<void> {
@@ -148,7 +172,7 @@ export class SqliteStore implements Store {
 
   async recordPresence(replicaId: string, rows: PresenceRow[]): Promise<void> {
     if (rows.length === 0) return;
-    const json = JSON.stringify(rows);
+    const json = JSON.stringify(rows.map((r) => ({ ...r, sample: sampleOf(r) })));
     await this.#commits.write(() => this.#stmt.recordPresence.run(json, replicaId));
   }
 
@@ -173,6 +197,7 @@ export class SqliteStore implements Store {
   async listAudit(query: AuditQuery): Promise<AuditRecord[]> {
     const rows = this.#stmt.listAudit.all({
       agentId: query.agentId ?? null,
+      status: query.status ?? null,
       before: query.before ?? null,
       limit: query.limit,
     }) as Row[];

@@ -1,4 +1,5 @@
 import type { AgentStatus, HealthResult, QueryStatus } from "@uplink/protocol";
+import type { HealthSampleRecord } from "./health-samples.js";
 import type { HistoryStore } from "./history-store.js";
 
 // Token scopes and kinds, agent and command states: the REST API's own words (protocol rest*.ts).
@@ -50,6 +51,9 @@ export interface AgentRecord {
    */
   legacyShapes: string[] | null;
 }
+
+/** An agent with what only its own page needs: its recent health samples, oldest first. */
+export type AgentDetail = AgentRecord & { healthSamples: HealthSampleRecord[] };
 
 /** An agent as enrollment records it; `reportedLabels` defaults to none. */
 export type NewAgent = Pick<AgentRecord, "id" | "secretHash" | "hostname" | "labels" | "enrolledAt"> & { reportedLabels?: Record<string, string> };
@@ -162,6 +166,21 @@ export interface HubEventRecord {
 export type NewHubEvent = Omit<HubEventRecord, "seq">;
 
 /**
+ * A web console session: an API token exchanged for a cookie `<id>.<secret>`. Only the secret's hash is
+ * kept; the session acts with its token's name and scope while both are live.
+ */
+export interface SessionRecord {
+  id: string;
+  tokenId: string;
+  /** sha256 of the cookie's secret, hex. */
+  secretHash: string;
+  /** What state-changing requests made with the cookie send as X-CSRF-Token. */
+  csrfToken: string;
+  createdAt: number;
+  expiresAt: number;
+}
+
+/**
  * What the store keeps of one `Idempotency-Key`: who presented it, a fingerprint of the request, and
  * either the claim of the request still running or the response it got (sealed: only a holder of the
  * requester's credential can open it; see api/idempotency.ts).
@@ -186,6 +205,7 @@ export type IdempotencyClaim = Pick<IdempotencyRecord, "key" | "requester" | "fi
 
 export interface AuditQuery {
   agentId?: string;
+  status?: QueryStatus;
   limit: number;
   /** Only rows with seq below this. */
   before?: number;
@@ -212,13 +232,25 @@ export interface Store {
    */
   consumeEnrollToken(id: string, now: number): Promise<boolean>;
 
+  /** Records a console session. */
+  createSession(session: SessionRecord): Promise<void>;
+  findSession(id: string): Promise<SessionRecord | undefined>;
+  /** Ends a session; false when there was none. */
+  deleteSession(id: string): Promise<boolean>;
+  /** Ends every session of a token (it was revoked); resolves how many. */
+  deleteTokenSessions(tokenId: string): Promise<number>;
+  /** Drops sessions that expired before `now`; resolves how many. */
+  pruneSessions(now: number): Promise<number>;
+
   createAgent(agent: NewAgent): Promise<void>;
-  findAgent(id: string): Promise<AgentRecord | undefined>;
+  /** The agent with its health samples (the one read that loads them). */
+  findAgent(id: string): Promise<AgentDetail | undefined>;
   listAgents(filter: AgentFilter): Promise<AgentRecord[]>;
   updateAgent(id: string, patch: AgentPatch): Promise<void>;
   /**
    * Writes the batched presence of agents held by `replicaId`, in one statement: `lastSeenAt` (never
-   * moved back) and `lastHealth` (kept where the row has null). An agent recorded as held by another
+   * moved back) and `lastHealth` (kept where the row has null), and appends a health sample of each row
+   * with a health result to the agent's samples (the oldest dropped past MAX_HEALTH_SAMPLES). An agent recorded as held by another
    * replica is left alone: it moved, and its new holder writes it.
    */
   recordPresence(replicaId: string, rows: PresenceRow[]): Promise<void>;

@@ -93,7 +93,8 @@ export function registerToken(program: Command): void {
   storeOptions(token.command("revoke <id>"))
     .description("revoke a token")
     .action(async (id: string, _opts: unknown, cmd: Command) => {
-      const revoked = await withStore(where(cmd), (store) => store.revokeToken(id, Date.now()));
+      // Its console sessions go with it (a running hub also refuses them, within its token cache's 5 s).
+      const revoked = await withStore(where(cmd), async (store) => (await store.revokeToken(id, Date.now())) && (await store.deleteTokenSessions(id)) >= 0);
       if (!revoked) throw new NotFoundError(`no live token ${id}`);
       process.stdout.write(`revoked ${id}\n`);
     });

@@ -1,10 +1,10 @@
 import { randomUUID } from "node:crypto";
-import { AgentListQuery, AgentPatchRequest, AgentQueryRequest, MAX_TIMEOUT_MS, type AgentList, type QueryAnswer } from "@uplink/protocol";
+import { AgentListQuery, AgentPatchRequest, AgentQueryRequest, MAX_TIMEOUT_MS, type AgentHealthHistory, type AgentList, type QueryAnswer } from "@uplink/protocol";
 import { BadRequestError, HubError, NotFoundError } from "../../errors.js";
 import { parseWith, readJson, sendError, sendJson } from "../http.js";
 import type { Route } from "../route.js";
 import { MAX_BODY_BYTES, type ApiServices } from "../services.js";
-import { agentView } from "../views.js";
+import { agentView, healthSampleView } from "../views.js";
 
 /**
  * `?label=k=v` filters → the labels every agent must carry; null when two filters name one key with
@@ -54,6 +54,17 @@ export function agentRoutes(s: ApiServices): Route[] {
         if (agent === undefined || agent.revokedAt !== null) throw new NotFoundError(`no agent ${params.id}`);
         const [live] = s.presence.overlay(await s.router.presence([agent]));
         sendJson(res, 200, agentView(live!));
+      },
+    },
+    {
+      method: "GET",
+      path: "/api/v1/agents/:id/health",
+      scope: "read",
+      async handle({ res, params }) {
+        // The samples live in the agent's row (one presence flush appends one), so this is one read.
+        const agent = await s.store.findAgent(params.id!);
+        if (agent === undefined || agent.revokedAt !== null) throw new NotFoundError(`no agent ${params.id}`);
+        sendJson(res, 200, { samples: agent.healthSamples.map(healthSampleView) } satisfies AgentHealthHistory);
       },
     },
     {

@@ -1,7 +1,7 @@
 import { ENROLL_PATH, EnrollRequest, type EnrollResponse } from "@uplink/protocol";
 import { RateLimitedError, UnauthorizedError } from "../../errors.js";
 import { newId, newSecret, parseCredential, secretMatches, type Credential } from "../../security/credentials.js";
-import { isLive } from "../auth.js";
+import { isLive } from "../../security/tokens.js";
 import { readJson, sendJson } from "../http.js";
 import type { Route } from "../route.js";
 import { MAX_BODY_BYTES, type ApiServices } from "../services.js";

@@ -41,8 +41,10 @@ export function tokenRoutes(s: ApiServices): Route[] {
       scope: "admin",
       async handle({ res, params, principal, log }) {
         if (!(await s.store.revokeToken(params.id!, Date.now()))) throw new NotFoundError(`no live token ${params.id}`);
+        // Its console sessions end with it (they would be refused anyway: a session checks its token).
+        const sessions = await s.store.deleteTokenSessions(params.id!);
         s.auth.forget(params.id!);
-        log.info({ tokenId: params.id, by: principal?.name }, "token revoked");
+        log.info({ tokenId: params.id, sessions, by: principal?.name }, "token revoked");
         res.writeHead(204).end();
       },
     },
