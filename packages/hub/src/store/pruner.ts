@@ -17,13 +17,15 @@ export interface PrunerSettings {
   fanouts: Retention;
   /** Hub events (the SSE replay log); the count is events. */
   events: Retention;
+  /** How long agents' health samples are kept (ms; 0 keeps them regardless of age). */
+  healthSamplesMaxAgeMs: number;
   intervalMs: number;
   /** Rows one delete statement takes at most. */
   batchRows: number;
 }
 
 /** The `table` label of uplink_pruned_rows_total. */
-export type PrunedTable = "audit" | "fanout_targets" | "fanouts" | "events" | "sessions";
+export type PrunedTable = "audit" | "fanout_targets" | "fanouts" | "events" | "sessions" | "health_samples";
 export type PruneCounts = Record<PrunedTable, number>;
 
 /** Index entries a count walk skips per statement: bounded work per statement even for a count of millions. */
@@ -34,8 +36,8 @@ const FANOUTS_PER_PASS_PAGE = 20;
 
 /**
  * Keeps history bounded: on a timer (jittered ±10 %, so replicas drift apart), one pass deletes what is
- * past its retention — single-agent audit rows, finished fan-outs with their targets, hub events, and
- * expired console sessions — in
+ * past its retention — single-agent audit rows, finished fan-outs with their targets, hub events, agents'
+ * health samples, and expired console sessions — in
  * statements of at most `batchRows` rows, oldest first, yielding to the event loop between statements.
  * Nothing runs on a request's path, no statement holds the store for long, and every delete is
  * idempotent: replicas that prune at the same moment simply find rows already gone.
@@ -98,11 +100,12 @@ export class Pruner {
 
   /** One pass over every kind of history; resolves the rows deleted per table. */
   async prune(): Promise<PruneCounts> {
-    const counts: PruneCounts = { audit: 0, fanout_targets: 0, fanouts: 0, events: 0, sessions: 0 };
+    const counts: PruneCounts = { audit: 0, fanout_targets: 0, fanouts: 0, events: 0, sessions: 0, health_samples: 0 };
     const now = this.#now();
     await this.#pruneAudit(now, counts);
     await this.#pruneFanouts(now, counts);
     await this.#pruneEvents(now, counts);
+    await this.#pruneHealthSamples(now, counts);
     // Expired console sessions: never used again (authentication checks the expiry), only dropped.
     this.#count("sessions", counts, await this.#store.pruneSessions(now));
     return counts;
@@ -186,6 +189,17 @@ export class Pruner {
       this.#count("events", counts, await this.#store.history.pruneEventsThrough(page[end - 1]!.seq));
       if (end < batch) return;
       await nextTurn();
+    }
+  }
+
+  /** Health samples older than their retention, oldest first, a batch a statement (the age index's range). */
+  async #pruneHealthSamples(now: number, counts: PruneCounts): Promise<void> {
+    const maxAgeMs = this.#settings.healthSamplesMaxAgeMs;
+    if (maxAgeMs <= 0) return;
+    const batch = this.#settings.batchRows;
+    for (let n = batch; n === batch && !this.#stopped; await nextTurn()) {
+      n = await this.#store.history.pruneHealthSamples(now - maxAgeMs, batch);
+      this.#count("health_samples", counts, n);
     }
   }
 
