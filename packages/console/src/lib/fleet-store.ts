@@ -4,7 +4,7 @@ import { api, ApiError } from "./api.js";
 import { compareAgents, fleetQuery, matches, type FleetFilter } from "./fleet-view.js";
 
 /** Agents a page of the list holds: the first screenfuls at once, the rest as the list is scrolled. */
-export const PAGE_SIZE = 300;
+export const PAGE_SIZE = 200;
 /** Rows short of the loaded end at which the next page is asked for. */
 const PREFETCH_ROWS = 100;
 /** The counts are asked again this long after the last status change (a storm of them is one request). */

@@ -19,9 +19,12 @@ export const AGENT_COLUMNS: Record<keyof AgentPatch, string> = {
   legacyShapes: "legacy_shapes",
 };
 
-/** True when the agent's labels hold every pair of `@labels` (a JSON object; '{}' matches every agent). */
-const LABELS_MATCH = `NOT EXISTS (SELECT 1 FROM json_each(@labels) AS f
-       WHERE NOT EXISTS (SELECT 1 FROM json_each(agents.labels) AS l WHERE l.key = f.key AND l.value = f.value))`;
+/**
+ * True when the agent's labels hold every pair of `@labels` (a JSON object; '{}' matches every agent without
+ * reading its labels).
+ */
+const LABELS_MATCH = `(@labels = '{}' OR NOT EXISTS (SELECT 1 FROM json_each(@labels) AS f
+       WHERE NOT EXISTS (SELECT 1 FROM json_each(agents.labels) AS l WHERE l.key = f.key AND l.value = f.value)))`;
 
 /** The embedded store's fixed statements, by name. */
 const SQL = {
