@@ -136,4 +136,25 @@ export function retentionCases(current: () => Store): void {
     expect(await auditIds()).toEqual(["c_new"]);
     expect(await eventIds()).toEqual([8]);
   });
+
+  it("prunes agents' health samples past their age, in batches, and counts them", async () => {
+    const health = { status: "ok" as const, agentVersion: "1", uptimeS: 1, load1: 0, memFreeBytes: 1, memTotalBytes: 2, inflight: 0, collectors: ["host"] };
+    for (const id of ["agt_r1", "agt_r2"]) {
+      await current().createAgent({ id, secretHash: "cd".repeat(32), hostname: id, labels: {}, enrolledAt: 1 });
+      await current().updateAgent(id, { status: "online", replicaId: "hub_a", lastSeenAt: 1 });
+    }
+    for (const at of [100, 200, 300, 500, 900]) {
+      await current().recordPresence("hub_a", [
+        { id: "agt_r1", lastSeenAt: at, lastHealth: health },
+        { id: "agt_r2", lastSeenAt: at, lastHealth: health },
+      ]);
+    }
+    const metrics = new HubMetrics();
+    // Older than NOW - 500 = 500 goes (6 samples, three statements of 2); 500 itself is inside retention.
+    expect((await pruner({ healthSamplesMaxAgeMs: 500 }, metrics).prune()).health_samples).toBe(6);
+    expect((await metrics.prunedRows.get()).values.map((v) => [v.labels.table, v.value])).toEqual([["health_samples", 6]]);
+    for (const id of ["agt_r1", "agt_r2"]) expect((await current().listHealthSamples(id, 60)).map((x) => x.at)).toEqual([500, 900]);
+    // 0 keeps them whatever their age.
+    expect((await pruner({ healthSamplesMaxAgeMs: 0 }).prune()).health_samples).toBe(0);
+  });
 }
