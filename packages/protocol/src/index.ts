@@ -21,6 +21,7 @@ export { parseHubToAgent, parseAgentToHub, describeIssues, type ParsedFrame, typ
 export * from "./rest.js";
 export * from "./rest-queries.js";
 export * from "./rest-tokens.js";
+export * from "./rest-destinations.js";
 export * from "./rest-operations.js";
 export { openApiDocument, openApiPath, REST_API_VERSION, TOKEN_SCHEME } from "./openapi.js";
 export { printable, renderTable } from "./display.js";

@@ -148,4 +148,28 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   CREATE TRIGGER agents_revocation_seq BEFORE UPDATE OF revoked_at ON agents FOR EACH ROW
     WHEN (OLD.revoked_at IS NULL AND NEW.revoked_at IS NOT NULL) EXECUTE FUNCTION agents_revocation_seq();
   `,
+  // 10 (issue 14's numbering: 8 and 9 belong to schedules and policies; this list is positional, so it
+  //     runs as the next one until theirs land before it): destinations and their outbox, as SQLite's 11
+  //     (see sqlite-migrations.ts for why an outbox beside the event log).
+  `
+  CREATE TABLE destinations (
+    id            TEXT PRIMARY KEY,
+    kind          TEXT NOT NULL CHECK (kind IN ('webhook', 'file')),
+    url           TEXT,
+    secret        TEXT,
+    path          TEXT,
+    created_at    BIGINT NOT NULL,
+    delivered_seq BIGINT NOT NULL,
+    last_error    TEXT,
+    last_error_at BIGINT,
+    claimed_by    TEXT,
+    lease_until   BIGINT
+  );
+  CREATE TABLE destination_outbox (
+    seq        BIGINT PRIMARY KEY,
+    type       TEXT NOT NULL,
+    data       JSON NOT NULL,
+    created_at BIGINT NOT NULL
+  );
+  `,
 ];

@@ -135,4 +135,33 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     UPDATE agents SET revoked_seq = (SELECT COALESCE(MAX(revoked_seq), 0) + 1 FROM agents WHERE revoked_seq IS NOT NULL) WHERE id = NEW.id;
   END;
   `,
+  // 11 (issue 14's numbering: 9 and 10 belong to schedules and policies; this list is positional, so it
+  //     runs as the next one until theirs land before it): destinations and their outbox.
+  //     The outbox holds a copy of each event of a delivered type, written in the transaction that appends
+  //     the event (SqliteStore.appendEvents), and each destination a cursor over it (delivered_seq). Rows
+  //     go only once every destination's cursor has passed them (pruneOutbox), so a slow or failing
+  //     destination loses nothing, while the event log keeps its own bounds (a flood of agent events
+  //     never holds the outbox back, and a dead webhook never holds the event log). claimed_by and
+  //     lease_until: which hub delivers the destination (one at a time, so order holds).
+  `
+  CREATE TABLE destinations (
+    id            TEXT PRIMARY KEY,
+    kind          TEXT NOT NULL CHECK (kind IN ('webhook', 'file')),
+    url           TEXT,
+    secret        TEXT,
+    path          TEXT,
+    created_at    INTEGER NOT NULL,
+    delivered_seq INTEGER NOT NULL,
+    last_error    TEXT,
+    last_error_at INTEGER,
+    claimed_by    TEXT,
+    lease_until   INTEGER
+  );
+  CREATE TABLE destination_outbox (
+    seq        INTEGER PRIMARY KEY,
+    type       TEXT NOT NULL,
+    data       TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  `,
 ];

@@ -1,4 +1,4 @@
-import type { AgentFilter, AgentRecord, AuditRecord, FanoutRecord, IdempotencyRecord, TokenRecord } from "./store.js";
+import type { AgentFilter, AgentRecord, AuditRecord, FanoutRecord, HubEventRecord, IdempotencyRecord, TokenRecord } from "./store.js";
 
 /** A row as better-sqlite3 returns it: column name → value. */
 export type Row = Record<string, unknown>;
@@ -102,4 +102,8 @@ export function toAudit(r: Row): AuditRecord {
     result: r.result === null ? null : JSON.parse(r.result as string),
     resultTruncated: r.result_truncated === 1,
   };
+}
+
+export function toEvent(r: Row): HubEventRecord {
+  return { seq: r.seq as number, type: r.type as HubEventRecord["type"], data: JSON.parse(r.data as string) as Record<string, unknown>, createdAt: r.created_at as number };
 }
