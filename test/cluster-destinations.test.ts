@@ -67,10 +67,11 @@ describe("cluster mode: destinations", () => {
     expect((await other.api.delete(`/api/v1/destinations/${dest.id}`)).status).toBe(204);
     await waitFor("the holder stopped", () => holder.grep("destination delivery stopped").some((l) => l.destinationId === dest.id));
     const attempts = hook.attempts;
-    await emitQueryDone(other);
-    // The new event is stored (the backlog gauge reads the store; no destination owes it), and nothing came.
+    const after = await emitQueryDone(other);
     await waitFor("the new event stored", async () => (await other.api.metric("uplink_events_published_total", { type: "query.done" })) === 2);
-    expect(hook.attempts).toBe(attempts);
+    // An attempt in flight when the holder stopped may still land; no new one starts, the new event goes nowhere.
+    expect(hook.attempts - attempts).toBeLessThanOrEqual(1);
+    expect(hook.requests.filter((r) => r.event.data.fanoutId === after)).toEqual([]);
     expect(await other.api.metric("uplink_destination_backlog", { kind: "webhook" })).toBe(0);
   });
 });

@@ -1,4 +1,3 @@
-import { DESTINATION_EVENT_TYPES } from "@uplink/protocol";
 import type { EventLog } from "../events/event-log.js";
 import type { Logger } from "../logger.js";
 import type { HubMetrics } from "../metrics.js";
@@ -7,9 +6,6 @@ import { DestinationWorker, type WorkerSettings } from "./destination-worker.js"
 import { FileSink } from "./file-sink.js";
 import type { Sink } from "./sink.js";
 import { WebhookSink } from "./webhook-sink.js";
-
-/** The hub event types delivered to destinations: those of scheduled queries and policies (issue 14). */
-export const DELIVERED_EVENT_TYPES: readonly HubEventType[] = DESTINATION_EVENT_TYPES;
 
 /** How long a replica's claim on a destination lasts unrenewed: a dead replica's are taken over within it. */
 export const DESTINATION_LEASE_MS = 5_000;
@@ -25,7 +21,8 @@ export interface DeliverySettings extends Omit<WorkerSettings, "leaseMs" | "poll
 }
 
 /**
- * Pushes the events of {@link DELIVERED_EVENT_TYPES} to every destination, each by one worker on the one
+ * Pushes the events of the event log's outbox types (DESTINATION_EVENT_TYPES, the protocol's: those of
+ * scheduled queries and policies) to every destination, each by one worker on the one
  * hub (replica) that holds the destination's lease in the store: so one destination's events go out one
  * at a time, in seq order, whichever replica delivers it, and a dead replica's destinations are taken
  * over once their lease lapses (within {@link DESTINATION_LEASE_MS} and a scan).

@@ -1,5 +1,5 @@
 import { createHash, createHmac } from "node:crypto";
-import { IDEMPOTENCY_KEY_HEADER, SIGNATURE_HEADER, SIGNATURE_PREFIX, type DeliveredEvent } from "@uplink/protocol";
+import { IDEMPOTENCY_KEY_HEADER, SIGNATURE_HEADER, SIGNATURE_PREFIX } from "@uplink/protocol";
 import type { HubEventRecord } from "../store/store.js";
 import type { Sink } from "./sink.js";
 
@@ -18,9 +18,9 @@ export function deliveryKey(destinationId: string, seq: number): string {
   return `${destinationId}.${seq}`;
 }
 
-/** The bytes a destination receives for one event (the webhook's body, the file's line without its newline). */
+/** The bytes a destination receives for one event (the webhook's body, the file's line without its newline): a DeliveredEvent (protocol). */
 export function deliveredBody(event: HubEventRecord): Buffer {
-  return Buffer.from(JSON.stringify({ id: event.seq, type: event.type, data: event.data } as DeliveredEvent));
+  return Buffer.from(JSON.stringify({ id: event.seq, type: event.type, data: event.data }));
 }
 
 /**

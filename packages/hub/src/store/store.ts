@@ -149,10 +149,9 @@ export interface ClosedWork {
   fanouts: Pick<FanoutRecord, "id" | "targetCount">[];
 }
 
-export type HubEventType = "agent.connected" | "agent.disconnected" | "agent.health_changed" | "query.done" | "schedule.result" | "policy.changed";
-
-/** Every hub event type, for checking a configured list of them. */
-export const HUB_EVENT_TYPES: readonly HubEventType[] = ["agent.connected", "agent.disconnected", "agent.health_changed", "query.done", "schedule.result", "policy.changed"];
+/** Every hub event type. */
+export const HUB_EVENT_TYPES = ["agent.connected", "agent.disconnected", "agent.health_changed", "query.done", "schedule.result", "policy.changed"] as const;
+export type HubEventType = (typeof HUB_EVENT_TYPES)[number];
 
 /** One entry of the hub event log (bounded by the pruner); `seq` is its SSE id. */
 export interface HubEventRecord {
