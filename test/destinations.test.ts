@@ -148,10 +148,8 @@ describe("Destinations", () => {
     const dest = (await hub.api.post<DestinationView>("/api/v1/destinations", { kind: "file", path })).body;
     const fanouts: string[] = [];
     for (let i = 0; i < 40; i++) fanouts.push(await emitQueryDone(hub));
-    await waitFor("the last event on disk", async () => {
-      const d = (await hub.api.get<DestinationView>(`/api/v1/destinations/${dest.id}`)).body;
-      return d.deliveredSeq > 0 && (await hub.api.metric("uplink_destination_backlog", { kind: "file" })) === 0;
-    }, { timeoutMs: 20_000 });
+    await waitFor("every event on disk", async () => (await hub.api.metric("uplink_destination_deliveries_total", { kind: "file" })) >= fanouts.length, { timeoutMs: 20_000 });
+    await waitFor("the cursor past them", async () => (await hub.api.metric("uplink_destination_backlog", { kind: "file" })) === 0);
 
     expect((await readdir(dir)).sort()).toEqual(["uplink.ndjson", "uplink.ndjson.1", "uplink.ndjson.2"]);
     const read = async (name: string) => {
@@ -179,7 +177,7 @@ describe("Destinations", () => {
     const fanouts: string[] = [];
     for (let i = 0; i < 5; i++) fanouts.push(await emitQueryDone(hub));
     await waitFor("a failed attempt recorded", async () => (await hub.api.get<DestinationView>(`/api/v1/destinations/${dest.id}`)).body.lastError === "answered 503");
-    expect(await hub.api.metric("uplink_destination_backlog", { kind: "webhook" })).toBe(5);
+    await waitFor("all five owed", async () => (await hub.api.metric("uplink_destination_backlog", { kind: "webhook" })) === 5);
     expect((await hubs.stop(hub)).code).toBe(0);
 
     hook.script = [];
