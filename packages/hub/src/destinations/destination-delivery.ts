@@ -12,6 +12,7 @@ export const DESTINATION_LEASE_MS = 5_000;
 /** How often each replica looks for destinations nobody delivers (new ones, or a dead replica's). */
 export const DESTINATION_SCAN_MS = 1_000;
 
+/** The hub's destination settings (config.ts); the lease and the scan interval are fixed but for tests. */
 export interface DeliverySettings extends Omit<WorkerSettings, "leaseMs" | "pollMs"> {
   timeoutMs: number;
   fileMaxBytes: number;

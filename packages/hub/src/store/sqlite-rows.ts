@@ -104,6 +104,7 @@ export function toAudit(r: Row): AuditRecord {
   };
 }
 
+/** An `events` or `destination_outbox` row (same columns). */
 export function toEvent(r: Row): HubEventRecord {
   return { seq: r.seq as number, type: r.type as HubEventRecord["type"], data: JSON.parse(r.data as string) as Record<string, unknown>, createdAt: r.created_at as number };
 }
