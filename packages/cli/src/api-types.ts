@@ -300,6 +300,45 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/destinations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List destinations (never their secrets) */
+        get: operations["listDestinations"];
+        put?: never;
+        /**
+         * Add a destination for schedule results and policy changes: a signed webhook or an NDJSON file
+         * @description Every `schedule.result` and `policy.changed` event from now on is delivered to it at least once, in order, retried with backoff until it lands. A webhook gets each event as the JSON body `{id, type, data}` with `Uplink-Signature: sha256=<hex HMAC-SHA256 of the body with the secret>` and an `Idempotency-Key` stable per event and destination; the secret is never shown again. A file gets one NDJSON line per event, rotated by size.
+         */
+        post: operations["createDestination"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/destinations/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One destination, with how far its delivery got */
+        get: operations["getDestination"];
+        put?: never;
+        post?: never;
+        /** Delete a destination: its delivery stops at once */
+        delete: operations["deleteDestination"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/install.sh": {
         parameters: {
             query?: never;
@@ -438,6 +477,41 @@ export interface components {
             code: string;
             message: string;
         };
+        DeliveredEvent: {
+            id: number;
+            /** @enum {string} */
+            type: "schedule.result" | "policy.changed";
+            data: {
+                [key: string]: unknown;
+            };
+        };
+        /** @enum {string} */
+        DestinationKind: "webhook" | "file";
+        DestinationList: {
+            destinations: components["schemas"]["DestinationView"][];
+        };
+        DestinationRequest: {
+            /** @constant */
+            kind: "webhook";
+            /** Format: uri */
+            url: string;
+            secret: string;
+        } | {
+            /** @constant */
+            kind: "file";
+            path: string;
+        };
+        DestinationView: {
+            id: string;
+            kind: components["schemas"]["DestinationKind"];
+            url: string | null;
+            secretFingerprint: string | null;
+            path: string | null;
+            createdAt: components["schemas"]["IsoTime"];
+            deliveredSeq: number;
+            lastError: string | null;
+            lastErrorAt: components["schemas"]["IsoTime"] | null;
+        };
         EnrollRequest: {
             token: string;
             hostname: string;
@@ -537,6 +611,12 @@ export interface components {
         LabelMap: {
             [key: string]: string;
         };
+        PolicyChangedEvent: {
+            at: components["schemas"]["IsoTime"];
+            policyId: string;
+        } & {
+            [key: string]: unknown;
+        };
         QueryAnswer: {
             correlationId: string;
             agentId: string;
@@ -568,6 +648,12 @@ export interface components {
             /** @constant */
             status: "ready";
             hubId: string;
+        };
+        ScheduleResultEvent: {
+            at: components["schemas"]["IsoTime"];
+            scheduleId: string;
+        } & {
+            [key: string]: unknown;
         };
         /** @enum {string} */
         Scope: "read" | "query" | "admin";
@@ -2142,7 +2228,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The event stream. Events: `agent.connected`, `agent.disconnected`, `agent.health_changed`, `query.done`, `gap`; each event's `data` is JSON of the schema `x-events` names. */
+            /** @description The event stream. Events: `agent.connected`, `agent.disconnected`, `agent.health_changed`, `query.done`, `schedule.result`, `policy.changed`, `gap`; each event's `data` is JSON of the schema `x-events` names. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2386,6 +2472,337 @@ export interface operations {
         requestBody?: never;
         responses: {
             /** @description Revoked */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `invalid_request`: The request body or parameters failed validation. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthorized`: The bearer token is missing, unknown, expired or revoked. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description `forbidden`: The token's scope does not allow this call.
+             *     `csrf_failed`: A state-changing request authenticated by the session cookie lacks the session's X-CSRF-Token.
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal`: An unexpected failure inside the hub or the agent. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_ready`: The hub's store (or bus) is not ready. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    listDestinations: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every destination */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DestinationList"];
+                };
+            };
+            /** @description `invalid_request`: The request body or parameters failed validation. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthorized`: The bearer token is missing, unknown, expired or revoked. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `forbidden`: The token's scope does not allow this call. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal`: An unexpected failure inside the hub or the agent. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_ready`: The hub's store (or bus) is not ready. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    createDestination: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat with the same key, body and token gets the first answer again (with `idempotent-replayed: true`) and runs nothing twice. */
+                "idempotency-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DestinationRequest"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    /** @description The destination's URL. */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DestinationView"];
+                };
+            };
+            /** @description `invalid_request`: The request body or parameters failed validation. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthorized`: The bearer token is missing, unknown, expired or revoked. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description `forbidden`: The token's scope does not allow this call.
+             *     `csrf_failed`: A state-changing request authenticated by the session cookie lacks the session's X-CSRF-Token.
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `idempotency_in_progress`: A request with this Idempotency-Key is still running and did not finish within this request's deadline; retry with the same key. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `payload_too_large`: The request body exceeds the hub's limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unsupported_media_type`: The request body must be application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `idempotency_mismatch`: This Idempotency-Key was used with another body, method, path or token; use a fresh key for a new request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal`: An unexpected failure inside the hub or the agent. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_ready`: The hub's store (or bus) is not ready. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getDestination: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The destination */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DestinationView"];
+                };
+            };
+            /** @description `invalid_request`: The request body or parameters failed validation. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthorized`: The bearer token is missing, unknown, expired or revoked. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `forbidden`: The token's scope does not allow this call. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal`: An unexpected failure inside the hub or the agent. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_ready`: The hub's store (or bus) is not ready. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    deleteDestination: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
             204: {
                 headers: {
                     [name: string]: unknown;

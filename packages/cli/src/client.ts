@@ -91,6 +91,18 @@ export class ApiClient {
     return this.#post((headers, fetch) => this.#api.POST("/api/v1/queries", { body, headers, fetch }));
   }
 
+  listDestinations(): Promise<Answered<Schemas["DestinationList"]>> {
+    return this.#once((fetch) => this.#api.GET("/api/v1/destinations", { fetch }));
+  }
+
+  createDestination(body: Schemas["DestinationRequest"]): Promise<Answered<Schemas["DestinationView"]>> {
+    return this.#post((headers, fetch) => this.#api.POST("/api/v1/destinations", { body, headers, fetch }));
+  }
+
+  async deleteDestination(id: string): Promise<void> {
+    await this.#once((fetch) => this.#api.DELETE("/api/v1/destinations/{id}", { params: { path: { id } }, fetch }));
+  }
+
   /**
    * A POST carries a fresh `Idempotency-Key` and is retried with that same key when no answer arrived
    * or the answer is a transient failure (see retry.ts): the hub runs it at most once.

@@ -50,6 +50,16 @@ export const DEFAULT_MAX_QUERY_TIMEOUT_MS = 60_000;
 export const DEFAULT_ENROLL_TOKEN_TTL_MS = 24 * 3600_000;
 /** How often a replica writes the lastSeenAt and health of agents whose status did not change (one batched statement). */
 export const DEFAULT_PRESENCE_FLUSH_MS = 60_000;
+// Destinations (destinations/): webhook attempts, retries, file rotation.
+/** How long a webhook gets to answer one delivery before the attempt counts as failed. */
+export const DEFAULT_DESTINATION_TIMEOUT_MS = 10_000;
+/** The first retry delay of a failed delivery; it doubles per failure (with jitter) up to the maximum. */
+export const DEFAULT_DESTINATION_RETRY_MIN_MS = 1_000;
+export const DEFAULT_DESTINATION_RETRY_MAX_MS = 5 * 60_000;
+/** Size past which a file destination is rotated. */
+export const DEFAULT_DESTINATION_FILE_MAX_BYTES = 100 * 1024 * 1024;
+/** Rotated files a file destination keeps (`path.1` … `path.N`). */
+export const DEFAULT_DESTINATION_FILE_KEEP = 5;
 /** Where `/metrics` is served: its own listener, on loopback unless told otherwise. */
 export const DEFAULT_METRICS_HOST = "127.0.0.1";
 export const DEFAULT_METRICS_PORT = 7071;
@@ -113,6 +123,11 @@ export const HubConfigSchema = z.object({
   eventMaxRows: RetentionCount.default(DEFAULT_EVENT_MAX_ROWS),
   pruneIntervalMs: positiveDuration().default(DEFAULT_PRUNE_INTERVAL_MS),
   pruneBatchRows: Int.min(1).max(100_000).default(DEFAULT_PRUNE_BATCH_ROWS),
+  destinationTimeoutMs: positiveDuration(5 * 60_000).default(DEFAULT_DESTINATION_TIMEOUT_MS),
+  destinationRetryMinMs: positiveDuration(3_600_000).default(DEFAULT_DESTINATION_RETRY_MIN_MS),
+  destinationRetryMaxMs: positiveDuration(24 * 3_600_000).default(DEFAULT_DESTINATION_RETRY_MAX_MS),
+  destinationFileMaxBytes: Int.min(1024).default(DEFAULT_DESTINATION_FILE_MAX_BYTES),
+  destinationFileKeep: Int.min(0).max(1000).default(DEFAULT_DESTINATION_FILE_KEEP),
   redisUrl: z.url({ message: "expected a redis:// URL" }).optional(),
   redisPrefix: z.string().min(1).max(64).default("uplink:"),
   databaseUrl: z.url({ message: "expected a postgres:// URL" }).optional(),
@@ -141,6 +156,7 @@ export const HubConfigSchema = z.object({
   .refine((c) => c.sendHardLimitBytes > c.sendHighWaterBytes, { message: "must be larger than --send-high-water", path: ["sendHardLimitBytes"] })
   .refine((c) => (c.tlsCert === undefined) === (c.tlsKey === undefined), { message: "--tls-cert and --tls-key go together", path: ["tlsCert"] })
   .refine((c) => (c.redisUrl === undefined) === (c.databaseUrl === undefined), { message: "cluster mode needs both --redis-url and --database-url", path: ["redisUrl"] })
+  .refine((c) => c.destinationRetryMinMs <= c.destinationRetryMaxMs, { message: "must not exceed --destination-retry-max", path: ["destinationRetryMinMs"] })
   .refine((c) => c.queryTimeoutMs <= c.maxQueryTimeoutMs, { message: "must not exceed --max-query-timeout", path: ["queryTimeoutMs"] });
 export type HubConfig = Readonly<z.output<typeof HubConfigSchema>>;
 export type HubConfigInput = z.input<typeof HubConfigSchema>;
@@ -170,6 +186,11 @@ export const HUB_SETTINGS: readonly { key: keyof HubConfig; flag: string; env: s
   { key: "eventMaxRows", flag: "--event-max-rows <n>", env: "UPLINK_EVENT_MAX_ROWS", description: "hub events kept at most for replay (the newest); 0 is unlimited" },
   { key: "pruneIntervalMs", flag: "--prune-interval <duration>", env: "UPLINK_PRUNE_INTERVAL", description: "how often history past its retention is pruned" },
   { key: "pruneBatchRows", flag: "--prune-batch <n>", env: "UPLINK_PRUNE_BATCH", description: "rows one pruning statement deletes at most (the pruner yields between statements)" },
+  { key: "destinationTimeoutMs", flag: "--destination-timeout <duration>", env: "UPLINK_DESTINATION_TIMEOUT", description: "how long a webhook destination gets to answer one delivery before it is retried" },
+  { key: "destinationRetryMinMs", flag: "--destination-retry-min <duration>", env: "UPLINK_DESTINATION_RETRY_MIN", description: "first retry delay of a failed delivery; doubles per failure, with jitter" },
+  { key: "destinationRetryMaxMs", flag: "--destination-retry-max <duration>", env: "UPLINK_DESTINATION_RETRY_MAX", description: "longest retry delay of a failed delivery" },
+  { key: "destinationFileMaxBytes", flag: "--destination-file-max-bytes <bytes>", env: "UPLINK_DESTINATION_FILE_MAX_BYTES", description: "size past which a file destination is rotated (path.1, path.2, …)" },
+  { key: "destinationFileKeep", flag: "--destination-file-keep <n>", env: "UPLINK_DESTINATION_FILE_KEEP", description: "rotated files a file destination keeps; 0 keeps none" },
   { key: "redisUrl", flag: "--redis-url <url>", env: "UPLINK_REDIS_URL", description: "cluster mode: Redis for agent ownership and cross-replica delivery (with --database-url)" },
   { key: "redisPrefix", flag: "--redis-prefix <prefix>", env: "UPLINK_REDIS_PREFIX", description: "cluster mode: prefix of every Redis key and channel" },
   { key: "databaseUrl", flag: "--database-url <url>", env: "UPLINK_DATABASE_URL", description: "cluster mode: PostgreSQL store shared by every replica (with --redis-url)" },

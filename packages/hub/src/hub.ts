@@ -19,6 +19,7 @@ import type { ApiServices } from "./api/services.js";
 import { SseStreams } from "./api/sse.js";
 import { ConfigError, DEFAULT_AUDIT_RESULT_MAX_BYTES, type HubConfig } from "./config.js";
 import { ConnectionLostError } from "./errors.js";
+import { DestinationDelivery } from "./destinations/destination-delivery.js";
 import { EventLog } from "./events/event-log.js";
 import type { Logger } from "./logger.js";
 import { HubMetrics } from "./metrics.js";
@@ -34,7 +35,7 @@ import { RateLimiter } from "./security/rate-limiter.js";
 import { Sessions } from "./security/sessions.js";
 import { Pruner, type PrunerSettings } from "./store/pruner.js";
 import { SqliteStore } from "./store/sqlite-store.js";
-import type { Store } from "./store/store.js";
+import type { HubEventType, Store } from "./store/store.js";
 
 /** Seconds a refused agent is told to wait before retrying. */
 export const RETRY_AFTER_S = 5;
@@ -52,6 +53,11 @@ export interface HubDeps {
   /** Cluster mode: the bus shared with the other replicas (Redis) (its replicaId is this hub's id). */
   bus?: ClusterBus;
   hubId?: string;
+  /**
+   * The event types pushed to destinations; by default those of scheduled queries and policies
+   * (DESTINATION_EVENT_TYPES). Tests of the delivery on a hub where nothing emits those yet name others.
+   */
+  destinationEventTypes?: readonly HubEventType[];
 }
 
 export interface Hub {
@@ -93,7 +99,23 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
   const log = deps.log.child({ hubId });
   const store = deps.store ?? new SqliteStore(join(config.dataDir, "uplink.db"));
   const metrics = new HubMetrics();
-  const events = new EventLog({ store, log, metrics, maxEvents: config.eventMaxRows });
+  const events = new EventLog({ store, log, metrics, maxEvents: config.eventMaxRows, outboxTypes: deps.destinationEventTypes });
+  const destinations = new DestinationDelivery({
+    store,
+    events,
+    metrics,
+    log,
+    replicaId: hubId,
+    embedded: deps.bus === undefined,
+    settings: {
+      timeoutMs: config.destinationTimeoutMs,
+      retryMinMs: config.destinationRetryMinMs,
+      retryMaxMs: config.destinationRetryMaxMs,
+      fileMaxBytes: config.destinationFileMaxBytes,
+      fileKeep: config.destinationFileKeep,
+    },
+  });
+  metrics.observeDestinations(() => store.destinationBacklog());
   const pruner = new Pruner({ store, metrics, log, settings: pruneSettings(config) });
   const presence = new PresenceWriter({ store, replicaId: hubId, flushIntervalMs: config.presenceFlushMs, log });
   const registry = new AgentRegistry({ store, events, presence, log, replicaId: hubId });
@@ -126,7 +148,7 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
   const auth = new Authenticator(store, sessions);
   const ready = async () => (await store.ready()) && (deps.bus?.ready() ?? true);
   const services: ApiServices = {
-    config, hubId, ready, store, registry, presence, router, queries, fanouts, events, streams, metrics, enrollLimiter, signInLimiter, sessions, schemas, auth, log,
+    config, hubId, ready, store, registry, presence, router, queries, fanouts, events, destinations, streams, metrics, enrollLimiter, signInLimiter, sessions, schemas, auth, log,
   };
   // Every POST takes an Idempotency-Key (api/idempotency.ts); a new POST route gets it by being listed here.
   const idempotency = new Idempotency({ store, metrics, log, hubId, retentionMs: config.idempotencyRetentionMs, embedded: deps.bus === undefined });
@@ -165,6 +187,7 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
     await idempotency.start();
     pruner.start();
     presence.start();
+    await destinations.start();
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(config.port, config.host, () => {
@@ -196,6 +219,7 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
     clearInterval(pingTimer);
     idempotency.stop();
     const pruned = pruner.stop();
+    const delivered = destinations.stop();
     const swept = sweeper?.stop();
     poller.stop();
     const httpClosed = new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()));
@@ -227,6 +251,7 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
     await presence.stop();
     await events.drain();
     await pruned;
+    await delivered;
     await deps.bus?.close();
     await store.close();
     log.info("hub stopped");

@@ -126,6 +126,19 @@ export class HubMetrics {
     registers: [this.registry],
   });
 
+  readonly destinationDeliveries = new Counter({
+    name: "uplink_destination_deliveries_total",
+    help: "Events delivered to destinations (a webhook answered 2xx, a file has the line on disk), by destination kind",
+    labelNames: ["kind"] as const,
+    registers: [this.registry],
+  });
+  readonly destinationFailures = new Counter({
+    name: "uplink_destination_failures_total",
+    help: "Failed delivery attempts to destinations (retried with backoff), by destination kind",
+    labelNames: ["kind"] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }
@@ -138,6 +151,23 @@ export class HubMetrics {
     } finally {
       this.storeWriteSeconds.observe((performance.now() - t0) / 1000);
     }
+  }
+
+  /** Registers the backlog gauge, read from the store at scrape time (every replica reports the same). */
+  observeDestinations(backlog: () => Promise<Record<string, number>>): void {
+    new Gauge({
+      name: "uplink_destination_backlog",
+      help: "Events not yet delivered to destinations, summed over destinations, by destination kind",
+      labelNames: ["kind"] as const,
+      registers: [this.registry],
+      async collect() {
+        try {
+          for (const [kind, n] of Object.entries(await backlog())) this.set({ kind }, n);
+        } catch {
+          // The store is unreachable: the gauge keeps its last values; readiness says why.
+        }
+      },
+    });
   }
 
   /** Registers gauges read from live state at scrape time. */

@@ -6,6 +6,7 @@
 import { MAX_HEALTH_SAMPLES } from "@uplink/protocol";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Store, TokenRecord } from "../src/store/store.js";
+import { destinationCases } from "./destination-contract.js";
 import { retentionCases } from "./retention-contract.js";
 
 /**
@@ -335,6 +336,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
     });
 
     retentionCases(() => store);
+    destinationCases(() => store);
 
     it("is not ready after close", async () => {
       await store.close();

@@ -22,6 +22,7 @@ export * from "./rest.js";
 export * from "./rest-queries.js";
 export * from "./rest-tokens.js";
 export * from "./rest-console.js";
+export * from "./rest-destinations.js";
 export * from "./rest-operations.js";
 export { openApiDocument, openApiPath, REST_API_VERSION, TOKEN_SCHEME } from "./openapi.js";
 export { printable, renderTable } from "./display.js";

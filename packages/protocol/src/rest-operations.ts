@@ -16,6 +16,7 @@ import {
 import { AuditRow, FANOUT_STREAM_EVENTS, FanoutRequest, FanoutStarted, FanoutView, HistoryPage, HistoryQuery, HUB_STREAM_EVENTS, StreamQuery } from "./rest-queries.js";
 import { TokenCreated, TokenList, TokenRequest, type Scope } from "./rest-tokens.js";
 import { AgentHealthHistory, HubSchema, SchemaQuery, SessionRequest, SessionView } from "./rest-console.js";
+import { DestinationList, DestinationRequest, DestinationView } from "./rest-destinations.js";
 
 /** Where the hub serves its OpenAPI description (no token: see docs/openapi.md). */
 export const OPENAPI_PATH = "/api/v1/openapi.json";
@@ -285,6 +286,39 @@ export const REST_OPERATIONS: RestOperation[] = [
     operationId: "revokeToken",
     summary: "Revoke a token",
     responses: { 204: { description: "Revoked", empty: true } },
+    errors: ["not_found"],
+  },
+  {
+    method: "POST",
+    path: "/api/v1/destinations",
+    scope: "admin",
+    tag: "destinations",
+    operationId: "createDestination",
+    summary: "Add a destination for schedule results and policy changes: a signed webhook or an NDJSON file",
+    description:
+      "Every `schedule.result` and `policy.changed` event from now on is delivered to it at least once, in order, retried with backoff until it lands. A webhook gets each event as the JSON body `{id, type, data}` with `Uplink-Signature: sha256=<hex HMAC-SHA256 of the body with the secret>` and an `Idempotency-Key` stable per event and destination; the secret is never shown again. A file gets one NDJSON line per event, rotated by size.",
+    body: DestinationRequest,
+    responses: { 201: { description: "Created", json: DestinationView, headers: { Location: "The destination's URL." } } },
+  },
+  { method: "GET", path: "/api/v1/destinations", scope: "admin", tag: "destinations", operationId: "listDestinations", summary: "List destinations (never their secrets)", responses: { 200: { description: "Every destination", json: DestinationList } } },
+  {
+    method: "GET",
+    path: "/api/v1/destinations/:id",
+    scope: "admin",
+    tag: "destinations",
+    operationId: "getDestination",
+    summary: "One destination, with how far its delivery got",
+    responses: { 200: { description: "The destination", json: DestinationView } },
+    errors: ["not_found"],
+  },
+  {
+    method: "DELETE",
+    path: "/api/v1/destinations/:id",
+    scope: "admin",
+    tag: "destinations",
+    operationId: "deleteDestination",
+    summary: "Delete a destination: its delivery stops at once",
+    responses: { 204: { description: "Deleted", empty: true } },
     errors: ["not_found"],
   },
   {

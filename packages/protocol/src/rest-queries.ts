@@ -126,6 +126,10 @@ export const HUB_STREAM_EVENTS = {
     z.object({ ...At, correlationId: z.string(), agentId: z.string(), status: QueryStatus, durationMs: z.number().nullable(), code: z.string().optional() }),
     z.object({ ...At, fanoutId: z.string(), targetCount: z.number().int(), counts: FanoutCounts, code: z.string().optional() }),
   ]),
+  /** A scheduled query ran on an agent (rows `added`/`removed` in differential mode, `rows` in snapshot mode). */
+  "schedule.result": z.looseObject({ ...At, scheduleId: z.string() }),
+  /** A policy's state changed on a host. */
+  "policy.changed": z.looseObject({ ...At, policyId: z.string() }),
   /** What a reconnecting client missed was pruned: the replay resumes at `resumedAt`. */
   gap: z.object({ lastEventId: z.number().int(), resumedAt: z.number().int(), kept: z.number().int() }),
 } as const;

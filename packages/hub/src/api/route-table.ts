@@ -1,5 +1,6 @@
 import type { Route } from "./route.js";
 import { agentRoutes } from "./routes/agents.js";
+import { destinationRoutes } from "./routes/destinations.js";
 import { downloadRoutes } from "./routes/downloads.js";
 import { enrollRoutes } from "./routes/enroll.js";
 import { eventRoutes } from "./routes/events.js";
@@ -15,5 +16,5 @@ import type { ApiServices } from "./services.js";
  * one with the same method, path and scope: a test compares the two.
  */
 export function routeTable(services: ApiServices): Route[] {
-  return [systemRoutes, sessionRoutes, enrollRoutes, agentRoutes, queryRoutes, schemaRoutes, eventRoutes, tokenRoutes, downloadRoutes].flatMap((routes) => routes(services));
+  return [systemRoutes, sessionRoutes, enrollRoutes, agentRoutes, queryRoutes, schemaRoutes, eventRoutes, tokenRoutes, destinationRoutes, downloadRoutes].flatMap((routes) => routes(services));
 }

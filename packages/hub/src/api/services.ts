@@ -3,6 +3,7 @@ import type { PresenceWriter } from "../agents/presence-writer.js";
 import type { HubConfig } from "../config.js";
 import type { Logger } from "../logger.js";
 import type { HubMetrics } from "../metrics.js";
+import type { DestinationDelivery } from "../destinations/destination-delivery.js";
 import type { EventLog } from "../events/event-log.js";
 import type { FanoutService } from "../queries/fanout-service.js";
 import type { CommandRouter } from "../queries/command-router.js";
@@ -28,6 +29,7 @@ export interface ApiServices {
   queries: QueryService;
   fanouts: FanoutService;
   events: EventLog;
+  destinations: DestinationDelivery;
   streams: SseStreams;
   metrics: HubMetrics;
   enrollLimiter: RateLimiter;

@@ -163,4 +163,27 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   CREATE INDEX sessions_expiry ON sessions (expires_at);
   ALTER TABLE agents ADD COLUMN health_samples JSONB NOT NULL DEFAULT '[]';
   `,
+  // 9: destinations and their outbox, as SQLite's 10 (see sqlite-migrations.ts for why an outbox beside
+  //    the event log).
+  `
+  CREATE TABLE destinations (
+    id            TEXT PRIMARY KEY,
+    kind          TEXT NOT NULL CHECK (kind IN ('webhook', 'file')),
+    url           TEXT,
+    secret        TEXT,
+    path          TEXT,
+    created_at    BIGINT NOT NULL,
+    delivered_seq BIGINT NOT NULL,
+    last_error    TEXT,
+    last_error_at BIGINT,
+    claimed_by    TEXT,
+    lease_until   BIGINT
+  );
+  CREATE TABLE destination_outbox (
+    seq        BIGINT PRIMARY KEY,
+    type       TEXT NOT NULL,
+    data       JSON NOT NULL,
+    created_at BIGINT NOT NULL
+  );
+  `,
 ];

@@ -23,7 +23,7 @@ export interface PrunerSettings {
 }
 
 /** The `table` label of uplink_pruned_rows_total. */
-export type PrunedTable = "audit" | "fanout_targets" | "fanouts" | "events" | "sessions";
+export type PrunedTable = "audit" | "fanout_targets" | "fanouts" | "events" | "sessions" | "outbox";
 export type PruneCounts = Record<PrunedTable, number>;
 
 /** Index entries a count walk skips per statement: bounded work per statement even for a count of millions. */
@@ -98,13 +98,14 @@ export class Pruner {
 
   /** One pass over every kind of history; resolves the rows deleted per table. */
   async prune(): Promise<PruneCounts> {
-    const counts: PruneCounts = { audit: 0, fanout_targets: 0, fanouts: 0, events: 0, sessions: 0 };
+    const counts: PruneCounts = { audit: 0, fanout_targets: 0, fanouts: 0, events: 0, sessions: 0, outbox: 0 };
     const now = this.#now();
     await this.#pruneAudit(now, counts);
     await this.#pruneFanouts(now, counts);
     await this.#pruneEvents(now, counts);
     // Expired console sessions: never used again (authentication checks the expiry), only dropped.
     this.#count("sessions", counts, await this.#store.pruneSessions(now));
+    await this.#pruneOutbox(counts);
     return counts;
   }
 
@@ -186,6 +187,15 @@ export class Pruner {
       this.#count("events", counts, await this.#store.history.pruneEventsThrough(page[end - 1]!.seq));
       if (end < batch) return;
       await nextTurn();
+    }
+  }
+
+  /** The destinations' outbox loses what every destination has delivered (store.pruneOutbox), nothing else. */
+  async #pruneOutbox(counts: PruneCounts): Promise<void> {
+    const batch = this.#settings.batchRows;
+    for (let n = batch; n === batch && !this.#stopped; await nextTurn()) {
+      n = await this.#store.pruneOutbox(batch);
+      this.#count("outbox", counts, n);
     }
   }
 

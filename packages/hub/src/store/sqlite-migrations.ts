@@ -151,4 +151,32 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   CREATE INDEX sessions_expiry ON sessions (expires_at);
   ALTER TABLE agents ADD COLUMN health_samples TEXT NOT NULL DEFAULT '[]';
   `,
+  // 10: destinations and their outbox.
+  //     The outbox holds a copy of each event of a delivered type, written in the transaction that appends
+  //     the event (SqliteStore.appendEvents), and each destination a cursor over it (delivered_seq). Rows
+  //     go only once every destination's cursor has passed them (pruneOutbox), so a slow or failing
+  //     destination loses nothing, while the event log keeps its own bounds (a flood of agent events
+  //     never holds the outbox back, and a dead webhook never holds the event log). claimed_by and
+  //     lease_until: which hub delivers the destination (one at a time, so order holds).
+  `
+  CREATE TABLE destinations (
+    id            TEXT PRIMARY KEY,
+    kind          TEXT NOT NULL CHECK (kind IN ('webhook', 'file')),
+    url           TEXT,
+    secret        TEXT,
+    path          TEXT,
+    created_at    INTEGER NOT NULL,
+    delivered_seq INTEGER NOT NULL,
+    last_error    TEXT,
+    last_error_at INTEGER,
+    claimed_by    TEXT,
+    lease_until   INTEGER
+  );
+  CREATE TABLE destination_outbox (
+    seq        INTEGER PRIMARY KEY,
+    type       TEXT NOT NULL,
+    data       TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  `,
 ];
