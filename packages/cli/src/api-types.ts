@@ -225,6 +225,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/queries/{id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel a running fan-out: every target still pending is cancelled on its agent
+         * @description Allowed to the token the fan-out was started with (its requester) and to admin tokens. Each pending target's agent gets `cancel` (through the replica holding it, in cluster mode) and the target reads `cancelled`; targets that already ended keep their outcome. Answers once the fan-out has ended, with its view: its result stream has sent a `result` for every cancelled target, then `done`.
+         */
+        post: operations["cancelFanout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/queries/{id}/stream": {
         parameters: {
             query?: never;
@@ -526,7 +546,7 @@ export interface components {
         ErrorBody: {
             error: {
                 /** @enum {string} */
-                code: "busy" | "timeout" | "cancelled" | "bad_command" | "empty_query" | "unsupported_query" | "unknown_collector" | "query_failed" | "read_only" | "resource_limit" | "internal" | "agent_error" | "bad_response" | "agent_offline" | "agent_disconnected" | "agent_replaced" | "hub_shutting_down" | "replica_unreachable" | "bus_unavailable" | "hub_restarted" | "replica_lost" | "unauthorized" | "forbidden" | "not_found" | "invalid_request" | "payload_too_large" | "unsupported_media_type" | "method_not_allowed" | "csrf_failed" | "rate_limited" | "not_ready" | "idempotency_in_progress" | "idempotency_mismatch";
+                code: "busy" | "timeout" | "cancelled" | "bad_command" | "empty_query" | "unsupported_query" | "unknown_collector" | "query_failed" | "read_only" | "resource_limit" | "internal" | "agent_error" | "bad_response" | "agent_offline" | "agent_disconnected" | "agent_replaced" | "hub_shutting_down" | "replica_unreachable" | "bus_unavailable" | "hub_restarted" | "replica_lost" | "unauthorized" | "forbidden" | "not_found" | "invalid_request" | "payload_too_large" | "unsupported_media_type" | "method_not_allowed" | "csrf_failed" | "rate_limited" | "fanout_finished" | "not_ready" | "idempotency_in_progress" | "idempotency_mismatch";
                 message: string;
             };
         };
@@ -536,6 +556,8 @@ export interface components {
             error: number;
             timeout: number;
             offline: number;
+            /** @description Targets cancelled by `POST /api/v1/queries/{id}/cancel` while they were pending. */
+            cancelled: number;
         };
         FanoutRequest: {
             query: string;
@@ -1822,7 +1844,7 @@ export interface operations {
              *     `bad_command`: The command frame failed its schema (missing or malformed fields).
              *     `bad_response`: The agent's response failed its schema; the command it named fails with this code.
              *     `agent_error`: The agent answered an error without a code (a protocol-1 agent); the message is the agent's.
-             *     `cancelled`: The caller gave up and the hub cancelled the command.
+             *     `cancelled`: The caller gave up and the hub cancelled the command (a REST caller disconnected, or its fan-out was cancelled).
              *     `agent_disconnected`: The agent's connection closed while the command was pending.
              *     `agent_replaced`: A newer connection of the same agent replaced the one the command was sent on.
              *     `replica_unreachable`: The hub replica holding the agent's socket is gone or did not take the command.
@@ -2114,6 +2136,121 @@ export interface operations {
                 };
             };
             /** @description `not_ready`: The hub's store (or bus) is not ready. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    cancelFanout: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat with the same key, body and token gets the first answer again (with `idempotent-replayed: true`) and runs nothing twice. */
+                "idempotency-key"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The fan-out, ended */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FanoutView"];
+                };
+            };
+            /** @description `invalid_request`: The request body or parameters failed validation. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthorized`: The bearer token is missing, unknown, expired or revoked. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description `forbidden`: The token's scope does not allow this call.
+             *     `csrf_failed`: A state-changing request authenticated by the session cookie lacks the session's X-CSRF-Token.
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description `idempotency_in_progress`: A request with this Idempotency-Key is still running and did not finish within this request's deadline; retry with the same key.
+             *     `fanout_finished`: The fan-out already ended (every target answered, failed or was cancelled); there is nothing left to cancel.
+             */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `idempotency_mismatch`: This Idempotency-Key was used with another body, method, path or token; use a fresh key for a new request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal`: An unexpected failure inside the hub or the agent. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `replica_unreachable`: The hub replica holding the agent's socket is gone or did not take the command. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description `not_ready`: The hub's store (or bus) is not ready.
+             *     `bus_unavailable`: The cluster bus (Redis) is unreachable, so an agent held by another replica cannot be reached.
+             */
             503: {
                 headers: {
                     [name: string]: unknown;

@@ -103,6 +103,11 @@ export class ApiClient {
     await this.#once((fetch) => this.#api.DELETE("/api/v1/destinations/{id}", { params: { path: { id } }, fetch }));
   }
 
+  /** Cancels a running fan-out; answers its view once it ended. */
+  cancelFanout(id: string): Promise<Answered<Schemas["FanoutView"]>> {
+    return this.#post((headers, fetch) => this.#api.POST("/api/v1/queries/{id}/cancel", { params: { path: { id } }, headers, fetch }));
+  }
+
   /**
    * A POST carries a fresh `Idempotency-Key` and is retried with that same key when no answer arrived
    * or the answer is a transient failure (see retry.ts): the hub runs it at most once.

@@ -3,6 +3,7 @@ import { printable } from "@uplink/protocol";
 import { z } from "zod";
 import { ApiClient, ApiError } from "./client.js";
 import { registerAgents } from "./subcommands/agents.js";
+import { registerCancel } from "./subcommands/cancel.js";
 import { registerHistory } from "./subcommands/history.js";
 import { registerQuery } from "./subcommands/query.js";
 import { registerEvents } from "./subcommands/events.js";
@@ -39,6 +40,7 @@ const getContext = (): CliContext => {
 
 registerAgents(program, getContext);
 registerQuery(program, getContext);
+registerCancel(program, getContext);
 registerHistory(program, getContext);
 registerEvents(program, getContext);
 registerDestinations(program, getContext);

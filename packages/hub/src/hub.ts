@@ -139,6 +139,7 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
   const commandDeps = { store, router, events, metrics, log, auditResultMaxBytes: DEFAULT_AUDIT_RESULT_MAX_BYTES, replicaId: hubId };
   const queries = new QueryService(commandDeps);
   const fanouts = new FanoutService(commandDeps);
+  cluster?.onCancelFanout((id, by) => fanouts.cancel(id, by));
   const streams = new SseStreams(metrics);
   const enrollLimiter = new RateLimiter(config.enrollRate, 60_000);
   // Failed console sign-ins are held to the enrollment rate: both guess at a token.

@@ -207,8 +207,8 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
 
     it("records a fan-out with its targets and lists results in landing order", async () => {
       const target = (i: number) => ({ correlationId: `f${i}`, agentId: `agt_${i}`, requester: "ops", sessionId: "s", requestId: null, collector: "host", query: "select 1", createdAt: 5 });
-      await store.createFanout({ id: "fan_1", query: "select 1", collector: "host", requester: "ops", requestId: "r", timeoutMs: 1000, targetCount: 3, createdAt: 5 }, [1, 2, 3].map(target));
-      expect(await store.findFanout("fan_1")).toMatchObject({ id: "fan_1", targetCount: 3, finishedAt: null, requestId: "r" });
+      await store.createFanout({ id: "fan_1", query: "select 1", collector: "host", requester: "ops", requestId: "r", timeoutMs: 1000, targetCount: 3, createdAt: 5, replicaId: "hub-a" }, [1, 2, 3].map(target));
+      expect(await store.findFanout("fan_1")).toMatchObject({ id: "fan_1", targetCount: 3, finishedAt: null, requestId: "r", replicaId: "hub-a" });
       expect(await store.findFanout("fan_missing")).toBeUndefined();
       const done = { finishedAt: 6, durationMs: 1, errorCode: null, errorMessage: null, resultJson: null, resultTruncated: false };
       await store.finishAudit("f3", { ...done, status: "offline", resultSeq: 1 });

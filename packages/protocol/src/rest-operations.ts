@@ -238,6 +238,18 @@ export const REST_OPERATIONS: RestOperation[] = [
     errors: ["not_found"],
   },
   {
+    method: "POST",
+    path: "/api/v1/queries/:id/cancel",
+    scope: "query",
+    tag: "queries",
+    operationId: "cancelFanout",
+    summary: "Cancel a running fan-out: every target still pending is cancelled on its agent",
+    description:
+      "Allowed to the token the fan-out was started with (its requester) and to admin tokens. Each pending target's agent gets `cancel` (through the replica holding it, in cluster mode) and the target reads `cancelled`; targets that already ended keep their outcome. Answers once the fan-out has ended, with its view: its result stream has sent a `result` for every cancelled target, then `done`.",
+    responses: { 200: { description: "The fan-out, ended", json: FanoutView } },
+    errors: ["not_found", "forbidden", "fanout_finished", "replica_unreachable", "bus_unavailable"],
+  },
+  {
     method: "GET",
     path: "/api/v1/queries/:id/stream",
     scope: "read",

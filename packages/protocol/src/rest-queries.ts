@@ -72,20 +72,21 @@ export const TargetResult = z.object({
 });
 export type TargetResult = z.infer<typeof TargetResult>;
 
-/** Targets per state (a `cancelled` target counts as `error`): the data of a stream's `done` event. */
+/** Targets per state: the data of a stream's `done` event. */
 export const FanoutCounts = z.object({
   pending: z.number().int(),
   ok: z.number().int(),
   error: z.number().int(),
   timeout: z.number().int(),
   offline: z.number().int(),
+  cancelled: z.number().int().meta({ description: "Targets cancelled by `POST /api/v1/queries/{id}/cancel` while they were pending." }),
 });
 export type FanoutCounts = z.infer<typeof FanoutCounts>;
 export type FanoutStatus = keyof FanoutCounts;
 
-/** The count a target's status goes to. */
+/** The count a target's status goes to: each status has its own. */
 export function countedAs(status: QueryStatus): FanoutStatus {
-  return status === "cancelled" ? "error" : status;
+  return status;
 }
 
 /** `GET /api/v1/queries/:id` 200 for a fan-out id (`fan_…`). */

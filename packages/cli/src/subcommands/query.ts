@@ -29,14 +29,16 @@ export function renderFanout(outcome: FanoutOutcome): string {
     const index = columns.map((c) => t.result!.columns.indexOf(c));
     for (const r of t.result.rows) rows.push([t.agentId, ...index.map((i) => (i < 0 ? "" : cellText(r[i])))]);
   }
-  const c = outcome.counts;
-  const lines = [
-    rows.length > 0 ? renderTable(["AGENT", ...columns], rows).trimEnd() : "(no rows)",
-    "",
-    `${outcome.targetCount} target${outcome.targetCount === 1 ? "" : "s"}: ${c.ok} ok · ${c.error} error · ${c.timeout} timeout · ${c.offline} offline${c.pending > 0 ? ` · ${c.pending} pending` : ""} · ${outcome.id}`,
-  ];
+  const lines = [rows.length > 0 ? renderTable(["AGENT", ...columns], rows).trimEnd() : "(no rows)", "", countsLine(outcome)];
   for (const t of outcome.targets) if (t.status !== "ok") lines.push(printable(`  ${t.agentId}  ${t.status}  ${t.error?.code ?? ""}: ${t.error?.message ?? ""}`));
   return lines.join("\n");
+}
+
+/** `N targets: 2 ok · 1 error · … · fan_…` (cancelled and pending only when there are some). */
+export function countsLine(fanout: { id: string; targetCount: number; counts: FanoutOutcome["counts"] }): string {
+  const c = fanout.counts;
+  const extra = `${c.cancelled > 0 ? ` · ${c.cancelled} cancelled` : ""}${c.pending > 0 ? ` · ${c.pending} pending` : ""}`;
+  return `${fanout.targetCount} target${fanout.targetCount === 1 ? "" : "s"}: ${c.ok} ok · ${c.error} error · ${c.timeout} timeout · ${c.offline} offline${extra} · ${fanout.id}`;
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];

@@ -35,6 +35,8 @@ export const BusMessage = z.discriminatedUnion("t", [
   z.object({ t: z.literal("revoke"), agentId: z.string() }),
   // requester → owner: the caller of a command gave up; the owner cancels it on the agent.
   z.object({ t: z.literal("cancel"), correlationId: z.string() }),
+  // any replica → the one collecting the fan-out: cancel its pending targets (POST /api/v1/queries/:id/cancel).
+  z.object({ t: z.literal("cancel-fanout"), fanoutId: z.string(), by: z.string() }),
 ]);
 export type BusMessage = z.infer<typeof BusMessage>;
 export type Takeover = Extract<BusMessage, { t: "takeover" }>;

@@ -34,7 +34,7 @@ export const AUDIT = `seq, correlation_id AS "correlationId", fanout_id AS "fano
   error_message AS "errorMessage", result, result_truncated AS "resultTruncated"`;
 /** Select list of a {@link FanoutRecord}. */
 export const FANOUT = `id, query, collector, requester, request_id AS "requestId", timeout_ms AS "timeoutMs",
-  target_count AS "targetCount", created_at AS "createdAt", finished_at AS "finishedAt"`;
+  target_count AS "targetCount", created_at AS "createdAt", finished_at AS "finishedAt", replica_id AS "replicaId"`;
 /** Select list of an {@link IdempotencyRecord}. */
 export const IDEMPOTENCY = `key, requester, fingerprint, owner, state, created_at AS "createdAt", expires_at AS "expiresAt", response`;
 /** Select list of a {@link DestinationRecord}. */

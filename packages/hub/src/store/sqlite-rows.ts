@@ -27,6 +27,7 @@ export function toFanout(r: Row): FanoutRecord {
     targetCount: r.target_count as number,
     createdAt: r.created_at as number,
     finishedAt: (r.finished_at as number | null) ?? null,
+    replicaId: (r.replica_id as string | null) ?? null,
   };
 }
 

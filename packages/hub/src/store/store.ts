@@ -132,10 +132,12 @@ export interface FanoutRecord {
   targetCount: number;
   createdAt: number;
   finishedAt: number | null;
+  /** The hub (replica) collecting it (null: recorded without one); a cancel of it is sent there. */
+  replicaId: string | null;
 }
 
 /** A fan-out as recorded at its start, with the hub (replica) coordinating it. */
-export type NewFanout = Omit<FanoutRecord, "finishedAt"> & { replicaId?: string | null };
+export type NewFanout = Omit<FanoutRecord, "finishedAt" | "replicaId"> & { replicaId?: string | null };
 
 /**
  * Why open work is closed out by a hub other than the one running it: `hub_restarted` (the embedded hub
