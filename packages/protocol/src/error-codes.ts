@@ -71,6 +71,7 @@ export const ERROR_CODES = {
   payload_too_large: rest(413, "The request body exceeds the hub's limit."),
   unsupported_media_type: rest(415, "The request body must be application/json."),
   method_not_allowed: rest(405, "The path exists but not with this method."),
+  name_taken: rest(409, "Another schedule (or another policy) already has this name."),
   rate_limited: rest(429, "Too many attempts; retry after the time in Retry-After."),
   not_ready: rest(503, "The hub's store (or bus) is not ready.", RETRYABLE),
   // Idempotency-Key (REST POSTs that start or create something).

@@ -4,6 +4,7 @@ import { downloadRoutes } from "./routes/downloads.js";
 import { enrollRoutes } from "./routes/enroll.js";
 import { eventRoutes } from "./routes/events.js";
 import { queryRoutes } from "./routes/queries.js";
+import { scheduleRoutes } from "./routes/schedules.js";
 import { systemRoutes } from "./routes/system.js";
 import { tokenRoutes } from "./routes/tokens.js";
 import type { ApiServices } from "./services.js";
@@ -13,5 +14,5 @@ import type { ApiServices } from "./services.js";
  * one with the same method, path and scope: a test compares the two.
  */
 export function routeTable(services: ApiServices): Route[] {
-  return [systemRoutes, enrollRoutes, agentRoutes, queryRoutes, eventRoutes, tokenRoutes, downloadRoutes].flatMap((routes) => routes(services));
+  return [systemRoutes, enrollRoutes, agentRoutes, queryRoutes, eventRoutes, tokenRoutes, scheduleRoutes, downloadRoutes].flatMap((routes) => routes(services));
 }

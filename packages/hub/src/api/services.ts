@@ -8,6 +8,7 @@ import type { FanoutService } from "../queries/fanout-service.js";
 import type { CommandRouter } from "../queries/command-router.js";
 import type { QueryService } from "../queries/query-service.js";
 import type { RateLimiter } from "../security/rate-limiter.js";
+import type { Scheduler } from "../schedules/scheduler.js";
 import type { Store } from "../store/store.js";
 import type { Authenticator } from "./auth.js";
 import type { SseStreams } from "./sse.js";
@@ -25,6 +26,8 @@ export interface ApiServices {
   router: CommandRouter;
   queries: QueryService;
   fanouts: FanoutService;
+  /** Runs schedules and policies; told of every change made through the API. */
+  scheduler: Scheduler;
   events: EventLog;
   streams: SseStreams;
   metrics: HubMetrics;

@@ -25,6 +25,7 @@ import type {
 import { SqliteCheckpointer } from "./sqlite-checkpointer.js";
 import { GroupCommit } from "./sqlite-group-commit.js";
 import { SqliteHistory } from "./sqlite-history.js";
+import { SqliteSchedules } from "./sqlite-schedules.js";
 import { SQLITE_MIGRATIONS } from "./sqlite-migrations.js";
 import { matchesFilter, toAgent, toAudit, toColumnValue, toFanout, toIdempotency, toToken, type Row } from "./sqlite-rows.js";
 import { AGENT_COLUMNS, prepareStatements, type SqliteStatements } from "./sqlite-statements.js";
@@ -42,6 +43,7 @@ export class SqliteStore implements Store {
   readonly #patchStatements = new Map<string, Database.Statement>();
   readonly #checkpointer: SqliteCheckpointer | undefined;
   readonly history: SqliteHistory;
+  readonly schedules: SqliteSchedules;
   readonly #commits: GroupCommit;
   #closed = false;
 
@@ -63,6 +65,7 @@ export class SqliteStore implements Store {
     this.history = new SqliteHistory(db);
     this.#stmt = prepareStatements(db);
     this.#commits = new GroupCommit(db);
+    this.schedules = new SqliteSchedules(db, this.#commits);
   }
 
   #migrate(): void {

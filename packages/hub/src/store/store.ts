@@ -1,5 +1,6 @@
 import type { AgentStatus, HealthResult, QueryStatus } from "@uplink/protocol";
 import type { HistoryStore } from "./history-store.js";
+import type { ScheduleStore } from "./schedule-store.js";
 
 // Token scopes and kinds, agent and command states: the REST API's own words (protocol rest*.ts).
 export { SCOPES, type Scope, type TokenKind, type AgentStatus, type QueryStatus } from "@uplink/protocol";
@@ -149,7 +150,7 @@ export interface ClosedWork {
   fanouts: Pick<FanoutRecord, "id" | "targetCount">[];
 }
 
-export type HubEventType = "agent.connected" | "agent.disconnected" | "agent.health_changed" | "query.done";
+export type HubEventType = "agent.connected" | "agent.disconnected" | "agent.health_changed" | "query.done" | "schedule.result" | "policy.changed";
 
 /** One entry of the hub event log (bounded by the pruner); `seq` is its SSE id. */
 export interface HubEventRecord {
@@ -290,4 +291,6 @@ export interface Store {
 
   /** Retention of the audit, fan-outs and events: the pruner's statements (store/pruner.ts). */
   readonly history: HistoryStore;
+  /** Schedules and policies, their runs and the state they leave (store/schedule-store.ts). */
+  readonly schedules: ScheduleStore;
 }
