@@ -473,89 +473,6 @@ export interface components {
             code: string;
             message: string;
         };
-        CreatePolicyRequest: {
-            name: string;
-            query: string;
-            /** @default host */
-            collector?: string;
-            /** @description A duration such as 1500, 1500ms, 15s, 2m, 24h or 30d; at least 1s. */
-            interval: string | number;
-            targets: {
-                agentIds?: string[];
-                labels?: {
-                    [key: string]: string;
-                };
-                all?: boolean;
-            };
-            timeoutMs?: number;
-            /** @default true */
-            enabled?: boolean;
-        };
-        CreatePolicyResponse: {
-            id: string;
-            name: string;
-            query: string;
-            collector: string;
-            intervalMs: number;
-            targets: {
-                agentIds?: string[];
-                labels?: {
-                    [key: string]: string;
-                };
-                all?: boolean;
-            };
-            timeoutMs: number | null;
-            enabled: boolean;
-            createdAt: components["schemas"]["IsoTime"];
-            updatedAt: components["schemas"]["IsoTime"];
-            counts: {
-                pass: number;
-                fail: number;
-                unknown: number;
-            };
-        };
-        CreateScheduleRequest: {
-            name: string;
-            query: string;
-            /** @default host */
-            collector?: string;
-            /** @description A duration such as 1500, 1500ms, 15s, 2m, 24h or 30d; at least 1s. */
-            interval: string | number;
-            targets: {
-                agentIds?: string[];
-                labels?: {
-                    [key: string]: string;
-                };
-                all?: boolean;
-            };
-            /**
-             * @default snapshot
-             * @enum {string}
-             */
-            mode?: "snapshot" | "differential";
-            timeoutMs?: number;
-            /** @default true */
-            enabled?: boolean;
-        };
-        CreateScheduleResponse: {
-            id: string;
-            name: string;
-            query: string;
-            collector: string;
-            intervalMs: number;
-            targets: {
-                agentIds?: string[];
-                labels?: {
-                    [key: string]: string;
-                };
-                all?: boolean;
-            };
-            timeoutMs: number | null;
-            enabled: boolean;
-            createdAt: components["schemas"]["IsoTime"];
-            updatedAt: components["schemas"]["IsoTime"];
-            mode: components["schemas"]["ScheduleMode"];
-        };
         EnrollRequest: {
             token: string;
             hostname: string;
@@ -618,7 +535,38 @@ export interface components {
             resumedAt: number;
             kept: number;
         };
-        GetPolicyResponse: {
+        GetQueryResponse: components["schemas"]["FanoutView"] | components["schemas"]["AuditRow"];
+        HealthzResponse: {
+            /** @constant */
+            status: "ok";
+            hubId: string;
+        };
+        HistoryPage: {
+            queries: components["schemas"]["AuditRow"][];
+            nextBefore: number | null;
+        };
+        /** @description A duration such as 1500, 1500ms, 15s, 2m, 24h or 30d; at least 1s. */
+        Interval: number;
+        /** Format: date-time */
+        IsoTime: string;
+        LabelMap: {
+            [key: string]: string;
+        };
+        PolicyChangedEvent: {
+            at: components["schemas"]["IsoTime"];
+            policyId: string;
+            policyName: string;
+            agentId: string;
+            from: components["schemas"]["PolicyState"] | null;
+            to: components["schemas"]["PolicyState"];
+            reason?: string;
+        };
+        PolicyCounts: {
+            pass: number;
+            fail: number;
+            unknown: number;
+        };
+        PolicyDetail: {
             id: string;
             name: string;
             query: string;
@@ -635,71 +583,74 @@ export interface components {
             enabled: boolean;
             createdAt: components["schemas"]["IsoTime"];
             updatedAt: components["schemas"]["IsoTime"];
-            counts: {
-                pass: number;
-                fail: number;
-                unknown: number;
-            };
-            failing: {
-                agentId: string;
-                state: components["schemas"]["PolicyState"];
-                reason: string | null;
-                since: components["schemas"]["IsoTime"];
-                checkedAt: components["schemas"]["IsoTime"];
-            }[];
+            counts: components["schemas"]["PolicyCounts"];
+            failing: components["schemas"]["PolicyHost"][];
         };
-        GetQueryResponse: components["schemas"]["FanoutView"] | components["schemas"]["AuditRow"];
-        HealthzResponse: {
-            /** @constant */
-            status: "ok";
-            hubId: string;
-        };
-        HistoryPage: {
-            queries: components["schemas"]["AuditRow"][];
-            nextBefore: number | null;
-        };
-        /** Format: date-time */
-        IsoTime: string;
-        LabelMap: {
-            [key: string]: string;
-        };
-        ListPoliciesResponse: {
-            policies: components["schemas"]["CreatePolicyResponse"][];
-        };
-        ListScheduleResultsResponse: {
-            results: {
-                seq: number;
-                runId: string;
-                scheduleId: string;
-                agentId: string;
-                slot: number;
-                correlationId: string;
-                mode: components["schemas"]["ScheduleMode"];
-                status: components["schemas"]["QueryStatus"];
-                snapshot: boolean;
-                added: components["schemas"]["ResultRow"][] | null;
-                removed: components["schemas"]["ResultRow"][] | null;
-                rows: components["schemas"]["ResultRow"][] | null;
-                error: components["schemas"]["CommandError"] | null;
-                createdAt: components["schemas"]["IsoTime"];
-                finishedAt: components["schemas"]["IsoTime"] | null;
-            }[];
-            nextBefore: number | null;
-        };
-        ListSchedulesResponse: {
-            schedules: components["schemas"]["CreateScheduleResponse"][];
-        };
-        PolicyChangedEvent: {
-            at: components["schemas"]["IsoTime"];
-            policyId: string;
-            policyName: string;
+        PolicyHost: {
             agentId: string;
-            from: components["schemas"]["PolicyState"] | null;
-            to: components["schemas"]["PolicyState"];
-            reason?: string;
+            state: components["schemas"]["PolicyState"];
+            reason: string | null;
+            since: components["schemas"]["IsoTime"];
+            checkedAt: components["schemas"]["IsoTime"];
+        };
+        PolicyList: {
+            policies: components["schemas"]["PolicyView"][];
+        };
+        PolicyPatch: {
+            name?: string;
+            query?: string;
+            collector?: string;
+            /** @description A duration such as 1500, 1500ms, 15s, 2m, 24h or 30d; at least 1s. */
+            interval?: string | number;
+            targets?: {
+                agentIds?: string[];
+                labels?: {
+                    [key: string]: string;
+                };
+                all?: boolean;
+            };
+            timeoutMs?: number | null;
+            enabled?: boolean;
+        };
+        PolicyRequest: {
+            name: string;
+            query: string;
+            /** @default host */
+            collector?: string;
+            /** @description A duration such as 1500, 1500ms, 15s, 2m, 24h or 30d; at least 1s. */
+            interval: string | number;
+            targets: {
+                agentIds?: string[];
+                labels?: {
+                    [key: string]: string;
+                };
+                all?: boolean;
+            };
+            timeoutMs?: number;
+            /** @default true */
+            enabled?: boolean;
         };
         /** @enum {string} */
         PolicyState: "pass" | "fail" | "unknown";
+        PolicyView: {
+            id: string;
+            name: string;
+            query: string;
+            collector: string;
+            intervalMs: number;
+            targets: {
+                agentIds?: string[];
+                labels?: {
+                    [key: string]: string;
+                };
+                all?: boolean;
+            };
+            timeoutMs: number | null;
+            enabled: boolean;
+            createdAt: components["schemas"]["IsoTime"];
+            updatedAt: components["schemas"]["IsoTime"];
+            counts: components["schemas"]["PolicyCounts"];
+        };
         QueryAnswer: {
             correlationId: string;
             agentId: string;
@@ -735,8 +686,52 @@ export interface components {
         ResultRow: {
             [key: string]: unknown;
         };
+        ScheduleList: {
+            schedules: components["schemas"]["ScheduleView"][];
+        };
         /** @enum {string} */
         ScheduleMode: "snapshot" | "differential";
+        SchedulePatch: {
+            name?: string;
+            query?: string;
+            collector?: string;
+            /** @description A duration such as 1500, 1500ms, 15s, 2m, 24h or 30d; at least 1s. */
+            interval?: string | number;
+            targets?: {
+                agentIds?: string[];
+                labels?: {
+                    [key: string]: string;
+                };
+                all?: boolean;
+            };
+            /** @enum {string} */
+            mode?: "snapshot" | "differential";
+            timeoutMs?: number | null;
+            enabled?: boolean;
+        };
+        ScheduleRequest: {
+            name: string;
+            query: string;
+            /** @default host */
+            collector?: string;
+            /** @description A duration such as 1500, 1500ms, 15s, 2m, 24h or 30d; at least 1s. */
+            interval: string | number;
+            targets: {
+                agentIds?: string[];
+                labels?: {
+                    [key: string]: string;
+                };
+                all?: boolean;
+            };
+            /**
+             * @default snapshot
+             * @enum {string}
+             */
+            mode?: "snapshot" | "differential";
+            timeoutMs?: number;
+            /** @default true */
+            enabled?: boolean;
+        };
         ScheduleResultEvent: {
             at: components["schemas"]["IsoTime"];
             scheduleId: string;
@@ -751,6 +746,46 @@ export interface components {
             removed?: components["schemas"]["ResultRow"][];
             rows?: components["schemas"]["ResultRow"][];
             error?: components["schemas"]["CommandError"];
+        };
+        ScheduleResults: {
+            results: components["schemas"]["ScheduleRun"][];
+            nextBefore: number | null;
+        };
+        ScheduleRun: {
+            seq: number;
+            runId: string;
+            scheduleId: string;
+            agentId: string;
+            slot: number;
+            correlationId: string;
+            mode: components["schemas"]["ScheduleMode"];
+            status: components["schemas"]["QueryStatus"];
+            snapshot: boolean;
+            added: components["schemas"]["ResultRow"][] | null;
+            removed: components["schemas"]["ResultRow"][] | null;
+            rows: components["schemas"]["ResultRow"][] | null;
+            error: components["schemas"]["CommandError"] | null;
+            createdAt: components["schemas"]["IsoTime"];
+            finishedAt: components["schemas"]["IsoTime"] | null;
+        };
+        ScheduleView: {
+            id: string;
+            name: string;
+            query: string;
+            collector: string;
+            intervalMs: number;
+            targets: {
+                agentIds?: string[];
+                labels?: {
+                    [key: string]: string;
+                };
+                all?: boolean;
+            };
+            timeoutMs: number | null;
+            enabled: boolean;
+            createdAt: components["schemas"]["IsoTime"];
+            updatedAt: components["schemas"]["IsoTime"];
+            mode: components["schemas"]["ScheduleMode"];
         };
         /** @enum {string} */
         Scope: "read" | "query" | "admin";
@@ -810,40 +845,6 @@ export interface components {
             labels: components["schemas"]["LabelMap"] | null;
             maxUses: number | null;
             uses: number;
-        };
-        UpdatePolicyRequest: {
-            name?: string;
-            query?: string;
-            collector?: string;
-            /** @description A duration such as 1500, 1500ms, 15s, 2m, 24h or 30d; at least 1s. */
-            interval?: string | number;
-            targets?: {
-                agentIds?: string[];
-                labels?: {
-                    [key: string]: string;
-                };
-                all?: boolean;
-            };
-            timeoutMs?: number | null;
-            enabled?: boolean;
-        };
-        UpdateScheduleRequest: {
-            name?: string;
-            query?: string;
-            collector?: string;
-            /** @description A duration such as 1500, 1500ms, 15s, 2m, 24h or 30d; at least 1s. */
-            interval?: string | number;
-            targets?: {
-                agentIds?: string[];
-                labels?: {
-                    [key: string]: string;
-                };
-                all?: boolean;
-            };
-            /** @enum {string} */
-            mode?: "snapshot" | "differential";
-            timeoutMs?: number | null;
-            enabled?: boolean;
         };
     };
     responses: never;
@@ -2265,7 +2266,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ListSchedulesResponse"];
+                    "application/json": components["schemas"]["ScheduleList"];
                 };
             };
             /** @description `invalid_request`: The request body or parameters failed validation. */
@@ -2327,7 +2328,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["CreateScheduleRequest"];
+                "application/json": components["schemas"]["ScheduleRequest"];
             };
         };
         responses: {
@@ -2339,7 +2340,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["CreateScheduleResponse"];
+                    "application/json": components["schemas"]["ScheduleView"];
                 };
             };
             /** @description `invalid_request`: The request body or parameters failed validation. */
@@ -2445,7 +2446,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["CreateScheduleResponse"];
+                    "application/json": components["schemas"]["ScheduleView"];
                 };
             };
             /** @description `invalid_request`: The request body or parameters failed validation. */
@@ -2589,7 +2590,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["UpdateScheduleRequest"];
+                "application/json": components["schemas"]["SchedulePatch"];
             };
         };
         responses: {
@@ -2599,7 +2600,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["CreateScheduleResponse"];
+                    "application/json": components["schemas"]["ScheduleView"];
                 };
             };
             /** @description `invalid_request`: The request body or parameters failed validation. */
@@ -2709,7 +2710,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ListScheduleResultsResponse"];
+                    "application/json": components["schemas"]["ScheduleResults"];
                 };
             };
             /** @description `invalid_request`: The request body or parameters failed validation. */
@@ -2783,7 +2784,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["ListPoliciesResponse"];
+                    "application/json": components["schemas"]["PolicyList"];
                 };
             };
             /** @description `invalid_request`: The request body or parameters failed validation. */
@@ -2845,7 +2846,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["CreatePolicyRequest"];
+                "application/json": components["schemas"]["PolicyRequest"];
             };
         };
         responses: {
@@ -2857,7 +2858,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["CreatePolicyResponse"];
+                    "application/json": components["schemas"]["PolicyView"];
                 };
             };
             /** @description `invalid_request`: The request body or parameters failed validation. */
@@ -2963,7 +2964,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["GetPolicyResponse"];
+                    "application/json": components["schemas"]["PolicyDetail"];
                 };
             };
             /** @description `invalid_request`: The request body or parameters failed validation. */
@@ -3107,7 +3108,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["UpdatePolicyRequest"];
+                "application/json": components["schemas"]["PolicyPatch"];
             };
         };
         responses: {
@@ -3117,7 +3118,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["CreatePolicyResponse"];
+                    "application/json": components["schemas"]["PolicyView"];
                 };
             };
             /** @description `invalid_request`: The request body or parameters failed validation. */

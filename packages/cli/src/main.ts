@@ -6,6 +6,7 @@ import { registerAgents } from "./subcommands/agents.js";
 import { registerHistory } from "./subcommands/history.js";
 import { registerQuery } from "./subcommands/query.js";
 import { registerEvents } from "./subcommands/events.js";
+import { registerPolicies, registerSchedules } from "./subcommands/schedules.js";
 import { UsageError, type CliContext } from "./context.js";
 import { EXIT_CODES as EXIT, exitCodeOf, exitCodesHelp } from "./exit-codes.js";
 
@@ -40,6 +41,8 @@ registerAgents(program, getContext);
 registerQuery(program, getContext);
 registerHistory(program, getContext);
 registerEvents(program, getContext);
+registerSchedules(program, getContext);
+registerPolicies(program, getContext);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.usage);
