@@ -204,9 +204,10 @@ export class Scheduler {
       const active = this.#active.get(entry.scheduleId);
       if (active === undefined) continue;
       const slot = entry.due;
-      // A hub running behind (overloaded, stalled) runs the slot it is late for and goes on from now: the
-      // slots in between are skipped rather than piled onto a hub that is already behind.
-      entry.due = nextDueAfter(Math.max(slot, now - active.record.intervalMs), active.record.intervalMs, entry.phase);
+      // One slot per entry per tick: slots missed (a takeover, a restart, a stall) run one after the other on
+      // the following ticks, those older than the catch-up window are skipped; a tick never runs an entry
+      // twice, so a hub behind does not pile work onto itself.
+      entry.due = nextDueAfter(Math.max(slot, now - CATCH_UP_MS), active.record.intervalMs, entry.phase);
       this.#queue.push(entry);
       this.#run(active.record, entry, slot, false);
     }
