@@ -98,6 +98,11 @@ export function scheduleCases(current: () => Store): void {
     expect(await s.baseRows("sch_1", "agt_1")).toEqual(rows);
     expect((await s.listRuns("sch_1", { limit: 10, before: late!.seq })).map((r) => r.slot)).toEqual([1000]);
     expect(await s.listRuns("sch_1", { limit: 10, agentId: "agt_2" })).toEqual([]);
+    // Another interval keeps the base; another query drops it (the next run is a snapshot).
+    await s.updateSchedule("sch_1", { intervalMs: 2000, updatedAt: 30 });
+    expect(await s.baseRows("sch_1", "agt_1")).toEqual(rows);
+    await s.updateSchedule("sch_1", { query: "select name from processes", updatedAt: 31 });
+    expect(await s.baseRows("sch_1", "agt_1")).toBeNull();
   });
 
   it("keeps each host's policy state and records only changes", async () => {

@@ -358,10 +358,15 @@ export class Scheduler {
     const rows = rowsOf(outcome.result);
     const previous = await store.schedules.baseRows(record.id, agentId);
     const snapshot = previous === null;
-    let finish: { added: ResultRow[] | null; removed: ResultRow[] | null; rows: ResultRow[] | null; base: ResultRow[] };
-    if (mode === "snapshot") finish = { added: null, removed: null, rows, base: [] };
+    // The base is written only when it changes: snapshot mode keeps an empty one (it only marks that the
+    // agent had its first run), a differential run without a change leaves it as it is.
+    let finish: { added: ResultRow[] | null; removed: ResultRow[] | null; rows: ResultRow[] | null; base: ResultRow[] | undefined };
+    if (mode === "snapshot") finish = { added: null, removed: null, rows, base: snapshot ? [] : undefined };
     else if (snapshot) finish = { added: rows, removed: [], rows, base: rows };
-    else finish = { ...diffRows(previous, rows), rows: null, base: rows };
+    else {
+      const diff = diffRows(previous, rows);
+      finish = { ...diff, rows: null, base: diff.added.length + diff.removed.length > 0 ? rows : undefined };
+    }
     const stored = await store.schedules.finishRun(record.id, correlationId, { status: "ok", snapshot, ...finish, errorCode: null, errorMessage: null, finishedAt });
     if (!stored) return;
     if (mode === "snapshot") this.#deps.events.publish("schedule.result", { ...base, snapshot, rows });

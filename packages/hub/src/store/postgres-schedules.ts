@@ -3,6 +3,7 @@ import type { Pool } from "pg";
 import { withTransaction } from "./postgres-pool.js";
 import {
   emptyCounts,
+  resetsBase,
   type NewScheduleRun,
   type PolicyChangeRecord,
   type PolicyHostRecord,
@@ -52,7 +53,13 @@ export class PostgresSchedules implements ScheduleStore {
         return `${column} = $${values.push(k === "targets" ? JSON.stringify(v) : v)}${cast}`;
       });
     try {
-      return (await this.pool.query<ScheduleRecord>(`UPDATE schedules SET ${sets.join(", ")} WHERE id = $1 RETURNING ${SCHEDULE}`, values)).rows[0];
+      return await withTransaction(this.pool, async (client) => {
+        const before = (await client.query<ScheduleRecord>(`SELECT ${SCHEDULE} FROM schedules WHERE id = $1 FOR UPDATE`, [id])).rows[0];
+        if (before === undefined) return undefined;
+        const updated = (await client.query<ScheduleRecord>(`UPDATE schedules SET ${sets.join(", ")} WHERE id = $1 RETURNING ${SCHEDULE}`, values)).rows[0]!;
+        if (resetsBase(before, updated)) await client.query("UPDATE schedule_agents SET base_rows = NULL WHERE schedule_id = $1", [id]);
+        return updated;
+      });
     } catch (err) {
       if ((err as { code?: string }).code === "23505") return "name_taken";
       throw err;

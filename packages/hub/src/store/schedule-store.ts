@@ -92,7 +92,10 @@ export interface RunPage {
 export interface ScheduleStore {
   /** False, and nothing written, when the name is taken among its kind. */
   createSchedule(schedule: ScheduleRecord): Promise<boolean>;
-  /** The schedule as changed; undefined when unknown; `"name_taken"` when the new name is another's. */
+  /**
+   * The schedule as changed; undefined when unknown; `"name_taken"` when the new name is another's. A change
+   * of what a run answers (query, collector, mode) drops every agent's base: each one's next run is a snapshot.
+   */
   updateSchedule(id: string, change: ScheduleChange): Promise<ScheduleRecord | undefined | "name_taken">;
   /** Deletes the schedule with its per-agent state and policy hosts (its runs and changes go with the pruner); false when unknown. */
   deleteSchedule(id: string): Promise<boolean>;
@@ -142,4 +145,9 @@ export interface ScheduleStore {
 /** Zero hosts in every state. */
 export function emptyCounts(): Record<PolicyState, number> {
   return { pass: 0, fail: 0, unknown: 0 };
+}
+
+/** Whether a change makes the stored bases meaningless: the runs after it answer another question. */
+export function resetsBase(before: ScheduleRecord, after: ScheduleRecord): boolean {
+  return before.query !== after.query || before.collector !== after.collector || before.mode !== after.mode;
 }

@@ -4,6 +4,7 @@ import type { GroupCommit } from "./sqlite-group-commit.js";
 import type { Row } from "./sqlite-rows.js";
 import {
   emptyCounts,
+  resetsBase,
   type NewScheduleRun,
   type PolicyChangeRecord,
   type PolicyHostRecord,
@@ -108,6 +109,7 @@ export class SqliteSchedules implements ScheduleStore {
          WHERE correlation_id = @correlationId AND schedule_id = @scheduleId AND status = 'pending' RETURNING agent_id`,
       ),
       setBase: db.prepare("UPDATE schedule_agents SET base_rows = ? WHERE schedule_id = ? AND agent_id = ?"),
+      resetBase: db.prepare("UPDATE schedule_agents SET base_rows = NULL WHERE schedule_id = ?"),
       runs: db.prepare(
         `SELECT ${RUN} FROM schedule_runs WHERE schedule_id = @scheduleId AND (@agentId IS NULL OR agent_id = @agentId)
          AND (@before IS NULL OR seq < @before) ORDER BY seq DESC LIMIT @limit`,
@@ -153,7 +155,9 @@ export class SqliteSchedules implements ScheduleStore {
         values[k] = k === "targets" ? JSON.stringify(v) : k === "enabled" ? (v ? 1 : 0) : (v as unknown);
       }
       this.#db.prepare(`UPDATE schedules SET ${keys.map((k) => `${CHANGE_COLUMNS[k]} = @${k}`).join(", ")} WHERE id = @id`).run(values);
-      return toSchedule(this.#s.find.get(id) as Row);
+      const updated = toSchedule(this.#s.find.get(id) as Row);
+      if (resetsBase(toSchedule(row), updated)) this.#s.resetBase.run(id);
+      return updated;
     })();
   }
 
