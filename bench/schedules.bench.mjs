@@ -80,7 +80,6 @@ export async function run() {
     const enrollToken = await tokenOnDisk(tmp, "--kind", "enroll", "--name", "bench-fleet");
     // Health polls rare, so that the schedules' work is what the figures show.
     const hub = await startHub(group, tmp, { extra: ["--health-interval", "5m"] });
-    const api = client(hub.port, adminToken);
     const [stubKey] = await enrollAgents(hub.port, enrollToken, 1);
     await startStubAgent(group, hub.port, stubKey);
     const path = `/api/v1/agents/${stubKey.split(".")[0]}/query`;
@@ -97,10 +96,13 @@ export async function run() {
     const [idleCpu, idleQuery] = await Promise.all([cpuOver(hub.child.pid, measureMs), liveQuery(hub.port, path, headers, measureMs - 1000)]);
 
     progress(`creating ${schedules} schedules at ${intervalS} s on every agent`);
+    // A client of its own: a keep-alive socket left idle through the measurements may be closed under it.
+    const api = client(hub.port, adminToken);
     for (let i = 0; i < schedules; i++) {
       const res = await api.call("POST", "/api/v1/schedules", { name: `bench-${i}`, query: `select ${i} as n`, interval: `${intervalS}s`, targets: { all: true }, mode: i % 2 === 0 ? "snapshot" : "differential" });
       if (res.status !== 201) throw new Error(`create schedule: HTTP ${res.status} ${JSON.stringify(res.body)}`);
     }
+    api.close();
     // The first interval starts every (schedule, agent) at its phase; measure the next whole one.
     await sleep(measureMs);
     const runs0 = await metric(hub.metricsPort, "uplink_schedule_runs_total");
@@ -109,7 +111,6 @@ export async function run() {
     const [tickCpu, tickQuery] = await Promise.all([cpuOver(hub.child.pid, measureMs), liveQuery(hub.port, path, headers, measureMs - 1000)]);
     const runs = (await metric(hub.metricsPort, "uplink_schedule_runs_total")) - runs0;
     const grownBytes = storeBytes(tmp) - bytes0;
-    api.close();
 
     const perHour = 3_600_000 / tickCpu.windowMs;
     const p99Ratio = round(tickQuery.p99 / idleQuery.p99, 3);
