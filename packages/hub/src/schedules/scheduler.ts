@@ -125,8 +125,11 @@ export class Scheduler {
       }
       if (this.#stopped) return;
       await this.#become(held);
-      // The gauge on a replica not running the schedules follows the store.
-      if (!held) await this.#refreshCounts();
+      // The gauge on a replica not running the schedules follows the store, as often as the holder re-reads it.
+      if (!held && Date.now() - this.#lastTargets >= TARGETS_REFRESH_MS) {
+        this.#lastTargets = Date.now();
+        await this.#refreshCounts();
+      }
       this.#leaseTimer = setTimeout(() => void renew(), this.#deps.leaseRenewMs ?? 1_000);
     };
     void renew();
