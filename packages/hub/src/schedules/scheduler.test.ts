@@ -119,6 +119,25 @@ describe("Scheduler", () => {
     expect(announced.filter((e) => e.data.agentId === "agt_a").map((e) => e.data.snapshot)).toEqual([true, false]);
   });
 
+  it("on start, runs again the runs a dead hub left pending, and ends as hub_restarted those it cannot run", async () => {
+    const deps = await setup(["agt_a"]);
+    const router = new FakeRouter();
+    router.rows.set("agt_a", ["sshd"]);
+    await deps.store.schedules.createSchedule({ id: "sch_1", kind: "schedule", name: "n", query: "select 1", collector: "host", intervalMs: 60_000, targets: { agentIds: ["agt_a"] }, mode: "snapshot", timeoutMs: null, enabled: true, createdAt: 1, updatedAt: 1 });
+    const slot = Date.now() - 5_000;
+    await deps.store.schedules.claimRun({ scheduleId: "sch_1", agentId: "agt_a", slot, correlationId: "dead-a", owner: "hub_dead", createdAt: slot });
+    // An agent the schedule no longer targets.
+    await deps.store.schedules.claimRun({ scheduleId: "sch_1", agentId: "agt_gone", slot, correlationId: "dead-gone", owner: "hub_dead", createdAt: slot });
+    scheduler(deps, router, "hub_1");
+    const runs = () => deps.store.schedules.listRuns("sch_1", { limit: 10 });
+    await until("both ended", async () => (await runs()).every((r) => r.status !== "pending"));
+    const [gone, a] = [(await runs()).find((r) => r.agentId === "agt_gone")!, (await runs()).find((r) => r.agentId === "agt_a" && r.slot === slot)!];
+    expect(a).toMatchObject({ status: "ok", owner: "hub_1", rows: [{ name: "sshd" }] });
+    expect(a.correlationId).not.toBe("dead-a");
+    expect(router.sent.map((s) => s.request.correlationId)).toContain(a.correlationId);
+    expect(gone).toMatchObject({ status: "error", errorCode: "hub_restarted", owner: "hub_dead" });
+  });
+
   it("runs on the lease holder only; when its bus dies the other takes the lease and resumes without a slot missing or run twice", async () => {
     const deps = await setup(["agt_a", "agt_b"]);
     const broker = new MemoryBroker();

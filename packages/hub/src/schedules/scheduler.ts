@@ -212,7 +212,7 @@ export class Scheduler {
       // twice, so a hub behind does not pile work onto itself.
       entry.due = nextDueAfter(Math.max(slot, now - CATCH_UP_MS), active.record.intervalMs, entry.phase);
       this.#queue.push(entry);
-      this.#run(active.record, entry, slot, false);
+      void this.#run(active.record, entry, slot, false);
     }
     this.#arm();
   }
@@ -290,26 +290,49 @@ export class Scheduler {
     this.#active.delete(active.record.id);
   }
 
-  /** Runs another hub claimed and never finished (it died): claimed again here and run. */
+  /**
+   * Runs another hub claimed and never finished (it died): claimed again here and run, page after page. One
+   * this hub cannot run (its schedule or agent is no longer targeted) is ended as an error with the code of
+   * a dead hub's open work (`hub_restarted`, or `replica_lost` in a cluster), so no run stays pending.
+   */
   async #resumeOpenRuns(): Promise<void> {
-    const open = await this.#deps.store.schedules.openRuns(this.#deps.hubId, OPEN_RUNS_PAGE);
-    for (const run of open) {
-      const active = this.#active.get(run.scheduleId);
-      const entry = active?.entries.get(run.agentId);
-      if (active === undefined || entry === undefined) continue;
-      this.#run(active.record, entry, run.slot, true);
+    const { store, hubId } = this.#deps;
+    const code = this.#deps.lease === undefined ? "hub_restarted" : "replica_lost";
+    let resumed = 0;
+    let closed = 0;
+    for (;;) {
+      const open = await store.schedules.openRuns(hubId, OPEN_RUNS_PAGE);
+      await Promise.all(
+        open.map(async (run) => {
+          const active = this.#active.get(run.scheduleId);
+          const entry = active?.entries.get(run.agentId);
+          if (active !== undefined && entry !== undefined) {
+            // Claimed before the next page is read: a run claimed here is no longer another owner's.
+            if (await this.#run(active.record, entry, run.slot, true)) resumed++;
+            else closed += (await this.#closeLost(run.scheduleId, run.correlationId, code)) ? 1 : 0;
+          } else {
+            closed += (await this.#closeLost(run.scheduleId, run.correlationId, code)) ? 1 : 0;
+          }
+        }),
+      );
+      if (open.length < OPEN_RUNS_PAGE || !this.#running) break;
     }
-    if (open.length > 0) this.#log.info({ runs: open.length }, "resumed runs a previous scheduler left open");
+    if (resumed + closed > 0) this.#log.info({ runs: resumed, closed }, "resumed runs a previous scheduler left open");
+  }
+
+  #closeLost(scheduleId: string, correlationId: string, code: "hub_restarted" | "replica_lost"): Promise<boolean> {
+    const message = "the hub running the schedules stopped before this run ended, and it cannot be run again here";
+    return this.#deps.store.schedules.finishRun(scheduleId, correlationId, { status: "error", snapshot: false, added: null, removed: null, rows: null, errorCode: code, errorMessage: message, finishedAt: Date.now() });
   }
 
   /** Claims the slot, sends the command, and lands its result after the entry's previous one. */
-  #run(record: ScheduleRecord, entry: Entry, slot: number, takeOver: boolean): void {
+  #run(record: ScheduleRecord, entry: Entry, slot: number, takeOver: boolean): Promise<boolean> {
     const { store, router, hubId } = this.#deps;
     const correlationId = randomUUID();
     const log = this.#log.child({ scheduleId: record.id, agentId: entry.agentId, correlationId });
+    const claim = store.schedules.claimRun({ scheduleId: record.id, agentId: entry.agentId, slot, correlationId, owner: hubId, createdAt: Date.now() }, takeOver);
     const outcome = (async (): Promise<CommandOutcome | undefined> => {
-      const claimed = await store.schedules.claimRun({ scheduleId: record.id, agentId: entry.agentId, slot, correlationId, owner: hubId, createdAt: Date.now() }, takeOver);
-      if (!claimed) return undefined;
+      if (!(await claim)) return undefined;
       return runCommand(router, entry.agentId, {
         correlationId,
         sessionId: record.id,
@@ -326,6 +349,7 @@ export class Scheduler {
     }).catch((err: unknown) => log.error({ err }, "a scheduled run failed to land")));
     this.#inflight.add(landed);
     void landed.finally(() => this.#inflight.delete(landed));
+    return claim.catch(() => false);
   }
 
   async #land(record: ScheduleRecord, agentId: string, slot: number, correlationId: string, outcome: CommandOutcome): Promise<void> {
