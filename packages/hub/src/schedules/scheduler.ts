@@ -259,9 +259,11 @@ export class Scheduler {
         continue;
       }
       const matched = targetsOf(record, await agentsNow());
-      const cursors = await store.schedules.listCursors(record.id);
-      if (!this.#running) return;
       const next: Active = rebuild ? { record, entries: new Map() } : { ...active!, record };
+      // The cursors are read only when agents join the schedule: a steady refresh reads none.
+      const joining = [...matched].some((agentId) => !next.entries.has(agentId));
+      const cursors = joining ? await store.schedules.listCursors(record.id) : new Map<string, number>();
+      if (!this.#running) return;
       if (rebuild && active !== undefined) this.#forget(active);
       for (const [agentId, entry] of next.entries) {
         if (!matched.has(agentId)) {
