@@ -4,7 +4,9 @@ import {
   DEFAULT_MAX_PAYLOAD_BYTES,
   DEFAULT_PING_INTERVAL_MS,
   DEFAULT_QUERY_TIMEOUT_MS,
+  DURATION_EXAMPLES,
   MAX_TIMEOUT_MS,
+  parseDuration,
 } from "@uplink/protocol";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
@@ -40,6 +42,10 @@ export const DEFAULT_FANOUT_MAX_TARGETS = 10_000_000;
 export const DEFAULT_EVENT_RETENTION_MS = 7 * 86_400_000;
 /** Hub events kept at most for replay, newest first. */
 export const DEFAULT_EVENT_MAX_ROWS = 10_000;
+/** How long runs of schedules and policies (their stored results) are kept (7 days). */
+export const DEFAULT_SCHEDULE_RESULT_RETENTION_MS = 7 * 86_400_000;
+/** Runs of schedules and policies kept at most, newest first. */
+export const DEFAULT_SCHEDULE_RESULT_MAX_ROWS = 1_000_000;
 /** How often the pruner runs (each replica; jittered). */
 export const DEFAULT_PRUNE_INTERVAL_MS = 60_000;
 /** Rows one pruning statement deletes at most; the pruner yields to the event loop between statements. */
@@ -74,15 +80,14 @@ export const DEFAULT_CONSOLE_DIR = fileURLToPath(new URL("console", import.meta.
 /** Where `pnpm package` writes, seen from this module in packages/hub/dist/: the workspace's dist/packages. */
 export const DEFAULT_PACKAGES_DIR = fileURLToPath(new URL("../../../dist/packages", import.meta.url));
 
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-/** `15000`, `15000ms`, `15s`, `2m`, `24h`, `30d` → milliseconds. */
+/** `15000`, `15000ms`, `15s`, `2m`, `24h`, `30d` → milliseconds (the protocol's `parseDuration`). */
 const Duration = z.union([z.number(), z.string()]).transform((value, ctx) => {
-  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(String(value));
-  if (match === null) {
-    ctx.addIssue({ code: "custom", message: `expected a duration such as 1500, 1500ms, 15s, 2m, 24h or 30d, got ${JSON.stringify(value)}` });
+  const ms = parseDuration(value);
+  if (ms === undefined) {
+    ctx.addIssue({ code: "custom", message: `expected a duration such as ${DURATION_EXAMPLES}, got ${JSON.stringify(value)}` });
     return z.NEVER;
   }
-  return Math.round(Number(match[1]) * UNIT_MS[match[2] ?? "ms"]!);
+  return ms;
 });
 const positiveDuration = (max = Number.MAX_SAFE_INTEGER) =>
   Duration.pipe(z.number().int().min(1, "must be at least 1 ms").max(max, `must be at most ${max} ms`));
@@ -121,6 +126,8 @@ export const HubConfigSchema = z.object({
   fanoutMaxTargets: RetentionCount.default(DEFAULT_FANOUT_MAX_TARGETS),
   eventRetentionMs: RetentionAge.default(DEFAULT_EVENT_RETENTION_MS),
   eventMaxRows: RetentionCount.default(DEFAULT_EVENT_MAX_ROWS),
+  scheduleResultRetentionMs: RetentionAge.default(DEFAULT_SCHEDULE_RESULT_RETENTION_MS),
+  scheduleResultMaxRows: RetentionCount.default(DEFAULT_SCHEDULE_RESULT_MAX_ROWS),
   pruneIntervalMs: positiveDuration().default(DEFAULT_PRUNE_INTERVAL_MS),
   pruneBatchRows: Int.min(1).max(100_000).default(DEFAULT_PRUNE_BATCH_ROWS),
   destinationTimeoutMs: positiveDuration(5 * 60_000).default(DEFAULT_DESTINATION_TIMEOUT_MS),
@@ -184,6 +191,8 @@ export const HUB_SETTINGS: readonly { key: keyof HubConfig; flag: string; env: s
   { key: "fanoutMaxTargets", flag: "--fanout-max-targets <n>", env: "UPLINK_FANOUT_MAX_TARGETS", description: "fan-out target rows kept at most, by whole fan-outs, newest first; 0 is unlimited" },
   { key: "eventRetentionMs", flag: "--event-retention <duration>", env: "UPLINK_EVENT_RETENTION", description: "how long hub events are kept for Last-Event-ID replay; 0 keeps them regardless of age" },
   { key: "eventMaxRows", flag: "--event-max-rows <n>", env: "UPLINK_EVENT_MAX_ROWS", description: "hub events kept at most for replay (the newest); 0 is unlimited" },
+  { key: "scheduleResultRetentionMs", flag: "--schedule-result-retention <duration>", env: "UPLINK_SCHEDULE_RESULT_RETENTION", description: "how long the runs of schedules and policies (their stored results) and policy changes are kept; 0 keeps them regardless of age" },
+  { key: "scheduleResultMaxRows", flag: "--schedule-result-max-rows <n>", env: "UPLINK_SCHEDULE_RESULT_MAX_ROWS", description: "runs of schedules and policies kept at most (the newest); 0 is unlimited" },
   { key: "pruneIntervalMs", flag: "--prune-interval <duration>", env: "UPLINK_PRUNE_INTERVAL", description: "how often history past its retention is pruned" },
   { key: "pruneBatchRows", flag: "--prune-batch <n>", env: "UPLINK_PRUNE_BATCH", description: "rows one pruning statement deletes at most (the pruner yields between statements)" },
   { key: "destinationTimeoutMs", flag: "--destination-timeout <duration>", env: "UPLINK_DESTINATION_TIMEOUT", description: "how long a webhook destination gets to answer one delivery before it is retried" },

@@ -33,6 +33,7 @@ import { QueryService } from "./queries/query-service.js";
 import { SchemaCatalog } from "./queries/schema-catalog.js";
 import { RateLimiter } from "./security/rate-limiter.js";
 import { Sessions } from "./security/sessions.js";
+import { Scheduler } from "./schedules/scheduler.js";
 import { Pruner, type PrunerSettings } from "./store/pruner.js";
 import { SqliteStore } from "./store/sqlite-store.js";
 import type { HubEventType, Store } from "./store/store.js";
@@ -43,6 +44,9 @@ export const RETRY_AFTER_S = 5;
 const LARGE_FLEET = 1000;
 /** How long a large fleet gets to read its close frames before the sockets are cut. */
 const LARGE_FLEET_CLOSE_GRACE_MS = 300;
+/** The lease on the cluster bus whose holder runs the schedules, and its lifetime: a dead holder's passes to another replica within it (renewed every second). */
+const SCHEDULER_LEASE = "scheduler";
+const SCHEDULER_LEASE_TTL_MS = 3_000;
 /** How long shutdown waits for in-flight HTTP requests before cutting their connections. */
 const HTTP_DRAIN_MS = 3000;
 
@@ -83,6 +87,7 @@ function pruneSettings(config: HubConfig): PrunerSettings {
     audit: { maxAgeMs: config.auditRetentionMs, maxCount: config.auditMaxRows },
     fanouts: { maxAgeMs: config.fanoutRetentionMs, maxCount: config.fanoutMaxTargets },
     events: { maxAgeMs: config.eventRetentionMs, maxCount: config.eventMaxRows },
+    scheduleRuns: { maxAgeMs: config.scheduleResultRetentionMs, maxCount: config.scheduleResultMaxRows },
     intervalMs: config.pruneIntervalMs,
     batchRows: config.pruneBatchRows,
   };
@@ -140,6 +145,9 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
   const queries = new QueryService(commandDeps);
   const fanouts = new FanoutService(commandDeps);
   cluster?.onCancelFanout((id, by) => fanouts.cancel(id, by));
+  // In a cluster exactly one replica runs the schedules: the holder of a lease on the bus.
+  const lease = deps.bus === undefined ? undefined : { hold: () => deps.bus!.lease(SCHEDULER_LEASE, SCHEDULER_LEASE_TTL_MS), release: () => deps.bus!.releaseLease(SCHEDULER_LEASE) };
+  const scheduler = new Scheduler({ store, router, events, metrics, log, hubId, defaultTimeoutMs: config.queryTimeoutMs, lease });
   const streams = new SseStreams(metrics);
   const enrollLimiter = new RateLimiter(config.enrollRate, 60_000);
   // Failed console sign-ins are held to the enrollment rate: both guess at a token.
@@ -149,7 +157,7 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
   const auth = new Authenticator(store, sessions);
   const ready = async () => (await store.ready()) && (deps.bus?.ready() ?? true);
   const services: ApiServices = {
-    config, hubId, ready, store, registry, presence, router, queries, fanouts, events, destinations, streams, metrics, enrollLimiter, signInLimiter, sessions, schemas, auth, log,
+    config, hubId, ready, store, registry, presence, router, queries, fanouts, scheduler, events, destinations, streams, metrics, enrollLimiter, signInLimiter, sessions, schemas, auth, log,
   };
   // Every POST takes an Idempotency-Key (api/idempotency.ts); a new POST route gets it by being listed here.
   const idempotency = new Idempotency({ store, metrics, log, hubId, retentionMs: config.idempotencyRetentionMs, embedded: deps.bus === undefined });
@@ -189,6 +197,7 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
     pruner.start();
     presence.start();
     await destinations.start();
+    scheduler.start();
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(config.port, config.host, () => {
@@ -219,6 +228,7 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
     gateway.stopAccepting();
     clearInterval(pingTimer);
     idempotency.stop();
+    const scheduled = scheduler.stop();
     const pruned = pruner.stop();
     const delivered = destinations.stop();
     const swept = sweeper?.stop();
@@ -243,6 +253,7 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
     await cluster?.close();
     // Every pending command has failed by now, so every fan-out lands its last results and ends.
     await fanouts.idle();
+    await scheduled;
     streams.endAll();
     const cut = setTimeout(() => server.closeAllConnections(), HTTP_DRAIN_MS);
     server.closeIdleConnections();

@@ -102,8 +102,15 @@ export class HubMetrics {
 
   readonly prunedRows = new Counter({
     name: "uplink_pruned_rows_total",
-    help: "History rows deleted by the pruner past their retention, by table (audit, fanout_targets, fanouts, events; sessions: expired console sessions)",
+    help: "History rows deleted by the pruner past their retention, by table (audit, fanout_targets, fanouts, events, schedule_runs; sessions: expired console sessions; outbox: delivered events)",
     labelNames: ["table"] as const,
+    registers: [this.registry],
+  });
+
+  readonly scheduleRuns = new Counter({
+    name: "uplink_schedule_runs_total",
+    help: "Runs of schedules and policies on agents that ended, by kind (schedule, policy) and status (ok, error, timeout, offline, cancelled)",
+    labelNames: ["kind", "status"] as const,
     registers: [this.registry],
   });
 
@@ -166,6 +173,20 @@ export class HubMetrics {
         } catch {
           // The store is unreachable: the gauge keeps its last values; readiness says why.
         }
+      },
+    });
+  }
+
+  /** Registers the gauge of hosts per policy and state, read at scrape time. */
+  observePolicies(counts: () => Iterable<{ policy: string; pass: number; fail: number; unknown: number }>): void {
+    new Gauge({
+      name: "uplink_policy_hosts",
+      help: "Hosts per policy (by name) and state (pass, fail, unknown)",
+      labelNames: ["policy", "state"] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const c of counts()) for (const state of ["pass", "fail", "unknown"] as const) this.set({ policy: c.policy, state }, c[state]);
       },
     });
   }

@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Store, TokenRecord } from "../src/store/store.js";
 import { destinationCases } from "./destination-contract.js";
 import { retentionCases } from "./retention-contract.js";
+import { scheduleCases } from "./schedule-contract.js";
 
 /**
  * The behaviour every Store implementation owes the hub. Each implementation's test file calls this
@@ -337,6 +338,7 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
 
     retentionCases(() => store);
     destinationCases(() => store);
+    scheduleCases(() => store);
 
     it("is not ready after close", async () => {
       await store.close();

@@ -72,6 +72,7 @@ export const ERROR_CODES = {
   unsupported_media_type: rest(415, "The request body must be application/json."),
   method_not_allowed: rest(405, "The path exists but not with this method."),
   csrf_failed: rest(403, "A state-changing request authenticated by the session cookie lacks the session's X-CSRF-Token."),
+  name_taken: rest(409, "Another schedule (or another policy) already has this name."),
   rate_limited: rest(429, "Too many attempts; retry after the time in Retry-After."),
   fanout_finished: rest(409, "The fan-out already ended (every target answered, failed or was cancelled); there is nothing left to cancel."),
   not_ready: rest(503, "The hub's store (or bus) is not ready.", RETRYABLE),

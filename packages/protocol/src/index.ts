@@ -23,6 +23,8 @@ export * from "./rest-queries.js";
 export * from "./rest-tokens.js";
 export * from "./rest-console.js";
 export * from "./rest-destinations.js";
+export * from "./rest-schedules.js";
+export { parseDuration, DURATION_EXAMPLES } from "./duration.js";
 export * from "./rest-operations.js";
 export { openApiDocument, openApiPath, REST_API_VERSION, TOKEN_SCHEME } from "./openapi.js";
 export { printable, renderTable } from "./display.js";

@@ -5,6 +5,7 @@ import { cellText, printable, renderTable } from "../format.js";
 import { UsageError, type CliContext } from "../context.js";
 import { EXIT_CODES } from "../exit-codes.js";
 import { collectFanout, type FanoutOutcome } from "./fanout.js";
+import { collect, parseLabels } from "../targets.js";
 
 /** Runs one query on one agent. */
 export async function queryAgent(client: ApiClient, agentId: string, body: Schemas["AgentQueryRequest"]): Promise<Schemas["QueryAnswer"]> {
@@ -40,8 +41,6 @@ export function countsLine(fanout: { id: string; targetCount: number; counts: Fa
   const extra = `${c.cancelled > 0 ? ` · ${c.cancelled} cancelled` : ""}${c.pending > 0 ? ` · ${c.pending} pending` : ""}`;
   return `${fanout.targetCount} target${fanout.targetCount === 1 ? "" : "s"}: ${c.ok} ok · ${c.error} error · ${c.timeout} timeout · ${c.offline} offline${extra} · ${fanout.id}`;
 }
-
-const collect = (value: string, previous: string[]) => [...previous, value];
 
 /**
  * The SQL text of `uplink query`: the last positional argument, or the content of `-f FILE` (`-f -`
@@ -94,12 +93,7 @@ export function registerQuery(program: Command, context: () => CliContext): void
         ctx.out(ctx.json ? JSON.stringify(answer) : renderResult(answer));
         return;
       }
-      const labels: Record<string, string> = {};
-      for (const kv of opts.label) {
-        const eq = kv.indexOf("=");
-        if (eq <= 0) throw new UsageError(`--label takes k=v, got "${kv}"`);
-        labels[kv.slice(0, eq)] = kv.slice(eq + 1);
-      }
+      const labels = parseLabels(opts.label);
       const outcome = await collectFanout(ctx, { ...body, targets: opts.all ? { all: true } : { labels } });
       if (ctx.json) ctx.out(JSON.stringify({ type: "summary", id: outcome.id, targetCount: outcome.targetCount, counts: outcome.counts, ...(outcome.complete ? {} : { complete: false }) }));
       else ctx.out(renderFanout(outcome));

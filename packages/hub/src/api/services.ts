@@ -11,6 +11,7 @@ import type { QueryService } from "../queries/query-service.js";
 import type { RateLimiter } from "../security/rate-limiter.js";
 import type { Sessions } from "../security/sessions.js";
 import type { SchemaCatalog } from "../queries/schema-catalog.js";
+import type { Scheduler } from "../schedules/scheduler.js";
 import type { Store } from "../store/store.js";
 import type { Authenticator } from "./auth.js";
 import type { SseStreams } from "./sse.js";
@@ -28,6 +29,8 @@ export interface ApiServices {
   router: CommandRouter;
   queries: QueryService;
   fanouts: FanoutService;
+  /** Runs schedules and policies; told of every change made through the API. */
+  scheduler: Scheduler;
   events: EventLog;
   destinations: DestinationDelivery;
   streams: SseStreams;

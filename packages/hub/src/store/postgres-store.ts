@@ -1,5 +1,6 @@
 import type { Pool, QueryResultRow } from "pg";
 import { PostgresHistory } from "./postgres-history.js";
+import { PostgresSchedules } from "./postgres-schedules.js";
 import { openPool, withTransaction, type PostgresStoreOptions } from "./postgres-pool.js";
 import { AGENT, AGENT_PATCH, AUDIT, SQL } from "./postgres-statements.js";
 import { readSamples, sampleOf } from "./health-samples.js";
@@ -54,11 +55,13 @@ export class PostgresStore implements Store {
   readonly #lockScope: string;
   #closing: Promise<void> | undefined;
   readonly history: PostgresHistory;
+  readonly schedules: PostgresSchedules;
 
   private constructor(pool: Pool, lockScope: string) {
     this.#pool = pool;
     this.#lockScope = lockScope;
     this.history = new PostgresHistory(pool);
+    this.schedules = new PostgresSchedules(pool);
   }
 
   /** Connects to `url` (a `postgres://` connection string) and migrates; see {@link openPool}. */

@@ -179,4 +179,73 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     created_at INTEGER NOT NULL
   );
   `,
+  // 11: schedules and policies (one table, by kind), the last slot and differential base per (schedule,
+  //     agent), every run keyed by (schedule, agent, slot) so a slot is claimed once, policy host states and
+  //     their history. Runs and changes are pruned by seq and age (store/pruner.ts).
+  `
+  CREATE TABLE schedules (
+    id          TEXT PRIMARY KEY,
+    kind        TEXT NOT NULL CHECK (kind IN ('schedule', 'policy')),
+    name        TEXT NOT NULL,
+    query       TEXT NOT NULL,
+    collector   TEXT NOT NULL,
+    interval_ms INTEGER NOT NULL,
+    targets     TEXT NOT NULL,
+    mode        TEXT CHECK (mode IN ('snapshot', 'differential')),
+    timeout_ms  INTEGER,
+    enabled     INTEGER NOT NULL,
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL,
+    UNIQUE (kind, name)
+  );
+  CREATE TABLE schedule_agents (
+    schedule_id TEXT NOT NULL,
+    agent_id    TEXT NOT NULL,
+    last_slot   INTEGER NOT NULL,
+    base_rows   TEXT,
+    PRIMARY KEY (schedule_id, agent_id)
+  );
+  CREATE TABLE schedule_runs (
+    seq            INTEGER PRIMARY KEY,
+    schedule_id    TEXT NOT NULL,
+    agent_id       TEXT NOT NULL,
+    slot           INTEGER NOT NULL,
+    correlation_id TEXT NOT NULL,
+    owner          TEXT NOT NULL,
+    status         TEXT NOT NULL,
+    snapshot       INTEGER NOT NULL DEFAULT 0,
+    added          TEXT,
+    removed        TEXT,
+    rows           TEXT,
+    error_code     TEXT,
+    error_message  TEXT,
+    created_at     INTEGER NOT NULL,
+    finished_at    INTEGER,
+    UNIQUE (schedule_id, agent_id, slot)
+  );
+  CREATE INDEX schedule_runs_schedule ON schedule_runs (schedule_id, seq);
+  CREATE INDEX schedule_runs_correlation ON schedule_runs (correlation_id);
+  CREATE INDEX schedule_runs_age ON schedule_runs (created_at);
+  CREATE INDEX schedule_runs_open ON schedule_runs (owner) WHERE status = 'pending';
+  CREATE TABLE policy_hosts (
+    policy_id  TEXT NOT NULL,
+    agent_id   TEXT NOT NULL,
+    state      TEXT NOT NULL CHECK (state IN ('pass', 'fail', 'unknown')),
+    reason     TEXT,
+    since      INTEGER NOT NULL,
+    checked_at INTEGER NOT NULL,
+    PRIMARY KEY (policy_id, agent_id)
+  );
+  CREATE TABLE policy_changes (
+    seq        INTEGER PRIMARY KEY,
+    policy_id  TEXT NOT NULL,
+    agent_id   TEXT NOT NULL,
+    from_state TEXT,
+    to_state   TEXT NOT NULL,
+    reason     TEXT,
+    at         INTEGER NOT NULL
+  );
+  CREATE INDEX policy_changes_policy ON policy_changes (policy_id, seq);
+  CREATE INDEX policy_changes_age ON policy_changes (at);
+  `,
 ];

@@ -32,6 +32,7 @@ import { readSamples, sampleOf } from "./health-samples.js";
 import { SqliteCheckpointer } from "./sqlite-checkpointer.js";
 import { GroupCommit } from "./sqlite-group-commit.js";
 import { SqliteHistory } from "./sqlite-history.js";
+import { SqliteSchedules } from "./sqlite-schedules.js";
 import { SQLITE_MIGRATIONS } from "./sqlite-migrations.js";
 import { matchesFilter, toAgent, toAgentFromValues, toAudit, toColumnValue, toEvent, toFanout, toIdempotency, toSession, toToken, type Row } from "./sqlite-rows.js";
 import { AGENT_COLUMNS, prepareStatements, type SqliteStatements } from "./sqlite-statements.js";
@@ -49,6 +50,7 @@ export class SqliteStore implements Store {
   readonly #patchStatements = new Map<string, Database.Statement>();
   readonly #checkpointer: SqliteCheckpointer | undefined;
   readonly history: SqliteHistory;
+  readonly schedules: SqliteSchedules;
   readonly #commits: GroupCommit;
   #closed = false;
 
@@ -70,6 +72,7 @@ export class SqliteStore implements Store {
     this.history = new SqliteHistory(db);
     this.#stmt = prepareStatements(db);
     this.#commits = new GroupCommit(db);
+    this.schedules = new SqliteSchedules(db, this.#commits);
   }
 
   #migrate(): void {

@@ -1,6 +1,7 @@
 import type { AgentStatus, HealthResult, QueryStatus } from "@uplink/protocol";
 import type { HealthSampleRecord } from "./health-samples.js";
 import type { HistoryStore } from "./history-store.js";
+import type { ScheduleStore } from "./schedule-store.js";
 
 // Token scopes and kinds, agent and command states: the REST API's own words (protocol rest*.ts).
 export { SCOPES, type Scope, type TokenKind, type AgentStatus, type QueryStatus, type DestinationKind } from "@uplink/protocol";
@@ -387,4 +388,6 @@ export interface Store {
 
   /** Retention of the audit, fan-outs and events: the pruner's statements (store/pruner.ts). */
   readonly history: HistoryStore;
+  /** Schedules and policies, their runs and the state they leave (store/schedule-store.ts). */
+  readonly schedules: ScheduleStore;
 }
