@@ -4,6 +4,7 @@ import { useHubs, useSharedHub, type HubProcess } from "./fixtures/hub-process.j
 import { enrollFleet, waitUntilStatus, type FleetAgent } from "./fixtures/fleet.js";
 import { childEnv, CLI_BIN, ManagedProcess, runToCompletion, uplink, type CliResult, type LogLine } from "./fixtures/process.js";
 import { useRawAgents, type HubCommand } from "./fixtures/raw-agent.js";
+import { waitFor } from "./fixtures/wait.js";
 
 /** Web agents answer `hostname, load1`; db agents `hostname, conns`: the merged table has both columns. */
 function answerFor(a: FleetAgent) {
@@ -31,7 +32,7 @@ class EventsFollower extends ManagedProcess {
   }
 }
 
-describe("`uplink query --label/--all` and `uplink events`", () => {
+describe("`uplink query --label/--all`, `uplink cancel` and `uplink events`", () => {
   const shared = useSharedHub({ logLevel: "info", args: ["--enroll-rate", "1000"] });
   const hubs = useHubs();
   const rawAgents = useRawAgents();
@@ -98,7 +99,7 @@ describe("`uplink query --label/--all` and `uplink events`", () => {
     const lines = run.stdout.trimEnd().split("\n").map((l) => JSON.parse(l) as Record<string, any>);
     expect(lines.map((l) => l.type)).toEqual(["result", "result", "result", "summary"]);
     const summary = lines.at(-1)!;
-    expect(summary).toEqual({ type: "summary", id: expect.stringMatching(/^fan_/), targetCount: 3, counts: { pending: 0, ok: 2, error: 1, timeout: 0, offline: 0 } });
+    expect(summary).toEqual({ type: "summary", id: expect.stringMatching(/^fan_/), targetCount: 3, counts: { pending: 0, ok: 2, error: 1, timeout: 0, offline: 0, cancelled: 0 } });
     const record = await hub.api.get(`/api/v1/queries/${summary.id}`);
     const results = lines.slice(0, -1);
     // In landing order, exactly as the hub recorded each target.
@@ -150,6 +151,38 @@ describe("`uplink query --label/--all` and `uplink events`", () => {
     expect(run.stdout).toContain("\r1/2 answered · 1 ok");
     expect(run.stdout).toContain("\r2/2 answered · 2 ok");
     expect(run.stdout).toMatch(/2 targets: 2 ok · 0 error · 0 timeout · 0 offline · fan_/);
+  });
+
+  it("`uplink cancel` cancels a running fan-out and prints its targets and counts (exit 0); --json prints its view; an ended fan-out exits 1 with 409 fanout_finished", async () => {
+    const hub = shared();
+    const [fast, silent] = await enrollFleet(hub, rawAgents.connect, [{ hostname: "cancel-fast" }, { hostname: "cancel-silent" }]);
+    fast!.agent.onQuery = (command, agent) => agent.respond(command, { ok: true, result: { columns: ["n"], rows: [[1]], rowCount: 1, truncated: false } });
+    const start = async (query: string) => {
+      const res = await hub.api.post("/api/v1/queries", { query, targets: { agentIds: [fast!.agentId, silent!.agentId] }, timeoutMs: 50_000 });
+      await silent!.agent.waitForQuery(query);
+      await waitFor("the fast target stored", async () => (await hub.api.get(`/api/v1/queries/${res.body.id}`)).body.counts.ok === 1);
+      return res.body.id as string;
+    };
+
+    const id = await start("select 'cli cancel'");
+    const run = await cli(hub, ["cancel", id]);
+    expect(run.stderr).toBe("");
+    expect(run.code).toBe(0);
+    const lines = run.stdout.trimEnd().split("\n");
+    expect(lines[0]).toMatch(/^AGENT\s+STATUS\s+MS\s+ERROR$/);
+    expect(lines.find((l) => l.startsWith(silent!.agentId))).toMatch(/\scancelled\s.*cancelled: the fan-out was cancelled by /);
+    expect(lines.find((l) => l.startsWith(fast!.agentId))).toMatch(/\sok\s/);
+    expect(lines.at(-1)).toBe(`2 targets: 1 ok · 0 error · 0 timeout · 0 offline · 1 cancelled · ${id}`);
+
+    const again = await cli(hub, ["cancel", id]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toBe(`uplink: 409 fanout_finished: fan-out ${id} already ended; there is nothing left to cancel\n`);
+
+    const second = await start("select 'cli cancel json'");
+    const json = await cli(hub, ["--json", "cancel", second]);
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toEqual((await hub.api.get(`/api/v1/queries/${second}`)).body);
+    expect(JSON.parse(json.stdout)).toMatchObject({ status: "done", counts: { ok: 1, cancelled: 1, pending: 0 } });
   });
 
   it("refuses bad fan-out usage with exit 2", async () => {

@@ -1,5 +1,6 @@
 import { request } from "node:http";
 import { describe, expect, it } from "vitest";
+import type { FanoutView } from "../packages/protocol/dist/index.js";
 import { useSharedCluster, type ReplicaProcess } from "./fixtures/cluster.js";
 import { sumMetric } from "./fixtures/http.js";
 import { useRawAgents } from "./fixtures/raw-agent.js";
@@ -41,5 +42,31 @@ describe("cluster mode: a caller that disconnects", () => {
     await sleep(300);
     expect(await counter(requester, "uplink_cluster_commands_total", { stage: "orphaned" })).toBe(orphansBefore);
     await waitFor("the owner logged the cancel", async () => owner.grep(command.correlationId!).some((l) => l.msg === "caller gone; command cancelled"));
+  });
+
+  it("cancels a fan-out whose target is held by another replica, asked of either replica: the agent gets `cancel`, the target reads cancelled", async () => {
+    const [owner, requester] = cluster().replicas as [ReplicaProcess, ReplicaProcess];
+    const { agent, agentId } = await raw.enrolled(owner, "fanout-cancel-across");
+    for (const [i, via] of [requester, owner].entries()) {
+      // Started on `requester`, which collects it; cancelled through `via`: the collecting replica itself,
+      // then the other one (which asks the collecting replica over the bus).
+      const query = `select 'fan-out cancelled across ${i}'`;
+      const started = await requester.api.post("/api/v1/queries", { query, targets: { agentIds: [agentId] }, timeoutMs: 50_000 });
+      expect(started.status).toBe(202);
+      const id = started.body.id as string;
+      const command = await agent.waitForQuery(query);
+      const res = await via.api.post<FanoutView>(`/api/v1/queries/${id}/cancel`, undefined);
+      expect(res.status).toBe(200);
+      // Far within the 50 s deadline: only the cancel can have sent it.
+      await agent.waitForFrame("cancel", (f) => f.type === "cancel" && f.correlationId === command.correlationId, 10_000);
+      expect(res.body).toMatchObject({ status: "done", counts: { pending: 0, cancelled: 1 } });
+      expect(res.body.targets).toEqual([expect.objectContaining({ agentId, status: "cancelled", error: { code: "cancelled", message: expect.stringMatching(/^the fan-out was cancelled by /) } })]);
+      for (const replica of [owner, requester]) {
+        expect((await replica.api.get<FanoutView>(`/api/v1/queries/${id}`)).body).toMatchObject({ status: "done", counts: { cancelled: 1 } });
+      }
+      expect((await owner.api.post(`/api/v1/queries/${id}/cancel`, undefined)).status).toBe(409);
+      if (via === owner) await waitFor("the collecting replica logged the cancel it was asked for", async () => requester.grep(id).some((l) => l.msg === "fan-out cancel from another replica"));
+    }
+    await waitFor("nothing pending on either replica", async () => (await Promise.all([owner, requester].map((r) => counter(r, "uplink_pending_commands", {})))).every((n) => n === 0));
   });
 });

@@ -149,15 +149,23 @@ describe("The web console", { timeout: 120_000 }, () => {
     expect(JSON.parse(await exported(page, "Export JSON"))).toEqual([{ agent: "fan-fast", n: 1 }, { agent: "fan-slow", n: 2 }]);
     await screenshot(page, "query-fanout");
 
-    // Cancel a fan-out to the silent agent alone while it runs: the page stops following it.
+    // Cancel a fan-out to the silent agent alone while it runs: the hub sends `cancel` to the agent, the
+    // target reads cancelled and the fan-out done, long before its 30 s deadline.
     await page.getByTestId("target-labels").fill("silent=yes");
     await page.getByTestId("timeout").fill("30");
     await page.getByTestId("sql").fill("SELECT 'cancel me' AS n");
     await page.getByTestId("run").click();
     await textOf(page.getByTestId("fanout-state"), /^running/);
+    const fanoutCommand = await silent.agent.waitForQuery("SELECT 'cancel me' AS n");
     await page.getByTestId("cancel").click();
-    await page.getByTestId("stopped").waitFor();
-    await textOf(page.getByTestId("fanout-state"), "stopped following");
+    await silent.agent.waitForFrame("the hub's cancel of the fan-out target", (f) => f.type === "cancel" && f.correlationId === fanoutCommand.correlationId);
+    await textOf(page.getByTestId("cancelled"), /^Cancelled: 1 pending target was cancelled/);
+    await textOf(page.getByTestId("fanout-state"), "done");
+    await waitFor("fan-silent cancelled", async () => (await target("fan-silent").getAttribute("data-status")) === "cancelled", { timeoutMs: UI_TIMEOUT_MS });
+    await textOf(page.getByTestId("fanout-cancelled").locator("strong"), "1");
+    await textOf(page.getByTestId("fanout-pending").locator("strong"), "0");
+    await textOf(page.getByTestId("fanout-error").locator("strong"), "0");
+    await textOf(target("fan-silent").locator("td").last(), /^cancelled: the fan-out was cancelled by /);
     expect(await page.getByTestId("run").isEnabled()).toBe(true);
 
     // Cancel a single-agent query while it runs: the browser drops the request and the hub cancels the

@@ -118,7 +118,7 @@ describe("Fan-out queries", () => {
     // Every target ended in exactly one state, with the counts to match.
     expect(final.status).toBe("done");
     expect(final.targetCount).toBe(200);
-    expect(final.counts).toEqual({ pending: 0, ok: groups.fast + groups.slow, error: groups.error, timeout: groups.never, offline: groups.offline });
+    expect(final.counts).toEqual({ pending: 0, ok: groups.fast + groups.slow, error: groups.error, timeout: groups.never, offline: groups.offline, cancelled: 0 });
     expect(final.targets).toHaveLength(200);
     expect(new Set(final.targets.map((t) => t.agentId))).toEqual(new Set(fleet.map((a) => a.agentId)));
     const correlationIds = final.targets.map((t) => t.correlationId);
@@ -315,7 +315,7 @@ describe("Fan-out queries", () => {
     expect(byAgent.get(dropping.agentId)!.durationMs).toBeLessThan(4000);
     expect(byAgent.get(quiet.agentId)).toMatchObject({ status: "timeout", error: { code: "timeout", message: "the agent's own deadline passed" } });
     expect(byAgent.get(away.agentId)).toMatchObject({ status: "offline", error: { code: "agent_offline" } });
-    expect(v.counts).toEqual({ pending: 0, ok: 1, error: 1, timeout: 1, offline: 1 });
+    expect(v.counts).toEqual({ pending: 0, ok: 1, error: 1, timeout: 1, offline: 1, cancelled: 0 });
     expect(done.named("done")[0]!.json).toEqual(v.counts);
   });
 
@@ -334,12 +334,12 @@ describe("Fan-out queries", () => {
     // The stream saw every target end, then `done`, before the hub went away.
     await live.waitForEnd();
     expect(live.events.map((e) => e.event)).toEqual(["result", "result", "result", "done"]);
-    expect(live.events.at(-1)!.json).toEqual({ pending: 0, ok: 1, error: 2, timeout: 0, offline: 0 });
+    expect(live.events.at(-1)!.json).toEqual({ pending: 0, ok: 1, error: 2, timeout: 0, offline: 0, cancelled: 0 });
 
     const second = await hubs.start({ dataDir, logLevel: "info" });
     const v = await view(second, id);
     expect(v.status).toBe("done");
-    expect(v.counts).toEqual({ pending: 0, ok: 1, error: 2, timeout: 0, offline: 0 });
+    expect(v.counts).toEqual({ pending: 0, ok: 1, error: 2, timeout: 0, offline: 0, cancelled: 0 });
     for (const a of fleet.slice(1)) {
       expect(v.targets.find((t) => t.agentId === a.agentId)).toMatchObject({ status: "error", error: { code: "hub_shutting_down" } });
     }

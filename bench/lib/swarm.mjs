@@ -10,7 +10,8 @@
 //            capMs?: 60000, stableMs?: 30000, rampConcurrency?: 200, reportMs?: 250}
 //
 // stdout: one JSON line per `reportMs` (and on demand): {type: "report", connected, everConnected, attempts,
-// refused: {status: n}, errors: {code: n}, closeCodes: {code: n}, stopped, retryAfterViolations, answered, maxAttempt, stableResets,
+// refused: {status: n}, errors: {code: n}, closeCodes: {code: n}, stopped, retryAfterViolations, answered,
+// queriesBySecond: {epochSecond: query commands received in it}, maxAttempt, stableResets,
 // firstRetryMs: [100-ms bucket counts of the first wait after a drop], firstRetryMaxMs, lastOpenAt, ...}.
 // stdin: JSON lines {"cmd": "report"} · {"cmd": "drop", "n": N} (close N connected agents for good) ·
 // {"cmd": "stop"} (close everything and exit). Exits when stdin closes or on SIGTERM.
@@ -38,6 +39,8 @@ const stats = {
   stopped: 0,
   retryAfterViolations: 0,
   answered: 0,
+  /** Query commands (not health polls) received, by wall-clock second (epoch s → count). */
+  queriesBySecond: {},
   maxAttempt: 0,
   stableResets: 0,
   firstRetryMs: new Array(Math.ceil(capMs / 100)).fill(0),
@@ -92,6 +95,7 @@ class SwarmAgent {
       }
       if (frame.type !== "session_command") return;
       const health = frame.kind === "health";
+      if (!health) count(stats.queriesBySecond, Math.floor(Date.now() / 1000));
       ws.send(JSON.stringify({ type: "session_response", sessionId: frame.sessionId, correlationId: frame.correlationId, ok: true, result: health ? HEALTH_RESULT : QUERY_RESULT, durationMs: 0 }));
       stats.answered++;
     });

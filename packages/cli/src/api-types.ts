@@ -228,6 +228,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/queries/{id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel a running fan-out: every target still pending is cancelled on its agent
+         * @description Allowed to the token the fan-out was started with (its requester) and to admin tokens. Each pending target's agent gets `cancel` (through the replica holding it, in cluster mode) and the target reads `cancelled`; targets that already ended keep their outcome. Answers once the fan-out has ended, with its view: its result stream has sent a `result` for every cancelled target, then `done`.
+         */
+        post: operations["cancelFanout"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/queries/{id}/stream": {
         parameters: {
             query?: never;
@@ -301,6 +321,142 @@ export interface paths {
         options?: never;
         head?: never;
         patch?: never;
+        trace?: never;
+    };
+    "/api/v1/destinations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List destinations (never their secrets) */
+        get: operations["listDestinations"];
+        put?: never;
+        /**
+         * Add a destination for schedule results and policy changes: a signed webhook or an NDJSON file
+         * @description Every `schedule.result` and `policy.changed` event from now on is delivered to it at least once, in order, retried with backoff until it lands. A webhook gets each event as the JSON body `{id, type, data}` with `Uplink-Signature: sha256=<hex HMAC-SHA256 of the body with the secret>` and an `Idempotency-Key` stable per event and destination; the secret is never shown again. A file gets one NDJSON line per event, rotated by size.
+         */
+        post: operations["createDestination"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/destinations/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One destination, with how far its delivery got */
+        get: operations["getDestination"];
+        put?: never;
+        post?: never;
+        /** Delete a destination: its delivery stops at once */
+        delete: operations["deleteDestination"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/schedules": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every scheduled query, by name */
+        get: operations["listSchedules"];
+        put?: never;
+        /**
+         * Create a scheduled query: run on its targets at its interval, each run stored
+         * @description Each targeted agent runs it once per interval, at a stable point of the interval of its own (runs spread evenly). `differential` stores per run the rows added and removed since the agent's last successful run (its first is a full snapshot, `snapshot: true`); `snapshot` stores the rows. Each run ends in a `schedule.result` hub event.
+         */
+        post: operations["createSchedule"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/schedules/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One scheduled query */
+        get: operations["getSchedule"];
+        put?: never;
+        post?: never;
+        /** Delete a scheduled query: no run of it starts from now on */
+        delete: operations["deleteSchedule"];
+        options?: never;
+        head?: never;
+        /** Change a scheduled query; the change applies at its next tick */
+        patch: operations["updateSchedule"];
+        trace?: never;
+    };
+    "/api/v1/schedules/{id}/results": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The stored runs of a scheduled query, newest first */
+        get: operations["listScheduleResults"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/policies": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Every policy with its counts per state */
+        get: operations["listPolicies"];
+        put?: never;
+        /**
+         * Create a policy: a query that returns rows on a host that passes
+         * @description Each host's state is kept: rows → pass, no rows → fail, no answer (error, timeout, offline) → unknown with the reason. A change of state is a `policy.changed` hub event.
+         */
+        post: operations["createPolicy"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/policies/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One policy: its counts per state and its failing hosts with their reasons */
+        get: operations["getPolicy"];
+        put?: never;
+        post?: never;
+        /** Delete a policy with its host states: no check of it starts from now on */
+        delete: operations["deletePolicy"];
+        options?: never;
+        head?: never;
+        /** Change a policy; the change applies at its next tick */
+        patch: operations["updatePolicy"];
         trace?: never;
     };
     "/install.sh": {
@@ -450,6 +606,41 @@ export interface components {
             code: string;
             message: string;
         };
+        DeliveredEvent: {
+            id: number;
+            /** @enum {string} */
+            type: "schedule.result" | "policy.changed";
+            data: {
+                [key: string]: unknown;
+            };
+        };
+        /** @enum {string} */
+        DestinationKind: "webhook" | "file";
+        DestinationList: {
+            destinations: components["schemas"]["DestinationView"][];
+        };
+        DestinationRequest: {
+            /** @constant */
+            kind: "webhook";
+            /** Format: uri */
+            url: string;
+            secret: string;
+        } | {
+            /** @constant */
+            kind: "file";
+            path: string;
+        };
+        DestinationView: {
+            id: string;
+            kind: components["schemas"]["DestinationKind"];
+            url: string | null;
+            secretFingerprint: string | null;
+            path: string | null;
+            createdAt: components["schemas"]["IsoTime"];
+            deliveredSeq: number;
+            lastError: string | null;
+            lastErrorAt: components["schemas"]["IsoTime"] | null;
+        };
         EnrollRequest: {
             token: string;
             hostname: string;
@@ -464,7 +655,7 @@ export interface components {
         ErrorBody: {
             error: {
                 /** @enum {string} */
-                code: "busy" | "timeout" | "cancelled" | "bad_command" | "empty_query" | "unsupported_query" | "unknown_collector" | "query_failed" | "read_only" | "resource_limit" | "internal" | "agent_error" | "bad_response" | "agent_offline" | "agent_disconnected" | "agent_replaced" | "hub_shutting_down" | "replica_unreachable" | "bus_unavailable" | "hub_restarted" | "replica_lost" | "unauthorized" | "forbidden" | "not_found" | "invalid_request" | "payload_too_large" | "unsupported_media_type" | "method_not_allowed" | "csrf_failed" | "rate_limited" | "not_ready" | "idempotency_in_progress" | "idempotency_mismatch";
+                code: "busy" | "timeout" | "cancelled" | "bad_command" | "empty_query" | "unsupported_query" | "unknown_collector" | "query_failed" | "read_only" | "resource_limit" | "internal" | "agent_error" | "bad_response" | "agent_offline" | "agent_disconnected" | "agent_replaced" | "hub_shutting_down" | "replica_unreachable" | "bus_unavailable" | "hub_restarted" | "replica_lost" | "unauthorized" | "forbidden" | "not_found" | "invalid_request" | "payload_too_large" | "unsupported_media_type" | "method_not_allowed" | "csrf_failed" | "name_taken" | "rate_limited" | "fanout_finished" | "not_ready" | "idempotency_in_progress" | "idempotency_mismatch";
                 message: string;
             };
         };
@@ -474,6 +665,8 @@ export interface components {
             error: number;
             timeout: number;
             offline: number;
+            /** @description Targets cancelled by `POST /api/v1/queries/{id}/cancel` while they were pending. */
+            cancelled: number;
         };
         FanoutRequest: {
             query: string;
@@ -544,10 +737,111 @@ export interface components {
             queries: components["schemas"]["AuditRow"][];
             nextBefore: number | null;
         };
+        /** @description A duration such as 1500, 1500ms, 15s, 2m, 24h or 30d; at least 1s. */
+        Interval: number;
         /** Format: date-time */
         IsoTime: string;
         LabelMap: {
             [key: string]: string;
+        };
+        PolicyChangedEvent: {
+            at: components["schemas"]["IsoTime"];
+            policyId: string;
+            policyName: string;
+            agentId: string;
+            from: components["schemas"]["PolicyState"] | null;
+            to: components["schemas"]["PolicyState"];
+            reason?: string;
+        };
+        PolicyCounts: {
+            pass: number;
+            fail: number;
+            unknown: number;
+        };
+        PolicyDetail: {
+            id: string;
+            name: string;
+            query: string;
+            collector: string;
+            intervalMs: number;
+            targets: {
+                agentIds?: string[];
+                labels?: {
+                    [key: string]: string;
+                };
+                all?: boolean;
+            };
+            timeoutMs: number | null;
+            enabled: boolean;
+            createdAt: components["schemas"]["IsoTime"];
+            updatedAt: components["schemas"]["IsoTime"];
+            counts: components["schemas"]["PolicyCounts"];
+            failing: components["schemas"]["PolicyHost"][];
+        };
+        PolicyHost: {
+            agentId: string;
+            state: components["schemas"]["PolicyState"];
+            reason: string | null;
+            since: components["schemas"]["IsoTime"];
+            checkedAt: components["schemas"]["IsoTime"];
+        };
+        PolicyList: {
+            policies: components["schemas"]["PolicyView"][];
+        };
+        PolicyPatch: {
+            name?: string;
+            query?: string;
+            collector?: string;
+            /** @description A duration such as 1500, 1500ms, 15s, 2m, 24h or 30d; at least 1s. */
+            interval?: string | number;
+            targets?: {
+                agentIds?: string[];
+                labels?: {
+                    [key: string]: string;
+                };
+                all?: boolean;
+            };
+            timeoutMs?: number | null;
+            enabled?: boolean;
+        };
+        PolicyRequest: {
+            name: string;
+            query: string;
+            /** @default host */
+            collector?: string;
+            /** @description A duration such as 1500, 1500ms, 15s, 2m, 24h or 30d; at least 1s. */
+            interval: string | number;
+            targets: {
+                agentIds?: string[];
+                labels?: {
+                    [key: string]: string;
+                };
+                all?: boolean;
+            };
+            timeoutMs?: number;
+            /** @default true */
+            enabled?: boolean;
+        };
+        /** @enum {string} */
+        PolicyState: "pass" | "fail" | "unknown";
+        PolicyView: {
+            id: string;
+            name: string;
+            query: string;
+            collector: string;
+            intervalMs: number;
+            targets: {
+                agentIds?: string[];
+                labels?: {
+                    [key: string]: string;
+                };
+                all?: boolean;
+            };
+            timeoutMs: number | null;
+            enabled: boolean;
+            createdAt: components["schemas"]["IsoTime"];
+            updatedAt: components["schemas"]["IsoTime"];
+            counts: components["schemas"]["PolicyCounts"];
         };
         QueryAnswer: {
             correlationId: string;
@@ -580,6 +874,110 @@ export interface components {
             /** @constant */
             status: "ready";
             hubId: string;
+        };
+        ResultRow: {
+            [key: string]: unknown;
+        };
+        ScheduleList: {
+            schedules: components["schemas"]["ScheduleView"][];
+        };
+        /** @enum {string} */
+        ScheduleMode: "snapshot" | "differential";
+        SchedulePatch: {
+            name?: string;
+            query?: string;
+            collector?: string;
+            /** @description A duration such as 1500, 1500ms, 15s, 2m, 24h or 30d; at least 1s. */
+            interval?: string | number;
+            targets?: {
+                agentIds?: string[];
+                labels?: {
+                    [key: string]: string;
+                };
+                all?: boolean;
+            };
+            /** @enum {string} */
+            mode?: "snapshot" | "differential";
+            timeoutMs?: number | null;
+            enabled?: boolean;
+        };
+        ScheduleRequest: {
+            name: string;
+            query: string;
+            /** @default host */
+            collector?: string;
+            /** @description A duration such as 1500, 1500ms, 15s, 2m, 24h or 30d; at least 1s. */
+            interval: string | number;
+            targets: {
+                agentIds?: string[];
+                labels?: {
+                    [key: string]: string;
+                };
+                all?: boolean;
+            };
+            /**
+             * @default snapshot
+             * @enum {string}
+             */
+            mode?: "snapshot" | "differential";
+            timeoutMs?: number;
+            /** @default true */
+            enabled?: boolean;
+        };
+        ScheduleResultEvent: {
+            at: components["schemas"]["IsoTime"];
+            scheduleId: string;
+            scheduleName: string;
+            agentId: string;
+            runId: string;
+            correlationId: string;
+            mode: components["schemas"]["ScheduleMode"];
+            status: components["schemas"]["QueryStatus"];
+            snapshot: boolean;
+            added?: components["schemas"]["ResultRow"][];
+            removed?: components["schemas"]["ResultRow"][];
+            rows?: components["schemas"]["ResultRow"][];
+            error?: components["schemas"]["CommandError"];
+        };
+        ScheduleResults: {
+            results: components["schemas"]["ScheduleRun"][];
+            nextBefore: number | null;
+        };
+        ScheduleRun: {
+            seq: number;
+            runId: string;
+            scheduleId: string;
+            agentId: string;
+            slot: number;
+            correlationId: string;
+            mode: components["schemas"]["ScheduleMode"];
+            status: components["schemas"]["QueryStatus"];
+            snapshot: boolean;
+            added: components["schemas"]["ResultRow"][] | null;
+            removed: components["schemas"]["ResultRow"][] | null;
+            rows: components["schemas"]["ResultRow"][] | null;
+            error: components["schemas"]["CommandError"] | null;
+            createdAt: components["schemas"]["IsoTime"];
+            finishedAt: components["schemas"]["IsoTime"] | null;
+        };
+        ScheduleView: {
+            id: string;
+            name: string;
+            query: string;
+            collector: string;
+            intervalMs: number;
+            targets: {
+                agentIds?: string[];
+                labels?: {
+                    [key: string]: string;
+                };
+                all?: boolean;
+            };
+            timeoutMs: number | null;
+            enabled: boolean;
+            createdAt: components["schemas"]["IsoTime"];
+            updatedAt: components["schemas"]["IsoTime"];
+            mode: components["schemas"]["ScheduleMode"];
         };
         /** @enum {string} */
         Scope: "read" | "query" | "admin";
@@ -1752,7 +2150,7 @@ export interface operations {
              *     `bad_command`: The command frame failed its schema (missing or malformed fields).
              *     `bad_response`: The agent's response failed its schema; the command it named fails with this code.
              *     `agent_error`: The agent answered an error without a code (a protocol-1 agent); the message is the agent's.
-             *     `cancelled`: The caller gave up and the hub cancelled the command.
+             *     `cancelled`: The caller gave up and the hub cancelled the command (a REST caller disconnected, or its fan-out was cancelled).
              *     `agent_disconnected`: The agent's connection closed while the command was pending.
              *     `agent_replaced`: A newer connection of the same agent replaced the one the command was sent on.
              *     `replica_unreachable`: The hub replica holding the agent's socket is gone or did not take the command.
@@ -2054,6 +2452,121 @@ export interface operations {
             };
         };
     };
+    cancelFanout: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat with the same key, body and token gets the first answer again (with `idempotent-replayed: true`) and runs nothing twice. */
+                "idempotency-key"?: string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The fan-out, ended */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FanoutView"];
+                };
+            };
+            /** @description `invalid_request`: The request body or parameters failed validation. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthorized`: The bearer token is missing, unknown, expired or revoked. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description `forbidden`: The token's scope does not allow this call.
+             *     `csrf_failed`: A state-changing request authenticated by the session cookie lacks the session's X-CSRF-Token.
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description `idempotency_in_progress`: A request with this Idempotency-Key is still running and did not finish within this request's deadline; retry with the same key.
+             *     `fanout_finished`: The fan-out already ended (every target answered, failed or was cancelled); there is nothing left to cancel.
+             */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `idempotency_mismatch`: This Idempotency-Key was used with another body, method, path or token; use a fresh key for a new request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal`: An unexpected failure inside the hub or the agent. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `replica_unreachable`: The hub replica holding the agent's socket is gone or did not take the command. */
+            502: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description `not_ready`: The hub's store (or bus) is not ready.
+             *     `bus_unavailable`: The cluster bus (Redis) is unreachable, so an agent held by another replica cannot be reached.
+             */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     streamFanout: {
         parameters: {
             query?: {
@@ -2158,7 +2671,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The event stream. Events: `agent.connected`, `agent.disconnected`, `agent.health_changed`, `query.done`, `gap`; each event's `data` is JSON of the schema `x-events` names. */
+            /** @description The event stream. Events: `agent.connected`, `agent.disconnected`, `agent.health_changed`, `query.done`, `schedule.result`, `policy.changed`, `gap`; each event's `data` is JSON of the schema `x-events` names. */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -2440,6 +2953,1308 @@ export interface operations {
             };
             /** @description `not_found`: No such resource. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal`: An unexpected failure inside the hub or the agent. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_ready`: The hub's store (or bus) is not ready. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    listDestinations: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Every destination */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DestinationList"];
+                };
+            };
+            /** @description `invalid_request`: The request body or parameters failed validation. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthorized`: The bearer token is missing, unknown, expired or revoked. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `forbidden`: The token's scope does not allow this call. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal`: An unexpected failure inside the hub or the agent. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_ready`: The hub's store (or bus) is not ready. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    createDestination: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat with the same key, body and token gets the first answer again (with `idempotent-replayed: true`) and runs nothing twice. */
+                "idempotency-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DestinationRequest"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    /** @description The destination's URL. */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DestinationView"];
+                };
+            };
+            /** @description `invalid_request`: The request body or parameters failed validation. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthorized`: The bearer token is missing, unknown, expired or revoked. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description `forbidden`: The token's scope does not allow this call.
+             *     `csrf_failed`: A state-changing request authenticated by the session cookie lacks the session's X-CSRF-Token.
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `idempotency_in_progress`: A request with this Idempotency-Key is still running and did not finish within this request's deadline; retry with the same key. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `payload_too_large`: The request body exceeds the hub's limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unsupported_media_type`: The request body must be application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `idempotency_mismatch`: This Idempotency-Key was used with another body, method, path or token; use a fresh key for a new request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal`: An unexpected failure inside the hub or the agent. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_ready`: The hub's store (or bus) is not ready. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getDestination: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The destination */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["DestinationView"];
+                };
+            };
+            /** @description `invalid_request`: The request body or parameters failed validation. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthorized`: The bearer token is missing, unknown, expired or revoked. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `forbidden`: The token's scope does not allow this call. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal`: An unexpected failure inside the hub or the agent. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_ready`: The hub's store (or bus) is not ready. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    deleteDestination: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `invalid_request`: The request body or parameters failed validation. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthorized`: The bearer token is missing, unknown, expired or revoked. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description `forbidden`: The token's scope does not allow this call.
+             *     `csrf_failed`: A state-changing request authenticated by the session cookie lacks the session's X-CSRF-Token.
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal`: An unexpected failure inside the hub or the agent. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_ready`: The hub's store (or bus) is not ready. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    listSchedules: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The schedules */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduleList"];
+                };
+            };
+            /** @description `invalid_request`: The request body or parameters failed validation. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthorized`: The bearer token is missing, unknown, expired or revoked. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `forbidden`: The token's scope does not allow this call. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal`: An unexpected failure inside the hub or the agent. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_ready`: The hub's store (or bus) is not ready. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    createSchedule: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat with the same key, body and token gets the first answer again (with `idempotent-replayed: true`) and runs nothing twice. */
+                "idempotency-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ScheduleRequest"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    /** @description The schedule's URL. */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduleView"];
+                };
+            };
+            /** @description `invalid_request`: The request body or parameters failed validation. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthorized`: The bearer token is missing, unknown, expired or revoked. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description `forbidden`: The token's scope does not allow this call.
+             *     `csrf_failed`: A state-changing request authenticated by the session cookie lacks the session's X-CSRF-Token.
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description `idempotency_in_progress`: A request with this Idempotency-Key is still running and did not finish within this request's deadline; retry with the same key.
+             *     `name_taken`: Another schedule (or another policy) already has this name.
+             */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `payload_too_large`: The request body exceeds the hub's limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unsupported_media_type`: The request body must be application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `idempotency_mismatch`: This Idempotency-Key was used with another body, method, path or token; use a fresh key for a new request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal`: An unexpected failure inside the hub or the agent. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_ready`: The hub's store (or bus) is not ready. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getSchedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The schedule */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduleView"];
+                };
+            };
+            /** @description `invalid_request`: The request body or parameters failed validation. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthorized`: The bearer token is missing, unknown, expired or revoked. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `forbidden`: The token's scope does not allow this call. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal`: An unexpected failure inside the hub or the agent. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_ready`: The hub's store (or bus) is not ready. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    deleteSchedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `invalid_request`: The request body or parameters failed validation. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthorized`: The bearer token is missing, unknown, expired or revoked. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description `forbidden`: The token's scope does not allow this call.
+             *     `csrf_failed`: A state-changing request authenticated by the session cookie lacks the session's X-CSRF-Token.
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal`: An unexpected failure inside the hub or the agent. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_ready`: The hub's store (or bus) is not ready. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    updateSchedule: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SchedulePatch"];
+            };
+        };
+        responses: {
+            /** @description The schedule as changed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduleView"];
+                };
+            };
+            /** @description `invalid_request`: The request body or parameters failed validation. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthorized`: The bearer token is missing, unknown, expired or revoked. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description `forbidden`: The token's scope does not allow this call.
+             *     `csrf_failed`: A state-changing request authenticated by the session cookie lacks the session's X-CSRF-Token.
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `name_taken`: Another schedule (or another policy) already has this name. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `payload_too_large`: The request body exceeds the hub's limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unsupported_media_type`: The request body must be application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal`: An unexpected failure inside the hub or the agent. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_ready`: The hub's store (or bus) is not ready. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    listScheduleResults: {
+        parameters: {
+            query?: {
+                /** @description Only runs on this agent. */
+                agentId?: string;
+                /** @description Runs in the page. */
+                limit?: number;
+                /** @description Only runs older than this seq: the `nextBefore` of the previous page. */
+                before?: number;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description One page of runs */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScheduleResults"];
+                };
+            };
+            /** @description `invalid_request`: The request body or parameters failed validation. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthorized`: The bearer token is missing, unknown, expired or revoked. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `forbidden`: The token's scope does not allow this call. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal`: An unexpected failure inside the hub or the agent. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_ready`: The hub's store (or bus) is not ready. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    listPolicies: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The policies */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PolicyList"];
+                };
+            };
+            /** @description `invalid_request`: The request body or parameters failed validation. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthorized`: The bearer token is missing, unknown, expired or revoked. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `forbidden`: The token's scope does not allow this call. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal`: An unexpected failure inside the hub or the agent. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_ready`: The hub's store (or bus) is not ready. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    createPolicy: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Makes a retry safe: a repeat with the same key, body and token gets the first answer again (with `idempotent-replayed: true`) and runs nothing twice. */
+                "idempotency-key"?: string;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PolicyRequest"];
+            };
+        };
+        responses: {
+            /** @description Created */
+            201: {
+                headers: {
+                    /** @description The policy's URL. */
+                    Location?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PolicyView"];
+                };
+            };
+            /** @description `invalid_request`: The request body or parameters failed validation. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthorized`: The bearer token is missing, unknown, expired or revoked. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description `forbidden`: The token's scope does not allow this call.
+             *     `csrf_failed`: A state-changing request authenticated by the session cookie lacks the session's X-CSRF-Token.
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description `idempotency_in_progress`: A request with this Idempotency-Key is still running and did not finish within this request's deadline; retry with the same key.
+             *     `name_taken`: Another schedule (or another policy) already has this name.
+             */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `payload_too_large`: The request body exceeds the hub's limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unsupported_media_type`: The request body must be application/json. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `idempotency_mismatch`: This Idempotency-Key was used with another body, method, path or token; use a fresh key for a new request. */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal`: An unexpected failure inside the hub or the agent. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_ready`: The hub's store (or bus) is not ready. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getPolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The policy */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PolicyDetail"];
+                };
+            };
+            /** @description `invalid_request`: The request body or parameters failed validation. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthorized`: The bearer token is missing, unknown, expired or revoked. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `forbidden`: The token's scope does not allow this call. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal`: An unexpected failure inside the hub or the agent. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_ready`: The hub's store (or bus) is not ready. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    deletePolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `invalid_request`: The request body or parameters failed validation. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthorized`: The bearer token is missing, unknown, expired or revoked. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description `forbidden`: The token's scope does not allow this call.
+             *     `csrf_failed`: A state-changing request authenticated by the session cookie lacks the session's X-CSRF-Token.
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `internal`: An unexpected failure inside the hub or the agent. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_ready`: The hub's store (or bus) is not ready. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    updatePolicy: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PolicyPatch"];
+            };
+        };
+        responses: {
+            /** @description The policy as changed */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PolicyView"];
+                };
+            };
+            /** @description `invalid_request`: The request body or parameters failed validation. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unauthorized`: The bearer token is missing, unknown, expired or revoked. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /**
+             * @description `forbidden`: The token's scope does not allow this call.
+             *     `csrf_failed`: A state-changing request authenticated by the session cookie lacks the session's X-CSRF-Token.
+             */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `not_found`: No such resource. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `name_taken`: Another schedule (or another policy) already has this name. */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `payload_too_large`: The request body exceeds the hub's limit. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description `unsupported_media_type`: The request body must be application/json. */
+            415: {
                 headers: {
                     [name: string]: unknown;
                 };

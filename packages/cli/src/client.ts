@@ -91,6 +91,67 @@ export class ApiClient {
     return this.#post((headers, fetch) => this.#api.POST("/api/v1/queries", { body, headers, fetch }));
   }
 
+  listDestinations(): Promise<Answered<Schemas["DestinationList"]>> {
+    return this.#once((fetch) => this.#api.GET("/api/v1/destinations", { fetch }));
+  }
+
+  createDestination(body: Schemas["DestinationRequest"]): Promise<Answered<Schemas["DestinationView"]>> {
+    return this.#post((headers, fetch) => this.#api.POST("/api/v1/destinations", { body, headers, fetch }));
+  }
+
+  async deleteDestination(id: string): Promise<void> {
+    await this.#once((fetch) => this.#api.DELETE("/api/v1/destinations/{id}", { params: { path: { id } }, fetch }));
+  }
+
+  /** Cancels a running fan-out; answers its view once it ended. */
+  cancelFanout(id: string): Promise<Answered<Schemas["FanoutView"]>> {
+    return this.#post((headers, fetch) => this.#api.POST("/api/v1/queries/{id}/cancel", { params: { path: { id } }, headers, fetch }));
+  }
+
+  listSchedules(): Promise<Answered<Schemas["ScheduleList"]>> {
+    return this.#once((fetch) => this.#api.GET("/api/v1/schedules", { fetch }));
+  }
+
+  getSchedule(id: string): Promise<Answered<Schemas["ScheduleView"]>> {
+    return this.#once((fetch) => this.#api.GET("/api/v1/schedules/{id}", { params: { path: { id } }, fetch }));
+  }
+
+  createSchedule(body: Schemas["ScheduleRequest"]): Promise<Answered<Schemas["ScheduleView"]>> {
+    return this.#post((headers, fetch) => this.#api.POST("/api/v1/schedules", { body, headers, fetch }));
+  }
+
+  updateSchedule(id: string, body: Schemas["SchedulePatch"]): Promise<Answered<Schemas["ScheduleView"]>> {
+    return this.#once((fetch) => this.#api.PATCH("/api/v1/schedules/{id}", { params: { path: { id } }, body, fetch }));
+  }
+
+  async deleteSchedule(id: string): Promise<void> {
+    await this.#once((fetch) => this.#api.DELETE("/api/v1/schedules/{id}", { params: { path: { id } }, fetch }));
+  }
+
+  listScheduleResults(id: string, query: NonNullable<operations["listScheduleResults"]["parameters"]["query"]>): Promise<Answered<Schemas["ScheduleResults"]>> {
+    return this.#once((fetch) => this.#api.GET("/api/v1/schedules/{id}/results", { params: { path: { id }, query }, fetch }));
+  }
+
+  listPolicies(): Promise<Answered<Schemas["PolicyList"]>> {
+    return this.#once((fetch) => this.#api.GET("/api/v1/policies", { fetch }));
+  }
+
+  getPolicy(id: string): Promise<Answered<Schemas["PolicyDetail"]>> {
+    return this.#once((fetch) => this.#api.GET("/api/v1/policies/{id}", { params: { path: { id } }, fetch }));
+  }
+
+  createPolicy(body: Schemas["PolicyRequest"]): Promise<Answered<Schemas["PolicyView"]>> {
+    return this.#post((headers, fetch) => this.#api.POST("/api/v1/policies", { body, headers, fetch }));
+  }
+
+  updatePolicy(id: string, body: Schemas["PolicyPatch"]): Promise<Answered<Schemas["PolicyView"]>> {
+    return this.#once((fetch) => this.#api.PATCH("/api/v1/policies/{id}", { params: { path: { id } }, body, fetch }));
+  }
+
+  async deletePolicy(id: string): Promise<void> {
+    await this.#once((fetch) => this.#api.DELETE("/api/v1/policies/{id}", { params: { path: { id } }, fetch }));
+  }
+
   /**
    * A POST carries a fresh `Idempotency-Key` and is retried with that same key when no answer arrived
    * or the answer is a transient failure (see retry.ts): the hub runs it at most once.

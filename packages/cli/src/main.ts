@@ -3,9 +3,12 @@ import { printable } from "@uplink/protocol";
 import { z } from "zod";
 import { ApiClient, ApiError } from "./client.js";
 import { registerAgents } from "./subcommands/agents.js";
+import { registerCancel } from "./subcommands/cancel.js";
 import { registerHistory } from "./subcommands/history.js";
 import { registerQuery } from "./subcommands/query.js";
 import { registerEvents } from "./subcommands/events.js";
+import { registerDestinations } from "./subcommands/destinations.js";
+import { registerPolicies, registerSchedules } from "./subcommands/schedules.js";
 import { UsageError, type CliContext } from "./context.js";
 import { EXIT_CODES as EXIT, exitCodeOf, exitCodesHelp } from "./exit-codes.js";
 
@@ -38,8 +41,12 @@ const getContext = (): CliContext => {
 
 registerAgents(program, getContext);
 registerQuery(program, getContext);
+registerCancel(program, getContext);
 registerHistory(program, getContext);
 registerEvents(program, getContext);
+registerDestinations(program, getContext);
+registerSchedules(program, getContext);
+registerPolicies(program, getContext);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? EXIT.ok : EXIT.usage);

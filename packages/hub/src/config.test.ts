@@ -24,6 +24,19 @@ describe("parseHubConfig", () => {
     expect(() => parseHubConfig({ idempotencyRetentionMs: "721h" }, {})).toThrow(/--idempotency-retention \/ UPLINK_IDEMPOTENCY_RETENTION/);
   });
 
+  it("delivers to destinations with a 10 s timeout, retries from 1 s to 5 min, rotates files at 100 MiB keeping 5, and refuses a minimum above the maximum", () => {
+    expect(parseHubConfig({}, {})).toMatchObject({
+      destinationTimeoutMs: 10_000,
+      destinationRetryMinMs: 1_000,
+      destinationRetryMaxMs: 300_000,
+      destinationFileMaxBytes: 100 * 1024 * 1024,
+      destinationFileKeep: 5,
+    });
+    expect(parseHubConfig({ destinationFileKeep: "0" }, { UPLINK_DESTINATION_RETRY_MIN: "250ms" })).toMatchObject({ destinationFileKeep: 0, destinationRetryMinMs: 250 });
+    expect(() => parseHubConfig({ destinationRetryMinMs: "10m" }, {})).toThrow(/--destination-retry-min \/ UPLINK_DESTINATION_RETRY_MIN: must not exceed --destination-retry-max/);
+    expect(() => parseHubConfig({ destinationFileMaxBytes: "10" }, {})).toThrow(/--destination-file-max-bytes/);
+  });
+
   it("bounds history by default (audit and fan-outs 30 days, events 7 days and 10,000), takes days, and 0 as no bound", () => {
     expect(parseHubConfig({}, {})).toMatchObject({
       auditRetentionMs: 30 * 86_400_000,

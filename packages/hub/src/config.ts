@@ -4,7 +4,9 @@ import {
   DEFAULT_MAX_PAYLOAD_BYTES,
   DEFAULT_PING_INTERVAL_MS,
   DEFAULT_QUERY_TIMEOUT_MS,
+  DURATION_EXAMPLES,
   MAX_TIMEOUT_MS,
+  parseDuration,
 } from "@uplink/protocol";
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
@@ -40,6 +42,10 @@ export const DEFAULT_FANOUT_MAX_TARGETS = 10_000_000;
 export const DEFAULT_EVENT_RETENTION_MS = 7 * 86_400_000;
 /** Hub events kept at most for replay, newest first. */
 export const DEFAULT_EVENT_MAX_ROWS = 10_000;
+/** How long runs of schedules and policies (their stored results) are kept (7 days). */
+export const DEFAULT_SCHEDULE_RESULT_RETENTION_MS = 7 * 86_400_000;
+/** Runs of schedules and policies kept at most, newest first. */
+export const DEFAULT_SCHEDULE_RESULT_MAX_ROWS = 1_000_000;
 /** How often the pruner runs (each replica; jittered). */
 export const DEFAULT_PRUNE_INTERVAL_MS = 60_000;
 /** Rows one pruning statement deletes at most; the pruner yields to the event loop between statements. */
@@ -50,6 +56,16 @@ export const DEFAULT_MAX_QUERY_TIMEOUT_MS = 60_000;
 export const DEFAULT_ENROLL_TOKEN_TTL_MS = 24 * 3600_000;
 /** How often a replica writes the lastSeenAt and health of agents whose status did not change (one batched statement). */
 export const DEFAULT_PRESENCE_FLUSH_MS = 60_000;
+// Destinations (destinations/): webhook attempts, retries, file rotation.
+/** How long a webhook gets to answer one delivery before the attempt counts as failed. */
+export const DEFAULT_DESTINATION_TIMEOUT_MS = 10_000;
+/** The first retry delay of a failed delivery; it doubles per failure (with jitter) up to the maximum. */
+export const DEFAULT_DESTINATION_RETRY_MIN_MS = 1_000;
+export const DEFAULT_DESTINATION_RETRY_MAX_MS = 5 * 60_000;
+/** Size past which a file destination is rotated. */
+export const DEFAULT_DESTINATION_FILE_MAX_BYTES = 100 * 1024 * 1024;
+/** Rotated files a file destination keeps (`path.1` … `path.N`). */
+export const DEFAULT_DESTINATION_FILE_KEEP = 5;
 /** Where `/metrics` is served: its own listener, on loopback unless told otherwise. */
 export const DEFAULT_METRICS_HOST = "127.0.0.1";
 export const DEFAULT_METRICS_PORT = 7071;
@@ -64,15 +80,14 @@ export const DEFAULT_CONSOLE_DIR = fileURLToPath(new URL("console", import.meta.
 /** Where `pnpm package` writes, seen from this module in packages/hub/dist/: the workspace's dist/packages. */
 export const DEFAULT_PACKAGES_DIR = fileURLToPath(new URL("../../../dist/packages", import.meta.url));
 
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-/** `15000`, `15000ms`, `15s`, `2m`, `24h`, `30d` → milliseconds. */
+/** `15000`, `15000ms`, `15s`, `2m`, `24h`, `30d` → milliseconds (the protocol's `parseDuration`). */
 const Duration = z.union([z.number(), z.string()]).transform((value, ctx) => {
-  const match = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$/.exec(String(value));
-  if (match === null) {
-    ctx.addIssue({ code: "custom", message: `expected a duration such as 1500, 1500ms, 15s, 2m, 24h or 30d, got ${JSON.stringify(value)}` });
+  const ms = parseDuration(value);
+  if (ms === undefined) {
+    ctx.addIssue({ code: "custom", message: `expected a duration such as ${DURATION_EXAMPLES}, got ${JSON.stringify(value)}` });
     return z.NEVER;
   }
-  return Math.round(Number(match[1]) * UNIT_MS[match[2] ?? "ms"]!);
+  return ms;
 });
 const positiveDuration = (max = Number.MAX_SAFE_INTEGER) =>
   Duration.pipe(z.number().int().min(1, "must be at least 1 ms").max(max, `must be at most ${max} ms`));
@@ -112,8 +127,15 @@ export const HubConfigSchema = z.object({
   eventRetentionMs: RetentionAge.default(DEFAULT_EVENT_RETENTION_MS),
   eventMaxRows: RetentionCount.default(DEFAULT_EVENT_MAX_ROWS),
   healthRetentionMs: RetentionAge.optional(),
+  scheduleResultRetentionMs: RetentionAge.default(DEFAULT_SCHEDULE_RESULT_RETENTION_MS),
+  scheduleResultMaxRows: RetentionCount.default(DEFAULT_SCHEDULE_RESULT_MAX_ROWS),
   pruneIntervalMs: positiveDuration().default(DEFAULT_PRUNE_INTERVAL_MS),
   pruneBatchRows: Int.min(1).max(100_000).default(DEFAULT_PRUNE_BATCH_ROWS),
+  destinationTimeoutMs: positiveDuration(5 * 60_000).default(DEFAULT_DESTINATION_TIMEOUT_MS),
+  destinationRetryMinMs: positiveDuration(3_600_000).default(DEFAULT_DESTINATION_RETRY_MIN_MS),
+  destinationRetryMaxMs: positiveDuration(24 * 3_600_000).default(DEFAULT_DESTINATION_RETRY_MAX_MS),
+  destinationFileMaxBytes: Int.min(1024).default(DEFAULT_DESTINATION_FILE_MAX_BYTES),
+  destinationFileKeep: Int.min(0).max(1000).default(DEFAULT_DESTINATION_FILE_KEEP),
   redisUrl: z.url({ message: "expected a redis:// URL" }).optional(),
   redisPrefix: z.string().min(1).max(64).default("uplink:"),
   databaseUrl: z.url({ message: "expected a postgres:// URL" }).optional(),
@@ -142,6 +164,7 @@ export const HubConfigSchema = z.object({
   .refine((c) => c.sendHardLimitBytes > c.sendHighWaterBytes, { message: "must be larger than --send-high-water", path: ["sendHardLimitBytes"] })
   .refine((c) => (c.tlsCert === undefined) === (c.tlsKey === undefined), { message: "--tls-cert and --tls-key go together", path: ["tlsCert"] })
   .refine((c) => (c.redisUrl === undefined) === (c.databaseUrl === undefined), { message: "cluster mode needs both --redis-url and --database-url", path: ["redisUrl"] })
+  .refine((c) => c.destinationRetryMinMs <= c.destinationRetryMaxMs, { message: "must not exceed --destination-retry-max", path: ["destinationRetryMinMs"] })
   .refine((c) => c.queryTimeoutMs <= c.maxQueryTimeoutMs, { message: "must not exceed --max-query-timeout", path: ["queryTimeoutMs"] });
 export type HubConfig = Readonly<z.output<typeof HubConfigSchema>>;
 export type HubConfigInput = z.input<typeof HubConfigSchema>;
@@ -170,8 +193,15 @@ export const HUB_SETTINGS: readonly { key: keyof HubConfig; flag: string; env: s
   { key: "eventRetentionMs", flag: "--event-retention <duration>", env: "UPLINK_EVENT_RETENTION", description: "how long hub events are kept for Last-Event-ID replay; 0 keeps them regardless of age" },
   { key: "eventMaxRows", flag: "--event-max-rows <n>", env: "UPLINK_EVENT_MAX_ROWS", description: "hub events kept at most for replay (the newest); 0 is unlimited" },
   { key: "healthRetentionMs", flag: "--health-retention <duration>", env: "UPLINK_HEALTH_RETENTION", description: "how long agents' health samples (the agent page's chart) are kept; default 60 presence flushes; 0 keeps them regardless of age" },
+  { key: "scheduleResultRetentionMs", flag: "--schedule-result-retention <duration>", env: "UPLINK_SCHEDULE_RESULT_RETENTION", description: "how long the runs of schedules and policies (their stored results) and policy changes are kept; 0 keeps them regardless of age" },
+  { key: "scheduleResultMaxRows", flag: "--schedule-result-max-rows <n>", env: "UPLINK_SCHEDULE_RESULT_MAX_ROWS", description: "runs of schedules and policies kept at most (the newest); 0 is unlimited" },
   { key: "pruneIntervalMs", flag: "--prune-interval <duration>", env: "UPLINK_PRUNE_INTERVAL", description: "how often history past its retention is pruned" },
   { key: "pruneBatchRows", flag: "--prune-batch <n>", env: "UPLINK_PRUNE_BATCH", description: "rows one pruning statement deletes at most (the pruner yields between statements)" },
+  { key: "destinationTimeoutMs", flag: "--destination-timeout <duration>", env: "UPLINK_DESTINATION_TIMEOUT", description: "how long a webhook destination gets to answer one delivery before it is retried" },
+  { key: "destinationRetryMinMs", flag: "--destination-retry-min <duration>", env: "UPLINK_DESTINATION_RETRY_MIN", description: "first retry delay of a failed delivery; doubles per failure, with jitter" },
+  { key: "destinationRetryMaxMs", flag: "--destination-retry-max <duration>", env: "UPLINK_DESTINATION_RETRY_MAX", description: "longest retry delay of a failed delivery" },
+  { key: "destinationFileMaxBytes", flag: "--destination-file-max-bytes <bytes>", env: "UPLINK_DESTINATION_FILE_MAX_BYTES", description: "size past which a file destination is rotated (path.1, path.2, …)" },
+  { key: "destinationFileKeep", flag: "--destination-file-keep <n>", env: "UPLINK_DESTINATION_FILE_KEEP", description: "rotated files a file destination keeps; 0 keeps none" },
   { key: "redisUrl", flag: "--redis-url <url>", env: "UPLINK_REDIS_URL", description: "cluster mode: Redis for agent ownership and cross-replica delivery (with --database-url)" },
   { key: "redisPrefix", flag: "--redis-prefix <prefix>", env: "UPLINK_REDIS_PREFIX", description: "cluster mode: prefix of every Redis key and channel" },
   { key: "databaseUrl", flag: "--database-url <url>", env: "UPLINK_DATABASE_URL", description: "cluster mode: PostgreSQL store shared by every replica (with --redis-url)" },

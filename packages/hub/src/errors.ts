@@ -88,10 +88,18 @@ export class CommandTimeoutError extends HubError {
   }
 }
 
-/** The caller went away before the answer; the command was cancelled on the agent. Nobody reads the status. */
+/**
+ * The caller went away before the answer, or the fan-out it belongs to was cancelled; the command was
+ * cancelled on the agent. Nobody reads the status. A signal aborted with one of these passes it on.
+ */
 export class CommandCancelledError extends HubError {
-  constructor() {
-    super("cancelled", httpStatus("cancelled"), "the caller disconnected; the command was cancelled");
+  constructor(message = "the caller disconnected; the command was cancelled") {
+    super("cancelled", httpStatus("cancelled"), message);
+  }
+
+  /** The error a command aborted by `signal` fails with: the signal's own reason when it is one of these. */
+  static fromSignal(signal: AbortSignal): CommandCancelledError {
+    return signal.reason instanceof CommandCancelledError ? signal.reason : new CommandCancelledError();
   }
 }
 

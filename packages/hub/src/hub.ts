@@ -19,6 +19,7 @@ import type { ApiServices } from "./api/services.js";
 import { SseStreams } from "./api/sse.js";
 import { ConfigError, DEFAULT_AUDIT_RESULT_MAX_BYTES, type HubConfig } from "./config.js";
 import { ConnectionLostError } from "./errors.js";
+import { DestinationDelivery } from "./destinations/destination-delivery.js";
 import { EventLog } from "./events/event-log.js";
 import type { Logger } from "./logger.js";
 import { HubMetrics } from "./metrics.js";
@@ -32,9 +33,10 @@ import { QueryService } from "./queries/query-service.js";
 import { SchemaCatalog } from "./queries/schema-catalog.js";
 import { RateLimiter } from "./security/rate-limiter.js";
 import { Sessions } from "./security/sessions.js";
+import { Scheduler } from "./schedules/scheduler.js";
 import { Pruner, type PrunerSettings } from "./store/pruner.js";
 import { SqliteStore } from "./store/sqlite-store.js";
-import type { Store } from "./store/store.js";
+import type { HubEventType, Store } from "./store/store.js";
 
 /** Seconds a refused agent is told to wait before retrying. */
 export const RETRY_AFTER_S = 5;
@@ -42,6 +44,9 @@ export const RETRY_AFTER_S = 5;
 const LARGE_FLEET = 1000;
 /** How long a large fleet gets to read its close frames before the sockets are cut. */
 const LARGE_FLEET_CLOSE_GRACE_MS = 300;
+/** The lease on the cluster bus whose holder runs the schedules, and its lifetime: a dead holder's passes to another replica within it (renewed every second). */
+const SCHEDULER_LEASE = "scheduler";
+const SCHEDULER_LEASE_TTL_MS = 3_000;
 /** How long shutdown waits for in-flight HTTP requests before cutting their connections. */
 const HTTP_DRAIN_MS = 3000;
 
@@ -52,6 +57,11 @@ export interface HubDeps {
   /** Cluster mode: the bus shared with the other replicas (Redis) (its replicaId is this hub's id). */
   bus?: ClusterBus;
   hubId?: string;
+  /**
+   * The event types pushed to destinations; by default those of scheduled queries and policies
+   * (DESTINATION_EVENT_TYPES). Tests of the delivery on a hub where nothing emits those yet name others.
+   */
+  destinationEventTypes?: readonly HubEventType[];
 }
 
 export interface Hub {
@@ -79,6 +89,7 @@ function pruneSettings(config: HubConfig): PrunerSettings {
     events: { maxAgeMs: config.eventRetentionMs, maxCount: config.eventMaxRows },
     // By default as long as the agent page's chart reaches back: MAX_HEALTH_SAMPLES presence flushes.
     healthSamplesMaxAgeMs: config.healthRetentionMs ?? MAX_HEALTH_SAMPLES * config.presenceFlushMs,
+    scheduleRuns: { maxAgeMs: config.scheduleResultRetentionMs, maxCount: config.scheduleResultMaxRows },
     intervalMs: config.pruneIntervalMs,
     batchRows: config.pruneBatchRows,
   };
@@ -95,7 +106,23 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
   const log = deps.log.child({ hubId });
   const store = deps.store ?? new SqliteStore(join(config.dataDir, "uplink.db"));
   const metrics = new HubMetrics();
-  const events = new EventLog({ store, log, metrics, maxEvents: config.eventMaxRows });
+  const events = new EventLog({ store, log, metrics, maxEvents: config.eventMaxRows, outboxTypes: deps.destinationEventTypes });
+  const destinations = new DestinationDelivery({
+    store,
+    events,
+    metrics,
+    log,
+    replicaId: hubId,
+    embedded: deps.bus === undefined,
+    settings: {
+      timeoutMs: config.destinationTimeoutMs,
+      retryMinMs: config.destinationRetryMinMs,
+      retryMaxMs: config.destinationRetryMaxMs,
+      fileMaxBytes: config.destinationFileMaxBytes,
+      fileKeep: config.destinationFileKeep,
+    },
+  });
+  metrics.observeDestinations(() => store.destinationBacklog());
   const pruner = new Pruner({ store, metrics, log, settings: pruneSettings(config) });
   const presence = new PresenceWriter({ store, replicaId: hubId, flushIntervalMs: config.presenceFlushMs, log });
   const registry = new AgentRegistry({ store, events, presence, log, replicaId: hubId });
@@ -119,6 +146,10 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
   const commandDeps = { store, router, events, metrics, log, auditResultMaxBytes: DEFAULT_AUDIT_RESULT_MAX_BYTES, replicaId: hubId };
   const queries = new QueryService(commandDeps);
   const fanouts = new FanoutService(commandDeps);
+  cluster?.onCancelFanout((id, by) => fanouts.cancel(id, by));
+  // In a cluster exactly one replica runs the schedules: the holder of a lease on the bus.
+  const lease = deps.bus === undefined ? undefined : { hold: () => deps.bus!.lease(SCHEDULER_LEASE, SCHEDULER_LEASE_TTL_MS), release: () => deps.bus!.releaseLease(SCHEDULER_LEASE) };
+  const scheduler = new Scheduler({ store, router, events, metrics, log, hubId, defaultTimeoutMs: config.queryTimeoutMs, lease });
   const streams = new SseStreams(metrics);
   const enrollLimiter = new RateLimiter(config.enrollRate, 60_000);
   // Failed console sign-ins are held to the enrollment rate: both guess at a token.
@@ -128,7 +159,7 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
   const auth = new Authenticator(store, sessions);
   const ready = async () => (await store.ready()) && (deps.bus?.ready() ?? true);
   const services: ApiServices = {
-    config, hubId, ready, store, registry, presence, router, queries, fanouts, events, streams, metrics, enrollLimiter, signInLimiter, sessions, schemas, auth, log,
+    config, hubId, ready, store, registry, presence, router, queries, fanouts, scheduler, events, destinations, streams, metrics, enrollLimiter, signInLimiter, sessions, schemas, auth, log,
   };
   // Every POST takes an Idempotency-Key (api/idempotency.ts); a new POST route gets it by being listed here.
   const idempotency = new Idempotency({ store, metrics, log, hubId, retentionMs: config.idempotencyRetentionMs, embedded: deps.bus === undefined });
@@ -167,6 +198,8 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
     await idempotency.start();
     pruner.start();
     presence.start();
+    await destinations.start();
+    scheduler.start();
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(config.port, config.host, () => {
@@ -197,7 +230,9 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
     gateway.stopAccepting();
     clearInterval(pingTimer);
     idempotency.stop();
+    const scheduled = scheduler.stop();
     const pruned = pruner.stop();
+    const delivered = destinations.stop();
     const swept = sweeper?.stop();
     poller.stop();
     const httpClosed = new Promise<void>((resolve) => (server.listening ? server.close(() => resolve()) : resolve()));
@@ -220,6 +255,7 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
     await cluster?.close();
     // Every pending command has failed by now, so every fan-out lands its last results and ends.
     await fanouts.idle();
+    await scheduled;
     streams.endAll();
     const cut = setTimeout(() => server.closeAllConnections(), HTTP_DRAIN_MS);
     server.closeIdleConnections();
@@ -229,6 +265,7 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
     await presence.stop();
     await events.drain();
     await pruned;
+    await delivered;
     await deps.bus?.close();
     await store.close();
     log.info("hub stopped");

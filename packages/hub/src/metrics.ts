@@ -102,8 +102,15 @@ export class HubMetrics {
 
   readonly prunedRows = new Counter({
     name: "uplink_pruned_rows_total",
-    help: "History rows deleted by the pruner past their retention, by table (audit, fanout_targets, fanouts, events; sessions: expired console sessions)",
+    help: "History rows deleted by the pruner past their retention, by table (audit, fanout_targets, fanouts, events, schedule_runs; sessions: expired console sessions; outbox: delivered events)",
     labelNames: ["table"] as const,
+    registers: [this.registry],
+  });
+
+  readonly scheduleRuns = new Counter({
+    name: "uplink_schedule_runs_total",
+    help: "Runs of schedules and policies on agents that ended, by kind (schedule, policy) and status (ok, error, timeout, offline, cancelled)",
+    labelNames: ["kind", "status"] as const,
     registers: [this.registry],
   });
 
@@ -126,6 +133,19 @@ export class HubMetrics {
     registers: [this.registry],
   });
 
+  readonly destinationDeliveries = new Counter({
+    name: "uplink_destination_deliveries_total",
+    help: "Events delivered to destinations (a webhook answered 2xx, a file has the line on disk), by destination kind",
+    labelNames: ["kind"] as const,
+    registers: [this.registry],
+  });
+  readonly destinationFailures = new Counter({
+    name: "uplink_destination_failures_total",
+    help: "Failed delivery attempts to destinations (retried with backoff), by destination kind",
+    labelNames: ["kind"] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }
@@ -138,6 +158,37 @@ export class HubMetrics {
     } finally {
       this.storeWriteSeconds.observe((performance.now() - t0) / 1000);
     }
+  }
+
+  /** Registers the backlog gauge, read from the store at scrape time (every replica reports the same). */
+  observeDestinations(backlog: () => Promise<Record<string, number>>): void {
+    new Gauge({
+      name: "uplink_destination_backlog",
+      help: "Events not yet delivered to destinations, summed over destinations, by destination kind",
+      labelNames: ["kind"] as const,
+      registers: [this.registry],
+      async collect() {
+        try {
+          for (const [kind, n] of Object.entries(await backlog())) this.set({ kind }, n);
+        } catch {
+          // The store is unreachable: the gauge keeps its last values; readiness says why.
+        }
+      },
+    });
+  }
+
+  /** Registers the gauge of hosts per policy and state, read at scrape time. */
+  observePolicies(counts: () => Iterable<{ policy: string; pass: number; fail: number; unknown: number }>): void {
+    new Gauge({
+      name: "uplink_policy_hosts",
+      help: "Hosts per policy (by name) and state (pass, fail, unknown)",
+      labelNames: ["policy", "state"] as const,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const c of counts()) for (const state of ["pass", "fail", "unknown"] as const) this.set({ policy: c.policy, state }, c[state]);
+      },
+    });
   }
 
   /** Registers gauges read from live state at scrape time. */

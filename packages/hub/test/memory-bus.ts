@@ -16,6 +16,8 @@ export class MemoryBroker {
   readonly #heartbeats = new Map<string, number>();
   readonly #taken = new Map<string, Takeover[]>();
   readonly #buses = new Map<string, MemoryBus>();
+  /** Lease name → its holder and when it lapses (`Date.now()`). */
+  readonly #leases = new Map<string, { holder: string; until: number }>();
   #epoch = 0;
   drop: (to: string, message: BusMessage) => boolean = () => false;
 
@@ -32,7 +34,20 @@ export class MemoryBroker {
     this.#buses.delete(replicaId);
   }
 
+  /** Takes or renews a lease for `replicaId` (as RedisBus's LEASE script does); true when it holds it now. */
+  lease(replicaId: string, name: string, ttlMs: number): boolean {
+    const current = this.#leases.get(name);
+    if (current !== undefined && current.holder !== replicaId && current.until > Date.now()) return false;
+    this.#leases.set(name, { holder: replicaId, until: Date.now() + ttlMs });
+    return true;
+  }
+
+  releaseLease(replicaId: string, name: string): void {
+    if (this.#leases.get(name)?.holder === replicaId) this.#leases.delete(name);
+  }
+
   flush(): void {
+    this.#leases.clear();
     this.#ownership.clear();
     this.#heartbeats.clear();
     this.#taken.clear();
@@ -161,6 +176,15 @@ export class MemoryBus implements ClusterBus {
 
   async send(replicaId: string, message: BusMessage): Promise<number> {
     return this.#broker.send(replicaId, message);
+  }
+
+  async lease(name: string, ttlMs: number): Promise<boolean> {
+    if (this.#closed) throw new Error("the bus is closed");
+    return this.#broker.lease(this.replicaId, name, ttlMs);
+  }
+
+  async releaseLease(name: string): Promise<void> {
+    this.#broker.releaseLease(this.replicaId, name);
   }
 
   async publishEvents(events: HubEventRecord[]): Promise<void> {

@@ -45,7 +45,7 @@ export function retentionCases(current: () => Store): void {
     await single("c_new", 900);
     const metrics = new HubMetrics();
     // Older than NOW - 500 = 500 goes; 500 itself is inside retention.
-    expect(await pruner({ audit: { maxAgeMs: 500, maxCount: 0 } }, metrics).prune()).toEqual({ audit: 4, fanout_targets: 0, fanouts: 0, events: 0, sessions: 0, health_samples: 0 });
+    expect(await pruner({ audit: { maxAgeMs: 500, maxCount: 0 } }, metrics).prune()).toEqual({ audit: 4, fanout_targets: 0, fanouts: 0, events: 0, sessions: 0, outbox: 0, schedule_runs: 0, health_samples: 0 });
     expect(await auditIds()).toEqual(["c5", "c6", "c_new", "c_open", "fan_old-t0"]);
     expect((await metrics.prunedRows.get()).values.map((v) => [v.labels.table, v.value])).toEqual([["audit", 4]]);
     // One statement takes at most its batch.
@@ -73,7 +73,7 @@ export function retentionCases(current: () => Store): void {
     await fanout("fan_c", 900, 1);
     await single("c_new", 950);
     // fan_a's three targets go in two statements of at most 2.
-    expect(await pruner({ fanouts: { maxAgeMs: 500, maxCount: 0 } }).prune()).toEqual({ audit: 0, fanout_targets: 5, fanouts: 2, events: 0, sessions: 0, health_samples: 0 });
+    expect(await pruner({ fanouts: { maxAgeMs: 500, maxCount: 0 } }).prune()).toEqual({ audit: 0, fanout_targets: 5, fanouts: 2, events: 0, sessions: 0, outbox: 0, schedule_runs: 0, health_samples: 0 });
     expect(await current().findFanout("fan_a")).toBeUndefined();
     expect(await current().listFanoutTargets("fan_b")).toEqual([]);
     expect((await current().listFanoutTargets("fan_open")).map((t) => t.status)).toEqual(["pending", "pending"]);

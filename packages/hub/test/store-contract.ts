@@ -6,7 +6,9 @@
 import { MAX_HEALTH_SAMPLES } from "@uplink/protocol";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import type { Store, TokenRecord } from "../src/store/store.js";
+import { destinationCases } from "./destination-contract.js";
 import { retentionCases } from "./retention-contract.js";
+import { scheduleCases } from "./schedule-contract.js";
 
 /**
  * The behaviour every Store implementation owes the hub. Each implementation's test file calls this
@@ -253,8 +255,8 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
 
     it("records a fan-out with its targets and lists results in landing order", async () => {
       const target = (i: number) => ({ correlationId: `f${i}`, agentId: `agt_${i}`, requester: "ops", sessionId: "s", requestId: null, collector: "host", query: "select 1", createdAt: 5 });
-      await store.createFanout({ id: "fan_1", query: "select 1", collector: "host", requester: "ops", requestId: "r", timeoutMs: 1000, targetCount: 3, createdAt: 5 }, [1, 2, 3].map(target));
-      expect(await store.findFanout("fan_1")).toMatchObject({ id: "fan_1", targetCount: 3, finishedAt: null, requestId: "r" });
+      await store.createFanout({ id: "fan_1", query: "select 1", collector: "host", requester: "ops", requestId: "r", timeoutMs: 1000, targetCount: 3, createdAt: 5, replicaId: "hub-a" }, [1, 2, 3].map(target));
+      expect(await store.findFanout("fan_1")).toMatchObject({ id: "fan_1", targetCount: 3, finishedAt: null, requestId: "r", replicaId: "hub-a" });
       expect(await store.findFanout("fan_missing")).toBeUndefined();
       const done = { finishedAt: 6, durationMs: 1, errorCode: null, errorMessage: null, resultJson: null, resultTruncated: false };
       await store.finishAudit("f3", { ...done, status: "offline", resultSeq: 1 });
@@ -382,6 +384,8 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
     });
 
     retentionCases(() => store);
+    destinationCases(() => store);
+    scheduleCases(() => store);
 
     it("is not ready after close", async () => {
       await store.close();

@@ -34,7 +34,7 @@ export const MAX_HEALTH_SAMPLES = 60;
  * Session id prefixes the hub keeps for itself (health polls, fan-outs): an operator query naming one is
  * refused, so it can never queue behind or in front of the hub's own commands on a legacy agent (rule 4).
  */
-export const RESERVED_SESSION_PREFIXES = ["uplink-", "fan_"] as const;
+export const RESERVED_SESSION_PREFIXES = ["uplink-", "fan_", "sch_", "pol_"] as const;
 
 /** WebSocket close codes. 4xxx mirror HTTP statuses. */
 export const CloseCode = {

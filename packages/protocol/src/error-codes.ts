@@ -41,7 +41,7 @@ const RETRYABLE = true;
 export const ERROR_CODES = {
   busy: agent(503, "The agent already runs its maxInflight queries; retry later.", RETRYABLE),
   timeout: agent(504, "The command's deadline passed before an answer arrived."),
-  cancelled: agent(502, "The caller gave up and the hub cancelled the command."),
+  cancelled: agent(502, "The caller gave up and the hub cancelled the command (a REST caller disconnected, or its fan-out was cancelled)."),
   bad_command: agent(502, "The command frame failed its schema (missing or malformed fields)."),
   empty_query: agent(502, "The query text is empty."),
   unsupported_query: agent(502, "The collector does not answer this query."),
@@ -72,7 +72,9 @@ export const ERROR_CODES = {
   unsupported_media_type: rest(415, "The request body must be application/json."),
   method_not_allowed: rest(405, "The path exists but not with this method."),
   csrf_failed: rest(403, "A state-changing request authenticated by the session cookie lacks the session's X-CSRF-Token."),
+  name_taken: rest(409, "Another schedule (or another policy) already has this name."),
   rate_limited: rest(429, "Too many attempts; retry after the time in Retry-After."),
+  fanout_finished: rest(409, "The fan-out already ended (every target answered, failed or was cancelled); there is nothing left to cancel."),
   not_ready: rest(503, "The hub's store (or bus) is not ready.", RETRYABLE),
   // Idempotency-Key (REST POSTs that start or create something).
   idempotency_in_progress: rest(409, "A request with this Idempotency-Key is still running and did not finish within this request's deadline; retry with the same key."),

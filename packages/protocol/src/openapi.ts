@@ -5,6 +5,8 @@ import * as rest from "./rest.js";
 import { ErrorBody } from "./rest.js";
 import * as restQueries from "./rest-queries.js";
 import * as restTokens from "./rest-tokens.js";
+import * as restDestinations from "./rest-destinations.js";
+import * as restSchedules from "./rest-schedules.js";
 import { REST_OPERATIONS, type RestAnswer, type RestOperation } from "./rest-operations.js";
 import { SCOPES } from "./rest-tokens.js";
 
@@ -17,7 +19,7 @@ type Json = Record<string, unknown>;
 
 /** Every zod schema the REST modules export, by its export name: the names of components/schemas. */
 const REST_SHAPES: Record<string, z.ZodType> = Object.fromEntries(
-  Object.entries<unknown>({ ...rest, ...restQueries, ...restTokens })
+  Object.entries<unknown>({ ...rest, ...restQueries, ...restTokens, ...restDestinations, ...restSchedules })
     .filter((entry): entry is [string, z.ZodType] => entry[1] instanceof z.ZodType)
     // By name: a module namespace's own order is not the same under every loader.
     .sort(([a], [b]) => a.localeCompare(b)),

@@ -72,20 +72,21 @@ export const TargetResult = z.object({
 });
 export type TargetResult = z.infer<typeof TargetResult>;
 
-/** Targets per state (a `cancelled` target counts as `error`): the data of a stream's `done` event. */
+/** Targets per state: the data of a stream's `done` event. */
 export const FanoutCounts = z.object({
   pending: z.number().int(),
   ok: z.number().int(),
   error: z.number().int(),
   timeout: z.number().int(),
   offline: z.number().int(),
+  cancelled: z.number().int().meta({ description: "Targets cancelled by `POST /api/v1/queries/{id}/cancel` while they were pending." }),
 });
 export type FanoutCounts = z.infer<typeof FanoutCounts>;
 export type FanoutStatus = keyof FanoutCounts;
 
-/** The count a target's status goes to. */
+/** The count a target's status goes to: each status has its own. */
 export function countedAs(status: QueryStatus): FanoutStatus {
-  return status === "cancelled" ? "error" : status;
+  return status;
 }
 
 /** `GET /api/v1/queries/:id` 200 for a fan-out id (`fan_…`). */
@@ -116,6 +117,53 @@ export const StreamQuery = z.object({
 /** Every hub event carries the time it happened. */
 const At = { at: IsoTime };
 
+/** What a differential schedule stores per run (rows added and removed since the agent's last run) or a snapshot one (the rows). */
+export const ScheduleMode = z.enum(["snapshot", "differential"]);
+export type ScheduleMode = z.infer<typeof ScheduleMode>;
+
+/** One row of a result, column → cell. */
+export const ResultRow = z.record(z.string(), z.unknown());
+
+/** A host's standing on a policy: rows → pass, no rows → fail, no answer (error, timeout, offline) → unknown. */
+export const PolicyState = z.enum(["pass", "fail", "unknown"]);
+export type PolicyState = z.infer<typeof PolicyState>;
+
+
+/** The hub events of schedules and policies (`GET /api/v1/events`). */
+export const SCHEDULE_STREAM_EVENTS = {
+  /**
+   * A run of a schedule on one agent ended. Snapshot mode carries `rows`; differential mode `added` and
+   * `removed` (an agent's first run is a full snapshot: `snapshot: true`, every row added). A failed run
+   * carries `error`; runs on offline agents and differential runs with no change are not announced.
+   */
+  "schedule.result": z.object({
+    ...At,
+    scheduleId: z.string(),
+    scheduleName: z.string(),
+    agentId: z.string(),
+    runId: z.string(),
+    correlationId: z.string(),
+    mode: ScheduleMode,
+    status: QueryStatus,
+    snapshot: z.boolean(),
+    added: z.array(ResultRow).optional(),
+    removed: z.array(ResultRow).optional(),
+    rows: z.array(ResultRow).optional(),
+    error: CommandError.optional(),
+  }),
+  /** A host's state on a policy changed (`from` null: its first check). */
+  "policy.changed": z.object({
+    ...At,
+    policyId: z.string(),
+    policyName: z.string(),
+    agentId: z.string(),
+    from: PolicyState.nullable(),
+    to: PolicyState,
+    reason: z.string().optional(),
+  }),
+} as const;
+
+
 /** The events of `GET /api/v1/events`, by SSE event name; each event's id is its seq in the hub's log. */
 export const HUB_STREAM_EVENTS = {
   "agent.connected": z.object({ ...At, agentId: z.string(), protocol: z.number().int(), replicaId: z.string().nullable() }),
@@ -126,6 +174,7 @@ export const HUB_STREAM_EVENTS = {
     z.object({ ...At, correlationId: z.string(), agentId: z.string(), status: QueryStatus, durationMs: z.number().nullable(), code: z.string().optional() }),
     z.object({ ...At, fanoutId: z.string(), targetCount: z.number().int(), counts: FanoutCounts, code: z.string().optional() }),
   ]),
+  ...SCHEDULE_STREAM_EVENTS,
   /** What a reconnecting client missed was pruned: the replay resumes at `resumedAt`. */
   gap: z.object({ lastEventId: z.number().int(), resumedAt: z.number().int(), kept: z.number().int() }),
 } as const;

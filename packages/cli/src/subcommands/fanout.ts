@@ -35,10 +35,10 @@ export const DONE_GRACE_MS = 30_000;
 export async function collectFanout(ctx: CliContext, body: Schemas["FanoutRequest"]): Promise<FanoutOutcome> {
   const { data: started } = await ctx.client.startFanout(body);
   const targets = new Map<string, TargetResult>();
-  const counts: Schemas["FanoutCounts"] = { pending: started.targetCount, ok: 0, error: 0, timeout: 0, offline: 0 };
+  const counts: Schemas["FanoutCounts"] = { pending: started.targetCount, ok: 0, error: 0, timeout: 0, offline: 0, cancelled: 0 };
   const progress = process.stderr.isTTY && !ctx.json;
   const show = () => {
-    if (progress) process.stderr.write(`\r${targets.size}/${started.targetCount} answered · ${counts.ok} ok · ${counts.error} error · ${counts.timeout} timeout · ${counts.offline} offline `);
+    if (progress) process.stderr.write(`\r${targets.size}/${started.targetCount} answered · ${counts.ok} ok · ${counts.error} error · ${counts.timeout} timeout · ${counts.offline} offline${counts.cancelled > 0 ? ` · ${counts.cancelled} cancelled` : ""} `);
   };
   const land = (t: TargetResult) => {
     if (t.status === "pending" || targets.has(t.correlationId)) return;

@@ -5,6 +5,7 @@ import { cellText, printable, renderTable } from "../format.js";
 import { UsageError, type CliContext } from "../context.js";
 import { EXIT_CODES } from "../exit-codes.js";
 import { collectFanout, type FanoutOutcome } from "./fanout.js";
+import { collect, parseLabels } from "../targets.js";
 
 /** Runs one query on one agent. */
 export async function queryAgent(client: ApiClient, agentId: string, body: Schemas["AgentQueryRequest"]): Promise<Schemas["QueryAnswer"]> {
@@ -29,17 +30,17 @@ export function renderFanout(outcome: FanoutOutcome): string {
     const index = columns.map((c) => t.result!.columns.indexOf(c));
     for (const r of t.result.rows) rows.push([t.agentId, ...index.map((i) => (i < 0 ? "" : cellText(r[i])))]);
   }
-  const c = outcome.counts;
-  const lines = [
-    rows.length > 0 ? renderTable(["AGENT", ...columns], rows).trimEnd() : "(no rows)",
-    "",
-    `${outcome.targetCount} target${outcome.targetCount === 1 ? "" : "s"}: ${c.ok} ok · ${c.error} error · ${c.timeout} timeout · ${c.offline} offline${c.pending > 0 ? ` · ${c.pending} pending` : ""} · ${outcome.id}`,
-  ];
+  const lines = [rows.length > 0 ? renderTable(["AGENT", ...columns], rows).trimEnd() : "(no rows)", "", countsLine(outcome)];
   for (const t of outcome.targets) if (t.status !== "ok") lines.push(printable(`  ${t.agentId}  ${t.status}  ${t.error?.code ?? ""}: ${t.error?.message ?? ""}`));
   return lines.join("\n");
 }
 
-const collect = (value: string, previous: string[]) => [...previous, value];
+/** `N targets: 2 ok · 1 error · … · fan_…` (cancelled and pending only when there are some). */
+export function countsLine(fanout: { id: string; targetCount: number; counts: FanoutOutcome["counts"] }): string {
+  const c = fanout.counts;
+  const extra = `${c.cancelled > 0 ? ` · ${c.cancelled} cancelled` : ""}${c.pending > 0 ? ` · ${c.pending} pending` : ""}`;
+  return `${fanout.targetCount} target${fanout.targetCount === 1 ? "" : "s"}: ${c.ok} ok · ${c.error} error · ${c.timeout} timeout · ${c.offline} offline${extra} · ${fanout.id}`;
+}
 
 /**
  * The SQL text of `uplink query`: the last positional argument, or the content of `-f FILE` (`-f -`
@@ -92,12 +93,7 @@ export function registerQuery(program: Command, context: () => CliContext): void
         ctx.out(ctx.json ? JSON.stringify(answer) : renderResult(answer));
         return;
       }
-      const labels: Record<string, string> = {};
-      for (const kv of opts.label) {
-        const eq = kv.indexOf("=");
-        if (eq <= 0) throw new UsageError(`--label takes k=v, got "${kv}"`);
-        labels[kv.slice(0, eq)] = kv.slice(eq + 1);
-      }
+      const labels = parseLabels(opts.label);
       const outcome = await collectFanout(ctx, { ...body, targets: opts.all ? { all: true } : { labels } });
       if (ctx.json) ctx.out(JSON.stringify({ type: "summary", id: outcome.id, targetCount: outcome.targetCount, counts: outcome.counts, ...(outcome.complete ? {} : { complete: false }) }));
       else ctx.out(renderFanout(outcome));

@@ -8,14 +8,15 @@ import { useFleet } from "../lib/fleet-store.js";
 import { formatDuration } from "../lib/format.js";
 import { href } from "../lib/router.js";
 
-const COUNTED: (keyof FanoutCounts)[] = ["pending", "ok", "error", "timeout", "offline"];
+const COUNTED: (keyof FanoutCounts)[] = ["pending", "ok", "error", "timeout", "offline", "cancelled"];
 
 /**
  * A fan-out's results as they land: the fan-out's view first (every target, pending ones too), then its
  * stream from the start (`?after=0`; results already in the view merge by agent), closed at `done`.
- * `following` false stops listening (the console's cancel: the hub has no call that stops a fan-out).
+ * `ended` is the view the hub answered a cancel with: its targets (the cancelled ones included) merge in
+ * and the fan-out reads done, whatever the stream has delivered so far.
  */
-export function FanoutResults({ fanoutId, initial, following = true, onDone }: { fanoutId: string; initial?: FanoutView; following?: boolean; onDone?: () => void }) {
+export function FanoutResults({ fanoutId, initial, ended, onDone }: { fanoutId: string; initial?: FanoutView; ended?: FanoutView | undefined; onDone?: () => void }) {
   const fleet = useFleet();
   const [targets, setTargets] = useState<Map<string, TargetResult>>(() => new Map(initial?.targets.map((t) => [t.agentId, t])));
   const [done, setDone] = useState(initial?.status === "done");
@@ -31,7 +32,13 @@ export function FanoutResults({ fanoutId, initial, following = true, onDone }: {
   }, [fanoutId]);
 
   useEffect(() => {
-    if (done || !following) return;
+    if (ended === undefined) return;
+    setTargets((old) => merge(old, ended.targets));
+    setDone(true);
+  }, [ended]);
+
+  useEffect(() => {
+    if (done) return;
     const source = new EventSource(`/api/v1/queries/${encodeURIComponent(fanoutId)}/stream?after=0`);
     source.addEventListener("result", (event) => {
       const target = JSON.parse((event as MessageEvent<string>).data) as TargetResult;
@@ -56,11 +63,11 @@ export function FanoutResults({ fanoutId, initial, following = true, onDone }: {
       );
     };
     return () => source.close();
-  }, [fanoutId, done, following]);
+  }, [fanoutId, done]);
 
   const all = [...targets.values()].sort((a, b) => (a.resultSeq ?? Infinity) - (b.resultSeq ?? Infinity));
-  const counts: FanoutCounts = { pending: 0, ok: 0, error: 0, timeout: 0, offline: 0 };
-  for (const t of all) counts[t.status === "cancelled" ? "error" : t.status]++;
+  const counts: FanoutCounts = { pending: 0, ok: 0, error: 0, timeout: 0, offline: 0, cancelled: 0 };
+  for (const t of all) counts[t.status]++;
   const hostname = (id: string) => fleet.agents.get(id)?.hostname ?? id;
 
   const columns = ["agent"];
@@ -91,7 +98,7 @@ export function FanoutResults({ fanoutId, initial, following = true, onDone }: {
             </span>
           ))}
           <span class="muted" data-testid="fanout-state">
-            {done ? "done" : following ? `running · ${all.length - counts.pending} of ${all.length} answered` : "stopped following"}
+            {done ? "done" : `running · ${all.length - counts.pending} of ${all.length} answered`}
           </span>
         </div>
         <Histogram durations={durations} />

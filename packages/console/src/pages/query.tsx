@@ -1,4 +1,4 @@
-import type { FanoutStarted, QueryAnswer } from "@uplink/protocol";
+import type { FanoutStarted, FanoutView, QueryAnswer } from "@uplink/protocol";
 import { useEffect, useRef, useState } from "preact/hooks";
 import { SqlEditor } from "../components/sql-editor.js";
 import { ResultTable } from "../components/result-table.js";
@@ -14,7 +14,7 @@ type Target = "agent" | "labels" | "all";
 type Run =
   | { kind: "single"; running: true; agentId: string }
   | { kind: "single"; running: false; agentId: string; answer?: QueryAnswer; error?: string }
-  | { kind: "fanout"; id: string; targetCount: number; following: boolean; done: boolean };
+  | { kind: "fanout"; id: string; targetCount: number; done: boolean; cancelling?: boolean; cancelled?: FanoutView };
 
 /** The schema last learned, kept across visits: a 409 (no agent online) keeps what was known. */
 let knownSchema: HubSchema | null = null;
@@ -52,7 +52,7 @@ export function QueryPage({ session, initialAgent }: { session: Session; initial
     );
   }, [schemaAgent]);
 
-  const running = run !== null && ((run.kind === "single" && run.running) || (run.kind === "fanout" && run.following && !run.done));
+  const running = run !== null && ((run.kind === "single" && run.running) || (run.kind === "fanout" && !run.done));
 
   async function start(): Promise<void> {
     if (!canRun || running || sql.trim() === "") return;
@@ -77,15 +77,27 @@ export function QueryPage({ session, initialAgent }: { session: Session; initial
     if (target === "labels" && Object.keys(labels).length === 0) return setError("Name at least one label as k=v.");
     try {
       const started = await api<FanoutStarted>("POST", "/api/v1/queries", { query: sql, timeoutMs, targets: target === "all" ? { all: true } : { labels } });
-      setRun({ kind: "fanout", id: started.id, targetCount: started.targetCount, following: true, done: false });
+      setRun({ kind: "fanout", id: started.id, targetCount: started.targetCount, done: false });
     } catch (err) {
       setError(describeError(err));
     }
   }
 
-  function cancel(): void {
-    if (run?.kind === "single") abort.current?.abort();
-    else if (run?.kind === "fanout") setRun({ ...run, following: false });
+  async function cancel(): Promise<void> {
+    if (run?.kind === "single") return abort.current?.abort();
+    if (run?.kind !== "fanout" || run.cancelling) return;
+    const { id } = run;
+    const update = (change: Partial<Extract<Run, { kind: "fanout" }>>) => setRun((r) => (r?.kind === "fanout" && r.id === id ? { ...r, ...change } : r));
+    update({ cancelling: true });
+    try {
+      // The hub answers once the fan-out ended: its pending targets read cancelled.
+      const view = await api<FanoutView>("POST", `/api/v1/queries/${encodeURIComponent(id)}/cancel`);
+      update({ cancelling: false, done: true, cancelled: view });
+    } catch (err) {
+      update({ cancelling: false });
+      // It ended on its own meanwhile: the stream brings its last results and `done`.
+      if (!(err instanceof ApiError && err.code === "fanout_finished")) setError(describeError(err));
+    }
   }
 
   return (
@@ -123,7 +135,7 @@ export function QueryPage({ session, initialAgent }: { session: Session; initial
         {canRun ? (
           <>
             {running && (
-              <button type="button" onClick={cancel} data-testid="cancel">
+              <button type="button" onClick={() => void cancel()} disabled={run?.kind === "fanout" && run.cancelling === true} data-testid="cancel">
                 Cancel
               </button>
             )}
@@ -139,8 +151,12 @@ export function QueryPage({ session, initialAgent }: { session: Session; initial
       {run?.kind === "single" && <SingleResult run={run} />}
       {run?.kind === "fanout" && (
         <>
-          {!run.following && <p class="notice" data-testid="stopped">Stopped following this fan-out. The hub has no call that stops a fan-out: its targets still end by their deadline, and History shows the outcome.</p>}
-          <FanoutResults key={run.id} fanoutId={run.id} following={run.following} onDone={() => setRun((r) => (r?.kind === "fanout" ? { ...r, done: true } : r))} />
+          {run.cancelled !== undefined && (
+            <p class="notice" data-testid="cancelled">
+              Cancelled: {run.cancelled.counts.cancelled} pending target{run.cancelled.counts.cancelled === 1 ? " was" : "s were"} cancelled on {run.cancelled.counts.cancelled === 1 ? "its agent" : "their agents"}.
+            </p>
+          )}
+          <FanoutResults key={run.id} fanoutId={run.id} ended={run.cancelled} onDone={() => setRun((r) => (r?.kind === "fanout" ? { ...r, done: true } : r))} />
         </>
       )}
     </section>

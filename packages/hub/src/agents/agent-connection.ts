@@ -150,7 +150,7 @@ export class AgentConnection {
     }
     if (request.signal?.aborted) {
       this.#opts.metrics.commandsCompleted.inc({ kind: request.kind, outcome: "cancelled" });
-      return Promise.reject(new CommandCancelledError());
+      return Promise.reject(CommandCancelledError.fromSignal(request.signal));
     }
     const entry = this.#pending.add(request, (e) => this.#onDeadline(e));
     if (this.protocol >= 2) this.#write(entry);
@@ -174,7 +174,7 @@ export class AgentConnection {
         this.#ws.send(buildCancel(entry.request.correlationId));
         this.#overHardLimit();
       }
-      entry.reject(new CommandCancelledError());
+      entry.reject(CommandCancelledError.fromSignal(signal));
     };
     signal.addEventListener("abort", onAbort, { once: true });
     const off = (): void => signal.removeEventListener("abort", onAbort);

@@ -3,6 +3,7 @@ import type { PresenceWriter } from "../agents/presence-writer.js";
 import type { HubConfig } from "../config.js";
 import type { Logger } from "../logger.js";
 import type { HubMetrics } from "../metrics.js";
+import type { DestinationDelivery } from "../destinations/destination-delivery.js";
 import type { EventLog } from "../events/event-log.js";
 import type { FanoutService } from "../queries/fanout-service.js";
 import type { CommandRouter } from "../queries/command-router.js";
@@ -10,6 +11,7 @@ import type { QueryService } from "../queries/query-service.js";
 import type { RateLimiter } from "../security/rate-limiter.js";
 import type { Sessions } from "../security/sessions.js";
 import type { SchemaCatalog } from "../queries/schema-catalog.js";
+import type { Scheduler } from "../schedules/scheduler.js";
 import type { Store } from "../store/store.js";
 import type { Authenticator } from "./auth.js";
 import type { SseStreams } from "./sse.js";
@@ -27,7 +29,10 @@ export interface ApiServices {
   router: CommandRouter;
   queries: QueryService;
   fanouts: FanoutService;
+  /** Runs schedules and policies; told of every change made through the API. */
+  scheduler: Scheduler;
   events: EventLog;
+  destinations: DestinationDelivery;
   streams: SseStreams;
   metrics: HubMetrics;
   enrollLimiter: RateLimiter;

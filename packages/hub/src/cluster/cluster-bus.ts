@@ -35,6 +35,8 @@ export const BusMessage = z.discriminatedUnion("t", [
   z.object({ t: z.literal("revoke"), agentId: z.string() }),
   // requester → owner: the caller of a command gave up; the owner cancels it on the agent.
   z.object({ t: z.literal("cancel"), correlationId: z.string() }),
+  // any replica → the one collecting the fan-out: cancel its pending targets (POST /api/v1/queries/:id/cancel).
+  z.object({ t: z.literal("cancel-fanout"), fanoutId: z.string(), by: z.string() }),
 ]);
 export type BusMessage = z.infer<typeof BusMessage>;
 export type Takeover = Extract<BusMessage, { t: "takeover" }>;
@@ -98,6 +100,13 @@ export interface ClusterBus {
   alive(replicaId: string): Promise<boolean>;
   /** Publishes to a replica's channel; resolves with how many listeners received it (0: nobody listens). */
   send(replicaId: string, message: BusMessage): Promise<number>;
+  /**
+   * Takes the lease `name` for `ttlMs`, or renews it when this replica holds it; true when this replica holds
+   * it now. A holder that stops renewing loses it when the TTL runs out, and the next caller takes it.
+   */
+  lease(name: string, ttlMs: number): Promise<boolean>;
+  /** Gives the lease up if this replica holds it. */
+  releaseLease(name: string): Promise<void>;
   /** Publishes events this replica stored, for every other replica's SSE clients. */
   publishEvents(events: HubEventRecord[]): Promise<void>;
   /** Stops the heartbeat and leaves the bus. Idempotent. */

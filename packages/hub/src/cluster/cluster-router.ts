@@ -37,6 +37,8 @@ export class ClusterCommandRouter implements CommandRouter {
   readonly #log: Logger;
   readonly #timers: NodeJS.Timeout[];
   readonly #ownership: AgentOwnership;
+  /** Cancels a fan-out collected here, asked by another replica (set by the hub once its fan-outs exist). */
+  #cancelFanout: (fanoutId: string, by: string) => Promise<boolean> = async () => false;
 
   constructor(deps: { bus: ClusterBus; registry: AgentRegistry; store: Store; events: EventLog; metrics: HubMetrics; log: Logger }) {
     this.#bus = deps.bus;
@@ -78,8 +80,9 @@ export class ClusterCommandRouter implements CommandRouter {
     const entry = this.#remote.add(request, (e) => e.reject(new CommandTimeoutError(timeoutMs)), timeoutMs + REMOTE_GRACE_MS);
     entry.owner = owner;
     // Published after the command on the same connection, so the owner never sees the cancel first.
-    if (request.signal?.aborted) queueMicrotask(() => this.#cancelRemote(correlationId));
-    else request.signal?.addEventListener("abort", () => this.#cancelRemote(correlationId), { once: true });
+    const signal = request.signal;
+    if (signal?.aborted) queueMicrotask(() => this.#cancelRemote(correlationId, CommandCancelledError.fromSignal(signal)));
+    else signal?.addEventListener("abort", () => this.#cancelRemote(correlationId, CommandCancelledError.fromSignal(signal)), { once: true });
     let receivers: number;
     try {
       receivers = await this.#bus.send(owner, { t: "cmd", from: this.#bus.replicaId, agentId, request: { correlationId, sessionId, kind, collector, query, timeoutMs } });
@@ -97,8 +100,8 @@ export class ClusterCommandRouter implements CommandRouter {
   }
 
   /** The caller of a remote command gave up: fail it here at once and tell the owner to cancel it. */
-  #cancelRemote(correlationId: string): void {
-    const pending = this.#fail(correlationId, new CommandCancelledError());
+  #cancelRemote(correlationId: string, error: CommandCancelledError): void {
+    const pending = this.#fail(correlationId, error);
     if (pending?.owner === undefined) return;
     this.#bus.send(pending.owner, { t: "cancel", correlationId }).catch((err: unknown) => pending.request.log.warn({ err: (err as Error).message }, "could not tell the owner replica to cancel"));
   }
@@ -108,6 +111,20 @@ export class ClusterCommandRouter implements CommandRouter {
     if (this.#local.holds(agentId)) return this.#local.revoke(agentId);
     const [owner = null] = await this.#bus.owners([agentId]);
     if (owner !== null && owner !== this.#bus.replicaId) await this.#bus.send(owner, { t: "revoke", agentId });
+  }
+
+  /** What cancels a fan-out collected here when another replica asks (`cancel-fanout`). */
+  onCancelFanout(cancel: (fanoutId: string, by: string) => Promise<boolean>): void {
+    this.#cancelFanout = cancel;
+  }
+
+  async cancelFanoutOn(replicaId: string, fanoutId: string, by: string): Promise<boolean> {
+    if (replicaId === this.#bus.replicaId) return false;
+    try {
+      return (await this.#bus.send(replicaId, { t: "cancel-fanout", fanoutId, by })) > 0;
+    } catch (err) {
+      throw new BusUnavailableError(err);
+    }
   }
 
   /** Commands published to other replicas and still waiting for their reply. */
@@ -154,6 +171,10 @@ export class ClusterCommandRouter implements CommandRouter {
       }
       case "cancel":
         return this.#forPeers.get(message.correlationId)?.abort();
+      case "cancel-fanout": {
+        this.#log.info({ fanoutId: message.fanoutId, by: message.by }, "fan-out cancel from another replica");
+        return void this.#cancelFanout(message.fanoutId, message.by).catch((err: unknown) => this.#log.error({ err, fanoutId: message.fanoutId }, "cancelling a fan-out failed"));
+      }
     }
   }
 

@@ -108,3 +108,25 @@ describe("RedisBus ownership", () => {
     expect(await redis.smembers(keys.replicas())).toEqual(["hub_b"]);
   });
 });
+
+describe("RedisBus leases", () => {
+  it("gives a lease to one replica at a time, renews it for its holder, and passes it on once released or lapsed", async () => {
+    const keys = freshKeys();
+    const { bus: a } = await bus(keys, "hub_a");
+    const { bus: b } = await bus(keys, "hub_b");
+    expect(await a.lease("scheduler", 60_000)).toBe(true);
+    expect(await b.lease("scheduler", 60_000)).toBe(false);
+    expect(await a.lease("scheduler", 60_000)).toBe(true); // a renewal
+    expect(await redis.get(keys.lease("scheduler"))).toBe("hub_a");
+    await b.releaseLease("scheduler"); // not its lease: nothing changes
+    expect(await b.lease("scheduler", 60_000)).toBe(false);
+    await a.releaseLease("scheduler");
+    expect(await b.lease("scheduler", 300)).toBe(true);
+    const pttl = await redis.pttl(keys.lease("scheduler"));
+    expect(pttl).toBeGreaterThan(0);
+    expect(pttl).toBeLessThanOrEqual(300);
+    // b stops renewing (it died): the lease lapses and a takes it.
+    await waitFor("the lease lapsed", async () => (await a.lease("scheduler", 60_000)) || undefined, { timeoutMs: 5_000, intervalMs: 50 });
+    expect(await redis.get(keys.lease("scheduler"))).toBe("hub_a");
+  });
+});

@@ -3,7 +3,7 @@ import { z } from "zod";
 import type { Logger } from "../logger.js";
 import type { HubEventRecord } from "../store/store.js";
 import { BusMessage, HEARTBEAT_EVERY_MS, HEARTBEAT_TTL_MS, type BusHandlers, type ClusterBus, type Ownership, type Takeover } from "./cluster-bus.js";
-import { claimCommand, FIND_DEAD, OWNERS, parseOwnership, PURGE, RedisKeys, RELEASE, RESTORE } from "./redis-scripts.js";
+import { claimCommand, FIND_DEAD, LEASE, OWNERS, parseOwnership, PURGE, RedisKeys, RELEASE, RELEASE_LEASE, RESTORE } from "./redis-scripts.js";
 
 /** How often the replicas whose heartbeat is gone are looked for, to delete the ownership they left. */
 export const DEAD_REPLICA_SWEEP_MS = 10_000;
@@ -125,6 +125,14 @@ export class RedisBus implements ClusterBus {
 
   send(replicaId: string, message: BusMessage): Promise<number> {
     return this.#cmd.publish(this.#keys.channel(replicaId), JSON.stringify(message));
+  }
+
+  async lease(name: string, ttlMs: number): Promise<boolean> {
+    return (await this.#cmd.eval(LEASE, 1, this.#keys.lease(name), this.replicaId, String(ttlMs))) === 1;
+  }
+
+  async releaseLease(name: string): Promise<void> {
+    await this.#cmd.eval(RELEASE_LEASE, 1, this.#keys.lease(name), this.replicaId);
   }
 
   async publishEvents(events: HubEventRecord[]): Promise<void> {

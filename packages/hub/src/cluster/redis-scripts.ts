@@ -17,6 +17,9 @@ import type { Ownership } from "./cluster-bus.js";
  */
 export class RedisKeys {
   constructor(readonly prefix: string) {}
+  lease(name: string): string {
+    return `${this.prefix}lease:${name}`;
+  }
   agent(agentId: string): string {
     return `${this.prefix}agent:${agentId}`;
   }
@@ -90,6 +93,20 @@ end
 return {e, previous}`;
 
 /** The command that claims `agentId` for `replicaId` (see CLAIM), as `eval` takes it. */
+/** Takes a lease when free, or renews it for its holder. KEYS: the lease. ARGV: replicaId, ttlMs. Returns 1 when held by the caller. */
+export const LEASE = `
+local holder = redis.call("GET", KEYS[1])
+if holder == false or holder == ARGV[1] then
+  redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2])
+  return 1
+end
+return 0`;
+
+/** Drops a lease held by the caller. KEYS: the lease. ARGV: replicaId. */
+export const RELEASE_LEASE = `
+if redis.call("GET", KEYS[1]) == ARGV[1] then redis.call("DEL", KEYS[1]) end
+return 0`;
+
 export function claimCommand(keys: RedisKeys, replicaId: string, agentId: string, clockUs: number): [string, number, ...string[]] {
   return [CLAIM, 0, keys.prefix, replicaId, agentId, String(clockUs)];
 }

@@ -1,3 +1,4 @@
+import { DESTINATION_EVENT_TYPES } from "@uplink/protocol";
 import { DEFAULT_EVENT_MAX_ROWS } from "../config.js";
 import type { Logger } from "../logger.js";
 import type { HubMetrics } from "../metrics.js";
@@ -22,12 +23,15 @@ export class EventLog {
   #relay: ((events: HubEventRecord[]) => void) | undefined;
 
   readonly #metrics: HubMetrics;
+  /** The types also written to the destinations' outbox, in the same transaction (destinations/). */
+  readonly outboxTypes: readonly HubEventType[];
 
-  constructor(deps: { store: Store; log: Logger; metrics: HubMetrics; maxEvents?: number }) {
+  constructor(deps: { store: Store; log: Logger; metrics: HubMetrics; maxEvents?: number; outboxTypes?: readonly HubEventType[] }) {
     this.#store = deps.store;
     this.#log = deps.log;
     this.#metrics = deps.metrics;
     this.#maxEvents = deps.maxEvents ?? DEFAULT_EVENT_MAX_ROWS;
+    this.outboxTypes = deps.outboxTypes ?? DESTINATION_EVENT_TYPES;
   }
 
   /** The number of events the log keeps for replay (the pruner, store/pruner.ts, enforces it; 0 is no bound). */
@@ -94,7 +98,7 @@ export class EventLog {
     if (batch.length === 0) return;
     let stored: HubEventRecord[];
     try {
-      stored = await this.#store.appendEvents(batch);
+      stored = await this.#store.appendEvents(batch, this.outboxTypes);
     } catch (err) {
       this.#log.error({ err, lost: batch.length }, "storing hub events failed");
       return;

@@ -17,6 +17,11 @@ export interface CommandRouter {
   presence(agents: AgentRecord[]): Promise<AgentRecord[]>;
   /** Closes a revoked agent's live socket with 4403, wherever it is held. */
   revoke(agentId: string): Promise<void>;
+  /**
+   * Asks the replica collecting a fan-out to cancel it (cluster mode); false when no replica took the
+   * request (the embedded hub has no other replica).
+   */
+  cancelFanoutOn(replicaId: string, fanoutId: string, by: string): Promise<boolean>;
 }
 
 /** Delivery to the sockets of this process. */
@@ -34,6 +39,10 @@ export class LocalCommandRouter implements CommandRouter {
 
   async revoke(agentId: string): Promise<void> {
     this.registry.get(agentId)?.close(CloseCode.REVOKED, "agent revoked", new ConnectionLostError("agent_disconnected", `agent ${agentId} was revoked`));
+  }
+
+  async cancelFanoutOn(): Promise<boolean> {
+    return false;
   }
 
   dispatch(agentId: string, request: CommandRequest): Promise<CommandReply> {

@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { countedAs, type FanoutCounts, type FanoutStatus, type TargetResult } from "@uplink/protocol";
-import { BadRequestError } from "../errors.js";
+import { BadRequestError, CommandCancelledError } from "../errors.js";
 import type { EventLog } from "../events/event-log.js";
 import type { Logger } from "../logger.js";
 import type { HubMetrics } from "../metrics.js";
@@ -49,10 +49,15 @@ interface RunningFanout {
   listeners: Set<(event: FanoutEvent) => void>;
   landed: Landed[];
   draining: boolean;
+  /** The targets still pending, by correlationId: aborting one cancels its command on the agent. */
+  cancels: Map<string, AbortController>;
+  /** Resolves once the fan-out is recorded finished and `done` was announced. */
+  finished: Promise<void>;
+  markFinished: () => void;
 }
 
 export function emptyCounts(): FanoutCounts {
-  return { pending: 0, ok: 0, error: 0, timeout: 0, offline: 0 };
+  return { pending: 0, ok: 0, error: 0, timeout: 0, offline: 0, cancelled: 0 };
 }
 
 /**
@@ -74,10 +79,13 @@ export class FanoutService {
     const agents = await this.#resolve(request.targets);
     const id = `fan_${randomBytes(8).toString("hex")}`;
     const createdAt = Date.now();
-    const record: FanoutRecord = { id, query: request.query, collector: request.collector, requester: request.requester, requestId: request.requestId, timeoutMs: request.timeoutMs, targetCount: agents.length, createdAt, finishedAt: null };
+    const record: FanoutRecord = { id, query: request.query, collector: request.collector, requester: request.requester, requestId: request.requestId, timeoutMs: request.timeoutMs, targetCount: agents.length, createdAt, finishedAt: null, replicaId: this.deps.replicaId };
     const targets = agents.map((a) => ({ correlationId: randomUUID(), agentId: a.id, requester: request.requester, sessionId: id, requestId: request.requestId, collector: request.collector, query: request.query, createdAt }));
-    await this.deps.metrics.timeStoreWrite(() => store.createFanout({ ...record, replicaId: this.deps.replicaId }, targets));
-    const running: RunningFanout = { record, nextSeq: 0, remaining: targets.length, counts: { ...emptyCounts(), pending: targets.length }, listeners: new Set(), landed: [], draining: false };
+    await this.deps.metrics.timeStoreWrite(() => store.createFanout(record, targets));
+    const cancels = new Map(targets.map((t) => [t.correlationId, new AbortController()]));
+    let markFinished = (): void => {};
+    const finished = new Promise<void>((resolve) => (markFinished = resolve));
+    const running: RunningFanout = { record, nextSeq: 0, remaining: targets.length, counts: { ...emptyCounts(), pending: targets.length }, listeners: new Set(), landed: [], draining: false, cancels, finished, markFinished };
     this.#running.set(id, running);
     this.deps.metrics.fanouts.inc();
     const log = this.deps.log.child({ fanoutId: id });
@@ -85,7 +93,8 @@ export class FanoutService {
     if (targets.length === 0) void this.#finish(running, log);
     for (const t of targets) {
       const commandLog = log.child({ correlationId: t.correlationId, agentId: t.agentId });
-      void runCommand(this.deps.router, t.agentId, { correlationId: t.correlationId, sessionId: id, kind: "query", collector: request.collector, query: request.query, timeoutMs: request.timeoutMs, log: commandLog }).then(
+      const signal = cancels.get(t.correlationId)!.signal;
+      void runCommand(this.deps.router, t.agentId, { correlationId: t.correlationId, sessionId: id, kind: "query", collector: request.collector, query: request.query, timeoutMs: request.timeoutMs, log: commandLog, signal }).then(
         (outcome) => this.#land(running, t.agentId, t.correlationId, outcome, log),
       );
     }
@@ -98,6 +107,23 @@ export class FanoutService {
     if (running === undefined) return undefined;
     running.listeners.add(listener);
     return () => running.listeners.delete(listener);
+  }
+
+  /**
+   * Cancels a fan-out collected here: every target still pending is cancelled on its agent (`cancel`, through
+   * the replica holding it in cluster mode) and recorded `cancelled`; targets that ended keep their outcome.
+   * Resolves once the fan-out is finished (stored, `done` announced, `query.done` published) with true, or at
+   * once with false when it is not collecting here (finished, unknown, or collected by another replica).
+   */
+  async cancel(id: string, by: string): Promise<boolean> {
+    const running = this.#running.get(id);
+    if (running === undefined) return false;
+    const pending = [...running.cancels.values()];
+    this.deps.log.info({ fanoutId: id, by, pending: pending.length }, "fan-out cancelled");
+    const reason = new CommandCancelledError(`the fan-out was cancelled by ${by}`);
+    for (const controller of pending) controller.abort(reason);
+    await running.finished;
+    return true;
   }
 
   /** Resolves when no fan-out is collecting (used at shutdown, after pending commands failed). */
@@ -126,6 +152,7 @@ export class FanoutService {
   }
 
   #land(running: RunningFanout, agentId: string, correlationId: string, outcome: CommandOutcome, log: Logger): void {
+    running.cancels.delete(correlationId);
     running.landed.push({ agentId, correlationId, outcome });
     if (!running.draining) void this.#drain(running, log);
   }
@@ -173,6 +200,7 @@ export class FanoutService {
     this.#announce(running, { kind: "done", counts: running.counts });
     this.deps.events.publish("query.done", { fanoutId: id, targetCount, counts: running.counts });
     log.info({ counts: running.counts }, "fan-out done");
+    running.markFinished();
     if (this.#running.size === 0) for (const resolve of this.#idle.splice(0)) resolve();
   }
 

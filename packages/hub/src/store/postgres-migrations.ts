@@ -174,4 +174,95 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   CREATE INDEX agent_health_samples_age ON agent_health_samples (at);
   CREATE INDEX agents_list_order ON agents (hostname COLLATE "C", id COLLATE "C") WHERE revoked_at IS NULL;
   `,
+  // 9: destinations and their outbox, as SQLite's 10 (see sqlite-migrations.ts for why an outbox beside
+  //    the event log).
+  `
+  CREATE TABLE destinations (
+    id            TEXT PRIMARY KEY,
+    kind          TEXT NOT NULL CHECK (kind IN ('webhook', 'file')),
+    url           TEXT,
+    secret        TEXT,
+    path          TEXT,
+    created_at    BIGINT NOT NULL,
+    delivered_seq BIGINT NOT NULL,
+    last_error    TEXT,
+    last_error_at BIGINT,
+    claimed_by    TEXT,
+    lease_until   BIGINT
+  );
+  CREATE TABLE destination_outbox (
+    seq        BIGINT PRIMARY KEY,
+    type       TEXT NOT NULL,
+    data       JSON NOT NULL,
+    created_at BIGINT NOT NULL
+  );
+  `,
+  // 10: schedules and policies, per-agent state, runs keyed by (schedule, agent, slot), policy host states
+  //    and their history (see sqlite-migrations.ts, step 11). Result rows are JSON (kept as written).
+  `
+  CREATE TABLE schedules (
+    id          TEXT PRIMARY KEY,
+    kind        TEXT NOT NULL CHECK (kind IN ('schedule', 'policy')),
+    name        TEXT NOT NULL,
+    query       TEXT NOT NULL,
+    collector   TEXT NOT NULL,
+    interval_ms BIGINT NOT NULL,
+    targets     JSONB NOT NULL,
+    mode        TEXT CHECK (mode IN ('snapshot', 'differential')),
+    timeout_ms  BIGINT,
+    enabled     BOOLEAN NOT NULL,
+    created_at  BIGINT NOT NULL,
+    updated_at  BIGINT NOT NULL,
+    UNIQUE (kind, name)
+  );
+  CREATE TABLE schedule_agents (
+    schedule_id TEXT NOT NULL,
+    agent_id    TEXT NOT NULL,
+    last_slot   BIGINT NOT NULL,
+    base_rows   JSON,
+    PRIMARY KEY (schedule_id, agent_id)
+  );
+  CREATE TABLE schedule_runs (
+    seq            BIGSERIAL PRIMARY KEY,
+    schedule_id    TEXT NOT NULL,
+    agent_id       TEXT NOT NULL,
+    slot           BIGINT NOT NULL,
+    correlation_id TEXT NOT NULL,
+    owner          TEXT NOT NULL,
+    status         TEXT NOT NULL,
+    snapshot       BOOLEAN NOT NULL DEFAULT FALSE,
+    added          JSON,
+    removed        JSON,
+    rows           JSON,
+    error_code     TEXT,
+    error_message  TEXT,
+    created_at     BIGINT NOT NULL,
+    finished_at    BIGINT,
+    UNIQUE (schedule_id, agent_id, slot)
+  );
+  CREATE INDEX schedule_runs_schedule ON schedule_runs (schedule_id, seq);
+  CREATE INDEX schedule_runs_correlation ON schedule_runs (correlation_id);
+  CREATE INDEX schedule_runs_age ON schedule_runs (created_at);
+  CREATE INDEX schedule_runs_open ON schedule_runs (owner) WHERE status = 'pending';
+  CREATE TABLE policy_hosts (
+    policy_id  TEXT NOT NULL,
+    agent_id   TEXT NOT NULL,
+    state      TEXT NOT NULL CHECK (state IN ('pass', 'fail', 'unknown')),
+    reason     TEXT,
+    since      BIGINT NOT NULL,
+    checked_at BIGINT NOT NULL,
+    PRIMARY KEY (policy_id, agent_id)
+  );
+  CREATE TABLE policy_changes (
+    seq        BIGSERIAL PRIMARY KEY,
+    policy_id  TEXT NOT NULL,
+    agent_id   TEXT NOT NULL,
+    from_state TEXT,
+    to_state   TEXT NOT NULL,
+    reason     TEXT,
+    at         BIGINT NOT NULL
+  );
+  CREATE INDEX policy_changes_policy ON policy_changes (policy_id, seq);
+  CREATE INDEX policy_changes_age ON policy_changes (at);
+  `,
 ];

@@ -1,4 +1,4 @@
-import type { AgentPatch, AgentRecord, AuditRecord, FanoutRecord, HubEventRecord, IdempotencyRecord, TokenRecord } from "./store.js";
+import type { AgentPatch, AgentRecord, AuditRecord, DestinationRecord, FanoutRecord, HubEventRecord, IdempotencyRecord, TokenRecord } from "./store.js";
 
 // The SQL text of PostgresStore (postgres-store.ts), kept apart so the store reads as behaviour.
 
@@ -9,6 +9,8 @@ export const MIGRATION_LOCK = 0x75706c01;
 export const EVENTS_LOCK = 0x75706c02;
 /** First half of the advisory lock key held by each close-out of open work until it commits. */
 export const CLOSEOUT_LOCK = 0x75706c03;
+/** First half of the advisory lock key held by a destination's creation and each outbox prune, so neither sees the other half done. */
+export const DESTINATIONS_LOCK = 0x75706c05;
 /** First half of the advisory lock key held by each agent revocation until it commits (migration 7's trigger). */
 export const REVOCATIONS_LOCK = 0x75706c04;
 
@@ -31,9 +33,14 @@ export const AUDIT = `seq, correlation_id AS "correlationId", fanout_id AS "fano
   error_message AS "errorMessage", result, result_truncated AS "resultTruncated"`;
 /** Select list of a {@link FanoutRecord}. */
 export const FANOUT = `id, query, collector, requester, request_id AS "requestId", timeout_ms AS "timeoutMs",
-  target_count AS "targetCount", created_at AS "createdAt", finished_at AS "finishedAt"`;
+  target_count AS "targetCount", created_at AS "createdAt", finished_at AS "finishedAt", replica_id AS "replicaId"`;
 /** Select list of an {@link IdempotencyRecord}. */
 export const IDEMPOTENCY = `key, requester, fingerprint, owner, state, created_at AS "createdAt", expires_at AS "expiresAt", response`;
+/** Select list of a {@link DestinationRecord}. */
+export const DESTINATION = `id, kind, url, secret, path, created_at AS "createdAt", delivered_seq AS "cursor", last_error AS "lastError",
+  last_error_at AS "lastErrorAt", claimed_by AS "claimedBy", lease_until AS "leaseUntil"`;
+/** The database's clock in epoch ms: every replica's lease is measured by the same clock. */
+const DB_NOW = `(extract(epoch FROM clock_timestamp()) * 1000)::bigint`;
 /** Select list of a {@link HubEventRecord}. */
 export const EVENT = `seq, type, data, created_at AS "createdAt"`;
 
@@ -120,6 +127,26 @@ export const SQL = {
     SELECT e.type, e.data, e.created_at FROM unnest($1::text[], $2::json[], $3::bigint[]) WITH ORDINALITY AS e(type, data, created_at, n)
     ORDER BY e.n RETURNING seq`,
   listEvents: `SELECT ${EVENT} FROM events WHERE seq > $1 ORDER BY seq LIMIT $2`,
+  insertOutbox: `INSERT INTO destination_outbox (seq, type, data, created_at)
+    SELECT seq, type, data, created_at FROM events WHERE seq = ANY($1::bigint[]) AND type = ANY($2::text[])`,
+  listOutbox: `SELECT ${EVENT} FROM destination_outbox WHERE seq > $1 ORDER BY seq LIMIT $2`,
+  lockDestinations: `SELECT pg_advisory_xact_lock(${DESTINATIONS_LOCK}, hashtext($1))`,
+  insertDestination: `INSERT INTO destinations (id, kind, url, secret, path, created_at, delivered_seq)
+    VALUES ($1, $2, $3, $4, $5, $6, (SELECT COALESCE(MAX(seq), 0) FROM events)) RETURNING ${DESTINATION}`,
+  findDestination: `SELECT ${DESTINATION} FROM destinations WHERE id = $1`,
+  listDestinations: `SELECT ${DESTINATION} FROM destinations ORDER BY created_at, id COLLATE "C"`,
+  deleteDestination: `DELETE FROM destinations WHERE id = $1`,
+  claimDestination: `UPDATE destinations SET claimed_by = $2, lease_until = ${DB_NOW} + $3
+    WHERE id = $1 AND (claimed_by IS NULL OR claimed_by = $2 OR lease_until < ${DB_NOW})`,
+  releaseDestinations: `UPDATE destinations SET claimed_by = NULL, lease_until = NULL WHERE $1::text IS NULL OR claimed_by = $1`,
+  advanceDestination: `UPDATE destinations SET delivered_seq = GREATEST(delivered_seq, $3), last_error = NULL, last_error_at = NULL
+    WHERE id = $1 AND claimed_by = $2`,
+  recordDestinationFailure: `UPDATE destinations SET last_error = $3, last_error_at = $4 WHERE id = $1 AND claimed_by = $2`,
+  destinationBacklog: `SELECT d.kind, COUNT(o.seq)::int AS n FROM destinations d JOIN destination_outbox o ON o.seq > d.delivered_seq GROUP BY d.kind`,
+  pruneOutbox: `DELETE FROM destination_outbox WHERE seq IN (
+      SELECT seq FROM destination_outbox
+      WHERE seq <= COALESCE((SELECT MIN(delivered_seq) FROM destinations), (SELECT MAX(seq) FROM destination_outbox))
+      ORDER BY seq LIMIT $1)`,
   // A claim replaces only an expired record; RETURNING says whether it did (no row: the key is held).
   claimIdempotencyKey: `INSERT INTO idempotency_keys (key, requester, fingerprint, owner, state, created_at, expires_at, response)
     VALUES ($1, $2, $3, $4, 'running', $5, $6, NULL)

@@ -93,9 +93,9 @@ describe("PostgresStore", () => {
     // As on a database one migration short of these indexes, whose operator built them concurrently.
     const version = POSTGRES_MIGRATIONS.findIndex((m) => m.includes("query_audit_single_age")) + 1;
     // The store runs from the highest recorded migration, so the later ones are undone too (7: revocation
-    // order; 8: console sessions, health samples, the list's order).
+    // order; 8: console sessions, health samples, the list's order; 9: destinations; 10: schedules and policies).
     expect(version).toBe(6);
-    expect(POSTGRES_MIGRATIONS.length).toBe(8);
+    expect(POSTGRES_MIGRATIONS.length).toBe(10);
     await withAdmin(async (admin) => {
       await admin.query(`DROP INDEX ${schema}.query_audit_single_age, ${schema}.fanouts_age`);
       await admin.query(`DROP FUNCTION ${schema}.agents_revocation_seq() CASCADE`);
@@ -104,6 +104,8 @@ describe("PostgresStore", () => {
       await admin.query(`DROP TABLE ${schema}.sessions`);
       await admin.query(`DROP TABLE ${schema}.agent_health_samples`);
       await admin.query(`DROP INDEX ${schema}.agents_list_order`);
+      await admin.query(`DROP TABLE ${schema}.destinations, ${schema}.destination_outbox`);
+      for (const table of ["schedules", "schedule_agents", "schedule_runs", "policy_hosts", "policy_changes"]) await admin.query(`DROP TABLE ${schema}.${table}`);
       await admin.query(`DELETE FROM ${schema}.schema_migrations WHERE version >= $1`, [version]);
       await admin.query(`CREATE INDEX CONCURRENTLY query_audit_single_age ON ${schema}.query_audit (created_at, seq) WHERE fanout_id IS NULL`);
       await admin.query(`CREATE INDEX CONCURRENTLY fanouts_age ON ${schema}.fanouts (created_at, id COLLATE "C")`);
@@ -133,7 +135,10 @@ describe("PostgresStore", () => {
     const tables = await withAdmin(async (admin) =>
       (await admin.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name`, [schema])).rows,
     );
-    expect(tables.map((r) => r.table_name)).toEqual(["agent_health_samples", "agents", "events", "fanouts", "idempotency_keys", "query_audit", "schema_migrations", "sessions", "tokens"]);
+    expect(tables.map((r) => r.table_name)).toEqual([
+      "agent_health_samples", "agents", "destination_outbox", "destinations", "events", "fanouts", "idempotency_keys", "policy_changes", "policy_hosts", "query_audit",
+      "schedule_agents", "schedule_runs", "schedules", "schema_migrations", "sessions", "tokens",
+    ]);
   });
 
   it("returns BIGINT columns as numbers, without changing pg's parsing for anyone else", async () => {

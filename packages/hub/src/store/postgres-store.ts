@@ -1,5 +1,6 @@
 import type { Pool, QueryResultRow } from "pg";
 import { PostgresHistory } from "./postgres-history.js";
+import { PostgresSchedules } from "./postgres-schedules.js";
 import { openPool, withTransaction, type PostgresStoreOptions } from "./postgres-pool.js";
 import { AGENT, AGENT_PATCH, AUDIT, SQL } from "./postgres-statements.js";
 import type { HealthSampleRecord } from "./health-samples.js";
@@ -14,12 +15,16 @@ import type {
   AuditRecord,
   ClosedWork,
   CloseOut,
+  DestinationKind,
+  DestinationRecord,
   FanoutRecord,
   HubEventRecord,
+  HubEventType,
   IdempotencyClaim,
   IdempotencyRecord,
   NewAgent,
   NewAudit,
+  NewDestination,
   NewFanout,
   NewHubEvent,
   PresenceRow,
@@ -51,11 +56,13 @@ export class PostgresStore implements Store {
   readonly #lockScope: string;
   #closing: Promise<void> | undefined;
   readonly history: PostgresHistory;
+  readonly schedules: PostgresSchedules;
 
   private constructor(pool: Pool, lockScope: string) {
     this.#pool = pool;
     this.#lockScope = lockScope;
     this.history = new PostgresHistory(pool);
+    this.schedules = new PostgresSchedules(pool);
   }
 
   /** Connects to `url` (a `postgres://` connection string) and migrates; see {@link openPool}. */
@@ -251,20 +258,80 @@ export class PostgresStore implements Store {
    * Inserts the batch in one statement under the events lock, so its seqs are consecutive values of the
    * sequence, in list order, and commit in seq order across replicas (see the class comment).
    */
-  async appendEvents(events: NewHubEvent[]): Promise<HubEventRecord[]> {
+  async appendEvents(events: NewHubEvent[], outboxTypes: readonly HubEventType[] = []): Promise<HubEventRecord[]> {
     if (events.length === 0) return [];
+    const toOutbox = outboxTypes.filter((t) => events.some((e) => e.type === t));
     const seqs = await withTransaction(this.#pool, async (client) => {
       await client.query({ name: "lockEvents", text: SQL.lockEvents, values: [this.#lockScope] });
       const values = [events.map((e) => e.type), events.map((e) => JSON.stringify(e.data)), events.map((e) => e.createdAt)];
       const { rows } = await client.query<{ seq: number }>({ name: "insertEvents", text: SQL.insertEvents, values });
       // SQL does not promise RETURNING order; seqs were drawn in list order, so sorting restores it.
-      return rows.map((r) => r.seq).sort((a, b) => a - b);
+      const seqs = rows.map((r) => r.seq).sort((a, b) => a - b);
+      // The outbox copy commits with the event, or neither does.
+      if (toOutbox.length > 0) await client.query({ name: "insertOutbox", text: SQL.insertOutbox, values: [seqs, toOutbox] });
+      return seqs;
     });
     return events.map((e, i) => ({ ...e, seq: seqs[i]! }));
   }
 
   async listEvents(afterSeq: number, limit: number): Promise<HubEventRecord[]> {
     return (await this.#query<HubEventRecord>("listEvents", [afterSeq, limit])).rows;
+  }
+
+  async listOutbox(afterSeq: number, limit: number): Promise<HubEventRecord[]> {
+    return (await this.#query<HubEventRecord>("listOutbox", [afterSeq, limit])).rows;
+  }
+
+  /** Under the destinations lock, so a prune of the outbox never runs between reading the newest seq and inserting. */
+  async createDestination(d: NewDestination): Promise<DestinationRecord> {
+    return withTransaction(this.#pool, async (client) => {
+      await client.query({ name: "lockDestinations", text: SQL.lockDestinations, values: [this.#lockScope] });
+      const values = [d.id, d.kind, d.url, d.secret, d.path, d.createdAt];
+      return (await client.query<DestinationRecord>({ name: "insertDestination", text: SQL.insertDestination, values })).rows[0]!;
+    });
+  }
+
+  async findDestination(id: string): Promise<DestinationRecord | undefined> {
+    return (await this.#query<DestinationRecord>("findDestination", [id])).rows[0];
+  }
+
+  async listDestinations(): Promise<DestinationRecord[]> {
+    return (await this.#query<DestinationRecord>("listDestinations", [])).rows;
+  }
+
+  async deleteDestination(id: string): Promise<boolean> {
+    return (await this.#query("deleteDestination", [id])).rowCount > 0;
+  }
+
+  /** The lease is measured by the database's clock, the same for every replica. */
+  async claimDestination(id: string, replicaId: string, leaseMs: number): Promise<boolean> {
+    return (await this.#query("claimDestination", [id, replicaId, leaseMs])).rowCount > 0;
+  }
+
+  async releaseDestinations(replicaId: string | null): Promise<void> {
+    await this.#query("releaseDestinations", [replicaId]);
+  }
+
+  async advanceDestination(id: string, replicaId: string, seq: number): Promise<boolean> {
+    return (await this.#query("advanceDestination", [id, replicaId, seq])).rowCount > 0;
+  }
+
+  async recordDestinationFailure(id: string, replicaId: string, error: string, at: number): Promise<boolean> {
+    return (await this.#query("recordDestinationFailure", [id, replicaId, error, at])).rowCount > 0;
+  }
+
+  async destinationBacklog(): Promise<Record<DestinationKind, number>> {
+    const backlog: Record<DestinationKind, number> = { webhook: 0, file: 0 };
+    for (const r of (await this.#query<{ kind: DestinationKind; n: number }>("destinationBacklog", [])).rows) backlog[r.kind] = r.n;
+    return backlog;
+  }
+
+  /** Under the destinations lock (see {@link createDestination}). */
+  async pruneOutbox(limit: number): Promise<number> {
+    return withTransaction(this.#pool, async (client) => {
+      await client.query({ name: "lockDestinations", text: SQL.lockDestinations, values: [this.#lockScope] });
+      return (await client.query({ name: "pruneOutbox", text: SQL.pruneOutbox, values: [limit] })).rowCount ?? 0;
+    });
   }
 
   /**

@@ -17,15 +17,17 @@ export interface PrunerSettings {
   fanouts: Retention;
   /** Hub events (the SSE replay log); the count is events. */
   events: Retention;
-  /** How long agents' health samples are kept (ms; 0 keeps them regardless of age). */
-  healthSamplesMaxAgeMs: number;
+  /** How long agents' health samples are kept (ms; 0, or none, keeps them regardless of age). */
+  healthSamplesMaxAgeMs?: number;
+  /** Runs of schedules and policies (and, by age, policy changes); the count is runs. Optional: none bounds nothing. */
+  scheduleRuns?: Retention;
   intervalMs: number;
   /** Rows one delete statement takes at most. */
   batchRows: number;
 }
 
 /** The `table` label of uplink_pruned_rows_total. */
-export type PrunedTable = "audit" | "fanout_targets" | "fanouts" | "events" | "sessions" | "health_samples";
+export type PrunedTable = "audit" | "fanout_targets" | "fanouts" | "events" | "sessions" | "outbox" | "schedule_runs" | "health_samples";
 export type PruneCounts = Record<PrunedTable, number>;
 
 /** Index entries a count walk skips per statement: bounded work per statement even for a count of millions. */
@@ -100,7 +102,7 @@ export class Pruner {
 
   /** One pass over every kind of history; resolves the rows deleted per table. */
   async prune(): Promise<PruneCounts> {
-    const counts: PruneCounts = { audit: 0, fanout_targets: 0, fanouts: 0, events: 0, sessions: 0, health_samples: 0 };
+    const counts: PruneCounts = { audit: 0, fanout_targets: 0, fanouts: 0, events: 0, sessions: 0, outbox: 0, schedule_runs: 0, health_samples: 0 };
     const now = this.#now();
     await this.#pruneAudit(now, counts);
     await this.#pruneFanouts(now, counts);
@@ -108,6 +110,8 @@ export class Pruner {
     await this.#pruneHealthSamples(now, counts);
     // Expired console sessions: never used again (authentication checks the expiry), only dropped.
     this.#count("sessions", counts, await this.#store.pruneSessions(now));
+    await this.#pruneOutbox(counts);
+    await this.#pruneScheduleRuns(now, counts);
     return counts;
   }
 
@@ -192,14 +196,38 @@ export class Pruner {
     }
   }
 
-  /** Health samples older than their retention, oldest first, a batch a statement (the age index's range). */
+  /** Health samples older than their retention, oldest first, a batch a statement. */
   async #pruneHealthSamples(now: number, counts: PruneCounts): Promise<void> {
-    const maxAgeMs = this.#settings.healthSamplesMaxAgeMs;
+    const maxAgeMs = this.#settings.healthSamplesMaxAgeMs ?? 0;
     if (maxAgeMs <= 0) return;
     const batch = this.#settings.batchRows;
     for (let n = batch; n === batch && !this.#stopped; await nextTurn()) {
       n = await this.#store.history.pruneHealthSamples(now - maxAgeMs, batch);
       this.#count("health_samples", counts, n);
+    }
+  }
+
+  /** The destinations' outbox loses what every destination has delivered (store.pruneOutbox), nothing else. */
+  async #pruneOutbox(counts: PruneCounts): Promise<void> {
+    const batch = this.#settings.batchRows;
+    for (let n = batch; n === batch && !this.#stopped; await nextTurn()) {
+      n = await this.#store.pruneOutbox(batch);
+      this.#count("outbox", counts, n);
+    }
+  }
+
+  /**
+   * Runs of schedules and policies past their age or count (and runs and changes of deleted ones), in
+   * statements of at most a batch, yielding between them.
+   */
+  async #pruneScheduleRuns(now: number, counts: PruneCounts): Promise<void> {
+    const { maxAgeMs, maxCount } = this.#settings.scheduleRuns ?? { maxAgeMs: 0, maxCount: 0 };
+    const beforeAt = maxAgeMs > 0 ? now - maxAgeMs : null;
+    const oldestKept = maxCount > 0 ? await this.#walk<number>(maxCount, (from, offset) => this.#store.schedules.runMark(from, offset)) : undefined;
+    const batch = this.#settings.batchRows;
+    for (let n = batch; n === batch && !this.#stopped; await nextTurn()) {
+      n = await this.#store.schedules.pruneRuns(oldestKept ?? null, beforeAt, batch);
+      this.#count("schedule_runs", counts, n);
     }
   }
 

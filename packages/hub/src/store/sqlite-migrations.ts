@@ -164,4 +164,101 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   CREATE INDEX agent_health_samples_agent ON agent_health_samples (agent_id, at);
   CREATE INDEX agents_list_order ON agents (hostname, id) WHERE revoked_at IS NULL;
   `,
+  // 10: destinations and their outbox.
+  //     The outbox holds a copy of each event of a delivered type, written in the transaction that appends
+  //     the event (SqliteStore.appendEvents), and each destination a cursor over it (delivered_seq). Rows
+  //     go only once every destination's cursor has passed them (pruneOutbox), so a slow or failing
+  //     destination loses nothing, while the event log keeps its own bounds (a flood of agent events
+  //     never holds the outbox back, and a dead webhook never holds the event log). claimed_by and
+  //     lease_until: which hub delivers the destination (one at a time, so order holds).
+  `
+  CREATE TABLE destinations (
+    id            TEXT PRIMARY KEY,
+    kind          TEXT NOT NULL CHECK (kind IN ('webhook', 'file')),
+    url           TEXT,
+    secret        TEXT,
+    path          TEXT,
+    created_at    INTEGER NOT NULL,
+    delivered_seq INTEGER NOT NULL,
+    last_error    TEXT,
+    last_error_at INTEGER,
+    claimed_by    TEXT,
+    lease_until   INTEGER
+  );
+  CREATE TABLE destination_outbox (
+    seq        INTEGER PRIMARY KEY,
+    type       TEXT NOT NULL,
+    data       TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+  );
+  `,
+  // 11: schedules and policies (one table, by kind), the last slot and differential base per (schedule,
+  //     agent), every run keyed by (schedule, agent, slot) so a slot is claimed once, policy host states and
+  //     their history. Runs and changes are pruned by seq and age (store/pruner.ts).
+  `
+  CREATE TABLE schedules (
+    id          TEXT PRIMARY KEY,
+    kind        TEXT NOT NULL CHECK (kind IN ('schedule', 'policy')),
+    name        TEXT NOT NULL,
+    query       TEXT NOT NULL,
+    collector   TEXT NOT NULL,
+    interval_ms INTEGER NOT NULL,
+    targets     TEXT NOT NULL,
+    mode        TEXT CHECK (mode IN ('snapshot', 'differential')),
+    timeout_ms  INTEGER,
+    enabled     INTEGER NOT NULL,
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL,
+    UNIQUE (kind, name)
+  );
+  CREATE TABLE schedule_agents (
+    schedule_id TEXT NOT NULL,
+    agent_id    TEXT NOT NULL,
+    last_slot   INTEGER NOT NULL,
+    base_rows   TEXT,
+    PRIMARY KEY (schedule_id, agent_id)
+  );
+  CREATE TABLE schedule_runs (
+    seq            INTEGER PRIMARY KEY,
+    schedule_id    TEXT NOT NULL,
+    agent_id       TEXT NOT NULL,
+    slot           INTEGER NOT NULL,
+    correlation_id TEXT NOT NULL,
+    owner          TEXT NOT NULL,
+    status         TEXT NOT NULL,
+    snapshot       INTEGER NOT NULL DEFAULT 0,
+    added          TEXT,
+    removed        TEXT,
+    rows           TEXT,
+    error_code     TEXT,
+    error_message  TEXT,
+    created_at     INTEGER NOT NULL,
+    finished_at    INTEGER,
+    UNIQUE (schedule_id, agent_id, slot)
+  );
+  CREATE INDEX schedule_runs_schedule ON schedule_runs (schedule_id, seq);
+  CREATE INDEX schedule_runs_correlation ON schedule_runs (correlation_id);
+  CREATE INDEX schedule_runs_age ON schedule_runs (created_at);
+  CREATE INDEX schedule_runs_open ON schedule_runs (owner) WHERE status = 'pending';
+  CREATE TABLE policy_hosts (
+    policy_id  TEXT NOT NULL,
+    agent_id   TEXT NOT NULL,
+    state      TEXT NOT NULL CHECK (state IN ('pass', 'fail', 'unknown')),
+    reason     TEXT,
+    since      INTEGER NOT NULL,
+    checked_at INTEGER NOT NULL,
+    PRIMARY KEY (policy_id, agent_id)
+  );
+  CREATE TABLE policy_changes (
+    seq        INTEGER PRIMARY KEY,
+    policy_id  TEXT NOT NULL,
+    agent_id   TEXT NOT NULL,
+    from_state TEXT,
+    to_state   TEXT NOT NULL,
+    reason     TEXT,
+    at         INTEGER NOT NULL
+  );
+  CREATE INDEX policy_changes_policy ON policy_changes (policy_id, seq);
+  CREATE INDEX policy_changes_age ON policy_changes (at);
+  `,
 ];

@@ -1,4 +1,4 @@
-import type { AgentFilter, AgentRecord, AuditRecord, FanoutRecord, IdempotencyRecord, SessionRecord, TokenRecord } from "./store.js";
+import type { AgentFilter, AgentRecord, AuditRecord, FanoutRecord, HubEventRecord, IdempotencyRecord, SessionRecord, TokenRecord } from "./store.js";
 
 /** A row as better-sqlite3 returns it: column name → value. */
 export type Row = Record<string, unknown>;
@@ -27,6 +27,7 @@ export function toFanout(r: Row): FanoutRecord {
     targetCount: r.target_count as number,
     createdAt: r.created_at as number,
     finishedAt: (r.finished_at as number | null) ?? null,
+    replicaId: (r.replica_id as string | null) ?? null,
   };
 }
 
@@ -131,4 +132,9 @@ export function toSession(r: Row): SessionRecord {
     createdAt: r.created_at as number,
     expiresAt: r.expires_at as number,
   };
+}
+
+/** An `events` or `destination_outbox` row (same columns). */
+export function toEvent(r: Row): HubEventRecord {
+  return { seq: r.seq as number, type: r.type as HubEventRecord["type"], data: JSON.parse(r.data as string) as Record<string, unknown>, createdAt: r.created_at as number };
 }

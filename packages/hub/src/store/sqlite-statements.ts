@@ -26,6 +26,10 @@ export const AGENT_COLUMNS: Record<keyof AgentPatch, string> = {
 const LABELS_MATCH = `(@labels = '{}' OR NOT EXISTS (SELECT 1 FROM json_each(@labels) AS f
        WHERE NOT EXISTS (SELECT 1 FROM json_each(agents.labels) AS l WHERE l.key = f.key AND l.value = f.value)))`;
 
+/** Select list of a DestinationRecord (store.ts), aliased to its field names. */
+const DESTINATION = `id, kind, url, secret, path, created_at AS createdAt, delivered_seq AS cursor, last_error AS lastError,
+  last_error_at AS lastErrorAt, claimed_by AS claimedBy, lease_until AS leaseUntil`;
+
 /** The embedded store's fixed statements, by name. */
 const SQL = {
   insertToken: `INSERT INTO tokens (id, kind, scope, name, secret_hash, created_at, expires_at, revoked_at, labels, max_uses, uses)
@@ -105,6 +109,24 @@ const SQL = {
   revokedAmong: `SELECT id FROM agents WHERE revoked_at IS NOT NULL AND id IN (SELECT value FROM json_each(?))`,
   revokedSince: `SELECT id, revoked_seq FROM agents WHERE revoked_seq IS NOT NULL AND revoked_seq > ? ORDER BY revoked_seq LIMIT ?`,
   revocationCursor: `SELECT COALESCE(MAX(revoked_seq), 0) AS cursor FROM agents WHERE revoked_seq IS NOT NULL`,
+  insertOutbox: `INSERT INTO destination_outbox (seq, type, data, created_at) VALUES (?, ?, ?, ?)`,
+  listOutbox: `SELECT * FROM destination_outbox WHERE seq > ? ORDER BY seq LIMIT ?`,
+  insertDestination: `INSERT INTO destinations (id, kind, url, secret, path, created_at, delivered_seq)
+     VALUES (@id, @kind, @url, @secret, @path, @createdAt, (SELECT COALESCE(MAX(seq), 0) FROM events))`,
+  findDestination: `SELECT ${DESTINATION} FROM destinations WHERE id = ?`,
+  listDestinations: `SELECT ${DESTINATION} FROM destinations ORDER BY created_at, id`,
+  deleteDestination: `DELETE FROM destinations WHERE id = ?`,
+  claimDestination: `UPDATE destinations SET claimed_by = @replicaId, lease_until = @now + @leaseMs
+     WHERE id = @id AND (claimed_by IS NULL OR claimed_by = @replicaId OR lease_until < @now)`,
+  releaseDestinations: `UPDATE destinations SET claimed_by = NULL, lease_until = NULL WHERE @replicaId IS NULL OR claimed_by = @replicaId`,
+  advanceDestination: `UPDATE destinations SET delivered_seq = MAX(delivered_seq, @seq), last_error = NULL, last_error_at = NULL
+     WHERE id = @id AND claimed_by = @replicaId`,
+  recordDestinationFailure: `UPDATE destinations SET last_error = @error, last_error_at = @at WHERE id = @id AND claimed_by = @replicaId`,
+  destinationBacklog: `SELECT d.kind AS kind, COUNT(o.seq) AS n FROM destinations d JOIN destination_outbox o ON o.seq > d.delivered_seq GROUP BY d.kind`,
+  pruneOutbox: `DELETE FROM destination_outbox WHERE seq IN (
+       SELECT seq FROM destination_outbox
+       WHERE seq <= COALESCE((SELECT MIN(delivered_seq) FROM destinations), (SELECT MAX(seq) FROM destination_outbox))
+       ORDER BY seq LIMIT ?)`,
   listAudit: `SELECT * FROM query_audit WHERE (@agentId IS NULL OR agent_id = @agentId) AND (@status IS NULL OR status = @status)
        AND (@before IS NULL OR seq < @before)
      ORDER BY seq DESC LIMIT @limit`,

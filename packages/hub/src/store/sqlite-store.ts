@@ -12,12 +12,16 @@ import type {
   AuditRecord,
   ClosedWork,
   CloseOut,
+  DestinationKind,
+  DestinationRecord,
   FanoutRecord,
   HubEventRecord,
+  HubEventType,
   IdempotencyClaim,
   IdempotencyRecord,
   NewAgent,
   NewAudit,
+  NewDestination,
   NewFanout,
   NewHubEvent,
   PresenceRow,
@@ -29,8 +33,9 @@ import type { HealthSampleRecord } from "./health-samples.js";
 import { SqliteCheckpointer } from "./sqlite-checkpointer.js";
 import { GroupCommit } from "./sqlite-group-commit.js";
 import { SqliteHistory } from "./sqlite-history.js";
+import { SqliteSchedules } from "./sqlite-schedules.js";
 import { SQLITE_MIGRATIONS } from "./sqlite-migrations.js";
-import { matchesFilter, toAgent, toAgentFromValues, toAudit, toColumnValue, toFanout, toIdempotency, toSession, toToken, type Row } from "./sqlite-rows.js";
+import { matchesFilter, toAgent, toAgentFromValues, toAudit, toColumnValue, toEvent, toFanout, toIdempotency, toSession, toToken, type Row } from "./sqlite-rows.js";
 import { AGENT_COLUMNS, prepareStatements, type SqliteStatements } from "./sqlite-statements.js";
 
 /**
@@ -46,6 +51,7 @@ export class SqliteStore implements Store {
   readonly #patchStatements = new Map<string, Database.Statement>();
   readonly #checkpointer: SqliteCheckpointer | undefined;
   readonly history: SqliteHistory;
+  readonly schedules: SqliteSchedules;
   readonly #commits: GroupCommit;
   #closed = false;
 
@@ -67,6 +73,7 @@ export class SqliteStore implements Store {
     this.history = new SqliteHistory(db);
     this.#stmt = prepareStatements(db);
     this.#commits = new GroupCommit(db);
+    this.schedules = new SqliteSchedules(db, this.#commits);
   }
 
   #migrate(): void {
@@ -254,17 +261,69 @@ export class SqliteStore implements Store {
     return (this.#stmt.listFanoutResults.all(id, afterResultSeq) as Row[]).map(toAudit);
   }
 
-  async appendEvents(events: NewHubEvent[]): Promise<HubEventRecord[]> {
-    return this.#commits.write(() => events.map((e) => ({ ...e, seq: Number(this.#stmt.insertEvent.run(e.type, JSON.stringify(e.data), e.createdAt).lastInsertRowid) })));
+  /** The event and its outbox copy go in the same group-commit transaction. */
+  async appendEvents(events: NewHubEvent[], outboxTypes: readonly HubEventType[] = []): Promise<HubEventRecord[]> {
+    return this.#commits.write(() =>
+      events.map((e) => {
+        const data = JSON.stringify(e.data);
+        const seq = Number(this.#stmt.insertEvent.run(e.type, data, e.createdAt).lastInsertRowid);
+        if (outboxTypes.includes(e.type)) this.#stmt.insertOutbox.run(seq, e.type, data, e.createdAt);
+        return { ...e, seq };
+      }),
+    );
   }
 
   async listEvents(afterSeq: number, limit: number): Promise<HubEventRecord[]> {
-    return (this.#stmt.listEvents.all(afterSeq, limit) as Row[]).map((r) => ({
-      seq: r.seq as number,
-      type: r.type as HubEventRecord["type"],
-      data: JSON.parse(r.data as string) as Record<string, unknown>,
-      createdAt: r.created_at as number,
-    }));
+    return (this.#stmt.listEvents.all(afterSeq, limit) as Row[]).map(toEvent);
+  }
+
+  async listOutbox(afterSeq: number, limit: number): Promise<HubEventRecord[]> {
+    return (this.#stmt.listOutbox.all(afterSeq, limit) as Row[]).map(toEvent);
+  }
+
+  async createDestination(d: NewDestination): Promise<DestinationRecord> {
+    // Events still queued for the group commit were appended before this destination existed.
+    this.#commits.commitNow();
+    this.#stmt.insertDestination.run(d);
+    return (await this.findDestination(d.id))!;
+  }
+
+  async findDestination(id: string): Promise<DestinationRecord | undefined> {
+    return this.#stmt.findDestination.get(id) as DestinationRecord | undefined;
+  }
+
+  async listDestinations(): Promise<DestinationRecord[]> {
+    return this.#stmt.listDestinations.all() as DestinationRecord[];
+  }
+
+  async deleteDestination(id: string): Promise<boolean> {
+    return this.#stmt.deleteDestination.run(id).changes > 0;
+  }
+
+  async claimDestination(id: string, replicaId: string, leaseMs: number): Promise<boolean> {
+    return this.#stmt.claimDestination.run({ id, replicaId, leaseMs, now: Date.now() }).changes > 0;
+  }
+
+  async releaseDestinations(replicaId: string | null): Promise<void> {
+    this.#stmt.releaseDestinations.run({ replicaId });
+  }
+
+  async advanceDestination(id: string, replicaId: string, seq: number): Promise<boolean> {
+    return this.#stmt.advanceDestination.run({ id, replicaId, seq }).changes > 0;
+  }
+
+  async recordDestinationFailure(id: string, replicaId: string, error: string, at: number): Promise<boolean> {
+    return this.#stmt.recordDestinationFailure.run({ id, replicaId, error, at }).changes > 0;
+  }
+
+  async destinationBacklog(): Promise<Record<DestinationKind, number>> {
+    const backlog: Record<DestinationKind, number> = { webhook: 0, file: 0 };
+    for (const r of this.#stmt.destinationBacklog.all() as { kind: DestinationKind; n: number }[]) backlog[r.kind] = r.n;
+    return backlog;
+  }
+
+  async pruneOutbox(limit: number): Promise<number> {
+    return this.#stmt.pruneOutbox.run(limit).changes;
   }
 
   /** One transaction: the process is the only writer, so reading then updating cannot race. */

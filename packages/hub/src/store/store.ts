@@ -1,10 +1,11 @@
 import type { AgentStatus, HealthResult, QueryStatus } from "@uplink/protocol";
 import type { HealthSampleRecord } from "./health-samples.js";
 import type { HistoryStore } from "./history-store.js";
+import type { ScheduleStore } from "./schedule-store.js";
 
 // Token scopes and kinds, agent and command states: the REST API's own words (protocol rest*.ts).
-export { SCOPES, type Scope, type TokenKind, type AgentStatus, type QueryStatus } from "@uplink/protocol";
-import type { Scope, TokenKind } from "@uplink/protocol";
+export { SCOPES, type Scope, type TokenKind, type AgentStatus, type QueryStatus, type DestinationKind } from "@uplink/protocol";
+import type { DestinationKind, Scope, TokenKind } from "@uplink/protocol";
 
 export interface TokenRecord {
   id: string;
@@ -144,10 +145,12 @@ export interface FanoutRecord {
   targetCount: number;
   createdAt: number;
   finishedAt: number | null;
+  /** The hub (replica) collecting it (null: recorded without one); a cancel of it is sent there. */
+  replicaId: string | null;
 }
 
 /** A fan-out as recorded at its start, with the hub (replica) coordinating it. */
-export type NewFanout = Omit<FanoutRecord, "finishedAt"> & { replicaId?: string | null };
+export type NewFanout = Omit<FanoutRecord, "finishedAt" | "replicaId"> & { replicaId?: string | null };
 
 /**
  * Why open work is closed out by a hub other than the one running it: `hub_restarted` (the embedded hub
@@ -165,7 +168,9 @@ export interface ClosedWork {
   fanouts: Pick<FanoutRecord, "id" | "targetCount">[];
 }
 
-export type HubEventType = "agent.connected" | "agent.disconnected" | "agent.health_changed" | "query.done";
+/** Every hub event type. */
+export const HUB_EVENT_TYPES = ["agent.connected", "agent.disconnected", "agent.health_changed", "query.done", "schedule.result", "policy.changed"] as const;
+export type HubEventType = (typeof HUB_EVENT_TYPES)[number];
 
 /** One entry of the hub event log (bounded by the pruner); `seq` is its SSE id. */
 export interface HubEventRecord {
@@ -191,6 +196,30 @@ export interface SessionRecord {
   createdAt: number;
   expiresAt: number;
 }
+
+/**
+ * A place events are pushed to (destinations/). Its delivery reads the store's outbox after `cursor`;
+ * in cluster mode exactly one replica delivers it at a time, the one holding its lease.
+ */
+export interface DestinationRecord {
+  id: string;
+  kind: DestinationKind;
+  /** Webhooks: the URL and the HMAC secret (kept to sign; never shown). Null for files. */
+  url: string | null;
+  secret: string | null;
+  /** Files: the NDJSON file. Null for webhooks. */
+  path: string | null;
+  createdAt: number;
+  /** The seq of the last event delivered (outbox rows after it are still owed). */
+  cursor: number;
+  lastError: string | null;
+  lastErrorAt: number | null;
+  /** The replica delivering it, until `leaseUntil` (epoch ms); null when none holds it. */
+  claimedBy: string | null;
+  leaseUntil: number | null;
+}
+
+export type NewDestination = Pick<DestinationRecord, "id" | "kind" | "url" | "secret" | "path" | "createdAt">;
 
 /**
  * What the store keeps of one `Idempotency-Key`: who presented it, a fingerprint of the request, and
@@ -295,8 +324,11 @@ export interface Store {
   /** Landed results with resultSeq above `afterResultSeq`, in landing order (stream replay). */
   listFanoutResults(id: string, afterResultSeq: number): Promise<AuditRecord[]>;
 
-  /** Appends events in order and returns them with their seq. */
-  appendEvents(events: NewHubEvent[]): Promise<HubEventRecord[]>;
+  /**
+   * Appends events in order and returns them with their seq. Those of a type in `outboxTypes` are also
+   * written to the destinations' outbox, in the same transaction: an event is in both or in neither.
+   */
+  appendEvents(events: NewHubEvent[], outboxTypes?: readonly HubEventType[]): Promise<HubEventRecord[]>;
   /** Events with seq above `afterSeq`, oldest first. */
   listEvents(afterSeq: number, limit: number): Promise<HubEventRecord[]>;
 
@@ -338,6 +370,42 @@ export interface Store {
   /** The cursor past every revocation so far: where a reader with no use for the older ones starts. */
   revocationCursor(): Promise<number>;
 
+  /**
+   * Records a destination whose cursor is the newest event seq at this moment: it gets the events
+   * appended after its creation, none before.
+   */
+  createDestination(destination: NewDestination): Promise<DestinationRecord>;
+  findDestination(id: string): Promise<DestinationRecord | undefined>;
+  /** Every destination, oldest first. */
+  listDestinations(): Promise<DestinationRecord[]>;
+  /** False when there was none with that id. */
+  deleteDestination(id: string): Promise<boolean>;
+  /**
+   * Takes or renews the lease on a destination for `leaseMs` from now (the store's clock): true when the
+   * destination exists and was free, lapsed, or already held by `replicaId`; false otherwise (untouched).
+   */
+  claimDestination(id: string, replicaId: string, leaseMs: number): Promise<boolean>;
+  /** Gives up the leases `replicaId` holds (null: every lease; the embedded store at start-up). */
+  releaseDestinations(replicaId: string | null): Promise<void>;
+  /**
+   * Moves the cursor forward to `seq` (never back) and clears the last error, while `replicaId` holds the
+   * lease; false when it does not (lease lost, destination deleted): the caller must stop delivering.
+   */
+  advanceDestination(id: string, replicaId: string, seq: number): Promise<boolean>;
+  /** Records why an attempt failed, while `replicaId` holds the lease; false as for {@link advanceDestination}. */
+  recordDestinationFailure(id: string, replicaId: string, error: string, at: number): Promise<boolean>;
+  /** Outbox events with seq above `afterSeq`, oldest first. */
+  listOutbox(afterSeq: number, limit: number): Promise<HubEventRecord[]>;
+  /** Outbox events not yet delivered, summed over destinations, per kind. */
+  destinationBacklog(): Promise<Record<DestinationKind, number>>;
+  /**
+   * Drops outbox events every destination has delivered (all of them when there is none: a destination
+   * created later starts after them), at most `limit`; resolves how many.
+   */
+  pruneOutbox(limit: number): Promise<number>;
+
   /** Retention of the audit, fan-outs and events: the pruner's statements (store/pruner.ts). */
   readonly history: HistoryStore;
+  /** Schedules and policies, their runs and the state they leave (store/schedule-store.ts). */
+  readonly schedules: ScheduleStore;
 }

@@ -1,6 +1,7 @@
 import { FanoutRequest, HistoryQuery, type FanoutStarted, type HistoryPage } from "@uplink/protocol";
-import { BadRequestError, NotFoundError } from "../../errors.js";
+import { BadRequestError, HubError, NotFoundError } from "../../errors.js";
 import type { FanoutEvent } from "../../queries/fanout-service.js";
+import type { FanoutRecord } from "../../store/store.js";
 import { parseWith, readJson, sendJson } from "../http.js";
 import type { Route } from "../route.js";
 import { deadlineOf } from "./agents.js";
@@ -11,6 +12,25 @@ import { auditView, fanoutView, targetView } from "../views.js";
 const FANOUT_PREFIX = "fan_";
 /** How often a stream of a fan-out collected elsewhere (another replica) reads new results from the store. */
 const STORE_POLL_MS = 250;
+/** How long a cancel waits for the replica collecting the fan-out to record it finished. */
+const REMOTE_CANCEL_WAIT_MS = 10_000;
+
+/**
+ * Cancels a running fan-out where it is collected: here, or through the bus on the replica collecting it,
+ * then waits (reading the store) until that replica recorded it finished.
+ */
+async function cancelFanout(s: ApiServices, fanout: FanoutRecord, by: string): Promise<void> {
+  if (await s.fanouts.cancel(fanout.id, by)) return;
+  const elsewhere = fanout.replicaId !== null && fanout.replicaId !== s.hubId;
+  if (elsewhere && !(await s.router.cancelFanoutOn(fanout.replicaId!, fanout.id, by))) {
+    throw HubError.of("replica_unreachable", `replica ${fanout.replicaId} collecting fan-out ${fanout.id} is not listening; it is closed out once that replica is found gone`);
+  }
+  const deadline = Date.now() + REMOTE_CANCEL_WAIT_MS;
+  while ((await s.store.findFanout(fanout.id))?.finishedAt === null) {
+    if (Date.now() > deadline) throw HubError.of("replica_unreachable", `replica ${fanout.replicaId} did not finish cancelling fan-out ${fanout.id} within ${REMOTE_CANCEL_WAIT_MS} ms`);
+    await new Promise((resolve) => setTimeout(resolve, STORE_POLL_MS));
+  }
+}
 
 /**
  * Streams a fan-out this process is not collecting (finished, or running on another replica) from the
@@ -88,6 +108,25 @@ export function queryRoutes(s: ApiServices): Route[] {
         const row = (await s.store.findAudit(id)) ?? null;
         if (row === null) throw new NotFoundError(`no query ${id}`);
         sendJson(res, 200, auditView(row), { "X-Correlation-Id": row.correlationId });
+      },
+    },
+    {
+      method: "POST",
+      path: "/api/v1/queries/:id/cancel",
+      scope: "query",
+      async handle({ res, params, principal }) {
+        const id = params.id!;
+        const fanout = id.startsWith(FANOUT_PREFIX) ? await s.store.findFanout(id) : undefined;
+        if (fanout === undefined) throw new NotFoundError(`no fan-out query ${id}`);
+        // The token that started it (its requester) or an admin: another operator's work is not a query token's to stop.
+        if (principal!.scope !== "admin" && principal!.name !== fanout.requester) {
+          throw HubError.of("forbidden", `fan-out ${id} was started by ${fanout.requester}; only its requester or an admin token may cancel it`);
+        }
+        if (fanout.finishedAt !== null) throw HubError.of("fanout_finished", `fan-out ${id} already ended; there is nothing left to cancel`);
+        await cancelFanout(s, fanout, principal!.name);
+        const ended = await s.store.findFanout(id);
+        if (ended === undefined) throw new NotFoundError(`no fan-out query ${id}`);
+        sendJson(res, 200, fanoutView(ended, await s.store.listFanoutTargets(id)));
       },
     },
     {

@@ -1,0 +1,156 @@
+#!/usr/bin/env node
+// Schedules bench (issue 14): one hub holding BENCH_AGENTS lightweight agents (default 10,000;
+// bench/lib/swarm.mjs children answering every query at once) running BENCH_SCHEDULES scheduled queries
+// (default 20, half snapshot, half differential) at BENCH_INTERVAL_S (default 60 s) on every agent.
+//
+// Measured over one whole interval of ticks (every (schedule, agent) runs once in it), on this machine:
+//   - the hub's CPU while idle (the fleet connected, no schedule) and while the schedules tick: % of a core
+//     and µs per run;
+//   - the store's growth: bytes of the SQLite files (database + WAL) and runs stored, per hour;
+//   - a live query's latency (POST /api/v1/agents/:id/query to a stub agent, one caller at a time) on the
+//     idle hub and during the ticks: p50/p99 and the ratio of the p99s.
+// Target: a live query's p99 during ticks ≤ 1.25 × its idle p99. Figures are printed, not asserted.
+//
+//   node bench/schedules.bench.mjs        (or: node bench/run.mjs schedules)
+//   env: BENCH_AGENTS (10000) · BENCH_SCHEDULES (20) · BENCH_INTERVAL_S (60) · BENCH_SWARMS (8)
+import { createRequire } from "node:module";
+import { cpus } from "node:os";
+import { join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { load } from "./load.mjs";
+import { cpuMsOf, ProcessGroup } from "./lib/procs.mjs";
+import { client, enrollAgents, hardFdLimit, metric, startHub, startStubAgent, startSwarms, tokenOnDisk, until } from "./lib/fleet.mjs";
+
+const TARGETS = { p99Ratio: 1.25 };
+/** Descriptors a hub needs besides its agents' sockets. */
+const HUB_FD_RESERVE = 150;
+
+const num = (name, fallback) => {
+  const v = Number(process.env[name]);
+  return Number.isFinite(v) && v > 0 ? v : fallback;
+};
+const progress = (text) => process.stderr.write(`[schedules] ${text}\n`);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const round = (n, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
+
+// better-sqlite3 is the hub package's dependency, not the workspace root's.
+const Database = createRequire(new URL("../packages/hub/package.json", import.meta.url))("better-sqlite3");
+
+/**
+ * Bytes the embedded store's data takes (its pages in use, as a reader sees the last commit): the WAL's
+ * own size says how much was written since its last reset, not how much is kept.
+ */
+function storeBytes(dir) {
+  const db = new Database(join(dir, "uplink.db"), { readonly: true, fileMustExist: true });
+  try {
+    const pages = db.pragma("page_count", { simple: true }) - db.pragma("freelist_count", { simple: true });
+    return pages * db.pragma("page_size", { simple: true });
+  } finally {
+    db.close();
+  }
+}
+
+/** A live query's latency, one caller at a time, for `measureMs`. */
+async function liveQuery(port, path, headers, measureMs) {
+  const r = await load({ port, path, body: JSON.stringify({ query: "select 1" }), headers, concurrency: 1, warmupMs: 1000, measureMs });
+  return { rps: r.rps, p50: r.p50, p99: r.p99, max: r.max, count: r.count, errors: r.errors };
+}
+
+/** CPU (ms) the hub used over `ms`, with the window's real length. */
+async function cpuOver(pid, ms) {
+  const cpu0 = cpuMsOf(pid);
+  const t0 = Date.now();
+  await sleep(ms);
+  return { cpuMs: cpuMsOf(pid) - cpu0, windowMs: Date.now() - t0 };
+}
+
+/** Runs the bench; resolves with its figures. */
+export async function run() {
+  const wanted = Math.round(num("BENCH_AGENTS", 10_000));
+  const schedules = Math.round(num("BENCH_SCHEDULES", 20));
+  const intervalS = num("BENCH_INTERVAL_S", 60);
+  const processes = Math.round(num("BENCH_SWARMS", 8));
+  const group = new ProcessGroup();
+  const tmp = group.tempDir("uplink-bench-schedules-");
+  try {
+    const hard = await hardFdLimit();
+    const agents = Math.min(wanted, hard - HUB_FD_RESERVE);
+    if (agents < wanted) progress(`open-files hard limit is ${hard}: running ${agents} agents instead of ${wanted}`);
+    const adminToken = await tokenOnDisk(tmp, "--kind", "api", "--scope", "admin", "--name", "bench");
+    const enrollToken = await tokenOnDisk(tmp, "--kind", "enroll", "--name", "bench-fleet");
+    // Health polls rare, so that the schedules' work is what the figures show.
+    const hub = await startHub(group, tmp, { extra: ["--health-interval", "5m"] });
+    const [stubKey] = await enrollAgents(hub.port, enrollToken, 1);
+    await startStubAgent(group, hub.port, stubKey);
+    const path = `/api/v1/agents/${stubKey.split(".")[0]}/query`;
+    const headers = { Authorization: `Bearer ${adminToken}` };
+
+    progress(`enrolling and connecting ${agents} agents`);
+    const keys = await enrollAgents(hub.port, enrollToken, agents, { progress });
+    startSwarms(group, tmp, { url: `ws://127.0.0.1:${hub.port}/v1/agent`, keys, processes, rampConcurrency: 100 });
+    await until(`${agents} agents connected`, async () => (await metric(hub.metricsPort, "uplink_agents_connected")) >= agents + 1, { timeoutMs: 600_000, everyMs: 1000 });
+    await sleep(3000);
+
+    const measureMs = intervalS * 1000;
+    progress(`idle: hub CPU and a live query's latency over ${intervalS} s`);
+    const [idleCpu, idleQuery] = await Promise.all([cpuOver(hub.child.pid, measureMs), liveQuery(hub.port, path, headers, measureMs - 1000)]);
+
+    progress(`creating ${schedules} schedules at ${intervalS} s on every agent`);
+    // A client of its own: a keep-alive socket left idle through the measurements may be closed under it.
+    const api = client(hub.port, adminToken);
+    for (let i = 0; i < schedules; i++) {
+      const res = await api.call("POST", "/api/v1/schedules", { name: `bench-${i}`, query: `select ${i} as n`, interval: `${intervalS}s`, targets: { all: true }, mode: i % 2 === 0 ? "snapshot" : "differential" });
+      if (res.status !== 201) throw new Error(`create schedule: HTTP ${res.status} ${JSON.stringify(res.body)}`);
+    }
+    api.close();
+    // The first interval starts every (schedule, agent) at its phase; measure the next whole one.
+    await sleep(measureMs);
+    const runs0 = await metric(hub.metricsPort, "uplink_schedule_runs_total");
+    const bytes0 = storeBytes(tmp);
+    progress(`ticking: hub CPU, store growth and a live query's latency over ${intervalS} s`);
+    const [tickCpu, tickQuery] = await Promise.all([cpuOver(hub.child.pid, measureMs), liveQuery(hub.port, path, headers, measureMs - 1000)]);
+    const runs = (await metric(hub.metricsPort, "uplink_schedule_runs_total")) - runs0;
+    const grownBytes = storeBytes(tmp) - bytes0;
+
+    const perHour = 3_600_000 / tickCpu.windowMs;
+    const p99Ratio = round(tickQuery.p99 / idleQuery.p99, 3);
+    return {
+      agents,
+      schedules,
+      intervalS,
+      runs: { measured: runs, perSecond: round(runs / (tickCpu.windowMs / 1000)), expectedPerSecond: round((agents * schedules) / intervalS) },
+      hubCpu: {
+        idlePercent: round((idleCpu.cpuMs / idleCpu.windowMs) * 100),
+        tickingPercent: round((tickCpu.cpuMs / tickCpu.windowMs) * 100),
+        usPerRun: runs > 0 ? Math.round(((tickCpu.cpuMs - idleCpu.cpuMs * (tickCpu.windowMs / idleCpu.windowMs)) * 1000) / runs) : null,
+      },
+      store: { growthMiBPerHour: round((grownBytes * perHour) / 1_048_576), runsPerHour: Math.round(runs * perHour), bytesPerRun: runs > 0 ? Math.round(grownBytes / runs) : null, note: "SQLite pages in use; bounded by --schedule-result-retention / --schedule-result-max-rows" },
+      liveQuery: { idle: idleQuery, ticking: tickQuery, p99Ratio },
+      targets: { ...TARGETS },
+      pass: p99Ratio <= TARGETS.p99Ratio,
+      machine: { cpus: cpus().length, node: process.version },
+    };
+  } finally {
+    await group.stop();
+  }
+}
+
+/** The readable table of a figures object. */
+export function formatTable(f) {
+  const q = (name, r) => `         ${name.padEnd(10)}${String(r.rps).padStart(8)}${r.p50.toFixed(2).padStart(9)}${r.p99.toFixed(2).padStart(9)}${r.max.toFixed(2).padStart(9)}${String(r.errors).padStart(8)}`;
+  return [
+    `schedules: ${f.agents} agents × ${f.schedules} schedules at ${f.intervalS} s, ${f.machine.cpus} CPUs, node ${f.machine.node}`,
+    `runs     ${f.runs.measured} in one interval: ${f.runs.perSecond}/s (expected ${f.runs.expectedPerSecond}/s)`,
+    `hub CPU  idle ${f.hubCpu.idlePercent} % of a core, ticking ${f.hubCpu.tickingPercent} % (${f.hubCpu.usPerRun} µs per run)`,
+    `store    +${f.store.growthMiBPerHour} MiB/hour, ${f.store.runsPerHour} runs/hour, ${f.store.bytesPerRun} B per run (before retention)`,
+    `query    ${"".padEnd(10)}${"req/s".padStart(8)}${"p50 ms".padStart(9)}${"p99 ms".padStart(9)}${"max ms".padStart(9)}${"errors".padStart(8)}`,
+    q("idle", f.liveQuery.idle),
+    q("ticking", f.liveQuery.ticking),
+    `a live query's p99 ticking/idle ${f.liveQuery.p99Ratio} (target ≤ ${f.targets.p99Ratio}) → ${f.pass ? "PASS" : "FAIL"}`,
+  ].join("\n");
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const figures = await run();
+  process.stdout.write(`${JSON.stringify(figures)}\n${formatTable(figures)}\n`);
+}

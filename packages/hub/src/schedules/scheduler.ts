@@ -1,0 +1,435 @@
+import { randomUUID } from "node:crypto";
+import type { PolicyState } from "@uplink/protocol";
+import type { EventLog } from "../events/event-log.js";
+import type { Logger } from "../logger.js";
+import type { HubMetrics } from "../metrics.js";
+import { runCommand, type CommandOutcome } from "../queries/command-outcome.js";
+import type { CommandRouter } from "../queries/command-router.js";
+import { emptyCounts, type ResultRow, type ScheduleRecord } from "../store/schedule-store.js";
+import type { AgentRecord, Store } from "../store/store.js";
+import { DueQueue } from "./due-queue.js";
+import { diffRows, rowsOf } from "./row-diff.js";
+import { nextDueAfter, phaseOf } from "./spread.js";
+
+/** How often the schedules are read again from the store (a change made on another replica shows within this). */
+export const SCHEDULES_RELOAD_MS = 1_000;
+/** How often the agents each schedule targets are resolved again (new agents join within this). */
+export const TARGETS_REFRESH_MS = 10_000;
+/** Slots missed (the hub was down, or the lease moved) are run late when they are at most this old; older ones are skipped. */
+export const CATCH_UP_MS = 30_000;
+/** The longest wait of the tick timer: the reload runs at least this often. */
+const MAX_TICK_MS = 1_000;
+/** Pending runs of a dead hub resumed per store read. */
+const OPEN_RUNS_PAGE = 1_000;
+
+/** One (schedule, agent): its phase in the interval and the next slot (due time) it runs at. */
+interface Entry {
+  due: number;
+  scheduleId: string;
+  agentId: string;
+  phase: number;
+  /** False once the entry left its schedule (untargeted, schedule changed or gone): skipped when it comes due. */
+  live: boolean;
+  /** Results land one after the other, in slot order: a differential run compares with the one before it. */
+  landing: Promise<void>;
+}
+
+/** A schedule being run: its record as last read, and one entry per targeted agent. */
+interface Active {
+  record: ScheduleRecord;
+  entries: Map<string, Entry>;
+}
+
+/** What decides who runs the schedules in a cluster: a lease on the cluster bus. */
+export interface SchedulerLease {
+  /** Takes or renews the lease; true while this replica holds it. */
+  hold(): Promise<boolean>;
+  release(): Promise<void>;
+}
+
+export interface SchedulerDeps {
+  store: Store;
+  router: CommandRouter;
+  events: EventLog;
+  metrics: HubMetrics;
+  log: Logger;
+  hubId: string;
+  /** The hub's default query deadline, for schedules that name none. */
+  defaultTimeoutMs: number;
+  /** Cluster mode: only the holder of this lease runs schedules. Without one, this hub always does. */
+  lease?: SchedulerLease | undefined;
+  /** How often the lease is renewed (and tried by the replicas not holding it). */
+  leaseRenewMs?: number;
+}
+
+/**
+ * Runs every enabled schedule and policy on every agent it targets, once per interval, each run a query
+ * command with its own correlationId and deadline through the normal command path (agents held by other
+ * replicas included).
+ *
+ * Spread: each (schedule, agent) runs at a stable phase of the interval (a hash of the pair), so 10,000
+ * agents × 100 schedules are sent evenly, never in a burst. The due runs sit in a min-heap by due time
+ * (DueQueue): a tick takes only what is due, never scanning every agent.
+ *
+ * Every run is claimed in the store by (schedule, agent, slot) before it is sent, so no slot runs twice,
+ * whichever hub claims it. On start (or on taking the lease over) the hub resumes from the store: each
+ * agent from the slot after its last claimed one (slots missed within {@link CATCH_UP_MS} run late), and
+ * runs another hub claimed but never finished are claimed again and run.
+ *
+ * Changes made through this hub apply at once ({@link changed}); those made through another replica
+ * within {@link SCHEDULES_RELOAD_MS}. A deleted or disabled schedule cannot be claimed any more (the
+ * claim checks it), so no run of it starts after the change committed.
+ */
+export class Scheduler {
+  readonly #deps: SchedulerDeps;
+  readonly #log: Logger;
+  readonly #queue = new DueQueue<Entry>();
+  readonly #active = new Map<string, Active>();
+  /** Hosts per state per policy id, for the gauge (every replica refreshes it from the store). */
+  #policyCounts = new Map<string, Record<PolicyState, number>>();
+  /** Policy id → name, the gauge's label. */
+  #policyNames = new Map<string, string>();
+  #running = false;
+  #stopped = true;
+  #timer: NodeJS.Timeout | undefined;
+  #leaseTimer: NodeJS.Timeout | undefined;
+  #lastReload = 0;
+  #lastTargets = 0;
+  #reloading: Promise<void> | undefined;
+  #reloadAgain = false;
+  readonly #inflight = new Set<Promise<unknown>>();
+
+  constructor(deps: SchedulerDeps) {
+    this.#deps = deps;
+    this.#log = deps.log.child({ component: "scheduler" });
+    deps.metrics.observePolicies(() => this.#gauge());
+  }
+
+  /** True while this hub runs the schedules (always, without a lease; in a cluster, while it holds the lease). */
+  get running(): boolean {
+    return this.#running;
+  }
+
+  start(): void {
+    this.#stopped = false;
+    if (this.#deps.lease === undefined) {
+      void this.#become(true);
+      return;
+    }
+    const renew = async (): Promise<void> => {
+      let held = false;
+      try {
+        held = await this.#deps.lease!.hold();
+      } catch (err) {
+        this.#log.warn({ err: (err as Error).message }, "renewing the scheduler lease failed; not running schedules until it is held again");
+      }
+      if (this.#stopped) return;
+      await this.#become(held);
+      // The gauge on a replica not running the schedules follows the store, as often as the holder re-reads it.
+      if (!held && Date.now() - this.#lastTargets >= TARGETS_REFRESH_MS) {
+        this.#lastTargets = Date.now();
+        await this.#refreshCounts();
+      }
+      this.#leaseTimer = setTimeout(() => void renew(), this.#deps.leaseRenewMs ?? 1_000);
+    };
+    void renew();
+  }
+
+  /** Stops ticking, waits for runs in flight to land, and gives the lease up. Idempotent. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#leaseTimer);
+    this.#halt();
+    await Promise.allSettled([...this.#inflight]);
+    if (this.#deps.lease !== undefined) await this.#deps.lease.release().catch(() => undefined);
+  }
+
+  /** A schedule or policy was created, changed or deleted through this hub: applied now. */
+  changed(id?: string): void {
+    if (id !== undefined) {
+      // A delete stops the schedule here at once (the store refuses its claims everywhere).
+      const active = this.#active.get(id);
+      if (active !== undefined) this.#forget(active);
+    }
+    if (this.#running) void this.#reload(true);
+  }
+
+  /** Hosts per state of a policy, as this hub last saw them. */
+  countsOf(policyId: string): Record<PolicyState, number> {
+    return this.#policyCounts.get(policyId) ?? emptyCounts();
+  }
+
+  async #become(holding: boolean): Promise<void> {
+    if (holding === this.#running) return;
+    if (!holding) {
+      this.#log.warn("scheduler lease lost: this hub stops running schedules");
+      this.#halt();
+      return;
+    }
+    this.#running = true;
+    this.#log.info({ lease: this.#deps.lease !== undefined }, "this hub runs the schedules");
+    try {
+      await this.#refreshCounts();
+      await this.#reload(true);
+      await this.#resumeOpenRuns();
+    } catch (err) {
+      this.#log.error({ err }, "starting the scheduler failed; retrying at the next tick");
+    }
+    this.#arm();
+  }
+
+  #halt(): void {
+    this.#running = false;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    for (const active of this.#active.values()) for (const e of active.entries.values()) e.live = false;
+    this.#active.clear();
+    this.#queue.clear();
+  }
+
+  #arm(): void {
+    if (!this.#running || this.#stopped) return;
+    clearTimeout(this.#timer);
+    const next = this.#queue.peek();
+    const wait = next === undefined ? MAX_TICK_MS : Math.min(MAX_TICK_MS, Math.max(0, next - Date.now()));
+    this.#timer = setTimeout(() => void this.#tick(), wait);
+  }
+
+  async #tick(): Promise<void> {
+    if (!this.#running) return;
+    const now = Date.now();
+    if (now - this.#lastReload >= SCHEDULES_RELOAD_MS) await this.#reload(now - this.#lastTargets >= TARGETS_REFRESH_MS).catch((err: unknown) => this.#log.error({ err }, "reading the schedules failed"));
+    if (!this.#running) return;
+    const due: Entry[] = [];
+    for (let entry = this.#queue.popDue(now); entry !== undefined; entry = this.#queue.popDue(now)) due.push(entry);
+    for (const entry of due) {
+      if (!entry.live) continue;
+      const active = this.#active.get(entry.scheduleId);
+      if (active === undefined) continue;
+      const slot = entry.due;
+      // One slot per entry per tick: slots missed (a takeover, a restart, a stall) run one after the other on
+      // the following ticks, those older than the catch-up window are skipped; a tick never runs an entry
+      // twice, so a hub behind does not pile work onto itself.
+      entry.due = nextDueAfter(Math.max(slot, now - CATCH_UP_MS), active.record.intervalMs, entry.phase);
+      this.#queue.push(entry);
+      void this.#run(active.record, entry, slot, false);
+    }
+    this.#arm();
+  }
+
+  /** Reads the schedules again (and, with `targets`, the agents they target); one read at a time. */
+  #reload(targets: boolean): Promise<void> {
+    if (this.#reloading !== undefined) {
+      this.#reloadAgain ||= targets;
+      return this.#reloading;
+    }
+    this.#reloading = (async () => {
+      try {
+        await this.#apply(targets);
+        while (this.#reloadAgain) {
+          this.#reloadAgain = false;
+          await this.#apply(true);
+        }
+      } finally {
+        this.#reloading = undefined;
+      }
+    })();
+    return this.#reloading;
+  }
+
+  async #apply(refreshTargets: boolean): Promise<void> {
+    const { store } = this.#deps;
+    const now = Date.now();
+    this.#lastReload = now;
+    const all = await store.schedules.listSchedules();
+    if (!this.#running) return;
+    this.#policyNames = new Map(all.filter((r) => r.kind === "policy").map((p) => [p.id, p.name]));
+    if (refreshTargets) await this.#refreshCounts();
+    const records = all.filter((r) => r.enabled);
+    const seen = new Set<string>();
+    let agents: AgentRecord[] | undefined;
+    const agentsNow = async (): Promise<AgentRecord[]> => (agents ??= await store.listAgents({}));
+    for (const record of records) {
+      seen.add(record.id);
+      const active = this.#active.get(record.id);
+      // Interval or targets changed: the entries are rebuilt (new phases), from each agent's cursor.
+      const rebuild = active === undefined || active.record.intervalMs !== record.intervalMs || JSON.stringify(active.record.targets) !== JSON.stringify(record.targets);
+      if (!rebuild && !refreshTargets) {
+        active!.record = record;
+        continue;
+      }
+      const matched = targetsOf(record, await agentsNow());
+      const next: Active = rebuild ? { record, entries: new Map() } : { ...active!, record };
+      // The cursors are read only when agents join the schedule: a steady refresh reads none.
+      const joining = [...matched].some((agentId) => !next.entries.has(agentId));
+      const cursors = joining ? await store.schedules.listCursors(record.id) : new Map<string, number>();
+      if (!this.#running) return;
+      if (rebuild && active !== undefined) this.#forget(active);
+      for (const [agentId, entry] of next.entries) {
+        if (!matched.has(agentId)) {
+          entry.live = false;
+          next.entries.delete(agentId);
+        }
+      }
+      for (const agentId of matched) {
+        if (next.entries.has(agentId)) continue;
+        const phase = phaseOf(record.id, agentId, record.intervalMs);
+        const cursor = cursors.get(agentId);
+        // Resume after the last claimed slot, late slots within the catch-up window; a new agent starts at its next slot.
+        const due = cursor === undefined ? nextDueAfter(now, record.intervalMs, phase) : Math.max(nextDueAfter(cursor, record.intervalMs, phase), nextDueAfter(now - CATCH_UP_MS, record.intervalMs, phase));
+        const entry: Entry = { due, scheduleId: record.id, agentId, phase, live: true, landing: Promise.resolve() };
+        next.entries.set(agentId, entry);
+        this.#queue.push(entry);
+      }
+      this.#active.set(record.id, next);
+    }
+    if (refreshTargets) this.#lastTargets = now;
+    for (const active of [...this.#active.values()]) if (!seen.has(active.record.id)) this.#forget(active);
+  }
+
+  #forget(active: Active): void {
+    for (const entry of active.entries.values()) entry.live = false;
+    this.#active.delete(active.record.id);
+  }
+
+  /**
+   * Runs another hub claimed and never finished (it died): claimed again here and run, page after page. One
+   * this hub cannot run (its schedule or agent is no longer targeted) is ended as an error with the code of
+   * a dead hub's open work (`hub_restarted`, or `replica_lost` in a cluster), so no run stays pending.
+   */
+  async #resumeOpenRuns(): Promise<void> {
+    const { store, hubId } = this.#deps;
+    const code = this.#deps.lease === undefined ? "hub_restarted" : "replica_lost";
+    let resumed = 0;
+    let closed = 0;
+    for (;;) {
+      const open = await store.schedules.openRuns(hubId, OPEN_RUNS_PAGE);
+      await Promise.all(
+        open.map(async (run) => {
+          const active = this.#active.get(run.scheduleId);
+          const entry = active?.entries.get(run.agentId);
+          if (active !== undefined && entry !== undefined) {
+            // Claimed before the next page is read: a run claimed here is no longer another owner's.
+            if (await this.#run(active.record, entry, run.slot, true)) resumed++;
+            else closed += (await this.#closeLost(run.scheduleId, run.correlationId, code)) ? 1 : 0;
+          } else {
+            closed += (await this.#closeLost(run.scheduleId, run.correlationId, code)) ? 1 : 0;
+          }
+        }),
+      );
+      if (open.length < OPEN_RUNS_PAGE || !this.#running) break;
+    }
+    if (resumed + closed > 0) this.#log.info({ runs: resumed, closed }, "resumed runs a previous scheduler left open");
+  }
+
+  #closeLost(scheduleId: string, correlationId: string, code: "hub_restarted" | "replica_lost"): Promise<boolean> {
+    const message = "the hub running the schedules stopped before this run ended, and it cannot be run again here";
+    return this.#deps.store.schedules.finishRun(scheduleId, correlationId, { status: "error", snapshot: false, added: null, removed: null, rows: null, errorCode: code, errorMessage: message, finishedAt: Date.now() });
+  }
+
+  /** Claims the slot, sends the command, and lands its result after the entry's previous one. */
+  #run(record: ScheduleRecord, entry: Entry, slot: number, takeOver: boolean): Promise<boolean> {
+    const { store, router, hubId } = this.#deps;
+    const correlationId = randomUUID();
+    const log = this.#log.child({ scheduleId: record.id, agentId: entry.agentId, correlationId });
+    const claim = store.schedules.claimRun({ scheduleId: record.id, agentId: entry.agentId, slot, correlationId, owner: hubId, createdAt: Date.now() }, takeOver);
+    const outcome = (async (): Promise<CommandOutcome | undefined> => {
+      if (!(await claim)) return undefined;
+      return runCommand(router, entry.agentId, {
+        correlationId,
+        sessionId: record.id,
+        kind: "query",
+        collector: record.collector,
+        query: record.query,
+        timeoutMs: record.timeoutMs ?? this.#deps.defaultTimeoutMs,
+        log,
+      });
+    })();
+    const landed = (entry.landing = entry.landing.then(async () => {
+      const o = await outcome;
+      if (o !== undefined) await this.#land(record, entry.agentId, slot, correlationId, o);
+    }).catch((err: unknown) => log.error({ err }, "a scheduled run failed to land")));
+    this.#inflight.add(landed);
+    void landed.finally(() => this.#inflight.delete(landed));
+    return claim.catch(() => false);
+  }
+
+  async #land(record: ScheduleRecord, agentId: string, slot: number, correlationId: string, outcome: CommandOutcome): Promise<void> {
+    const { store, metrics } = this.#deps;
+    metrics.scheduleRuns.inc({ kind: record.kind, status: outcome.status });
+    const finishedAt = Date.now();
+    const error = outcome.status === "ok" ? null : { code: outcome.error.code, message: outcome.error.message };
+    const failed = { errorCode: error?.code ?? null, errorMessage: error?.message ?? null };
+    const runId = `${record.id}:${agentId}:${slot}`;
+    const at = new Date(finishedAt).toISOString();
+    if (record.kind === "policy") {
+      const rows = outcome.status === "ok" ? rowsOf(outcome.result) : null;
+      await store.schedules.finishRun(record.id, correlationId, { status: outcome.status, snapshot: false, added: null, removed: null, rows, ...failed, finishedAt });
+      const state: PolicyState = rows === null ? "unknown" : rows.length > 0 ? "pass" : "fail";
+      const reason = state === "pass" ? null : state === "fail" ? "the query returned no rows" : `${error!.code}: ${error!.message}`;
+      const change = await store.schedules.setPolicyHost({ policyId: record.id, agentId, state, reason, checkedAt: finishedAt });
+      if (change === undefined) return;
+      const counts = this.#policyCounts.get(record.id) ?? emptyCounts();
+      if (change.from !== null) counts[change.from] = Math.max(0, counts[change.from] - 1);
+      counts[state]++;
+      this.#policyCounts.set(record.id, counts);
+      this.#deps.events.publish("policy.changed", { at, policyId: record.id, policyName: record.name, agentId, from: change.from, to: state, ...(reason === null ? {} : { reason }) });
+      return;
+    }
+    const mode = record.mode ?? "snapshot";
+    const base = { at, scheduleId: record.id, scheduleName: record.name, agentId, runId, correlationId, mode, status: outcome.status };
+    if (outcome.status !== "ok") {
+      const stored = await store.schedules.finishRun(record.id, correlationId, { status: outcome.status, snapshot: false, added: null, removed: null, rows: null, ...failed, finishedAt });
+      // An offline agent is news on the agent events already; it catches up at its next run.
+      if (stored && outcome.status !== "offline") this.#deps.events.publish("schedule.result", { ...base, snapshot: false, error: error! });
+      return;
+    }
+    const rows = rowsOf(outcome.result);
+    const previous = await store.schedules.baseRows(record.id, agentId);
+    const snapshot = previous === null;
+    // The base is written only when it changes: snapshot mode keeps an empty one (it only marks that the
+    // agent had its first run), a differential run without a change leaves it as it is.
+    let finish: { added: ResultRow[] | null; removed: ResultRow[] | null; rows: ResultRow[] | null; base: ResultRow[] | undefined };
+    if (mode === "snapshot") finish = { added: null, removed: null, rows, base: snapshot ? [] : undefined };
+    else if (snapshot) finish = { added: rows, removed: [], rows, base: rows };
+    else {
+      const diff = diffRows(previous, rows);
+      finish = { ...diff, rows: null, base: diff.added.length + diff.removed.length > 0 ? rows : undefined };
+    }
+    const stored = await store.schedules.finishRun(record.id, correlationId, { status: "ok", snapshot, ...finish, errorCode: null, errorMessage: null, finishedAt });
+    if (!stored) return;
+    if (mode === "snapshot") this.#deps.events.publish("schedule.result", { ...base, snapshot, rows });
+    else if (snapshot || finish.added!.length > 0 || finish.removed!.length > 0) {
+      this.#deps.events.publish("schedule.result", { ...base, snapshot, added: finish.added, removed: finish.removed });
+    }
+  }
+
+  async #refreshCounts(): Promise<void> {
+    try {
+      this.#policyCounts = await this.#deps.store.schedules.policyCounts();
+      this.#policyNames = new Map((await this.#deps.store.schedules.listSchedules("policy")).map((p) => [p.id, p.name]));
+    } catch (err) {
+      this.#log.warn({ err: (err as Error).message }, "reading the policy counts failed");
+    }
+  }
+
+  #gauge(): { policy: string; pass: number; fail: number; unknown: number }[] {
+    const out: { policy: string; pass: number; fail: number; unknown: number }[] = [];
+    for (const [id, name] of this.#policyNames) out.push({ policy: name, ...(this.#policyCounts.get(id) ?? emptyCounts()) });
+    return out;
+  }
+}
+
+/** The agents a schedule targets now: listed ids, agents with all its labels (the operator's), or all; never revoked ones. */
+export function targetsOf(record: ScheduleRecord, agents: AgentRecord[]): Set<string> {
+  const { targets } = record;
+  const ids = new Set(targets.agentIds ?? []);
+  const out = new Set<string>();
+  for (const a of agents) {
+    if (a.revokedAt !== null) continue;
+    const byLabels = targets.labels !== undefined && Object.entries(targets.labels).every(([k, v]) => a.labels[k] === v);
+    if (targets.all === true || ids.has(a.id) || byLabels) out.add(a.id);
+  }
+  return out;
+}
+
