@@ -5,14 +5,16 @@
 //
 // Measured, all on this machine in one run, BENCH_LOADS cold loads of `/#/fleet` by a signed-in browser
 // (the cookie of a session opened through the REST API; caches empty):
-//   - time to interactive: from navigation start until the first fleet row is rendered AND the label
-//     filter answers a keystroke (the shown count changes), as the page's own clock reads it
-//   - bytes transferred, as encoded on the wire: the page's assets (HTML, JS, CSS), the agents list
-//     (GET /api/v1/agents, gzip-compressed by the hub), and the rest (session, events stream head)
-//   - scrolling the 10,000 rows: frame intervals while the list is scrolled by 600 px every frame
-// Targets: interactive ≤ 1 s; the page's first load ≤ 150 KB compressed (its assets; the agents list is
-// reported beside it); scrolling at 60 fps (p95 frame ≤ 17.5 ms, a floor measured on an empty page
-// beside it: the frame interval this headless browser gives any page).
+//   - time to interactive: from navigation start until the first fleet row is rendered AND the status
+//     filter answers a click (the hub's answer for "offline" is shown: none are), as the page's clock reads it
+//   - bytes transferred, as encoded on the wire: the page's assets (HTML, JS, CSS), the agents list's first
+//     page with the counts (GET /api/v1/agents?limit=, gzip-compressed by the hub), and the rest (session,
+//     events stream head, the status filter's page)
+//   - scrolling the 10,000 rows: frame intervals while the list is scrolled by 600 px every frame (its
+//     further pages fetched as it goes)
+// Targets: interactive ≤ 1 s; the first load (assets + first page and counts) ≤ 150 KB compressed;
+// scrolling at 60 fps (p95 frame ≤ 17.5 ms, a floor measured on an empty page beside it: the frame
+// interval this headless browser gives any page).
 //
 //   node bench/console.bench.mjs        (or: node bench/run.mjs console)
 //   env: BENCH_AGENTS (10000) · BENCH_SWARMS (4) · BENCH_LOADS (5) · BENCH_CHROMIUM (/usr/bin/chromium)
@@ -30,6 +32,8 @@ const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const TARGETS = { interactiveMs: 1000, firstLoadKB: 150, frameP95Ms: 17.5 };
 const HUB_FD_RESERVE = 150;
 const CHROMIUM = process.env.BENCH_CHROMIUM ?? "/usr/bin/chromium";
+/** The console's page size (packages/console/src/lib/fleet-store.ts, PAGE_SIZE). */
+const PAGE_SIZE = 200;
 
 const num = (name, fallback) => {
   const v = Number(process.env[name]);
@@ -63,7 +67,7 @@ async function coldLoad(browser, base, cookie, agents) {
     const page = await context.newPage();
     const bytes = { assets: 0, agents: 0, other: 0 };
     const pending = [];
-    // The page may ask for the list more than once (again once its event stream is open): the first one is timed.
+    // The page asks for more of the list (the status filter, further pages): the first one is timed.
     const list = { requests: 0, firstBytes: 0, decodedBytes: 0, startEpochMs: 0, waitMs: 0, doneEpochMs: 0 };
     page.on("requestfinished", (request) => {
       pending.push(
@@ -77,14 +81,16 @@ async function coldLoad(browser, base, cookie, agents) {
           list.startEpochMs = t.startTime;
           list.waitMs = t.responseStart - t.requestStart;
           list.doneEpochMs = t.startTime + t.responseEnd;
+        }).catch(() => {
+          // It finished as the context closed (a later page, the counts asked again): not part of the load.
         }),
       );
     });
     await page.goto(`${base}/#/fleet`);
     await page.locator('[data-testid="agent-link"]').first().waitFor({ timeout: 60_000 });
     const firstRowMs = await page.evaluate(() => performance.now());
-    // Interactive: a keystroke in the label filter is answered (no agent carries this label).
-    await page.getByPlaceholder("env=prod role=db").fill("bench=none");
+    // Interactive: a click on the status bar is answered by the hub (no agent is offline).
+    await page.getByTestId("count-offline").click();
     await page.getByText(`0 of ${agents} agents`).waitFor({ timeout: 60_000 });
     const interactiveMs = await page.evaluate(() => performance.now());
     const timeOrigin = await page.evaluate(() => performance.timeOrigin);
@@ -115,10 +121,10 @@ function openSession(port, token) {
 }
 
 /** One `GET /api/v1/agents` from node: milliseconds until its last byte, and its bytes on the wire. */
-function timedList(port, token, coding) {
+function timedList(port, token, coding, path = "/api/v1/agents") {
   return new Promise((resolveList, reject) => {
     const t0 = performance.now();
-    const req = request({ host: "127.0.0.1", port, path: "/api/v1/agents", agent: false, headers: { authorization: `Bearer ${token}`, "accept-encoding": coding } }, (res) => {
+    const req = request({ host: "127.0.0.1", port, path, agent: false, headers: { authorization: `Bearer ${token}`, "accept-encoding": coding } }, (res) => {
       let bytes = 0;
       res.on("data", (c) => (bytes += c.length));
       res.on("end", () => resolveList({ ms: performance.now() - t0, bytes }));
@@ -188,8 +194,11 @@ export async function run() {
     // A session opened as the sign-in form opens it; each cold load carries its cookie.
     const session = await openSession(hub.port, adminToken);
     progress("the hub's own time for the agents list, gzip and identity, 5 of each");
-    const hubList = { gzip: [], identity: [] };
-    for (let i = 0; i < 5; i++) for (const coding of ["gzip", "identity"]) hubList[coding].push(await timedList(hub.port, adminToken, coding));
+    const hubList = { gzip: [], identity: [], firstPageGzip: [] };
+    for (let i = 0; i < 5; i++) {
+      for (const coding of ["gzip", "identity"]) hubList[coding].push(await timedList(hub.port, adminToken, coding));
+      hubList.firstPageGzip.push(await timedList(hub.port, adminToken, "gzip", `/api/v1/agents?limit=${PAGE_SIZE}`));
+    }
 
     browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
     progress(`${loads} cold loads of the fleet page (${agents} agents)`);
@@ -204,7 +213,7 @@ export async function run() {
     }
 
     progress("scrolling the fleet (3 s), then an empty page's frames (the floor)");
-    await last.page.getByPlaceholder("env=prod role=db").fill("");
+    await last.page.getByTestId("count-offline").click();
     await last.page.locator('[data-testid="agent-link"]').first().waitFor();
     const scroll = frameFigures(await frameIntervals(last.page, 3000, true));
     await last.context.close();
@@ -232,12 +241,13 @@ export async function run() {
         agentsListRequests: first.agentsRequests,
         agentsListDecodedKB: kb(first.agentsDecodedBytes),
         otherKB: kb(first.bytes.other),
+        firstLoadKB: kb(first.bytes.assets + first.agentsFirstBytes),
         totalKB: kb(first.bytes.assets + first.bytes.agents + first.bytes.other),
       },
       scroll,
       floor,
       targets: { ...TARGETS },
-      pass: median(interactive) <= TARGETS.interactiveMs && first.bytes.assets / 1000 <= TARGETS.firstLoadKB && scroll.p95Ms <= TARGETS.frameP95Ms,
+      pass: median(interactive) <= TARGETS.interactiveMs && (first.bytes.assets + first.agentsFirstBytes) / 1000 <= TARGETS.firstLoadKB && scroll.p95Ms <= TARGETS.frameP95Ms,
       // The machine is shared: its 1-minute load average at the end of the run says how much the timings were contended.
       machine: { cpus: cpus().length, loadAverage: round(loadavg()[0]), node: process.version, chromium: browser.version() },
     };
@@ -254,9 +264,9 @@ export function formatTable(f) {
     `console: fleet page with ${f.agents} agents${f.agents < f.requestedAgents ? ` (asked ${f.requestedAgents})` : ""}, ${f.loads} cold loads, chromium ${f.machine.chromium}, ${f.machine.cpus} CPUs (load average ${f.machine.loadAverage}), node ${f.machine.node}`,
     `interactive   median ${f.interactive.medianMs} ms, max ${f.interactive.maxMs} ms (first row: median ${f.interactive.firstRowMedianMs} ms)   target ≤ ${t.interactiveMs} ms`,
     `where         agents list asked at ${f.split.listAskedMs} ms, hub's first byte after ${f.split.listWaitMs} ms, arrived at ${f.split.listDoneMs} ms; first row ${f.split.afterListMs} ms after it (medians)`,
-    `hub's list    GET /api/v1/agents from node: gzip ${f.hubList.gzip.medianMs} ms (${f.hubList.gzip.KB} KB), identity ${f.hubList.identity.medianMs} ms (${f.hubList.identity.KB} KB) (medians)`,
-    `first load    page assets ${f.firstLoad.assetsKB} KB   target ≤ ${t.firstLoadKB} KB`,
-    `              agents list ${f.firstLoad.agentsListKB} KB gzip (${f.firstLoad.agentsListDecodedKB} KB as JSON), asked ${f.firstLoad.agentsListRequests}× before interactive; other ${f.firstLoad.otherKB} KB; total ${f.firstLoad.totalKB} KB`,
+    `hub's list    GET /api/v1/agents from node: whole list gzip ${f.hubList.gzip.medianMs} ms (${f.hubList.gzip.KB} KB), identity ${f.hubList.identity.medianMs} ms (${f.hubList.identity.KB} KB); first page (limit ${PAGE_SIZE}) and counts gzip ${f.hubList.firstPageGzip.medianMs} ms (${f.hubList.firstPageGzip.KB} KB) (medians)`,
+    `first load    page assets ${f.firstLoad.assetsKB} KB + first page and counts ${f.firstLoad.agentsListKB} KB = ${f.firstLoad.firstLoadKB} KB   target ≤ ${t.firstLoadKB} KB`,
+    `              first page ${f.firstLoad.agentsListDecodedKB} KB as JSON; list requests before interactive ${f.firstLoad.agentsListRequests} (first page, then the status filter); other ${f.firstLoad.otherKB} KB; total ${f.firstLoad.totalKB} KB`,
     `scrolling     ${f.scroll.frames} frames: p50 ${f.scroll.p50Ms} ms, p95 ${f.scroll.p95Ms} ms, max ${f.scroll.maxMs} ms, ${f.scroll.over33MsPercent} % over 33 ms   target p95 ≤ ${t.frameP95Ms} ms`,
     `floor         an empty page: p50 ${f.floor.p50Ms} ms, p95 ${f.floor.p95Ms} ms, max ${f.floor.maxMs} ms`,
     f.pass ? "PASS" : "FAIL",

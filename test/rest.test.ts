@@ -300,6 +300,26 @@ describe("REST API v1", () => {
       expect(badStatus.status).toBe(400);
       expect(badStatus.body.error.code).toBe("invalid_request");
 
+      // A page at a time (hostname, then id), with the counts per status of the label filter on every page.
+      const page = async (qs: string) => (await hub.api.get(`/api/v1/agents?label=suite=${suite}${qs}`)).body as { agents: AgentView[]; nextAfter: string | null; counts: unknown };
+      const first = await page("&limit=2");
+      expect(first.agents.map((a) => a.hostname)).toEqual(["db-1", "db-2"]);
+      expect(first.counts).toEqual({ online: 1, unresponsive: 0, offline: 2 });
+      expect(first.nextAfter).toEqual(expect.any(String));
+      const second = await page(`&limit=2&after=${encodeURIComponent(first.nextAfter!)}`);
+      expect(second).toEqual({ agents: [expect.objectContaining({ hostname: "web-1" })], nextAfter: null, counts: first.counts });
+      expect(await page("&limit=3")).toMatchObject({ nextAfter: null, counts: first.counts });
+      const offline = await page("&limit=1&status=offline");
+      expect(offline.agents.map((a) => a.hostname)).toEqual(["db-2"]);
+      expect(offline.counts).toEqual(first.counts);
+      expect((await page(`&limit=1&status=offline&after=${encodeURIComponent(offline.nextAfter!)}`)).agents.map((a) => a.hostname)).toEqual(["web-1"]);
+      expect(await page("&limit=5&label=role=db")).toMatchObject({ nextAfter: null, counts: { online: 1, unresponsive: 0, offline: 1 } });
+      for (const bad of ["limit=0", "limit=1001", "limit=x", "after=abc", "limit=2&after=not-a-cursor"]) {
+        const refused = await hub.api.get(`/api/v1/agents?${bad}`);
+        expect(refused.status, bad).toBe(400);
+        expect(refused.body.error.code).toBe("invalid_request");
+      }
+
       const { body: online } = await hub.api.agent(db.agentId);
       expect(online).toMatchObject({ id: db.agentId, hostname: "db-1", status: "online", protocol: 2, agentVersion: "raw-agent/1.0", labels: { suite, role: "db", zone: "a" } });
       expect(online.connectedAt).not.toBeNull();

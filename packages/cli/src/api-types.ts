@@ -124,7 +124,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List agents, optionally by status and labels */
+        /**
+         * List agents, optionally by status and labels, whole or a page at a time
+         * @description By hostname, then id. With `limit`: one page (keyset, `after` = the previous page's `nextAfter`) and the counts per status for the label filter.
+         */
         get: operations["listAgents"];
         put?: never;
         post?: never;
@@ -500,6 +503,11 @@ export interface components {
             protocol: number;
             replicaId: string | null;
         };
+        AgentCounts: {
+            online: number;
+            unresponsive: number;
+            offline: number;
+        };
         AgentDisconnectedEvent: {
             at: components["schemas"]["IsoTime"];
             agentId: string;
@@ -525,6 +533,10 @@ export interface components {
         };
         AgentList: {
             agents: components["schemas"]["AgentView"][];
+            /** @description Paged (`limit`): the `after` of the next page; null on the last page. */
+            nextAfter?: string | null;
+            /** @description Paged (`limit`): agents per status with the same label filter (whatever `status` and the page), as the store records them. */
+            counts?: components["schemas"]["AgentCounts"];
         };
         AgentPatchRequest: {
             labels: {
@@ -1615,6 +1627,10 @@ export interface operations {
                 status?: "online" | "offline" | "unresponsive";
                 /** @description `k=v`, repeatable: only agents with every one of these labels (the operator's). */
                 label?: string[];
+                /** @description Agents in the page (by hostname, then id); the answer then carries `nextAfter` and `counts`. Without it, every agent that matches. */
+                limit?: number;
+                /** @description Only agents after this place in the list: the `nextAfter` of the previous page (opaque). Needs `limit`. */
+                after?: string;
             };
             header?: never;
             path?: never;
@@ -1622,7 +1638,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The agents that match */
+            /** @description The agents that match (a page of them with `limit`) */
             200: {
                 headers: {
                     [name: string]: unknown;

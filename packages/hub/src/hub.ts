@@ -4,7 +4,7 @@ import { createServer as createHttpServer, type Server } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
-import { CloseCode } from "@uplink/protocol";
+import { CloseCode, MAX_HEALTH_SAMPLES } from "@uplink/protocol";
 import { AgentGateway } from "./agents/agent-gateway.js";
 import { AgentRegistry } from "./agents/agent-registry.js";
 import { HealthPoller } from "./agents/health-poller.js";
@@ -87,6 +87,8 @@ function pruneSettings(config: HubConfig): PrunerSettings {
     audit: { maxAgeMs: config.auditRetentionMs, maxCount: config.auditMaxRows },
     fanouts: { maxAgeMs: config.fanoutRetentionMs, maxCount: config.fanoutMaxTargets },
     events: { maxAgeMs: config.eventRetentionMs, maxCount: config.eventMaxRows },
+    // By default as long as the agent page's chart reaches back: MAX_HEALTH_SAMPLES presence flushes.
+    healthSamplesMaxAgeMs: config.healthRetentionMs ?? MAX_HEALTH_SAMPLES * config.presenceFlushMs,
     scheduleRuns: { maxAgeMs: config.scheduleResultRetentionMs, maxCount: config.scheduleResultMaxRows },
     intervalMs: config.pruneIntervalMs,
     batchRows: config.pruneBatchRows,

@@ -18,7 +18,7 @@ export function retentionCases(current: () => Store): void {
       store: current(),
       metrics,
       log: createLogger("silent"),
-      settings: { audit: OFF, fanouts: OFF, events: OFF, intervalMs: 60_000, batchRows: 2, ...over },
+      settings: { audit: OFF, fanouts: OFF, events: OFF, healthSamplesMaxAgeMs: 0, intervalMs: 60_000, batchRows: 2, ...over },
       now: () => NOW,
       markStep: 2,
     });
@@ -45,7 +45,7 @@ export function retentionCases(current: () => Store): void {
     await single("c_new", 900);
     const metrics = new HubMetrics();
     // Older than NOW - 500 = 500 goes; 500 itself is inside retention.
-    expect(await pruner({ audit: { maxAgeMs: 500, maxCount: 0 } }, metrics).prune()).toEqual({ audit: 4, fanout_targets: 0, fanouts: 0, events: 0, sessions: 0, outbox: 0, schedule_runs: 0 });
+    expect(await pruner({ audit: { maxAgeMs: 500, maxCount: 0 } }, metrics).prune()).toEqual({ audit: 4, fanout_targets: 0, fanouts: 0, events: 0, sessions: 0, outbox: 0, schedule_runs: 0, health_samples: 0 });
     expect(await auditIds()).toEqual(["c5", "c6", "c_new", "c_open", "fan_old-t0"]);
     expect((await metrics.prunedRows.get()).values.map((v) => [v.labels.table, v.value])).toEqual([["audit", 4]]);
     // One statement takes at most its batch.
@@ -73,7 +73,7 @@ export function retentionCases(current: () => Store): void {
     await fanout("fan_c", 900, 1);
     await single("c_new", 950);
     // fan_a's three targets go in two statements of at most 2.
-    expect(await pruner({ fanouts: { maxAgeMs: 500, maxCount: 0 } }).prune()).toEqual({ audit: 0, fanout_targets: 5, fanouts: 2, events: 0, sessions: 0, outbox: 0, schedule_runs: 0 });
+    expect(await pruner({ fanouts: { maxAgeMs: 500, maxCount: 0 } }).prune()).toEqual({ audit: 0, fanout_targets: 5, fanouts: 2, events: 0, sessions: 0, outbox: 0, schedule_runs: 0, health_samples: 0 });
     expect(await current().findFanout("fan_a")).toBeUndefined();
     expect(await current().listFanoutTargets("fan_b")).toEqual([]);
     expect((await current().listFanoutTargets("fan_open")).map((t) => t.status)).toEqual(["pending", "pending"]);
@@ -135,5 +135,26 @@ export function retentionCases(current: () => Store): void {
     expect([sum("audit"), sum("fanout_targets"), sum("fanouts"), sum("events")]).toEqual([9, 5, 1, 8]);
     expect(await auditIds()).toEqual(["c_new"]);
     expect(await eventIds()).toEqual([8]);
+  });
+
+  it("prunes agents' health samples past their age, in batches, and counts them", async () => {
+    const health = { status: "ok" as const, agentVersion: "1", uptimeS: 1, load1: 0, memFreeBytes: 1, memTotalBytes: 2, inflight: 0, collectors: ["host"] };
+    for (const id of ["agt_r1", "agt_r2"]) {
+      await current().createAgent({ id, secretHash: "cd".repeat(32), hostname: id, labels: {}, enrolledAt: 1 });
+      await current().updateAgent(id, { status: "online", replicaId: "hub_a", lastSeenAt: 1 });
+    }
+    for (const at of [100, 200, 300, 500, 900]) {
+      await current().recordPresence("hub_a", [
+        { id: "agt_r1", lastSeenAt: at, lastHealth: health },
+        { id: "agt_r2", lastSeenAt: at, lastHealth: health },
+      ]);
+    }
+    const metrics = new HubMetrics();
+    // Older than NOW - 500 = 500 goes (6 samples, three statements of 2); 500 itself is inside retention.
+    expect((await pruner({ healthSamplesMaxAgeMs: 500 }, metrics).prune()).health_samples).toBe(6);
+    expect((await metrics.prunedRows.get()).values.map((v) => [v.labels.table, v.value])).toEqual([["health_samples", 6]]);
+    for (const id of ["agt_r1", "agt_r2"]) expect((await current().listHealthSamples(id, 60)).map((x) => x.at)).toEqual([500, 900]);
+    // 0 keeps them whatever their age.
+    expect((await pruner({ healthSamplesMaxAgeMs: 0 }).prune()).health_samples).toBe(0);
   });
 }

@@ -96,30 +96,77 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       expect(await store.findAgent("agt_p3")).toMatchObject({ lastSeenAt: 10, lastHealth: null });
     });
 
-    it("appends one health sample per presence row with a health result, oldest first, keeping the newest MAX_HEALTH_SAMPLES", async () => {
-      const health = (load1: number) => ({ status: "ok" as const, agentVersion: "1", uptimeS: 1, load1, memFreeBytes: 100 + load1, memTotalBytes: 200, inflight: 1, collectors: ["host"] });
+    it("appends one health sample per presence row with a health result, reads the newest N oldest first, prunes by age in batches", async () => {
+      const health = (load1: number) => ({ status: "ok" as const, agentVersion: "1", uptimeS: 1, load1, memFreeBytes: 100 + Math.floor(load1), memTotalBytes: 200, inflight: 1, collectors: ["host"] });
       for (const id of ["agt_h1", "agt_h2"]) {
         await store.createAgent({ id, secretHash: "cd".repeat(32), hostname: id, labels: {}, enrolledAt: 1 });
         await store.updateAgent(id, { status: "online", replicaId: "hub_a", lastSeenAt: 1 });
       }
-      expect((await store.findAgent("agt_h1"))?.healthSamples).toEqual([]);
+      expect(await store.listHealthSamples("agt_h1", MAX_HEALTH_SAMPLES)).toEqual([]);
       await store.recordPresence("hub_a", [
-        { id: "agt_h1", lastSeenAt: 10, lastHealth: health(1) },
+        { id: "agt_h1", lastSeenAt: 10, lastHealth: health(1.5) },
         { id: "agt_h2", lastSeenAt: 10, lastHealth: null },
       ]);
       await store.recordPresence("hub_a", [{ id: "agt_h1", lastSeenAt: 20, lastHealth: { ...health(2), status: "degraded" } }]);
-      expect((await store.findAgent("agt_h1"))?.healthSamples).toEqual([
-        { at: 10, status: "ok", load1: 1, memFreeBytes: 101, memTotalBytes: 200, inflight: 1 },
+      expect(await store.listHealthSamples("agt_h1", MAX_HEALTH_SAMPLES)).toEqual([
+        { at: 10, status: "ok", load1: 1.5, memFreeBytes: 101, memTotalBytes: 200, inflight: 1 },
         { at: 20, status: "degraded", load1: 2, memFreeBytes: 102, memTotalBytes: 200, inflight: 1 },
       ]);
-      expect((await store.findAgent("agt_h2"))?.healthSamples).toEqual([]);
+      expect(await store.listHealthSamples("agt_h2", MAX_HEALTH_SAMPLES)).toEqual([]);
+      // The agent record carries none of them.
+      expect(await store.findAgent("agt_h1")).not.toHaveProperty("healthSamples");
       for (let i = 3; i <= MAX_HEALTH_SAMPLES + 5; i++) await store.recordPresence("hub_a", [{ id: "agt_h1", lastSeenAt: i * 10, lastHealth: health(i) }]);
-      const samples = (await store.findAgent("agt_h1"))!.healthSamples;
-      expect(samples).toHaveLength(MAX_HEALTH_SAMPLES);
+      const samples = await store.listHealthSamples("agt_h1", MAX_HEALTH_SAMPLES);
       expect(samples.map((x) => x.at)).toEqual(Array.from({ length: MAX_HEALTH_SAMPLES }, (_, i) => (i + 6) * 10));
       // Another replica's flush appends nothing to an agent it does not hold.
       await store.recordPresence("hub_b", [{ id: "agt_h2", lastSeenAt: 99, lastHealth: health(9) }]);
-      expect((await store.findAgent("agt_h2"))?.healthSamples).toEqual([]);
+      expect(await store.listHealthSamples("agt_h2", MAX_HEALTH_SAMPLES)).toEqual([]);
+      // Pruned by age, oldest first, at most a batch a statement: samples before 200 go (1–19: 19 of them).
+      expect(await store.history.pruneHealthSamples(200, 15)).toBe(15);
+      expect(await store.history.pruneHealthSamples(200, 15)).toBe(4);
+      expect(await store.history.pruneHealthSamples(200, 15)).toBe(0);
+      expect((await store.listHealthSamples("agt_h1", 1000)).map((x) => x.at)).toEqual(Array.from({ length: MAX_HEALTH_SAMPLES + 5 - 19 }, (_, i) => (i + 20) * 10));
+    });
+
+    it("lists agents a page at a time by hostname then id (keyset, byte order), filtered, with counts per status for the labels", async () => {
+      // Hostnames shared and in mixed case, so the id breaks ties and the order is bytes, not a locale's.
+      const agents: [string, string, Record<string, string>][] = [
+        ["agt_b", "web", { env: "prod" }],
+        ["agt_a", "web", { env: "prod" }],
+        ["agt_c", "Web", { env: "dev" }],
+        ["agt_d", "db", { env: "prod", role: "db" }],
+        ["agt_e", "app", { env: "prod" }],
+        ["agt_f", "zz", { env: "prod" }],
+      ];
+      for (const [id, hostname, labels] of agents) await store.createAgent({ id, secretHash: "cd".repeat(32), hostname, labels, enrolledAt: 1 });
+      await store.updateAgent("agt_a", { status: "online" });
+      await store.updateAgent("agt_d", { status: "unresponsive" });
+      await store.updateAgent("agt_c", { status: "online" });
+      await store.revokeAgent("agt_f", 5);
+      const order = ["agt_c", "agt_e", "agt_d", "agt_a", "agt_b"];
+      expect((await store.listAgents({})).map((a) => a.id)).toEqual(order);
+      const walk = async (filter: { status?: "online" | "offline" | "unresponsive"; labels?: Record<string, string> }, limit: number) => {
+        const pages: string[][] = [];
+        let after: { hostname: string; id: string } | null = null;
+        for (;;) {
+          const page = await store.listAgentsPage({ ...filter, limit, after });
+          pages.push(page.map((a) => a.id));
+          if (page.length < limit) return pages;
+          after = { hostname: page.at(-1)!.hostname, id: page.at(-1)!.id };
+        }
+      };
+      expect(await walk({}, 2)).toEqual([["agt_c", "agt_e"], ["agt_d", "agt_a"], ["agt_b"]]);
+      expect(await walk({}, 5)).toEqual([order, []]);
+      expect(await walk({ labels: { env: "prod" } }, 2)).toEqual([["agt_e", "agt_d"], ["agt_a", "agt_b"], []]);
+      expect(await walk({ labels: { env: "prod", role: "db" } }, 2)).toEqual([["agt_d"]]);
+      expect(await walk({ status: "offline" }, 1)).toEqual([["agt_e"], ["agt_b"], []]);
+      expect(await walk({ status: "online", labels: { env: "prod" } }, 10)).toEqual([["agt_a"]]);
+      // A page's full record, as listAgents gives it.
+      expect((await store.listAgentsPage({ limit: 1, after: { hostname: "db", id: "agt_d" } }))[0]).toEqual((await store.findAgent("agt_a"))!);
+      expect(await store.countAgents({})).toEqual({ online: 2, unresponsive: 1, offline: 2 });
+      expect(await store.countAgents({ env: "prod" })).toEqual({ online: 1, unresponsive: 1, offline: 2 });
+      expect(await store.countAgents({ env: "prod", role: "db" })).toEqual({ online: 0, unresponsive: 1, offline: 0 });
+      expect(await store.countAgents({ env: "nowhere" })).toEqual({ online: 0, unresponsive: 0, offline: 0 });
     });
 
     it("keeps console sessions by id, ends one, ends a token's, and prunes the expired", async () => {

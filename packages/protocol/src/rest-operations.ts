@@ -161,9 +161,10 @@ export const REST_OPERATIONS: RestOperation[] = [
     scope: "read",
     tag: "agents",
     operationId: "listAgents",
-    summary: "List agents, optionally by status and labels",
+    summary: "List agents, optionally by status and labels, whole or a page at a time",
+    description: "By hostname, then id. With `limit`: one page (keyset, `after` = the previous page's `nextAfter`) and the counts per status for the label filter.",
     query: AgentListQuery,
-    responses: { 200: { description: "The agents that match", json: AgentList } },
+    responses: { 200: { description: "The agents that match (a page of them with `limit`)", json: AgentList } },
     errors: ["invalid_request"],
   },
   {

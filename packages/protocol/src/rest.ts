@@ -84,18 +84,51 @@ export const AgentView = z.object({
 });
 export type AgentView = z.infer<typeof AgentView>;
 
-/** `GET /api/v1/agents` query: `?status=` and repeatable `?label=k=v` (all must match). */
+/** The most agents one page of `GET /api/v1/agents` holds. */
+export const MAX_AGENT_PAGE = 1000;
+
+/**
+ * `GET /api/v1/agents` query: `?status=` and repeatable `?label=k=v` (all must match); with `?limit=`, one
+ * page of the list (keyset: `?after=` is the `nextAfter` of the previous page).
+ */
 export const AgentListQuery = z.object({
   status: AgentStatus.optional().meta({ description: "Only agents in this status." }),
   label: z
     .array(z.string().regex(/^[^=]+=.*$/, "label filters are k=v"))
     .default([])
     .meta({ description: "`k=v`, repeatable: only agents with every one of these labels (the operator's)." }),
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(MAX_AGENT_PAGE)
+    .optional()
+    .meta({ description: "Agents in the page (by hostname, then id); the answer then carries `nextAfter` and `counts`. Without it, every agent that matches." }),
+  after: z
+    .string()
+    .min(1)
+    .max(4096)
+    .optional()
+    .meta({ description: "Only agents after this place in the list: the `nextAfter` of the previous page (opaque). Needs `limit`." }),
 });
 export type AgentListQuery = z.input<typeof AgentListQuery>;
 
+/** Agents per status. */
+export const AgentCounts = z.object({ online: z.number().int(), unresponsive: z.number().int(), offline: z.number().int() });
+export type AgentCounts = z.infer<typeof AgentCounts>;
+
 /** `GET /api/v1/agents` 200. */
-export const AgentList = z.object({ agents: z.array(AgentView) });
+export const AgentList = z.object({
+  agents: z.array(AgentView),
+  nextAfter: z
+    .string()
+    .nullable()
+    .optional()
+    .meta({ description: "Paged (`limit`): the `after` of the next page; null on the last page." }),
+  counts: AgentCounts.optional().meta({
+    description: "Paged (`limit`): agents per status with the same label filter (whatever `status` and the page), as the store records them.",
+  }),
+});
 export type AgentList = z.infer<typeof AgentList>;
 
 /** `PATCH /api/v1/agents/:id` body: the operator's labels, replaced whole. */

@@ -1,33 +1,40 @@
 import type { AgentStatus, AgentView } from "@uplink/protocol";
-import { useEffect, useMemo, useState } from "preact/hooks";
+import { useCallback, useEffect, useMemo, useState } from "preact/hooks";
 import { VirtualList } from "../components/virtual-list.js";
 import { useFleet } from "../lib/fleet-store.js";
 import { formatAgo, formatLabels, parseLabels } from "../lib/format.js";
 import { href } from "../lib/router.js";
 
 const STATUSES: AgentStatus[] = ["online", "unresponsive", "offline"];
-const RANK: Record<AgentStatus, number> = { online: 0, unresponsive: 1, offline: 2 };
 const ROW_HEIGHT = 34;
-const compareText = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+/** Typing in the label filter asks the hub once the typing pauses this long. */
+const FILTER_DELAY_MS = 250;
 
-/** The fleet: counts per status, filters by label and status, and every agent live from the event stream. */
+/**
+ * The fleet: counts per status, filters by label and status (answered by the hub), and the agents a page
+ * at a time as the list is scrolled, live from the event stream.
+ */
 export function FleetPage() {
   const fleet = useFleet();
-  const [status, setStatus] = useState<AgentStatus | "">("");
-  const [labelText, setLabelText] = useState("");
+  const [status, setStatus] = useState<AgentStatus | "">(fleet.filter.status);
+  const [labelText, setLabelText] = useState(() => formatLabels(fleet.filter.labels));
   const now = useNow(10_000);
 
-  // Sorted and filtered once per change of the fleet or the filters, not per render (10,000 agents).
-  const { all, counts, shown } = useMemo(() => {
-    const all = [...fleet.agents.values()];
-    const counts = { online: 0, unresponsive: 0, offline: 0 };
-    for (const agent of all) counts[agent.status]++;
-    const wanted = Object.entries(parseLabels(labelText));
-    const shown = all
-      .filter((a) => (status === "" || a.status === status) && wanted.every(([k, v]) => a.labels[k] === v))
-      .sort((a, b) => RANK[a.status] - RANK[b.status] || compareText(a.hostname, b.hostname) || compareText(a.id, b.id));
-    return { all, counts, shown };
-  }, [fleet.version, status, labelText]);
+  // The filters go to the hub: status at once, labels once the typing pauses.
+  useEffect(() => {
+    const labels = parseLabels(labelText);
+    if (labelsEqual(labels, fleet.filter.labels)) {
+      fleet.setFilter({ status, labels: fleet.filter.labels });
+      return;
+    }
+    const timer = setTimeout(() => fleet.setFilter({ status, labels }), FILTER_DELAY_MS);
+    return () => clearTimeout(timer);
+  }, [status, labelText]);
+
+  // One slot per row of the view, loaded or not: the list's length is the counts' total.
+  const total = fleet.total;
+  const slots = useMemo(() => Array.from({ length: total }, (_, i) => fleet.rows[i]), [fleet.version, total]);
+  const onRange = useCallback((_first: number, last: number) => fleet.want(last), [fleet]);
 
   return (
     <section class="page fleet">
@@ -35,7 +42,7 @@ export function FleetPage() {
         <h1>Fleet</h1>
         <span class={`live live-${fleet.live}`} data-testid="live">{fleet.live}</span>
       </div>
-      <StatusBar counts={counts} total={all.length} selected={status} onSelect={setStatus} />
+      <StatusBar counts={fleet.counts} total={fleet.labelTotal} selected={status} onSelect={setStatus} />
       <div class="filters">
         <label>
           Status
@@ -51,7 +58,7 @@ export function FleetPage() {
           <input type="search" placeholder="env=prod role=db" value={labelText} onInput={(e) => setLabelText(e.currentTarget.value)} />
         </label>
         <span class="muted" data-testid="shown-count">
-          {shown.length} of {all.length} agents
+          {total} of {fleet.labelTotal} agents
         </span>
       </div>
       {fleet.error !== "" && <p class="error">{fleet.error}</p>}
@@ -65,9 +72,38 @@ export function FleetPage() {
           <span>Last seen</span>
           <span>Last health</span>
         </div>
-        {!fleet.loaded ? <p class="muted pad">Loading agents…</p> : shown.length === 0 ? <p class="muted pad">No agents match.</p> : <VirtualList items={shown} rowHeight={ROW_HEIGHT} label="agent rows" render={(agent) => <AgentRow agent={agent} now={now} />} />}
+        {!fleet.loaded ? (
+          <p class="muted pad">Loading agents…</p>
+        ) : total === 0 ? (
+          <p class="muted pad">No agents match.</p>
+        ) : (
+          <VirtualList
+            items={slots}
+            rowHeight={ROW_HEIGHT}
+            label="agent rows"
+            onRange={onRange}
+            render={(id) => {
+              const agent = id === undefined ? undefined : fleet.agents.get(id);
+              return agent === undefined ? <LoadingRow /> : <AgentRow agent={agent} now={now} />;
+            }}
+          />
+        )}
       </div>
     </section>
+  );
+}
+
+function labelsEqual(a: Record<string, string>, b: Record<string, string>): boolean {
+  return Object.keys(a).length === Object.keys(b).length && Object.entries(a).every(([k, v]) => b[k] === v);
+}
+
+/** A row of the view whose page is not loaded yet. */
+function LoadingRow() {
+  return (
+    <>
+      <span class="muted">…</span>
+      <span class="muted">loading</span>
+    </>
   );
 }
 

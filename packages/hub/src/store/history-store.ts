@@ -62,4 +62,10 @@ export interface HistoryStore {
    * (a replay never skips an event it still holds).
    */
   pruneEventsThrough(seq: number): Promise<number>;
+
+  /**
+   * Deletes at most `limit` health samples taken before `before` (epoch ms), oldest first; resolves how many.
+   * Fewer than `limit`: nothing more is past the cutoff (until a later pass, for a sample appended late).
+   */
+  pruneHealthSamples(before: number, limit: number): Promise<number>;
 }

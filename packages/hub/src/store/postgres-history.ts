@@ -34,6 +34,8 @@ const SQL = {
   dropFanout: `DELETE FROM fanouts WHERE id = $1 AND finished_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM query_audit WHERE fanout_id = $1)`,
   eventMark: `SELECT seq FROM events WHERE seq < $1 ORDER BY seq DESC OFFSET $2 LIMIT 1`,
   pruneEventsThrough: `DELETE FROM events WHERE seq <= $1 AND seq < (SELECT MAX(seq) FROM events)`,
+  pruneHealthSamples: `DELETE FROM agent_health_samples WHERE ctid = ANY(ARRAY(
+      SELECT ctid FROM agent_health_samples WHERE at < $1 ORDER BY at LIMIT $2))`,
 } as const;
 
 /** History retention of the cluster store (see {@link HistoryStore}), on the store's pool. */
@@ -79,5 +81,9 @@ export class PostgresHistory implements HistoryStore {
 
   async pruneEventsThrough(seq: number): Promise<number> {
     return (await this.#query("pruneEventsThrough", [seq])).rowCount;
+  }
+
+  async pruneHealthSamples(before: number, limit: number): Promise<number> {
+    return (await this.#query("pruneHealthSamples", [before, limit])).rowCount;
   }
 }

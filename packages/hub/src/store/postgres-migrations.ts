@@ -148,8 +148,8 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   CREATE TRIGGER agents_revocation_seq BEFORE UPDATE OF revoked_at ON agents FOR EACH ROW
     WHEN (OLD.revoked_at IS NULL AND NEW.revoked_at IS NOT NULL) EXECUTE FUNCTION agents_revocation_seq();
   `,
-  // 8: web console sessions and each agent's recent health samples (see sqlite-migrations.ts, step 9).
-  //    The samples are JSONB (numbers and a status word only), so a flush appends with jsonb operators.
+  // 8: web console sessions, each agent's recent health samples in a table of their own, and the agent
+  //    list's order as an index (see sqlite-migrations.ts, step 9; byte order, COLLATE "C", as the list).
   `
   CREATE TABLE sessions (
     id          TEXT PRIMARY KEY,
@@ -161,7 +161,18 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX sessions_token ON sessions (token_id);
   CREATE INDEX sessions_expiry ON sessions (expires_at);
-  ALTER TABLE agents ADD COLUMN health_samples JSONB NOT NULL DEFAULT '[]';
+  CREATE TABLE agent_health_samples (
+    agent_id  TEXT NOT NULL,
+    at        BIGINT NOT NULL,
+    status    TEXT NOT NULL,
+    load1     DOUBLE PRECISION NOT NULL,
+    mem_free  BIGINT NOT NULL,
+    mem_total BIGINT NOT NULL,
+    inflight  INTEGER NOT NULL
+  );
+  CREATE INDEX agent_health_samples_agent ON agent_health_samples (agent_id, at);
+  CREATE INDEX agent_health_samples_age ON agent_health_samples (at);
+  CREATE INDEX agents_list_order ON agents (hostname COLLATE "C", id COLLATE "C") WHERE revoked_at IS NULL;
   `,
   // 9: destinations and their outbox, as SQLite's 10 (see sqlite-migrations.ts for why an outbox beside
   //    the event log).

@@ -1,4 +1,3 @@
-import { MAX_HEALTH_SAMPLES } from "@uplink/protocol";
 import type { AgentPatch, AgentRecord, AuditRecord, DestinationRecord, FanoutRecord, HubEventRecord, IdempotencyRecord, TokenRecord } from "./store.js";
 
 // The SQL text of PostgresStore (postgres-store.ts), kept apart so the store reads as behaviour.
@@ -58,14 +57,21 @@ export const SQL = {
   consumeEnrollToken: `UPDATE tokens SET uses = uses + 1 WHERE id = $1 AND kind = 'enroll' AND revoked_at IS NULL
     AND (expires_at IS NULL OR expires_at > $2) AND (max_uses IS NULL OR uses < max_uses)`,
   insertAgent: `INSERT INTO agents (id, secret_hash, hostname, labels, enrolled_at, reported_labels) VALUES ($1, $2, $3, $4::jsonb, $5, $6::jsonb)`,
-  findAgent: `SELECT ${AGENT}, health_samples AS "healthSamples" FROM agents WHERE id = $1`,
-  // One statement for a whole presence flush: the rows go in as parallel arrays. A row's health sample is
-  // appended to the agent's samples, the oldest dropped once MAX_HEALTH_SAMPLES are kept.
-  recordPresence: `UPDATE agents a SET last_seen_at = GREATEST(a.last_seen_at, v.last_seen_at), last_health = COALESCE(v.last_health, a.last_health),
-      health_samples = CASE WHEN v.sample IS NULL THEN a.health_samples
-        ELSE (CASE WHEN jsonb_array_length(a.health_samples) >= ${MAX_HEALTH_SAMPLES} THEN a.health_samples - 0 ELSE a.health_samples END) || jsonb_build_array(v.sample) END
-    FROM unnest($2::text[], $3::bigint[], $4::json[], $5::jsonb[]) AS v(id, last_seen_at, last_health, sample)
-    WHERE a.id = v.id AND a.replica_id = $1`,
+  findAgent: `SELECT ${AGENT} FROM agents WHERE id = $1`,
+  countAgents: `SELECT status, COUNT(*)::int AS n FROM agents WHERE revoked_at IS NULL AND labels @> $1::jsonb GROUP BY status`,
+  // One statement for a whole presence flush: the rows go in as parallel arrays; the agents' rows are
+  // updated and the health samples of those updated (held here) appended in one multi-row insert.
+  recordPresence: `WITH v AS (SELECT * FROM unnest($2::text[], $3::bigint[], $4::json[]) AS v(id, last_seen_at, last_health)),
+    u AS (
+      UPDATE agents a SET last_seen_at = GREATEST(a.last_seen_at, v.last_seen_at), last_health = COALESCE(v.last_health, a.last_health)
+      FROM v WHERE a.id = v.id AND a.replica_id = $1 RETURNING a.id
+    )
+    INSERT INTO agent_health_samples (agent_id, at, status, load1, mem_free, mem_total, inflight)
+    SELECT v.id, v.last_seen_at, v.last_health ->> 'status', (v.last_health ->> 'load1')::float8, (v.last_health ->> 'memFreeBytes')::bigint,
+      (v.last_health ->> 'memTotalBytes')::bigint, (v.last_health ->> 'inflight')::int
+    FROM v JOIN u ON u.id = v.id WHERE v.last_health IS NOT NULL`,
+  listHealthSamples: `SELECT at, status, load1, mem_free AS "memFreeBytes", mem_total AS "memTotalBytes", inflight
+    FROM agent_health_samples WHERE agent_id = $1 ORDER BY at DESC LIMIT $2`,
   insertSession: `INSERT INTO sessions (id, token_id, secret_hash, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)`,
   findSession: `SELECT ${SESSION} FROM sessions WHERE id = $1`,
   deleteSession: `DELETE FROM sessions WHERE id = $1`,

@@ -93,7 +93,7 @@ describe("PostgresStore", () => {
     // As on a database one migration short of these indexes, whose operator built them concurrently.
     const version = POSTGRES_MIGRATIONS.findIndex((m) => m.includes("query_audit_single_age")) + 1;
     // The store runs from the highest recorded migration, so the later ones are undone too (7: revocation
-    // order; 8: console sessions and health samples; 9: destinations; 10: schedules and policies).
+    // order; 8: console sessions, health samples, the list's order; 9: destinations; 10: schedules and policies).
     expect(version).toBe(6);
     expect(POSTGRES_MIGRATIONS.length).toBe(10);
     await withAdmin(async (admin) => {
@@ -102,7 +102,8 @@ describe("PostgresStore", () => {
       await admin.query(`ALTER TABLE ${schema}.agents DROP COLUMN revoked_seq`);
       await admin.query(`DROP SEQUENCE ${schema}.agent_revocations`);
       await admin.query(`DROP TABLE ${schema}.sessions`);
-      await admin.query(`ALTER TABLE ${schema}.agents DROP COLUMN health_samples`);
+      await admin.query(`DROP TABLE ${schema}.agent_health_samples`);
+      await admin.query(`DROP INDEX ${schema}.agents_list_order`);
       await admin.query(`DROP TABLE ${schema}.destinations, ${schema}.destination_outbox`);
       for (const table of ["schedules", "schedule_agents", "schedule_runs", "policy_hosts", "policy_changes"]) await admin.query(`DROP TABLE ${schema}.${table}`);
       await admin.query(`DELETE FROM ${schema}.schema_migrations WHERE version >= $1`, [version]);
@@ -135,7 +136,7 @@ describe("PostgresStore", () => {
       (await admin.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = $1 ORDER BY table_name`, [schema])).rows,
     );
     expect(tables.map((r) => r.table_name)).toEqual([
-      "agents", "destination_outbox", "destinations", "events", "fanouts", "idempotency_keys", "policy_changes", "policy_hosts", "query_audit",
+      "agent_health_samples", "agents", "destination_outbox", "destinations", "events", "fanouts", "idempotency_keys", "policy_changes", "policy_hosts", "query_audit",
       "schedule_agents", "schedule_runs", "schedules", "schema_migrations", "sessions", "tokens",
     ]);
   });
@@ -186,7 +187,7 @@ describe("PostgresStore", () => {
       await withAdmin((admin) => admin.query(`SELECT setval(pg_get_serial_sequence('${schema}.events', 'seq'), 100)`));
       await store.appendEvents([4, 5].map(event));
       const off = { maxAgeMs: 0, maxCount: 0 };
-      const settings = { audit: off, fanouts: off, events: { maxAgeMs: 0, maxCount: 3 }, intervalMs: 60_000, batchRows: 10 };
+      const settings = { audit: off, fanouts: off, events: { maxAgeMs: 0, maxCount: 3 }, healthSamplesMaxAgeMs: 0, intervalMs: 60_000, batchRows: 10 };
       expect((await new Pruner({ store, metrics: new HubMetrics(), log: createLogger("silent"), settings }).prune()).events).toBe(2);
       expect((await store.listEvents(0, 10)).map((e) => [e.seq, e.data.i])).toEqual([[3, 3], [101, 4], [102, 5]]);
     } finally {

@@ -3,10 +3,11 @@ import { PostgresHistory } from "./postgres-history.js";
 import { PostgresSchedules } from "./postgres-schedules.js";
 import { openPool, withTransaction, type PostgresStoreOptions } from "./postgres-pool.js";
 import { AGENT, AGENT_PATCH, AUDIT, SQL } from "./postgres-statements.js";
-import { readSamples, sampleOf } from "./health-samples.js";
+import type { HealthSampleRecord } from "./health-samples.js";
 import type {
-  AgentDetail,
+  AgentCounts,
   AgentFilter,
+  AgentPageQuery,
   AgentPatch,
   AgentRecord,
   AuditFinish,
@@ -138,9 +139,8 @@ export class PostgresStore implements Store {
     await this.#query("insertAgent", [agent.id, agent.secretHash, agent.hostname, JSON.stringify(agent.labels), agent.enrolledAt, JSON.stringify(agent.reportedLabels ?? {})]);
   }
 
-  async findAgent(id: string): Promise<AgentDetail | undefined> {
-    const row = (await this.#query<AgentRecord & { healthSamples: unknown }>("findAgent", [id])).rows[0];
-    return row && { ...row, healthSamples: readSamples(row.healthSamples) };
+  async findAgent(id: string): Promise<AgentRecord | undefined> {
+    return (await this.#query<AgentRecord>("findAgent", [id])).rows[0];
   }
 
   /** Filters in SQL; `labels @> filter` is the GIN-indexed "every pair matches". */
@@ -151,6 +151,27 @@ export class PostgresStore implements Store {
     if (filter.labels !== undefined) where.push(`labels @> $${values.push(JSON.stringify(filter.labels))}::jsonb`);
     const text = `SELECT ${AGENT} FROM agents WHERE ${where.join(" AND ")} ORDER BY hostname COLLATE "C", id COLLATE "C"`;
     return (await this.#pool.query<AgentRecord>(text, values)).rows;
+  }
+
+  /** An index range of agents_list_order (migration 8) from the key after `after`. */
+  async listAgentsPage(query: AgentPageQuery): Promise<AgentRecord[]> {
+    const values: unknown[] = [];
+    const where = ["revoked_at IS NULL"];
+    if (query.status !== undefined) where.push(`status = $${values.push(query.status)}`);
+    if (query.labels !== undefined) where.push(`labels @> $${values.push(JSON.stringify(query.labels))}::jsonb`);
+    if (query.after !== null) where.push(`(hostname COLLATE "C", id COLLATE "C") > ($${values.push(query.after.hostname)}, $${values.push(query.after.id)})`);
+    const text = `SELECT ${AGENT} FROM agents WHERE ${where.join(" AND ")} ORDER BY hostname COLLATE "C", id COLLATE "C" LIMIT $${values.push(query.limit)}`;
+    return (await this.#pool.query<AgentRecord>(text, values)).rows;
+  }
+
+  async countAgents(labels: Record<string, string>): Promise<AgentCounts> {
+    const counts: AgentCounts = { online: 0, unresponsive: 0, offline: 0 };
+    for (const r of (await this.#query<{ status: keyof AgentCounts; n: number }>("countAgents", [JSON.stringify(labels)])).rows) counts[r.status] = r.n;
+    return counts;
+  }
+
+  async listHealthSamples(agentId: string, limit: number): Promise<HealthSampleRecord[]> {
+    return (await this.#query<HealthSampleRecord>("listHealthSamples", [agentId, limit])).rows.reverse();
   }
 
   /** Sets exactly the patch's keys; column names come from a fixed whitelist, values are always parameters. */
@@ -169,7 +190,7 @@ export class PostgresStore implements Store {
   async recordPresence(replicaId: string, rows: PresenceRow[]): Promise<void> {
     if (rows.length === 0) return;
     const health = rows.map((r) => (r.lastHealth === null ? null : JSON.stringify(r.lastHealth)));
-    await this.#query("recordPresence", [replicaId, rows.map((r) => r.id), rows.map((r) => r.lastSeenAt), health, rows.map(sampleOf)]);
+    await this.#query("recordPresence", [replicaId, rows.map((r) => r.id), rows.map((r) => r.lastSeenAt), health]);
   }
 
   async revokeAgent(id: string, at: number): Promise<boolean> {

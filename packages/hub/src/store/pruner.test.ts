@@ -11,7 +11,7 @@ describe("Pruner", () => {
   let store: SqliteStore;
   const metrics = new HubMetrics();
   const make = (over: Partial<PrunerSettings> = {}) =>
-    new Pruner({ store, metrics, log: createLogger("silent"), settings: { audit: { maxAgeMs: 1, maxCount: 0 }, fanouts: OFF, events: OFF, intervalMs: 60_000, batchRows: 2, ...over } });
+    new Pruner({ store, metrics, log: createLogger("silent"), settings: { audit: { maxAgeMs: 1, maxCount: 0 }, fanouts: OFF, events: OFF, healthSamplesMaxAgeMs: 0, intervalMs: 60_000, batchRows: 2, ...over } });
 
   beforeEach(async () => {
     store = new SqliteStore(":memory:");

@@ -17,6 +17,8 @@ export interface PrunerSettings {
   fanouts: Retention;
   /** Hub events (the SSE replay log); the count is events. */
   events: Retention;
+  /** How long agents' health samples are kept (ms; 0, or none, keeps them regardless of age). */
+  healthSamplesMaxAgeMs?: number;
   /** Runs of schedules and policies (and, by age, policy changes); the count is runs. Optional: none bounds nothing. */
   scheduleRuns?: Retention;
   intervalMs: number;
@@ -25,7 +27,7 @@ export interface PrunerSettings {
 }
 
 /** The `table` label of uplink_pruned_rows_total. */
-export type PrunedTable = "audit" | "fanout_targets" | "fanouts" | "events" | "sessions" | "outbox" | "schedule_runs";
+export type PrunedTable = "audit" | "fanout_targets" | "fanouts" | "events" | "sessions" | "outbox" | "schedule_runs" | "health_samples";
 export type PruneCounts = Record<PrunedTable, number>;
 
 /** Index entries a count walk skips per statement: bounded work per statement even for a count of millions. */
@@ -36,8 +38,8 @@ const FANOUTS_PER_PASS_PAGE = 20;
 
 /**
  * Keeps history bounded: on a timer (jittered ±10 %, so replicas drift apart), one pass deletes what is
- * past its retention — single-agent audit rows, finished fan-outs with their targets, hub events, and
- * expired console sessions — in
+ * past its retention — single-agent audit rows, finished fan-outs with their targets, hub events, agents'
+ * health samples, and expired console sessions — in
  * statements of at most `batchRows` rows, oldest first, yielding to the event loop between statements.
  * Nothing runs on a request's path, no statement holds the store for long, and every delete is
  * idempotent: replicas that prune at the same moment simply find rows already gone.
@@ -100,11 +102,12 @@ export class Pruner {
 
   /** One pass over every kind of history; resolves the rows deleted per table. */
   async prune(): Promise<PruneCounts> {
-    const counts: PruneCounts = { audit: 0, fanout_targets: 0, fanouts: 0, events: 0, sessions: 0, outbox: 0, schedule_runs: 0 };
+    const counts: PruneCounts = { audit: 0, fanout_targets: 0, fanouts: 0, events: 0, sessions: 0, outbox: 0, schedule_runs: 0, health_samples: 0 };
     const now = this.#now();
     await this.#pruneAudit(now, counts);
     await this.#pruneFanouts(now, counts);
     await this.#pruneEvents(now, counts);
+    await this.#pruneHealthSamples(now, counts);
     // Expired console sessions: never used again (authentication checks the expiry), only dropped.
     this.#count("sessions", counts, await this.#store.pruneSessions(now));
     await this.#pruneOutbox(counts);
@@ -190,6 +193,17 @@ export class Pruner {
       this.#count("events", counts, await this.#store.history.pruneEventsThrough(page[end - 1]!.seq));
       if (end < batch) return;
       await nextTurn();
+    }
+  }
+
+  /** Health samples older than their retention, oldest first, a batch a statement. */
+  async #pruneHealthSamples(now: number, counts: PruneCounts): Promise<void> {
+    const maxAgeMs = this.#settings.healthSamplesMaxAgeMs ?? 0;
+    if (maxAgeMs <= 0) return;
+    const batch = this.#settings.batchRows;
+    for (let n = batch; n === batch && !this.#stopped; await nextTurn()) {
+      n = await this.#store.history.pruneHealthSamples(now - maxAgeMs, batch);
+      this.#count("health_samples", counts, n);
     }
   }
 

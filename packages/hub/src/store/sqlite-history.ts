@@ -45,6 +45,13 @@ export class SqliteHistory implements HistoryStore {
       ),
       eventMark: db.prepare(`SELECT seq FROM events WHERE seq < ? ORDER BY seq DESC LIMIT 1 OFFSET ?`),
       pruneEventsThrough: db.prepare(`DELETE FROM events WHERE seq <= ? AND seq < (SELECT MAX(seq) FROM events)`),
+      // Samples are appended in time order, so the oldest are the lowest rowids: a statement reads the first
+      // `limit` rows and deletes those before the cutoff (bounded work, and no index on the time to write at
+      // every flush). A batch holding a sample still kept ends the pass; a straggler goes at a later one.
+      pruneHealthSamples: db.prepare(
+        `DELETE FROM agent_health_samples WHERE rowid IN (
+           SELECT rowid FROM (SELECT rowid, at FROM agent_health_samples ORDER BY rowid LIMIT @limit) WHERE at < @before)`,
+      ),
     };
   }
 
@@ -77,5 +84,9 @@ export class SqliteHistory implements HistoryStore {
 
   async pruneEventsThrough(seq: number): Promise<number> {
     return this.#stmt.pruneEventsThrough.run(seq).changes;
+  }
+
+  async pruneHealthSamples(before: number, limit: number): Promise<number> {
+    return this.#stmt.pruneHealthSamples.run({ before, limit }).changes;
   }
 }

@@ -136,8 +136,11 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   END;
   `,
   // 9: web console sessions (only the hash of a cookie's secret), ended with their token or at their
-  //    expiry (the pruner); and each agent's recent health samples, kept in its row and appended by the
-  //    presence flush's one statement (store/health-samples.ts).
+  //    expiry (the pruner); each agent's recent health samples in a table of their own, appended by the
+  //    presence flush (one multi-row insert, no rewrite of older samples), read newest first by agent and
+  //    pruned by age from the oldest rowid (appended in time order, so no index of their own on the time:
+  //    sqlite-history.ts; store/health-samples.ts); and the agent list's order (hostname, id) as an index, so a
+  //    page of the list reads an index range.
   `
   CREATE TABLE sessions (
     id          TEXT PRIMARY KEY,
@@ -149,7 +152,17 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   );
   CREATE INDEX sessions_token ON sessions (token_id);
   CREATE INDEX sessions_expiry ON sessions (expires_at);
-  ALTER TABLE agents ADD COLUMN health_samples TEXT NOT NULL DEFAULT '[]';
+  CREATE TABLE agent_health_samples (
+    agent_id  TEXT NOT NULL,
+    at        INTEGER NOT NULL,
+    status    TEXT NOT NULL,
+    load1     REAL NOT NULL,
+    mem_free  INTEGER NOT NULL,
+    mem_total INTEGER NOT NULL,
+    inflight  INTEGER NOT NULL
+  );
+  CREATE INDEX agent_health_samples_agent ON agent_health_samples (agent_id, at);
+  CREATE INDEX agents_list_order ON agents (hostname, id) WHERE revoked_at IS NULL;
   `,
   // 10: destinations and their outbox.
   //     The outbox holds a copy of each event of a delivered type, written in the transaction that appends

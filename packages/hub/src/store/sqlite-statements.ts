@@ -1,5 +1,4 @@
 import type Database from "better-sqlite3";
-import { MAX_HEALTH_SAMPLES } from "@uplink/protocol";
 import { AGENT_RECORD_COLUMNS } from "./sqlite-rows.js";
 import type { AgentPatch } from "./store.js";
 
@@ -20,6 +19,13 @@ export const AGENT_COLUMNS: Record<keyof AgentPatch, string> = {
   legacyShapes: "legacy_shapes",
 };
 
+/**
+ * True when the agent's labels hold every pair of `@labels` (a JSON object; '{}' matches every agent without
+ * reading its labels).
+ */
+const LABELS_MATCH = `(@labels = '{}' OR NOT EXISTS (SELECT 1 FROM json_each(@labels) AS f
+       WHERE NOT EXISTS (SELECT 1 FROM json_each(agents.labels) AS l WHERE l.key = f.key AND l.value = f.value)))`;
+
 /** Select list of a DestinationRecord (store.ts), aliased to its field names. */
 const DESTINATION = `id, kind, url, secret, path, created_at AS createdAt, delivered_seq AS cursor, last_error AS lastError,
   last_error_at AS lastErrorAt, claimed_by AS claimedBy, lease_until AS leaseUntil`;
@@ -37,14 +43,27 @@ const SQL = {
   findAgent: `SELECT * FROM agents WHERE id = ?`,
   // Every column but the health samples, which only an agent's own page reads (findAgent); a raw statement.
   listAgents: `SELECT ${AGENT_RECORD_COLUMNS.join(", ")} FROM agents WHERE revoked_at IS NULL ORDER BY hostname, id`,
-  // One statement for a whole presence flush: the rows go in as one JSON array. A row's health sample is
-  // appended to the agent's samples, the oldest dropped once MAX_HEALTH_SAMPLES are kept.
-  recordPresence: `UPDATE agents SET last_seen_at = MAX(COALESCE(agents.last_seen_at, 0), v.seen), last_health = COALESCE(v.health, agents.last_health),
-       health_samples = CASE WHEN v.sample IS NULL THEN agents.health_samples ELSE json_insert(
-         CASE WHEN json_array_length(agents.health_samples) >= ${MAX_HEALTH_SAMPLES} THEN json_remove(agents.health_samples, '$[0]') ELSE agents.health_samples END,
-         '$[#]', json(v.sample)) END
-     FROM (SELECT value ->> 'id' AS id, value ->> 'lastSeenAt' AS seen, value ->> 'lastHealth' AS health, value ->> 'sample' AS sample FROM json_each(?)) AS v
+  // A page of the list: an index range of agents_list_order (migration 9) from the key after `after`,
+  // each row checked against the filter (`@labels`: a JSON object whose every pair the agent's labels hold).
+  listAgentsFirst: `SELECT ${AGENT_RECORD_COLUMNS.join(", ")} FROM agents INDEXED BY agents_list_order
+     WHERE revoked_at IS NULL AND (@status IS NULL OR status = @status) AND ${LABELS_MATCH}
+     ORDER BY hostname, id LIMIT @limit`,
+  listAgentsAfter: `SELECT ${AGENT_RECORD_COLUMNS.join(", ")} FROM agents INDEXED BY agents_list_order
+     WHERE revoked_at IS NULL AND (hostname, id) > (@hostname, @id) AND (@status IS NULL OR status = @status) AND ${LABELS_MATCH}
+     ORDER BY hostname, id LIMIT @limit`,
+  countAgents: `SELECT status, COUNT(*) AS n FROM agents WHERE revoked_at IS NULL AND ${LABELS_MATCH} GROUP BY status`,
+  // A presence flush: the rows go in as one JSON array, read by one UPDATE of the agents' rows and one
+  // multi-row INSERT of their health samples, in one transaction (older samples are never rewritten).
+  recordPresence: `UPDATE agents SET last_seen_at = MAX(COALESCE(agents.last_seen_at, 0), v.seen), last_health = COALESCE(v.health, agents.last_health)
+     FROM (SELECT value ->> 'id' AS id, value ->> 'lastSeenAt' AS seen, value ->> 'lastHealth' AS health FROM json_each(?)) AS v
      WHERE agents.id = v.id AND agents.replica_id = ?`,
+  appendHealthSamples: `INSERT INTO agent_health_samples (agent_id, at, status, load1, mem_free, mem_total, inflight)
+     SELECT a.id, v.value ->> 'lastSeenAt', v.value ->> '$.lastHealth.status', v.value ->> '$.lastHealth.load1',
+       v.value ->> '$.lastHealth.memFreeBytes', v.value ->> '$.lastHealth.memTotalBytes', v.value ->> '$.lastHealth.inflight'
+     FROM json_each(?) AS v JOIN agents AS a ON a.id = v.value ->> 'id' AND a.replica_id = ?
+     WHERE v.value ->> '$.lastHealth.status' IS NOT NULL`,
+  listHealthSamples: `SELECT at, status, load1, mem_free AS memFreeBytes, mem_total AS memTotalBytes, inflight
+     FROM agent_health_samples WHERE agent_id = ? ORDER BY at DESC LIMIT ?`,
   insertSession: `INSERT INTO sessions (id, token_id, secret_hash, csrf_token, created_at, expires_at)
      VALUES (@id, @tokenId, @secretHash, @csrfToken, @createdAt, @expiresAt)`,
   findSession: `SELECT * FROM sessions WHERE id = ?`,
@@ -116,7 +135,7 @@ const SQL = {
 export type SqliteStatements = { readonly [K in keyof typeof SQL]: Database.Statement };
 
 /** Statements that answer rows as arrays of values in column order (better-sqlite3's raw mode). */
-const RAW: ReadonlySet<keyof typeof SQL> = new Set(["listAgents"]);
+const RAW: ReadonlySet<keyof typeof SQL> = new Set(["listAgents", "listAgentsFirst", "listAgentsAfter"]);
 
 /** Prepares each fixed statement once, when the store opens. */
 export function prepareStatements(db: Database.Database): SqliteStatements {

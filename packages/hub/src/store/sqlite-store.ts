@@ -2,8 +2,9 @@ import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from "node:fs";
 import { dirname } from "node:path";
 import Database from "better-sqlite3";
 import type {
-  AgentDetail,
+  AgentCounts,
   AgentFilter,
+  AgentPageQuery,
   AgentPatch,
   AgentRecord,
   AuditFinish,
@@ -28,7 +29,7 @@ import type {
   Store,
   TokenRecord,
 } from "./store.js";
-import { readSamples, sampleOf } from "./health-samples.js";
+import type { HealthSampleRecord } from "./health-samples.js";
 import { SqliteCheckpointer } from "./sqlite-checkpointer.js";
 import { GroupCommit } from "./sqlite-group-commit.js";
 import { SqliteHistory } from "./sqlite-history.js";
@@ -149,13 +150,29 @@ export class SqliteStore implements Store {
     this.#stmt.insertAgent.run(agent.id, agent.secretHash, agent.hostname, JSON.stringify(agent.labels), agent.enrolledAt, JSON.stringify(agent.reportedLabels ?? {}));
   }
 
-  async findAgent(id: string): Promise<AgentDetail | undefined> {
+  async findAgent(id: string): Promise<AgentRecord | undefined> {
     const row = this.#stmt.findAgent.get(id) as Row | undefined;
-    return row && { ...toAgent(row), healthSamples: readSamples(row.health_samples) };
+    return row && toAgent(row);
   }
 
   async listAgents(filter: AgentFilter): Promise<AgentRecord[]> {
     return (this.#stmt.listAgents.all() as unknown[][]).map(toAgentFromValues).filter((a) => matchesFilter(a, filter));
+  }
+
+  async listAgentsPage(query: AgentPageQuery): Promise<AgentRecord[]> {
+    const values = { status: query.status ?? null, labels: JSON.stringify(query.labels ?? {}), limit: query.limit };
+    const rows = query.after === null ? this.#stmt.listAgentsFirst.all(values) : this.#stmt.listAgentsAfter.all({ ...values, ...query.after });
+    return (rows as unknown[][]).map(toAgentFromValues);
+  }
+
+  async countAgents(labels: Record<string, string>): Promise<AgentCounts> {
+    const counts: AgentCounts = { online: 0, unresponsive: 0, offline: 0 };
+    for (const r of this.#stmt.countAgents.all({ labels: JSON.stringify(labels) }) as { status: keyof AgentCounts; n: number }[]) counts[r.status] = r.n;
+    return counts;
+  }
+
+  async listHealthSamples(agentId: string, limit: number): Promise<HealthSampleRecord[]> {
+    return (this.#stmt.listHealthSamples.all(agentId, limit) as HealthSampleRecord[]).reverse();
   }
 
   async updateAgent(id: string, patch: AgentPatch): Promise<void> {
@@ -179,8 +196,11 @@ export class SqliteStore implements Store {
 
   async recordPresence(replicaId: string, rows: PresenceRow[]): Promise<void> {
     if (rows.length === 0) return;
-    const json = JSON.stringify(rows.map((r) => ({ ...r, sample: sampleOf(r) })));
-    await this.#commits.write(() => this.#stmt.recordPresence.run(json, replicaId));
+    const json = JSON.stringify(rows);
+    await this.#commits.write(() => {
+      this.#stmt.recordPresence.run(json, replicaId);
+      this.#stmt.appendHealthSamples.run(json, replicaId);
+    });
   }
 
   async revokeAgent(id: string, at: number): Promise<boolean> {

@@ -53,9 +53,6 @@ export interface AgentRecord {
   legacyShapes: string[] | null;
 }
 
-/** An agent with what only its own page needs: its recent health samples, oldest first. */
-export type AgentDetail = AgentRecord & { healthSamples: HealthSampleRecord[] };
-
 /** An agent as enrollment records it; `reportedLabels` defaults to none. */
 export type NewAgent = Pick<AgentRecord, "id" | "secretHash" | "hostname" | "labels" | "enrolledAt"> & { reportedLabels?: Record<string, string> };
 
@@ -80,6 +77,21 @@ export interface AgentFilter {
   /** Every pair must match. */
   labels?: Record<string, string>;
 }
+
+/** A place in the agent list's order (hostname, then id, both in byte order): the agents after it. */
+export interface AgentKey {
+  hostname: string;
+  id: string;
+}
+
+/** One page of the agent list: at most `limit` agents after `after` (null: from the first). */
+export interface AgentPageQuery extends AgentFilter {
+  limit: number;
+  after: AgentKey | null;
+}
+
+/** Agents (not revoked) per recorded status. */
+export type AgentCounts = Record<AgentStatus, number>;
 
 
 /** One row of the query audit: every command sent for an operator, single or part of a fan-out. */
@@ -272,15 +284,21 @@ export interface Store {
   pruneSessions(now: number): Promise<number>;
 
   createAgent(agent: NewAgent): Promise<void>;
-  /** The agent with its health samples (the one read that loads them). */
-  findAgent(id: string): Promise<AgentDetail | undefined>;
+  findAgent(id: string): Promise<AgentRecord | undefined>;
+  /** Every agent not revoked that matches, by hostname then id. */
   listAgents(filter: AgentFilter): Promise<AgentRecord[]>;
+  /** A page of {@link listAgents} (keyset: an index range of the list's order, whatever the page's place). */
+  listAgentsPage(query: AgentPageQuery): Promise<AgentRecord[]>;
+  /** How many agents not revoked with these labels (every pair) are in each recorded status. */
+  countAgents(labels: Record<string, string>): Promise<AgentCounts>;
+  /** The agent's newest `limit` health samples, oldest first. */
+  listHealthSamples(agentId: string, limit: number): Promise<HealthSampleRecord[]>;
   updateAgent(id: string, patch: AgentPatch): Promise<void>;
   /**
    * Writes the batched presence of agents held by `replicaId`, in one statement: `lastSeenAt` (never
    * moved back) and `lastHealth` (kept where the row has null), and appends a health sample of each row
-   * with a health result to the agent's samples (the oldest dropped past MAX_HEALTH_SAMPLES). An agent recorded as held by another
-   * replica is left alone: it moved, and its new holder writes it.
+   * with a health result (one multi-row insert; older samples are never rewritten, the pruner drops them by
+   * age). An agent recorded as held by another replica is left alone: it moved, and its new holder writes it.
    */
   recordPresence(replicaId: string, rows: PresenceRow[]): Promise<void>;
   /** Marks the agent revoked and offline, next in revocation order ({@link revokedSince}); false when no live agent had that id. */

@@ -1,8 +1,9 @@
 import { randomUUID } from "node:crypto";
-import { AgentListQuery, AgentPatchRequest, AgentQueryRequest, MAX_TIMEOUT_MS, type AgentHealthHistory, type AgentList, type QueryAnswer } from "@uplink/protocol";
+import { AgentListQuery, AgentPatchRequest, AgentQueryRequest, MAX_HEALTH_SAMPLES, MAX_TIMEOUT_MS, type AgentHealthHistory, type AgentList, type QueryAnswer } from "@uplink/protocol";
 import { BadRequestError, HubError, NotFoundError } from "../../errors.js";
 import { parseWith, readJson, sendError, sendJson } from "../http.js";
 import type { Route } from "../route.js";
+import type { AgentKey, AgentRecord } from "../../store/store.js";
 import { MAX_BODY_BYTES, type ApiServices } from "../services.js";
 import { agentView, healthSampleView } from "../views.js";
 
@@ -23,6 +24,25 @@ export function labelFilter(pairs: string[]): Record<string, string> | null {
   return labels;
 }
 
+/** The `nextAfter` of a page ending with `agent`: its place in the list's order, opaque to callers. */
+export function encodeAgentCursor(agent: AgentKey): string {
+  return Buffer.from(JSON.stringify([agent.hostname, agent.id])).toString("base64url");
+}
+
+/** The place an `after` names; a 400 when it is not one this hub gave. */
+export function decodeAgentCursor(after: string): AgentKey {
+  let key: unknown;
+  try {
+    key = JSON.parse(Buffer.from(after, "base64url").toString("utf8"));
+  } catch {
+    key = undefined;
+  }
+  if (!Array.isArray(key) || key.length !== 2 || typeof key[0] !== "string" || typeof key[1] !== "string") {
+    throw new BadRequestError("invalid query: after is not a nextAfter of this list");
+  }
+  return { hostname: key[0], id: key[1] };
+}
+
 /** The deadline of a query: the caller's, refused past the hub's maximum; the hub's default otherwise. */
 export function deadlineOf(s: ApiServices, timeoutMs: number | undefined): number {
   if (timeoutMs !== undefined && timeoutMs > s.config.maxQueryTimeoutMs) {
@@ -39,10 +59,32 @@ export function agentRoutes(s: ApiServices): Route[] {
       path: "/api/v1/agents",
       scope: "read",
       async handle({ res, query }) {
-        const filter = parseWith(AgentListQuery, { status: query.get("status") ?? undefined, label: query.getAll("label") }, "query");
+        const filter = parseWith(
+          AgentListQuery,
+          { status: query.get("status") ?? undefined, label: query.getAll("label"), limit: query.get("limit") ?? undefined, after: query.get("after") ?? undefined },
+          "query",
+        );
         const labels = labelFilter(filter.label);
-        const agents = labels === null ? [] : s.presence.overlay(await s.router.presence(await s.store.listAgents({ labels })));
-        sendJson(res, 200, { agents: agents.filter((a) => filter.status === undefined || a.status === filter.status).map(agentView) } satisfies AgentList);
+        const wanted = (a: AgentRecord) => filter.status === undefined || a.status === filter.status;
+        if (filter.limit === undefined) {
+          if (filter.after !== undefined) throw new BadRequestError("invalid query: after needs limit");
+          const agents = labels === null ? [] : s.presence.overlay(await s.router.presence(await s.store.listAgents({ labels })));
+          sendJson(res, 200, { agents: agents.filter(wanted).map(agentView) } satisfies AgentList);
+          return;
+        }
+        if (labels === null) {
+          sendJson(res, 200, { agents: [], nextAfter: null, counts: { online: 0, unresponsive: 0, offline: 0 } } satisfies AgentList);
+          return;
+        }
+        const after = filter.after === undefined ? null : decodeAgentCursor(filter.after);
+        // One more than the page: whether another page follows, without a count of what is left.
+        const [rows, counts] = await Promise.all([s.store.listAgentsPage({ labels, status: filter.status, after, limit: filter.limit + 1 }), s.store.countAgents(labels)]);
+        const page = rows.slice(0, filter.limit);
+        const last = page.at(-1);
+        const nextAfter = rows.length > filter.limit && last !== undefined ? encodeAgentCursor(last) : null;
+        // The store filtered by its recorded status; a replica's live view may differ (cluster presence).
+        const agents = s.presence.overlay(await s.router.presence(page)).filter(wanted);
+        sendJson(res, 200, { agents: agents.map(agentView), nextAfter, counts } satisfies AgentList);
       },
     },
     {
@@ -61,10 +103,11 @@ export function agentRoutes(s: ApiServices): Route[] {
       path: "/api/v1/agents/:id/health",
       scope: "read",
       async handle({ res, params }) {
-        // The samples live in the agent's row (one presence flush appends one), so this is one read.
+        // The samples have a table of their own (one presence flush appends one per agent), read by (agent, time).
         const agent = await s.store.findAgent(params.id!);
         if (agent === undefined || agent.revokedAt !== null) throw new NotFoundError(`no agent ${params.id}`);
-        sendJson(res, 200, { samples: agent.healthSamples.map(healthSampleView) } satisfies AgentHealthHistory);
+        const samples = await s.store.listHealthSamples(agent.id, MAX_HEALTH_SAMPLES);
+        sendJson(res, 200, { samples: samples.map(healthSampleView) } satisfies AgentHealthHistory);
       },
     },
     {
