@@ -224,6 +224,35 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       expect((await store.findFanout("fan_1"))?.finishedAt).toBe(9);
     });
 
+    it("pages a fan-out's targets in agent-id byte order and counts them by state", async () => {
+      // Inserted out of order, with ids whose byte order differs from a locale's (upper case first, '-' before digits).
+      const ids = ["agt_b", "agt_B", "agt_a-2", "agt_a10", "agt_a2", "agt_c", "agt_Z"];
+      const target = (agentId: string, i: number) => ({ correlationId: `p${i}`, agentId, requester: "ops", sessionId: "s", requestId: null, collector: "host", query: "select 1", createdAt: 5 });
+      await store.createFanout({ id: "fan_paged", query: "select 1", collector: "host", requester: "ops", requestId: null, timeoutMs: 1000, targetCount: ids.length, createdAt: 5 }, ids.map(target));
+      await store.createFanout({ id: "fan_other", query: "select 1", collector: "host", requester: "ops", requestId: null, timeoutMs: 1000, targetCount: 1, createdAt: 5 }, [target("agt_a3", 99)]);
+      const done = { finishedAt: 6, durationMs: 1, errorCode: null, errorMessage: null, resultJson: null, resultTruncated: false };
+      await store.finishAudit("p0", { ...done, status: "ok", resultSeq: 1, resultJson: "[1]" });
+      await store.finishAudit("p6", { ...done, status: "offline", resultSeq: 2, errorCode: "agent_offline", errorMessage: "offline" });
+      const sorted = [...ids].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+      const pages: string[][] = [];
+      let after: string | null = null;
+      for (;;) {
+        const page = await store.listFanoutTargetPage("fan_paged", after, 3);
+        if (page.length === 0) break;
+        expect(page.every((t) => t.fanoutId === "fan_paged")).toBe(true);
+        pages.push(page.map((t) => t.agentId));
+        after = page[page.length - 1]!.agentId;
+      }
+      expect(pages).toEqual([sorted.slice(0, 3), sorted.slice(3, 6), sorted.slice(6)]);
+      expect(await store.listFanoutTargetPage("fan_paged", "agt_b", 10)).toMatchObject([{ agentId: "agt_c" }]);
+      const first = await store.listFanoutTargetPage("fan_paged", null, 1);
+      expect(first).toMatchObject([{ agentId: "agt_B", correlationId: "p1", status: "pending", resultSeq: null }]);
+      expect((await store.listFanoutTargetPage("fan_paged", "agt_a", 10)).map((t) => t.agentId)).toEqual(sorted.filter((id) => id > "agt_a"));
+      expect(await store.listFanoutTargetPage("fan_missing", null, 10)).toEqual([]);
+      expect(await store.countFanoutTargets("fan_paged")).toEqual({ pending: 5, ok: 1, offline: 1 });
+      expect(await store.countFanoutTargets("fan_missing")).toEqual({});
+    });
+
     it("appends events in order and replays after a seq", async () => {
       const appended = await store.appendEvents([1, 2, 3, 4, 5].map((i) => ({ type: "agent.connected" as const, data: { agentId: `agt_${i}` }, createdAt: i })));
       expect(appended.map((e) => e.seq)).toEqual([...appended.map((e) => e.seq)].sort((a, b) => a - b));

@@ -1,7 +1,7 @@
-import { countedAs, type AgentView, type AuditRow, type HealthSample, type FanoutView, type QueryResult, type TargetResult } from "@uplink/protocol";
+import { countedAs, type AgentView, type AuditRow, type HealthSample, type FanoutPage, type FanoutView, type QueryResult, type TargetResult } from "@uplink/protocol";
 import { emptyCounts } from "../queries/fanout-service.js";
 import type { HealthSampleRecord } from "../store/health-samples.js";
-import type { AgentRecord, AuditRecord, FanoutRecord } from "../store/store.js";
+import type { AgentRecord, AuditRecord, FanoutRecord, QueryStatus } from "../store/store.js";
 
 // Each view produces a value of the REST shape declared in the protocol package (rest*.ts), which the
 // OpenAPI description is generated from; the compiler holds these functions to those shapes.
@@ -94,4 +94,11 @@ export function fanoutView(f: FanoutRecord, targets: AuditRecord[]): FanoutView 
     counts,
     targets: targets.map(targetView),
   };
+}
+
+/** One page of a fan-out's targets, with its header and the counts of every target (`counts`, by state). */
+export function fanoutPageView(f: FanoutRecord, counts: Partial<Record<QueryStatus, number>>, targets: AuditRecord[], nextAfter: string | null): FanoutPage {
+  const all = emptyCounts();
+  for (const [status, n] of Object.entries(counts) as [QueryStatus, number][]) all[countedAs(status)] += n;
+  return { ...fanoutView(f, []), counts: all, targets: targets.map(targetView), nextAfter };
 }

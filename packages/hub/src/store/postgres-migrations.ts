@@ -186,4 +186,9 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
     created_at BIGINT NOT NULL
   );
   `,
+  // 10: a fan-out's targets in agent-id order, as SQLite's 11 (byte order, COLLATE "C", as every text
+  //     ordering of this store). IF NOT EXISTS: an operator may build it beforehand CONCURRENTLY (see 6).
+  `
+  CREATE INDEX IF NOT EXISTS query_audit_fanout_agent ON query_audit (fanout_id, agent_id COLLATE "C", status) WHERE fanout_id IS NOT NULL;
+  `,
 ];

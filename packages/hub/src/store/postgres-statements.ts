@@ -92,6 +92,10 @@ export const SQL = {
   findFanout: `SELECT ${FANOUT} FROM fanouts WHERE id = $1`,
   listFanoutTargets: `SELECT ${AUDIT} FROM query_audit WHERE fanout_id = $1 ORDER BY result_seq NULLS LAST, seq`,
   listFanoutResults: `SELECT ${AUDIT} FROM query_audit WHERE fanout_id = $1 AND result_seq > $2 ORDER BY result_seq`,
+  // Both read query_audit_fanout_agent (migration 10), whose agent_id is in byte order (COLLATE "C").
+  listFanoutTargetPage: `SELECT ${AUDIT} FROM query_audit
+    WHERE fanout_id = $1 AND agent_id COLLATE "C" > $2 ORDER BY agent_id COLLATE "C" LIMIT $3`,
+  countFanoutTargets: `SELECT status, COUNT(*)::int AS n FROM query_audit WHERE fanout_id = $1 GROUP BY status`,
   lockCloseOut: `SELECT pg_advisory_xact_lock(${CLOSEOUT_LOCK}, hashtext($1))`,
   // Each closed fan-out target takes the next resultSeqs of its fan-out, in seq order, after those landed.
   // The highest landed resultSeq is read once per fan-out (not once per open target: a close-out of tens

@@ -26,6 +26,7 @@ import type {
   NewFanout,
   NewHubEvent,
   PresenceRow,
+  QueryStatus,
   SessionRecord,
   Store,
   TokenRecord,
@@ -228,6 +229,16 @@ export class PostgresStore implements Store {
   /** Landed results after `afterResultSeq`, ordered by resultSeq (not by which replica wrote first). */
   async listFanoutResults(id: string, afterResultSeq: number): Promise<AuditRecord[]> {
     return (await this.#query<AuditRecord>("listFanoutResults", [id, afterResultSeq])).rows;
+  }
+
+  async listFanoutTargetPage(id: string, afterAgentId: string | null, limit: number): Promise<AuditRecord[]> {
+    // '' sorts before every agent id (they are never empty), so the first page is the same range read.
+    return (await this.#query<AuditRecord>("listFanoutTargetPage", [id, afterAgentId ?? "", limit])).rows;
+  }
+
+  async countFanoutTargets(id: string): Promise<Partial<Record<QueryStatus, number>>> {
+    const rows = (await this.#query<{ status: QueryStatus; n: number }>("countFanoutTargets", [id])).rows;
+    return Object.fromEntries(rows.map((r) => [r.status, r.n]));
   }
 
   /**

@@ -179,4 +179,10 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
     created_at INTEGER NOT NULL
   );
   `,
+  // 11: a fan-out's targets in agent-id order (byte order, SQLite's BINARY collation), so a page of its
+  //     targets reads an index range after the previous page's last agent id; status in the index, so its
+  //     counts per state read the index alone. Partial: single-agent queries have no fan-out.
+  `
+  CREATE INDEX query_audit_fanout_agent ON query_audit (fanout_id, agent_id, status) WHERE fanout_id IS NOT NULL;
+  `,
 ];

@@ -24,6 +24,7 @@ import type {
   NewFanout,
   NewHubEvent,
   PresenceRow,
+  QueryStatus,
   SessionRecord,
   Store,
   TokenRecord,
@@ -236,6 +237,16 @@ export class SqliteStore implements Store {
 
   async listFanoutResults(id: string, afterResultSeq: number): Promise<AuditRecord[]> {
     return (this.#stmt.listFanoutResults.all(id, afterResultSeq) as Row[]).map(toAudit);
+  }
+
+  async listFanoutTargetPage(id: string, afterAgentId: string | null, limit: number): Promise<AuditRecord[]> {
+    // '' sorts before every agent id (they are never empty), so the first page is the same range read.
+    return (this.#stmt.listFanoutTargetPage.all({ id, after: afterAgentId ?? "", limit }) as Row[]).map(toAudit);
+  }
+
+  async countFanoutTargets(id: string): Promise<Partial<Record<QueryStatus, number>>> {
+    const rows = this.#stmt.countFanoutTargets.all(id) as { status: QueryStatus; n: number }[];
+    return Object.fromEntries(rows.map((r) => [r.status, r.n]));
   }
 
   /** The event and its outbox copy go in the same group-commit transaction. */

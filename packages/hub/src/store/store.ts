@@ -304,6 +304,13 @@ export interface Store {
   listFanoutTargets(id: string): Promise<AuditRecord[]>;
   /** Landed results with resultSeq above `afterResultSeq`, in landing order (stream replay). */
   listFanoutResults(id: string, afterResultSeq: number): Promise<AuditRecord[]>;
+  /**
+   * A page of a fan-out's targets in agent-id order (byte order): at most `limit` with an agentId above
+   * `afterAgentId` (null: from the first). Reads an index range, whatever the fan-out's size.
+   */
+  listFanoutTargetPage(id: string, afterAgentId: string | null, limit: number): Promise<AuditRecord[]>;
+  /** How many of a fan-out's targets are in each state (states with none are left out). */
+  countFanoutTargets(id: string): Promise<Partial<Record<QueryStatus, number>>>;
 
   /**
    * Appends events in order and returns them with their seq. Those of a type in `outboxTypes` are also

@@ -1,4 +1,4 @@
-import { FanoutRequest, HistoryQuery, type FanoutStarted, type HistoryPage } from "@uplink/protocol";
+import { FanoutPageQuery, FanoutRequest, HistoryQuery, type FanoutPage, type FanoutStarted, type HistoryPage } from "@uplink/protocol";
 import { BadRequestError, HubError, NotFoundError } from "../../errors.js";
 import type { FanoutEvent } from "../../queries/fanout-service.js";
 import type { FanoutRecord } from "../../store/store.js";
@@ -7,7 +7,7 @@ import type { Route } from "../route.js";
 import { deadlineOf } from "./agents.js";
 import { MAX_BODY_BYTES, type ApiServices } from "../services.js";
 import { resumePoint, type SseStream } from "../sse.js";
-import { auditView, fanoutView, targetView } from "../views.js";
+import { auditView, fanoutPageView, fanoutView, targetView } from "../views.js";
 
 const FANOUT_PREFIX = "fan_";
 /** How often a stream of a fan-out collected elsewhere (another replica) reads new results from the store. */
@@ -97,12 +97,20 @@ export function queryRoutes(s: ApiServices): Route[] {
       method: "GET",
       path: "/api/v1/queries/:id",
       scope: "read",
-      async handle({ res, params }) {
+      async handle({ res, params, query }) {
         const id = params.id!;
         if (id.startsWith(FANOUT_PREFIX)) {
+          const { limit, after } = parseWith(FanoutPageQuery, Object.fromEntries(query), "query");
           const fanout = await s.store.findFanout(id);
           if (fanout === undefined) throw new NotFoundError(`no query ${id}`);
-          sendJson(res, 200, fanoutView(fanout, await s.store.listFanoutTargets(id)));
+          if (limit === undefined) {
+            sendJson(res, 200, fanoutView(fanout, await s.store.listFanoutTargets(id)));
+            return;
+          }
+          // One more than asked: whether a next page exists, so the last page says so (nextAfter null).
+          const [rows, counts] = await Promise.all([s.store.listFanoutTargetPage(id, after ?? null, limit + 1), s.store.countFanoutTargets(id)]);
+          const nextAfter = rows.length > limit ? rows[limit - 1]!.agentId : null;
+          sendJson(res, 200, fanoutPageView(fanout, counts, rows.slice(0, limit), nextAfter) satisfies FanoutPage);
           return;
         }
         const row = (await s.store.findAudit(id)) ?? null;
