@@ -185,6 +185,17 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       expect(await store.listAgents({})).toEqual([]);
     });
 
+    it("lists the ids of the agents listAgents answers, in its order, with or without labels, never a revoked one", async () => {
+      const agents = [["agt_c", "web-2", { env: "prod", role: "web" }], ["agt_a", "web-1", { env: "prod", role: "web" }], ["agt_b", "db-1", { env: "prod", role: "db" }], ["agt_d", "web-1", { env: "dev" }], ["agt_gone", "web-0", { env: "prod" }]] as const;
+      for (const [id, hostname, labels] of agents) await store.createAgent({ id, secretHash: "00".repeat(32), hostname, labels, enrolledAt: 1 });
+      await store.revokeAgent("agt_gone", 5);
+      for (const filter of [{}, { labels: { env: "prod" } }, { labels: { env: "prod", role: "web" } }, { labels: { env: "none" } }]) {
+        expect(await store.listAgentIds(filter), JSON.stringify(filter)).toEqual((await store.listAgents(filter)).map((a) => a.id));
+      }
+      expect(await store.listAgentIds({})).toEqual(["agt_b", "agt_a", "agt_d", "agt_c"]);
+      expect(await store.listAgentIds({ labels: { env: "prod", role: "web" } })).toEqual(["agt_a", "agt_c"]);
+    });
+
     it("keeps the query audit, newest first, paged by seq and filtered by agent", async () => {
       for (let i = 1; i <= 5; i++) {
         await store.insertAudit({ correlationId: `c${i}`, agentId: i % 2 ? "agt_odd" : "agt_even", requester: "ops", sessionId: "s", requestId: i === 1 ? "req-1" : null, collector: "host", query: `select ${i}`, createdAt: i });

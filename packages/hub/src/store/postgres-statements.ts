@@ -88,6 +88,8 @@ export const SQL = {
     FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[])
       WITH ORDINALITY AS t(correlation_id, agent_id, requester, session_id, request_id, collector, query, created_at, n)
     ORDER BY t.n`,
+  // listAgents' rows and order, only their ids; $1: the labels every one must carry, or null.
+  listAgentIds: `SELECT id FROM agents WHERE revoked_at IS NULL AND ($1::jsonb IS NULL OR labels @> $1::jsonb) ORDER BY hostname COLLATE "C", id COLLATE "C"`,
   finishFanout: `UPDATE fanouts SET finished_at = $2 WHERE id = $1`,
   findFanout: `SELECT ${FANOUT} FROM fanouts WHERE id = $1`,
   listFanoutTargets: `SELECT ${AUDIT} FROM query_audit WHERE fanout_id = $1 ORDER BY result_seq NULLS LAST, seq`,

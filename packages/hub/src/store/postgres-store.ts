@@ -151,6 +151,11 @@ export class PostgresStore implements Store {
     return (await this.#pool.query<AgentRecord>(text, values)).rows;
   }
 
+  async listAgentIds(filter: Pick<AgentFilter, "labels">): Promise<string[]> {
+    const labels = filter.labels === undefined ? null : JSON.stringify(filter.labels);
+    return (await this.#query<{ id: string }>("listAgentIds", [labels])).rows.map((r) => r.id);
+  }
+
   /** Sets exactly the patch's keys; column names come from a fixed whitelist, values are always parameters. */
   async updateAgent(id: string, patch: AgentPatch): Promise<void> {
     const values: unknown[] = [id];

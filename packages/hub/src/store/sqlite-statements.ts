@@ -37,6 +37,7 @@ const SQL = {
   findAgent: `SELECT * FROM agents WHERE id = ?`,
   // Every column but the health samples, which only an agent's own page reads (findAgent); a raw statement.
   listAgents: `SELECT ${AGENT_RECORD_COLUMNS.join(", ")} FROM agents WHERE revoked_at IS NULL ORDER BY hostname, id`,
+  listAgentIds: `SELECT id FROM agents WHERE revoked_at IS NULL ORDER BY hostname, id`,
   // One statement for a whole presence flush: the rows go in as one JSON array. A row's health sample is
   // appended to the agent's samples, the oldest dropped once MAX_HEALTH_SAMPLES are kept.
   recordPresence: `UPDATE agents SET last_seen_at = MAX(COALESCE(agents.last_seen_at, 0), v.seen), last_health = COALESCE(v.health, agents.last_health),
@@ -121,13 +122,16 @@ export type SqliteStatements = { readonly [K in keyof typeof SQL]: Database.Stat
 
 /** Statements that answer rows as arrays of values in column order (better-sqlite3's raw mode). */
 const RAW: ReadonlySet<keyof typeof SQL> = new Set(["listAgents"]);
+/** Statements answering one column, as plain values. */
+const PLUCK: ReadonlySet<keyof typeof SQL> = new Set(["listAgentIds"]);
 
 /** Prepares each fixed statement once, when the store opens. */
 export function prepareStatements(db: Database.Database): SqliteStatements {
   return Object.fromEntries(
     Object.entries(SQL).map(([name, sql]) => {
       const statement = db.prepare(sql);
-      return [name, RAW.has(name as keyof typeof SQL) ? statement.raw(true) : statement];
+      const key = name as keyof typeof SQL;
+      return [name, RAW.has(key) ? statement.raw(true) : PLUCK.has(key) ? statement.pluck(true) : statement];
     }),
   ) as SqliteStatements;
 }

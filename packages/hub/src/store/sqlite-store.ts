@@ -156,6 +156,12 @@ export class SqliteStore implements Store {
     return (this.#stmt.listAgents.all() as unknown[][]).map(toAgentFromValues).filter((a) => matchesFilter(a, filter));
   }
 
+  /** Labels are matched in JS (as listAgents does); without them only the ids are read. */
+  async listAgentIds(filter: Pick<AgentFilter, "labels">): Promise<string[]> {
+    if (filter.labels !== undefined) return (await this.listAgents({ labels: filter.labels })).map((a) => a.id);
+    return this.#stmt.listAgentIds.all() as string[];
+  }
+
   async updateAgent(id: string, patch: AgentPatch): Promise<void> {
     const keys = Object.keys(patch) as (keyof AgentPatch)[];
     if (keys.length === 0) return;

@@ -274,6 +274,8 @@ export interface Store {
   /** The agent with its health samples (the one read that loads them). */
   findAgent(id: string): Promise<AgentDetail | undefined>;
   listAgents(filter: AgentFilter): Promise<AgentRecord[]>;
+  /** The ids of the agents `listAgents` answers, in its order: a fan-out's targets without reading whole rows. */
+  listAgentIds(filter: Pick<AgentFilter, "labels">): Promise<string[]>;
   updateAgent(id: string, patch: AgentPatch): Promise<void>;
   /**
    * Writes the batched presence of agents held by `replicaId`, in one statement: `lastSeenAt` (never
