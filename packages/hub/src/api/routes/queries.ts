@@ -1,7 +1,7 @@
 import { FanoutPageQuery, FanoutRequest, HistoryQuery, type FanoutPage, type FanoutStarted, type HistoryPage } from "@uplink/protocol";
 import { BadRequestError, HubError, NotFoundError } from "../../errors.js";
 import type { FanoutEvent } from "../../queries/fanout-service.js";
-import type { FanoutRecord } from "../../store/store.js";
+import type { FanoutRecord, QueryStatus } from "../../store/store.js";
 import { parseWith, readJson, sendJson } from "../http.js";
 import type { Route } from "../route.js";
 import { deadlineOf } from "./agents.js";
@@ -14,6 +14,8 @@ const FANOUT_PREFIX = "fan_";
 const STORE_POLL_MS = 250;
 /** How long a cancel waits for the replica collecting the fan-out to record it finished. */
 const REMOTE_CANCEL_WAIT_MS = 10_000;
+/** Ended fan-outs whose counts a paged read keeps in memory. */
+const ENDED_COUNTS_KEPT = 1000;
 
 /**
  * Cancels a running fan-out where it is collected: here, or through the bus on the replica collecting it,
@@ -64,6 +66,19 @@ async function followFromStore(s: ApiServices, id: string, stream: SseStream, de
  * command's record by its correlationId — the authoritative answer when a response was lost on the way.
  */
 export function queryRoutes(s: ApiServices): Route[] {
+  // The counts of ended fan-outs, which no longer change (no pending row is left to finish): a fan-out read
+  // page after page counts its targets once, not once per page. The oldest go first past ENDED_COUNTS_KEPT.
+  const endedCounts = new Map<string, Partial<Record<QueryStatus, number>>>();
+  const countsOf = async (fanout: FanoutRecord): Promise<Partial<Record<QueryStatus, number>>> => {
+    const known = endedCounts.get(fanout.id);
+    if (known !== undefined) return known;
+    const counts = await s.store.countFanoutTargets(fanout.id);
+    if (fanout.finishedAt !== null) {
+      endedCounts.set(fanout.id, counts);
+      if (endedCounts.size > ENDED_COUNTS_KEPT) endedCounts.delete(endedCounts.keys().next().value!);
+    }
+    return counts;
+  };
   return [
     {
       method: "GET",
@@ -108,7 +123,7 @@ export function queryRoutes(s: ApiServices): Route[] {
             return;
           }
           // One more than asked: whether a next page exists, so the last page says so (nextAfter null).
-          const [rows, counts] = await Promise.all([s.store.listFanoutTargetPage(id, after ?? null, limit + 1), s.store.countFanoutTargets(id)]);
+          const [rows, counts] = await Promise.all([s.store.listFanoutTargetPage(id, after ?? null, limit + 1), countsOf(fanout)]);
           const nextAfter = rows.length > limit ? rows[limit - 1]!.agentId : null;
           sendJson(res, 200, fanoutPageView(fanout, counts, rows.slice(0, limit), nextAfter) satisfies FanoutPage);
           return;
