@@ -250,14 +250,19 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       for (;;) {
         const page = await store.listFanoutTargetPage("fan_paged", after, 3);
         if (page.length === 0) break;
-        expect(page.every((t) => t.fanoutId === "fan_paged")).toBe(true);
         pages.push(page.map((t) => t.agentId));
         after = page[page.length - 1]!.agentId;
       }
       expect(pages).toEqual([sorted.slice(0, 3), sorted.slice(3, 6), sorted.slice(6)]);
       expect(await store.listFanoutTargetPage("fan_paged", "agt_b", 10)).toMatchObject([{ agentId: "agt_c" }]);
       const first = await store.listFanoutTargetPage("fan_paged", null, 1);
-      expect(first).toMatchObject([{ agentId: "agt_B", correlationId: "p1", status: "pending", resultSeq: null }]);
+      expect(first).toEqual([{ agentId: "agt_B", correlationId: "p1", status: "pending", result: null, errorCode: null, errorMessage: null, durationMs: null, resultSeq: null }]);
+      expect(await store.listFanoutTargetPage("fan_paged", "agt_Z", 2)).toEqual([
+        { agentId: "agt_a-2", correlationId: "p2", status: "pending", result: null, errorCode: null, errorMessage: null, durationMs: null, resultSeq: null },
+        { agentId: "agt_a10", correlationId: "p3", status: "pending", result: null, errorCode: null, errorMessage: null, durationMs: null, resultSeq: null },
+      ]);
+      expect((await store.listFanoutTargetPage("fan_paged", "agt_B", 1))[0]).toEqual({ agentId: "agt_Z", correlationId: "p6", status: "offline", result: null, errorCode: "agent_offline", errorMessage: "offline", durationMs: 1, resultSeq: 2 });
+      expect((await store.listFanoutTargetPage("fan_paged", "agt_a2", 1))[0]).toMatchObject({ agentId: "agt_b", correlationId: "p0", status: "ok", result: [1], resultSeq: 1 });
       expect((await store.listFanoutTargetPage("fan_paged", "agt_a", 10)).map((t) => t.agentId)).toEqual(sorted.filter((id) => id > "agt_a"));
       expect(await store.listFanoutTargetPage("fan_missing", null, 10)).toEqual([]);
       expect(await store.countFanoutTargets("fan_paged")).toEqual({ pending: 5, ok: 1, offline: 1 });

@@ -16,6 +16,7 @@ import type {
   DestinationKind,
   DestinationRecord,
   FanoutRecord,
+  FanoutTargetRecord,
   HubEventRecord,
   HubEventType,
   IdempotencyClaim,
@@ -236,9 +237,9 @@ export class PostgresStore implements Store {
     return (await this.#query<AuditRecord>("listFanoutResults", [id, afterResultSeq])).rows;
   }
 
-  async listFanoutTargetPage(id: string, afterAgentId: string | null, limit: number): Promise<AuditRecord[]> {
+  async listFanoutTargetPage(id: string, afterAgentId: string | null, limit: number): Promise<FanoutTargetRecord[]> {
     // '' sorts before every agent id (they are never empty), so the first page is the same range read.
-    return (await this.#query<AuditRecord>("listFanoutTargetPage", [id, afterAgentId ?? "", limit])).rows;
+    return (await this.#query<FanoutTargetRecord>("listFanoutTargetPage", [id, afterAgentId ?? "", limit])).rows;
   }
 
   async countFanoutTargets(id: string): Promise<Partial<Record<QueryStatus, number>>> {

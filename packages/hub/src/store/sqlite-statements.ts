@@ -69,7 +69,8 @@ const SQL = {
   listFanoutTargets: `SELECT * FROM query_audit WHERE fanout_id = ? ORDER BY result_seq IS NULL, result_seq, seq`,
   listFanoutResults: `SELECT * FROM query_audit WHERE fanout_id = ? AND result_seq > ? ORDER BY result_seq`,
   // Both read query_audit_fanout_agent (migration 11): a range of it, and its status column alone.
-  listFanoutTargetPage: `SELECT * FROM query_audit INDEXED BY query_audit_fanout_agent
+  listFanoutTargetPage: `SELECT agent_id, correlation_id, status, result, error_code, error_message, duration_ms, result_seq
+    FROM query_audit INDEXED BY query_audit_fanout_agent
     WHERE fanout_id = @id AND agent_id > @after ORDER BY agent_id LIMIT @limit`,
   countFanoutTargets: `SELECT status, COUNT(*) AS n FROM query_audit INDEXED BY query_audit_fanout_agent WHERE fanout_id = ? GROUP BY status`,
   insertEvent: `INSERT INTO events (type, data, created_at) VALUES (?, ?, ?)`,

@@ -14,6 +14,7 @@ import type {
   DestinationKind,
   DestinationRecord,
   FanoutRecord,
+  FanoutTargetRecord,
   HubEventRecord,
   HubEventType,
   IdempotencyClaim,
@@ -34,7 +35,7 @@ import { SqliteCheckpointer } from "./sqlite-checkpointer.js";
 import { GroupCommit } from "./sqlite-group-commit.js";
 import { SqliteHistory } from "./sqlite-history.js";
 import { SQLITE_MIGRATIONS } from "./sqlite-migrations.js";
-import { matchesFilter, toAgent, toAgentFromValues, toAudit, toColumnValue, toEvent, toFanout, toIdempotency, toSession, toToken, type Row } from "./sqlite-rows.js";
+import { matchesFilter, toAgent, toAgentFromValues, toAudit, toColumnValue, toEvent, toFanout, toFanoutTarget, toIdempotency, toSession, toToken, type Row } from "./sqlite-rows.js";
 import { AGENT_COLUMNS, prepareStatements, type SqliteStatements } from "./sqlite-statements.js";
 
 /**
@@ -245,9 +246,9 @@ export class SqliteStore implements Store {
     return (this.#stmt.listFanoutResults.all(id, afterResultSeq) as Row[]).map(toAudit);
   }
 
-  async listFanoutTargetPage(id: string, afterAgentId: string | null, limit: number): Promise<AuditRecord[]> {
+  async listFanoutTargetPage(id: string, afterAgentId: string | null, limit: number): Promise<FanoutTargetRecord[]> {
     // '' sorts before every agent id (they are never empty), so the first page is the same range read.
-    return (this.#stmt.listFanoutTargetPage.all({ id, after: afterAgentId ?? "", limit }) as Row[]).map(toAudit);
+    return (this.#stmt.listFanoutTargetPage.all({ id, after: afterAgentId ?? "", limit }) as Row[]).map(toFanoutTarget);
   }
 
   async countFanoutTargets(id: string): Promise<Partial<Record<QueryStatus, number>>> {

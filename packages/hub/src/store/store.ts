@@ -121,6 +121,9 @@ export type AuditFinish = Pick<AuditRecord, "status" | "finishedAt" | "durationM
   resultSeq?: number | null;
 };
 
+/** A fan-out target as a page of the fan-out shows it: the columns of its outcome only. */
+export type FanoutTargetRecord = Pick<AuditRecord, "agentId" | "correlationId" | "status" | "result" | "errorCode" | "errorMessage" | "durationMs" | "resultSeq">;
+
 /** One query sent to many agents. Its targets are audit rows carrying its id. */
 export interface FanoutRecord {
   id: string;
@@ -310,7 +313,7 @@ export interface Store {
    * A page of a fan-out's targets in agent-id order (byte order): at most `limit` with an agentId above
    * `afterAgentId` (null: from the first). Reads an index range, whatever the fan-out's size.
    */
-  listFanoutTargetPage(id: string, afterAgentId: string | null, limit: number): Promise<AuditRecord[]>;
+  listFanoutTargetPage(id: string, afterAgentId: string | null, limit: number): Promise<FanoutTargetRecord[]>;
   /** How many of a fan-out's targets are in each state (states with none are left out). */
   countFanoutTargets(id: string): Promise<Partial<Record<QueryStatus, number>>>;
 
