@@ -189,7 +189,8 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       const agents = [["agt_c", "web-2", { env: "prod", role: "web" }], ["agt_a", "web-1", { env: "prod", role: "web" }], ["agt_b", "db-1", { env: "prod", role: "db" }], ["agt_d", "web-1", { env: "dev" }], ["agt_gone", "web-0", { env: "prod" }]] as const;
       for (const [id, hostname, labels] of agents) await store.createAgent({ id, secretHash: "00".repeat(32), hostname, labels, enrolledAt: 1 });
       await store.revokeAgent("agt_gone", 5);
-      for (const filter of [{}, { labels: { env: "prod" } }, { labels: { env: "prod", role: "web" } }, { labels: { env: "none" } }]) {
+      const filters: { labels?: Record<string, string> }[] = [{}, { labels: { env: "prod" } }, { labels: { env: "prod", role: "web" } }, { labels: { env: "none" } }];
+      for (const filter of filters) {
         expect(await store.listAgentIds(filter), JSON.stringify(filter)).toEqual((await store.listAgents(filter)).map((a) => a.id));
       }
       expect(await store.listAgentIds({})).toEqual(["agt_b", "agt_a", "agt_d", "agt_c"]);
