@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { FanoutView, TargetResult as TargetRow } from "../packages/protocol/dist/index.js";
+import type { FanoutPage, FanoutView, TargetResult as TargetRow } from "../packages/protocol/dist/index.js";
 import { UUID_V4 } from "./fixtures/http.js";
 import { useHubs, useSharedHub, type HubProcess } from "./fixtures/hub-process.js";
 import { enrollFleet, waitUntilStatus, type FleetAgent } from "./fixtures/fleet.js";
@@ -317,6 +317,86 @@ describe("Fan-out queries", () => {
     expect(byAgent.get(away.agentId)).toMatchObject({ status: "offline", error: { code: "agent_offline" } });
     expect(v.counts).toEqual({ pending: 0, ok: 1, error: 1, timeout: 1, offline: 1, cancelled: 0 });
     expect(done.named("done")[0]!.json).toEqual(v.counts);
+  });
+
+  it("reads a fan-out a page at a time: every target once, in agent-id order, with the header and counts on every page; bad limit or after 400", async () => {
+    const hub = shared();
+    const groups = ["ok", "ok", "ok", "error", "silent"] as const;
+    const fleet = await enrollFleet(hub, rawAgents.connect, Array.from({ length: 23 }, (_, i) => ({ hostname: `paged-${i}`, labels: { suite: "fanout-pages" } })));
+    fleet.forEach((a, i) => {
+      const group = groups[i % groups.length]!;
+      a.agent.onQuery = (command, agent) => {
+        if (group === "ok") agent.respond(command, { ok: true, result: ownResult(a.hostname, command) });
+        else if (group === "error") agent.respond(command, { ok: false, code: "query_failed", error: "no such table" });
+        // "silent": pending until the fan-out is cancelled.
+      };
+    });
+    const silent = fleet.filter((_, i) => groups[i % groups.length] === "silent").length;
+    const failing = fleet.filter((_, i) => groups[i % groups.length] === "error").length;
+    const started = await hub.api.post("/api/v1/queries", { query: "select 1", targets: { labels: { suite: "fanout-pages" } }, timeoutMs: 60_000 });
+    expect(started.status).toBe(202);
+    const id = started.body.id as string;
+    const counts = { pending: silent, ok: fleet.length - silent - failing, error: failing, timeout: 0, offline: 0, cancelled: 0 };
+    const whole = await waitFor("every answering target stored", async () => {
+      const v = await view(hub, id);
+      return v.counts.pending === silent ? v : undefined;
+    });
+    expect(whole.counts).toEqual(counts);
+    // Without `limit` the answer is the whole fan-out, as before paging: no cursor.
+    expect(whole.targets).toHaveLength(fleet.length);
+    expect(whole).not.toHaveProperty("nextAfter");
+
+    const page = async (qs: string): Promise<FanoutPage> => {
+      const res = await hub.api.get(`/api/v1/queries/${id}?${qs}`);
+      expect(res.status, res.text).toBe(200);
+      return res.body as FanoutPage;
+    };
+    const readAll = async (limit: number): Promise<FanoutPage[]> => {
+      const pages: FanoutPage[] = [];
+      let after: string | null = null;
+      do {
+        const p: FanoutPage = await page(`limit=${limit}${after === null ? "" : `&after=${encodeURIComponent(after)}`}`);
+        pages.push(p);
+        after = p.nextAfter;
+      } while (after !== null);
+      return pages;
+    };
+    const byteOrder = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
+    const sortedIds = fleet.map((a) => a.agentId).sort(byteOrder);
+    const statusOf = new Map(whole.targets.map((t) => [t.agentId, t]));
+    const { targets: _targets, ...header } = whole;
+    for (const limit of [5, 23, 22, 1000]) {
+      const pages = await readAll(limit);
+      expect(pages).toHaveLength(Math.ceil(fleet.length / limit));
+      // Each page: the fan-out's header and the counts of every target; at most `limit` targets; its cursor the last one's id.
+      for (const [i, p] of pages.entries()) {
+        const { targets, nextAfter, ...rest } = p;
+        expect(rest).toEqual(header);
+        expect(targets.length).toBe(i < pages.length - 1 ? limit : fleet.length - limit * i);
+        expect(nextAfter).toBe(i < pages.length - 1 ? targets.at(-1)!.agentId : null);
+        for (const t of targets) expect(t).toEqual(statusOf.get(t.agentId));
+      }
+      expect(pages.flatMap((p) => p.targets.map((t) => t.agentId))).toEqual(sortedIds);
+    }
+    // After the last target, or after an id between two of them (a cursor need not be a target).
+    expect(await page(`limit=5&after=${sortedIds.at(-1)}`)).toMatchObject({ targets: [], nextAfter: null, counts });
+    const between = `${sortedIds[10]}~`;
+    expect((await page(`limit=1000&after=${between}`)).targets.map((t) => t.agentId)).toEqual(sortedIds.filter((a) => byteOrder(a, between) > 0));
+
+    for (const qs of ["limit=0", "limit=1001", "limit=abc", "limit=1.5", "limit=-3", "limit=", "after=" + sortedIds[0], "limit=5&after=", `limit=5&after=${"a".repeat(257)}`]) {
+      const res = await hub.api.get(`/api/v1/queries/${id}?${qs}`);
+      expect(res.status, qs).toBe(400);
+      expect(res.body.error.code, qs).toBe("invalid_request");
+    }
+    expect((await hub.api.get("/api/v1/queries/fan_0000000000000000?limit=5")).status).toBe(404);
+
+    // Once cancelled, every page counts the cancelled targets.
+    expect((await hub.api.post(`/api/v1/queries/${id}/cancel`, undefined)).status).toBe(200);
+    const ended = await readAll(10);
+    const cancelled = { ...counts, pending: 0, cancelled: silent };
+    for (const p of ended) expect(p).toMatchObject({ status: "done", counts: cancelled });
+    expect(ended.flatMap((p) => p.targets).filter((t) => t.status === "cancelled")).toHaveLength(silent);
+    expect(ended.flatMap((p) => p.targets.map((t) => t.agentId))).toEqual(sortedIds);
   });
 
   it("ends a fan-out that is collecting when the hub shuts down: streamed to the end, and recorded across the restart", async () => {

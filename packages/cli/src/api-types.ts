@@ -218,7 +218,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A fan-out (`fan_…`) with its targets, or one command's audit row by its correlationId */
+        /**
+         * A fan-out (`fan_…`) with its targets, or one command's audit row by its correlationId
+         * @description For a fan-out, `limit` asks for one page of its targets in agent-id order (the counts and header on every page); `after` is the previous page's `nextAfter`.
+         */
         get: operations["getQuery"];
         put?: never;
         post?: never;
@@ -668,6 +671,22 @@ export interface components {
             /** @description Targets cancelled by `POST /api/v1/queries/{id}/cancel` while they were pending. */
             cancelled: number;
         };
+        FanoutPage: {
+            id: string;
+            query: string;
+            collector: string;
+            requester: string;
+            requestId: string | null;
+            timeoutMs: number;
+            createdAt: components["schemas"]["IsoTime"];
+            finishedAt: components["schemas"]["IsoTime"] | null;
+            /** @enum {string} */
+            status: "running" | "done";
+            targetCount: number;
+            counts: components["schemas"]["FanoutCounts"];
+            targets: components["schemas"]["TargetResult"][];
+            nextAfter: string | null;
+        };
         FanoutRequest: {
             query: string;
             /** @default host */
@@ -716,7 +735,7 @@ export interface components {
                 inflight: number;
             }[];
         };
-        GetQueryResponse: components["schemas"]["FanoutView"] | components["schemas"]["AuditRow"];
+        GetQueryResponse: (components["schemas"]["FanoutView"] | components["schemas"]["FanoutPage"]) | components["schemas"]["AuditRow"];
         GetSchemaResponse: {
             agentId: string;
             agentVersion: string | null;
@@ -2378,7 +2397,12 @@ export interface operations {
     };
     getQuery: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Targets in the page (1–1000); without it the answer holds every target. */
+                limit?: number;
+                /** @description Only targets whose agent id sorts after this one (byte order): the `nextAfter` of the previous page. Needs `limit`. */
+                after?: string;
+            };
             header?: never;
             path: {
                 id: string;
@@ -2387,7 +2411,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The fan-out or the audit row */
+            /** @description The fan-out (every target, or a page of them) or the audit row */
             200: {
                 headers: {
                     [name: string]: unknown;

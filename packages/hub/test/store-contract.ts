@@ -233,6 +233,18 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       expect(await store.listAgents({})).toEqual([]);
     });
 
+    it("lists the ids of the agents listAgents answers, in its order, with or without labels, never a revoked one", async () => {
+      const agents = [["agt_c", "web-2", { env: "prod", role: "web" }], ["agt_a", "web-1", { env: "prod", role: "web" }], ["agt_b", "db-1", { env: "prod", role: "db" }], ["agt_d", "web-1", { env: "dev" }], ["agt_gone", "web-0", { env: "prod" }]] as const;
+      for (const [id, hostname, labels] of agents) await store.createAgent({ id, secretHash: "00".repeat(32), hostname, labels, enrolledAt: 1 });
+      await store.revokeAgent("agt_gone", 5);
+      const filters: { labels?: Record<string, string> }[] = [{}, { labels: { env: "prod" } }, { labels: { env: "prod", role: "web" } }, { labels: { env: "none" } }];
+      for (const filter of filters) {
+        expect(await store.listAgentIds(filter), JSON.stringify(filter)).toEqual((await store.listAgents(filter)).map((a) => a.id));
+      }
+      expect(await store.listAgentIds({})).toEqual(["agt_b", "agt_a", "agt_d", "agt_c"]);
+      expect(await store.listAgentIds({ labels: { env: "prod", role: "web" } })).toEqual(["agt_a", "agt_c"]);
+    });
+
     it("keeps the query audit, newest first, paged by seq and filtered by agent", async () => {
       for (let i = 1; i <= 5; i++) {
         await store.insertAudit({ correlationId: `c${i}`, agentId: i % 2 ? "agt_odd" : "agt_even", requester: "ops", sessionId: "s", requestId: i === 1 ? "req-1" : null, collector: "host", query: `select ${i}`, createdAt: i });
@@ -270,6 +282,40 @@ export function describeStoreContract(name: string, makeStore: () => Promise<Sto
       expect((await store.listFanoutResults("fan_1", 1)).map((t) => t.correlationId)).toEqual(["f1"]);
       await store.finishFanout("fan_1", 9);
       expect((await store.findFanout("fan_1"))?.finishedAt).toBe(9);
+    });
+
+    it("pages a fan-out's targets in agent-id byte order and counts them by state", async () => {
+      // Inserted out of order, with ids whose byte order differs from a locale's (upper case first, '-' before digits).
+      const ids = ["agt_b", "agt_B", "agt_a-2", "agt_a10", "agt_a2", "agt_c", "agt_Z"];
+      const target = (agentId: string, i: number) => ({ correlationId: `p${i}`, agentId, requester: "ops", sessionId: "s", requestId: null, collector: "host", query: "select 1", createdAt: 5 });
+      await store.createFanout({ id: "fan_paged", query: "select 1", collector: "host", requester: "ops", requestId: null, timeoutMs: 1000, targetCount: ids.length, createdAt: 5 }, ids.map(target));
+      await store.createFanout({ id: "fan_other", query: "select 1", collector: "host", requester: "ops", requestId: null, timeoutMs: 1000, targetCount: 1, createdAt: 5 }, [target("agt_a3", 99)]);
+      const done = { finishedAt: 6, durationMs: 1, errorCode: null, errorMessage: null, resultJson: null, resultTruncated: false };
+      await store.finishAudit("p0", { ...done, status: "ok", resultSeq: 1, resultJson: "[1]" });
+      await store.finishAudit("p6", { ...done, status: "offline", resultSeq: 2, errorCode: "agent_offline", errorMessage: "offline" });
+      const sorted = [...ids].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+      const pages: string[][] = [];
+      let after: string | null = null;
+      for (;;) {
+        const page = await store.listFanoutTargetPage("fan_paged", after, 3);
+        if (page.length === 0) break;
+        pages.push(page.map((t) => t.agentId));
+        after = page[page.length - 1]!.agentId;
+      }
+      expect(pages).toEqual([sorted.slice(0, 3), sorted.slice(3, 6), sorted.slice(6)]);
+      expect(await store.listFanoutTargetPage("fan_paged", "agt_b", 10)).toMatchObject([{ agentId: "agt_c" }]);
+      const first = await store.listFanoutTargetPage("fan_paged", null, 1);
+      expect(first).toEqual([{ agentId: "agt_B", correlationId: "p1", status: "pending", result: null, errorCode: null, errorMessage: null, durationMs: null, resultSeq: null }]);
+      expect(await store.listFanoutTargetPage("fan_paged", "agt_Z", 2)).toEqual([
+        { agentId: "agt_a-2", correlationId: "p2", status: "pending", result: null, errorCode: null, errorMessage: null, durationMs: null, resultSeq: null },
+        { agentId: "agt_a10", correlationId: "p3", status: "pending", result: null, errorCode: null, errorMessage: null, durationMs: null, resultSeq: null },
+      ]);
+      expect((await store.listFanoutTargetPage("fan_paged", "agt_B", 1))[0]).toEqual({ agentId: "agt_Z", correlationId: "p6", status: "offline", result: null, errorCode: "agent_offline", errorMessage: "offline", durationMs: 1, resultSeq: 2 });
+      expect((await store.listFanoutTargetPage("fan_paged", "agt_a2", 1))[0]).toMatchObject({ agentId: "agt_b", correlationId: "p0", status: "ok", result: [1], resultSeq: 1 });
+      expect((await store.listFanoutTargetPage("fan_paged", "agt_a", 10)).map((t) => t.agentId)).toEqual(sorted.filter((id) => id > "agt_a"));
+      expect(await store.listFanoutTargetPage("fan_missing", null, 10)).toEqual([]);
+      expect(await store.countFanoutTargets("fan_paged")).toEqual({ pending: 5, ok: 1, offline: 1 });
+      expect(await store.countFanoutTargets("fan_missing")).toEqual({});
     });
 
     it("appends events in order and replays after a seq", async () => {

@@ -13,7 +13,7 @@ import {
   QueryAnswer,
   ReadyzResponse,
 } from "./rest.js";
-import { AuditRow, FANOUT_STREAM_EVENTS, FanoutRequest, FanoutStarted, FanoutView, HistoryPage, HistoryQuery, HUB_STREAM_EVENTS, StreamQuery } from "./rest-queries.js";
+import { AuditRow, FANOUT_STREAM_EVENTS, FanoutPage, FanoutPageQuery, FanoutRequest, FanoutStarted, FanoutView, HistoryPage, HistoryQuery, HUB_STREAM_EVENTS, StreamQuery } from "./rest-queries.js";
 import { TokenCreated, TokenList, TokenRequest, type Scope } from "./rest-tokens.js";
 import { AgentHealthHistory, HubSchema, SchemaQuery, SessionRequest, SessionView } from "./rest-console.js";
 import { DestinationList, DestinationRequest, DestinationView } from "./rest-destinations.js";
@@ -248,8 +248,10 @@ export const REST_OPERATIONS: RestOperation[] = [
     tag: "queries",
     operationId: "getQuery",
     summary: "A fan-out (`fan_…`) with its targets, or one command's audit row by its correlationId",
-    responses: { 200: { description: "The fan-out or the audit row", json: FanoutView.or(AuditRow) } },
-    errors: ["not_found"],
+    description: "For a fan-out, `limit` asks for one page of its targets in agent-id order (the counts and header on every page); `after` is the previous page's `nextAfter`.",
+    query: FanoutPageQuery,
+    responses: { 200: { description: "The fan-out (every target, or a page of them) or the audit row", json: FanoutView.or(FanoutPage).or(AuditRow) } },
+    errors: ["not_found", "invalid_request"],
   },
   {
     method: "POST",

@@ -106,6 +106,25 @@ export const FanoutView = z.object({
 });
 export type FanoutView = z.infer<typeof FanoutView>;
 
+/**
+ * `GET /api/v1/queries/:id` query for a fan-out: with `limit`, one page of its targets in agent-id order
+ * (byte order), after the agent id `after` (the `nextAfter` of the previous page). Without it, every target.
+ */
+export const FanoutPageQuery = z
+  .object({
+    limit: z.coerce.number().int().min(1).max(1000).optional().meta({ description: "Targets in the page (1–1000); without it the answer holds every target." }),
+    after: z.string().min(1).max(256).optional().meta({ description: "Only targets whose agent id sorts after this one (byte order): the `nextAfter` of the previous page. Needs `limit`." }),
+  })
+  .refine((q) => q.after === undefined || q.limit !== undefined, { message: "after needs limit", path: ["after"] });
+export type FanoutPageQuery = z.input<typeof FanoutPageQuery>;
+
+/**
+ * `GET /api/v1/queries/:id?limit=` 200: the fan-out's header and counts (of every target), one page of its
+ * targets in agent-id order, and `nextAfter`, the cursor of the next page (null on the last).
+ */
+export const FanoutPage = FanoutView.extend({ nextAfter: z.string().nullable() });
+export type FanoutPage = z.infer<typeof FanoutPage>;
+
 /** The events of `GET /api/v1/queries/:id/stream`, by SSE event name. */
 export const FANOUT_STREAM_EVENTS = { result: TargetResult, done: FanoutCounts } as const;
 

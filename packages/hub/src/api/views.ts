@@ -1,7 +1,7 @@
-import { countedAs, type AgentView, type AuditRow, type HealthSample, type FanoutView, type QueryResult, type TargetResult } from "@uplink/protocol";
+import { countedAs, type AgentView, type AuditRow, type HealthSample, type FanoutPage, type FanoutView, type QueryResult, type TargetResult } from "@uplink/protocol";
 import { emptyCounts } from "../queries/fanout-service.js";
 import type { HealthSampleRecord } from "../store/health-samples.js";
-import type { AgentRecord, AuditRecord, FanoutRecord } from "../store/store.js";
+import type { AgentRecord, AuditRecord, FanoutRecord, FanoutTargetRecord, QueryStatus } from "../store/store.js";
 
 // Each view produces a value of the REST shape declared in the protocol package (rest*.ts), which the
 // OpenAPI description is generated from; the compiler holds these functions to those shapes.
@@ -13,7 +13,7 @@ function iso(ms: number | null): string | null {
 }
 
 /** The error of a stored command, or null when it succeeded. */
-const commandError = (q: AuditRecord) => (q.errorCode === null ? null : { code: q.errorCode, message: q.errorMessage ?? "" });
+const commandError = (q: Pick<AuditRecord, "errorCode" | "errorMessage">) => (q.errorCode === null ? null : { code: q.errorCode, message: q.errorMessage ?? "" });
 
 /** An agent as the REST API shows it (never its key hash). */
 export function agentView(a: AgentRecord): AgentView {
@@ -64,7 +64,7 @@ export function auditView(q: AuditRecord): AuditRow {
 }
 
 /** One fan-out target as its row reads in the store (the same shape the stream's `result` events carry). */
-export function targetView(q: AuditRecord): TargetResult {
+export function targetView(q: FanoutTargetRecord): TargetResult {
   return {
     agentId: q.agentId,
     correlationId: q.correlationId,
@@ -94,4 +94,11 @@ export function fanoutView(f: FanoutRecord, targets: AuditRecord[]): FanoutView 
     counts,
     targets: targets.map(targetView),
   };
+}
+
+/** One page of a fan-out's targets, with its header and the counts of every target (`counts`, by state). */
+export function fanoutPageView(f: FanoutRecord, counts: Partial<Record<QueryStatus, number>>, targets: FanoutTargetRecord[], nextAfter: string | null): FanoutPage {
+  const all = emptyCounts();
+  for (const [status, n] of Object.entries(counts) as [QueryStatus, number][]) all[countedAs(status)] += n;
+  return { ...fanoutView(f, []), counts: all, targets: targets.map(targetView), nextAfter };
 }

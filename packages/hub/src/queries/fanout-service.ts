@@ -4,7 +4,7 @@ import { BadRequestError, CommandCancelledError } from "../errors.js";
 import type { EventLog } from "../events/event-log.js";
 import type { Logger } from "../logger.js";
 import type { HubMetrics } from "../metrics.js";
-import type { AgentRecord, FanoutRecord, QueryStatus, Store } from "../store/store.js";
+import type { FanoutRecord, QueryStatus, Store } from "../store/store.js";
 import type { CommandRouter } from "./command-router.js";
 import { auditFinishOf, runCommand, type CommandOutcome } from "./command-outcome.js";
 
@@ -56,6 +56,9 @@ interface RunningFanout {
   markFinished: () => void;
 }
 
+/** Commands sent per turn of the event loop while a fan-out goes out. */
+const DISPATCH_BATCH = 500;
+
 export function emptyCounts(): FanoutCounts {
   return { pending: 0, ok: 0, error: 0, timeout: 0, offline: 0, cancelled: 0 };
 }
@@ -73,14 +76,20 @@ export class FanoutService {
     private readonly deps: { store: Store; router: CommandRouter; events: EventLog; metrics: HubMetrics; log: Logger; auditResultMaxBytes: number; replicaId: string },
   ) {}
 
-  /** Resolves the targets, records the fan-out and starts every command; resolves before results land. */
+  /**
+   * Resolves the targets and records the fan-out with a pending row per target; resolves then, before any
+   * command is sent (the caller answers 202 at once). The commands go out after, in batches that yield the
+   * event loop between them: a fan-out's first answers, other requests and the agents' frames need not wait
+   * for every one of its socket writes. Whatever happens after the record (a crash, a cancel, a shutdown),
+   * each target ends recorded: cancelled before it was sent, closed out on restart, or failed with its socket.
+   */
   async start(request: FanoutRequest): Promise<{ id: string; targetCount: number }> {
     const { store } = this.deps;
-    const agents = await this.#resolve(request.targets);
+    const agentIds = await this.#resolve(request.targets);
     const id = `fan_${randomBytes(8).toString("hex")}`;
     const createdAt = Date.now();
-    const record: FanoutRecord = { id, query: request.query, collector: request.collector, requester: request.requester, requestId: request.requestId, timeoutMs: request.timeoutMs, targetCount: agents.length, createdAt, finishedAt: null, replicaId: this.deps.replicaId };
-    const targets = agents.map((a) => ({ correlationId: randomUUID(), agentId: a.id, requester: request.requester, sessionId: id, requestId: request.requestId, collector: request.collector, query: request.query, createdAt }));
+    const record: FanoutRecord = { id, query: request.query, collector: request.collector, requester: request.requester, requestId: request.requestId, timeoutMs: request.timeoutMs, targetCount: agentIds.length, createdAt, finishedAt: null, replicaId: this.deps.replicaId };
+    const targets = agentIds.map((agentId) => ({ correlationId: randomUUID(), agentId, requester: request.requester, sessionId: id, requestId: request.requestId, collector: request.collector, query: request.query, createdAt }));
     await this.deps.metrics.timeStoreWrite(() => store.createFanout(record, targets));
     const cancels = new Map(targets.map((t) => [t.correlationId, new AbortController()]));
     let markFinished = (): void => {};
@@ -91,14 +100,24 @@ export class FanoutService {
     const log = this.deps.log.child({ fanoutId: id });
     log.info({ targetCount: targets.length, requestId: request.requestId ?? undefined }, "fan-out started");
     if (targets.length === 0) void this.#finish(running, log);
-    for (const t of targets) {
-      const commandLog = log.child({ correlationId: t.correlationId, agentId: t.agentId });
-      const signal = cancels.get(t.correlationId)!.signal;
-      void runCommand(this.deps.router, t.agentId, { correlationId: t.correlationId, sessionId: id, kind: "query", collector: request.collector, query: request.query, timeoutMs: request.timeoutMs, log: commandLog, signal }).then(
-        (outcome) => this.#land(running, t.agentId, t.correlationId, outcome, log),
-      );
-    }
+    else void this.#dispatch(running, request, targets, log);
     return { id, targetCount: targets.length };
+  }
+
+  /** Sends each target's command, DISPATCH_BATCH at a time, each batch after a turn of the event loop. */
+  async #dispatch(running: RunningFanout, request: FanoutRequest, targets: { correlationId: string; agentId: string }[], log: Logger): Promise<void> {
+    const { id } = running.record;
+    for (let from = 0; from < targets.length; from += DISPATCH_BATCH) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      for (const t of targets.slice(from, from + DISPATCH_BATCH)) {
+        const commandLog = log.child({ correlationId: t.correlationId, agentId: t.agentId });
+        // A target cancelled before its turn still goes through runCommand: it ends `cancelled` at once.
+        const signal = running.cancels.get(t.correlationId)!.signal;
+        void runCommand(this.deps.router, t.agentId, { correlationId: t.correlationId, sessionId: id, kind: "query", collector: request.collector, query: request.query, timeoutMs: request.timeoutMs, log: commandLog, signal }).then(
+          (outcome) => this.#land(running, t.agentId, t.correlationId, outcome, log),
+        );
+      }
+    }
   }
 
   /** Live events of a running fan-out; undefined when it is not running here (finished, or unknown). */
@@ -132,23 +151,24 @@ export class FanoutService {
     return new Promise((resolve) => this.#idle.push(resolve));
   }
 
-  async #resolve(targets: FanoutTargets): Promise<AgentRecord[]> {
+  /** The target agents' ids: ids only are read for `all` and labels, each listed id is looked up. */
+  async #resolve(targets: FanoutTargets): Promise<string[]> {
     const { store } = this.deps;
     if (!targets.all && targets.agentIds === undefined && targets.labels === undefined) {
       throw new BadRequestError("invalid body: targets needs agentIds, labels or all");
     }
-    const chosen = new Map<string, AgentRecord>();
-    if (targets.all) for (const a of await store.listAgents({})) chosen.set(a.id, a);
-    if (targets.labels !== undefined) for (const a of await store.listAgents({ labels: targets.labels })) chosen.set(a.id, a);
+    const chosen = new Set<string>();
+    if (targets.all) for (const id of await store.listAgentIds({})) chosen.add(id);
+    if (targets.labels !== undefined) for (const id of await store.listAgentIds({ labels: targets.labels })) chosen.add(id);
     const unknown: string[] = [];
     for (const agentId of new Set(targets.agentIds ?? [])) {
       if (chosen.has(agentId)) continue;
       const agent = await store.findAgent(agentId);
       if (agent === undefined || agent.revokedAt !== null) unknown.push(agentId);
-      else chosen.set(agentId, agent);
+      else chosen.add(agentId);
     }
     if (unknown.length > 0) throw new BadRequestError(`invalid body: unknown agents ${unknown.slice(0, 10).join(", ")}${unknown.length > 10 ? ", …" : ""}`);
-    return [...chosen.values()];
+    return [...chosen];
   }
 
   #land(running: RunningFanout, agentId: string, correlationId: string, outcome: CommandOutcome, log: Logger): void {

@@ -265,4 +265,9 @@ export const POSTGRES_MIGRATIONS: readonly string[] = [
   CREATE INDEX policy_changes_policy ON policy_changes (policy_id, seq);
   CREATE INDEX policy_changes_age ON policy_changes (at);
   `,
+  // 11: a fan-out's targets in agent-id order, as SQLite's 12 (byte order, COLLATE "C", as every text
+  //     ordering of this store). IF NOT EXISTS: an operator may build it beforehand CONCURRENTLY (see 6).
+  `
+  CREATE INDEX IF NOT EXISTS query_audit_fanout_agent ON query_audit (fanout_id, agent_id COLLATE "C", status) WHERE fanout_id IS NOT NULL;
+  `,
 ];

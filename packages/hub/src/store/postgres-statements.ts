@@ -31,6 +31,9 @@ export const AUDIT = `seq, correlation_id AS "correlationId", fanout_id AS "fano
   agent_id AS "agentId", requester, session_id AS "sessionId", request_id AS "requestId", collector, query, status,
   created_at AS "createdAt", finished_at AS "finishedAt", duration_ms AS "durationMs", error_code AS "errorCode",
   error_message AS "errorMessage", result, result_truncated AS "resultTruncated"`;
+/** Select list of a {@link FanoutTargetRecord}. */
+export const FANOUT_TARGET = `agent_id AS "agentId", correlation_id AS "correlationId", status, result, error_code AS "errorCode",
+  error_message AS "errorMessage", duration_ms AS "durationMs", result_seq AS "resultSeq"`;
 /** Select list of a {@link FanoutRecord}. */
 export const FANOUT = `id, query, collector, requester, request_id AS "requestId", timeout_ms AS "timeoutMs",
   target_count AS "targetCount", created_at AS "createdAt", finished_at AS "finishedAt", replica_id AS "replicaId"`;
@@ -94,10 +97,16 @@ export const SQL = {
     FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bigint[])
       WITH ORDINALITY AS t(correlation_id, agent_id, requester, session_id, request_id, collector, query, created_at, n)
     ORDER BY t.n`,
+  // listAgents' rows and order, only their ids; $1: the labels every one must carry, or null.
+  listAgentIds: `SELECT id FROM agents WHERE revoked_at IS NULL AND ($1::jsonb IS NULL OR labels @> $1::jsonb) ORDER BY hostname COLLATE "C", id COLLATE "C"`,
   finishFanout: `UPDATE fanouts SET finished_at = $2 WHERE id = $1`,
   findFanout: `SELECT ${FANOUT} FROM fanouts WHERE id = $1`,
   listFanoutTargets: `SELECT ${AUDIT} FROM query_audit WHERE fanout_id = $1 ORDER BY result_seq NULLS LAST, seq`,
   listFanoutResults: `SELECT ${AUDIT} FROM query_audit WHERE fanout_id = $1 AND result_seq > $2 ORDER BY result_seq`,
+  // Both read query_audit_fanout_agent (migration 10), whose agent_id is in byte order (COLLATE "C").
+  listFanoutTargetPage: `SELECT ${FANOUT_TARGET} FROM query_audit
+    WHERE fanout_id = $1 AND agent_id COLLATE "C" > $2 ORDER BY agent_id COLLATE "C" LIMIT $3`,
+  countFanoutTargets: `SELECT status, COUNT(*)::int AS n FROM query_audit WHERE fanout_id = $1 GROUP BY status`,
   lockCloseOut: `SELECT pg_advisory_xact_lock(${CLOSEOUT_LOCK}, hashtext($1))`,
   // Each closed fan-out target takes the next resultSeqs of its fan-out, in seq order, after those landed.
   // The highest landed resultSeq is read once per fan-out (not once per open target: a close-out of tens

@@ -93,11 +93,12 @@ describe("PostgresStore", () => {
     // As on a database one migration short of these indexes, whose operator built them concurrently.
     const version = POSTGRES_MIGRATIONS.findIndex((m) => m.includes("query_audit_single_age")) + 1;
     // The store runs from the highest recorded migration, so the later ones are undone too (7: revocation
-    // order; 8: console sessions, health samples, the list's order; 9: destinations; 10: schedules and policies).
+    // order; 8: console sessions, health samples, the list's order; 9: destinations; 10: schedules and policies;
+    // 11: the fan-out target page index, built beforehand too).
     expect(version).toBe(6);
-    expect(POSTGRES_MIGRATIONS.length).toBe(10);
+    expect(POSTGRES_MIGRATIONS.length).toBe(11);
     await withAdmin(async (admin) => {
-      await admin.query(`DROP INDEX ${schema}.query_audit_single_age, ${schema}.fanouts_age`);
+      await admin.query(`DROP INDEX ${schema}.query_audit_single_age, ${schema}.fanouts_age, ${schema}.query_audit_fanout_agent`);
       await admin.query(`DROP FUNCTION ${schema}.agents_revocation_seq() CASCADE`);
       await admin.query(`ALTER TABLE ${schema}.agents DROP COLUMN revoked_seq`);
       await admin.query(`DROP SEQUENCE ${schema}.agent_revocations`);
@@ -109,6 +110,7 @@ describe("PostgresStore", () => {
       await admin.query(`DELETE FROM ${schema}.schema_migrations WHERE version >= $1`, [version]);
       await admin.query(`CREATE INDEX CONCURRENTLY query_audit_single_age ON ${schema}.query_audit (created_at, seq) WHERE fanout_id IS NULL`);
       await admin.query(`CREATE INDEX CONCURRENTLY fanouts_age ON ${schema}.fanouts (created_at, id COLLATE "C")`);
+      await admin.query(`CREATE INDEX CONCURRENTLY query_audit_fanout_agent ON ${schema}.query_audit (fanout_id, agent_id COLLATE "C", status) WHERE fanout_id IS NOT NULL`);
     });
     await (await PostgresStore.open(url, { schema })).close();
     const versions = await withAdmin(async (admin) => (await admin.query(`SELECT version FROM ${schema}.schema_migrations ORDER BY version`)).rows);

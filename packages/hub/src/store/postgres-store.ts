@@ -18,6 +18,7 @@ import type {
   DestinationKind,
   DestinationRecord,
   FanoutRecord,
+  FanoutTargetRecord,
   HubEventRecord,
   HubEventType,
   IdempotencyClaim,
@@ -28,6 +29,7 @@ import type {
   NewFanout,
   NewHubEvent,
   PresenceRow,
+  QueryStatus,
   SessionRecord,
   Store,
   TokenRecord,
@@ -174,6 +176,11 @@ export class PostgresStore implements Store {
     return (await this.#query<HealthSampleRecord>("listHealthSamples", [agentId, limit])).rows.reverse();
   }
 
+  async listAgentIds(filter: Pick<AgentFilter, "labels">): Promise<string[]> {
+    const labels = filter.labels === undefined ? null : JSON.stringify(filter.labels);
+    return (await this.#query<{ id: string }>("listAgentIds", [labels])).rows.map((r) => r.id);
+  }
+
   /** Sets exactly the patch's keys; column names come from a fixed whitelist, values are always parameters. */
   async updateAgent(id: string, patch: AgentPatch): Promise<void> {
     const values: unknown[] = [id];
@@ -252,6 +259,16 @@ export class PostgresStore implements Store {
   /** Landed results after `afterResultSeq`, ordered by resultSeq (not by which replica wrote first). */
   async listFanoutResults(id: string, afterResultSeq: number): Promise<AuditRecord[]> {
     return (await this.#query<AuditRecord>("listFanoutResults", [id, afterResultSeq])).rows;
+  }
+
+  async listFanoutTargetPage(id: string, afterAgentId: string | null, limit: number): Promise<FanoutTargetRecord[]> {
+    // '' sorts before every agent id (they are never empty), so the first page is the same range read.
+    return (await this.#query<FanoutTargetRecord>("listFanoutTargetPage", [id, afterAgentId ?? "", limit])).rows;
+  }
+
+  async countFanoutTargets(id: string): Promise<Partial<Record<QueryStatus, number>>> {
+    const rows = (await this.#query<{ status: QueryStatus; n: number }>("countFanoutTargets", [id])).rows;
+    return Object.fromEntries(rows.map((r) => [r.status, r.n]));
   }
 
   /**

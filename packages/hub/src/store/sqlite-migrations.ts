@@ -261,4 +261,10 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   CREATE INDEX policy_changes_policy ON policy_changes (policy_id, seq);
   CREATE INDEX policy_changes_age ON policy_changes (at);
   `,
+  // 12: a fan-out's targets in agent-id order (byte order, SQLite's BINARY collation), so a page of its
+  //     targets reads an index range after the previous page's last agent id; status in the index, so its
+  //     counts per state read the index alone. Partial: single-agent queries have no fan-out.
+  `
+  CREATE INDEX query_audit_fanout_agent ON query_audit (fanout_id, agent_id, status) WHERE fanout_id IS NOT NULL;
+  `,
 ];

@@ -1,4 +1,4 @@
-import type { AgentFilter, AgentRecord, AuditRecord, FanoutRecord, HubEventRecord, IdempotencyRecord, SessionRecord, TokenRecord } from "./store.js";
+import type { AgentFilter, AgentRecord, AuditRecord, FanoutRecord, FanoutTargetRecord, HubEventRecord, IdempotencyRecord, SessionRecord, TokenRecord } from "./store.js";
 
 /** A row as better-sqlite3 returns it: column name → value. */
 export type Row = Record<string, unknown>;
@@ -120,6 +120,20 @@ export function toAudit(r: Row): AuditRecord {
     errorMessage: (r.error_message as string | null) ?? null,
     result: r.result === null ? null : JSON.parse(r.result as string),
     resultTruncated: r.result_truncated === 1,
+  };
+}
+
+/** A row of a fan-out target page (store/sqlite-statements.ts, listFanoutTargetPage): its outcome's columns. */
+export function toFanoutTarget(r: Row): FanoutTargetRecord {
+  return {
+    agentId: r.agent_id as string,
+    correlationId: r.correlation_id as string,
+    status: r.status as AuditRecord["status"],
+    result: r.result === null ? null : JSON.parse(r.result as string),
+    errorCode: (r.error_code as string | null) ?? null,
+    errorMessage: (r.error_message as string | null) ?? null,
+    durationMs: (r.duration_ms as number | null) ?? null,
+    resultSeq: (r.result_seq as number | null) ?? null,
   };
 }
 

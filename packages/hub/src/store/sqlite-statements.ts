@@ -52,6 +52,7 @@ const SQL = {
      WHERE revoked_at IS NULL AND (hostname, id) > (@hostname, @id) AND (@status IS NULL OR status = @status) AND ${LABELS_MATCH}
      ORDER BY hostname, id LIMIT @limit`,
   countAgents: `SELECT status, COUNT(*) AS n FROM agents WHERE revoked_at IS NULL AND ${LABELS_MATCH} GROUP BY status`,
+  listAgentIds: `SELECT id FROM agents WHERE revoked_at IS NULL ORDER BY hostname, id`,
   // A presence flush: the rows go in as one JSON array, read by one UPDATE of the agents' rows and one
   // multi-row INSERT of their health samples, in one transaction (older samples are never rewritten).
   recordPresence: `UPDATE agents SET last_seen_at = MAX(COALESCE(agents.last_seen_at, 0), v.seen), last_health = COALESCE(v.health, agents.last_health)
@@ -86,6 +87,11 @@ const SQL = {
   findFanout: `SELECT * FROM fanouts WHERE id = ?`,
   listFanoutTargets: `SELECT * FROM query_audit WHERE fanout_id = ? ORDER BY result_seq IS NULL, result_seq, seq`,
   listFanoutResults: `SELECT * FROM query_audit WHERE fanout_id = ? AND result_seq > ? ORDER BY result_seq`,
+  // Both read query_audit_fanout_agent (migration 11): a range of it, and its status column alone.
+  listFanoutTargetPage: `SELECT agent_id, correlation_id, status, result, error_code, error_message, duration_ms, result_seq
+    FROM query_audit INDEXED BY query_audit_fanout_agent
+    WHERE fanout_id = @id AND agent_id > @after ORDER BY agent_id LIMIT @limit`,
+  countFanoutTargets: `SELECT status, COUNT(*) AS n FROM query_audit INDEXED BY query_audit_fanout_agent WHERE fanout_id = ? GROUP BY status`,
   insertEvent: `INSERT INTO events (type, data, created_at) VALUES (?, ?, ?)`,
   listEvents: `SELECT * FROM events WHERE seq > ? ORDER BY seq LIMIT ?`,
   claimIdempotencyKey: `INSERT INTO idempotency_keys (key, requester, fingerprint, owner, state, created_at, expires_at, response)
@@ -136,13 +142,16 @@ export type SqliteStatements = { readonly [K in keyof typeof SQL]: Database.Stat
 
 /** Statements that answer rows as arrays of values in column order (better-sqlite3's raw mode). */
 const RAW: ReadonlySet<keyof typeof SQL> = new Set(["listAgents", "listAgentsFirst", "listAgentsAfter"]);
+/** Statements answering one column, as plain values. */
+const PLUCK: ReadonlySet<keyof typeof SQL> = new Set(["listAgentIds"]);
 
 /** Prepares each fixed statement once, when the store opens. */
 export function prepareStatements(db: Database.Database): SqliteStatements {
   return Object.fromEntries(
     Object.entries(SQL).map(([name, sql]) => {
       const statement = db.prepare(sql);
-      return [name, RAW.has(name as keyof typeof SQL) ? statement.raw(true) : statement];
+      const key = name as keyof typeof SQL;
+      return [name, RAW.has(key) ? statement.raw(true) : PLUCK.has(key) ? statement.pluck(true) : statement];
     }),
   ) as SqliteStatements;
 }

@@ -15,6 +15,7 @@ import type {
   DestinationKind,
   DestinationRecord,
   FanoutRecord,
+  FanoutTargetRecord,
   HubEventRecord,
   HubEventType,
   IdempotencyClaim,
@@ -25,6 +26,7 @@ import type {
   NewFanout,
   NewHubEvent,
   PresenceRow,
+  QueryStatus,
   SessionRecord,
   Store,
   TokenRecord,
@@ -35,7 +37,7 @@ import { GroupCommit } from "./sqlite-group-commit.js";
 import { SqliteHistory } from "./sqlite-history.js";
 import { SqliteSchedules } from "./sqlite-schedules.js";
 import { SQLITE_MIGRATIONS } from "./sqlite-migrations.js";
-import { matchesFilter, toAgent, toAgentFromValues, toAudit, toColumnValue, toEvent, toFanout, toIdempotency, toSession, toToken, type Row } from "./sqlite-rows.js";
+import { matchesFilter, toAgent, toAgentFromValues, toAudit, toColumnValue, toEvent, toFanout, toFanoutTarget, toIdempotency, toSession, toToken, type Row } from "./sqlite-rows.js";
 import { AGENT_COLUMNS, prepareStatements, type SqliteStatements } from "./sqlite-statements.js";
 
 /**
@@ -175,6 +177,12 @@ export class SqliteStore implements Store {
     return (this.#stmt.listHealthSamples.all(agentId, limit) as HealthSampleRecord[]).reverse();
   }
 
+  /** Labels are matched in JS (as listAgents does); without them only the ids are read. */
+  async listAgentIds(filter: Pick<AgentFilter, "labels">): Promise<string[]> {
+    if (filter.labels !== undefined) return (await this.listAgents({ labels: filter.labels })).map((a) => a.id);
+    return this.#stmt.listAgentIds.all() as string[];
+  }
+
   async updateAgent(id: string, patch: AgentPatch): Promise<void> {
     const keys = Object.keys(patch) as (keyof AgentPatch)[];
     if (keys.length === 0) return;
@@ -259,6 +267,16 @@ export class SqliteStore implements Store {
 
   async listFanoutResults(id: string, afterResultSeq: number): Promise<AuditRecord[]> {
     return (this.#stmt.listFanoutResults.all(id, afterResultSeq) as Row[]).map(toAudit);
+  }
+
+  async listFanoutTargetPage(id: string, afterAgentId: string | null, limit: number): Promise<FanoutTargetRecord[]> {
+    // '' sorts before every agent id (they are never empty), so the first page is the same range read.
+    return (this.#stmt.listFanoutTargetPage.all({ id, after: afterAgentId ?? "", limit }) as Row[]).map(toFanoutTarget);
+  }
+
+  async countFanoutTargets(id: string): Promise<Partial<Record<QueryStatus, number>>> {
+    const rows = this.#stmt.countFanoutTargets.all(id) as { status: QueryStatus; n: number }[];
+    return Object.fromEntries(rows.map((r) => [r.status, r.n]));
   }
 
   /** The event and its outbox copy go in the same group-commit transaction. */

@@ -134,6 +134,9 @@ export type AuditFinish = Pick<AuditRecord, "status" | "finishedAt" | "durationM
   resultSeq?: number | null;
 };
 
+/** A fan-out target as a page of the fan-out shows it: the columns of its outcome only. */
+export type FanoutTargetRecord = Pick<AuditRecord, "agentId" | "correlationId" | "status" | "result" | "errorCode" | "errorMessage" | "durationMs" | "resultSeq">;
+
 /** One query sent to many agents. Its targets are audit rows carrying its id. */
 export interface FanoutRecord {
   id: string;
@@ -293,6 +296,8 @@ export interface Store {
   countAgents(labels: Record<string, string>): Promise<AgentCounts>;
   /** The agent's newest `limit` health samples, oldest first. */
   listHealthSamples(agentId: string, limit: number): Promise<HealthSampleRecord[]>;
+  /** The ids of the agents `listAgents` answers, in its order: a fan-out's targets without reading whole rows. */
+  listAgentIds(filter: Pick<AgentFilter, "labels">): Promise<string[]>;
   updateAgent(id: string, patch: AgentPatch): Promise<void>;
   /**
    * Writes the batched presence of agents held by `replicaId`, in one statement: `lastSeenAt` (never
@@ -323,6 +328,13 @@ export interface Store {
   listFanoutTargets(id: string): Promise<AuditRecord[]>;
   /** Landed results with resultSeq above `afterResultSeq`, in landing order (stream replay). */
   listFanoutResults(id: string, afterResultSeq: number): Promise<AuditRecord[]>;
+  /**
+   * A page of a fan-out's targets in agent-id order (byte order): at most `limit` with an agentId above
+   * `afterAgentId` (null: from the first). Reads an index range, whatever the fan-out's size.
+   */
+  listFanoutTargetPage(id: string, afterAgentId: string | null, limit: number): Promise<FanoutTargetRecord[]>;
+  /** How many of a fan-out's targets are in each state (states with none are left out). */
+  countFanoutTargets(id: string): Promise<Partial<Record<QueryStatus, number>>>;
 
   /**
    * Appends events in order and returns them with their seq. Those of a type in `outboxTypes` are also

@@ -1,19 +1,21 @@
-import { FanoutRequest, HistoryQuery, type FanoutStarted, type HistoryPage } from "@uplink/protocol";
+import { FanoutPageQuery, FanoutRequest, HistoryQuery, type FanoutPage, type FanoutStarted, type HistoryPage } from "@uplink/protocol";
 import { BadRequestError, HubError, NotFoundError } from "../../errors.js";
 import type { FanoutEvent } from "../../queries/fanout-service.js";
-import type { FanoutRecord } from "../../store/store.js";
+import type { FanoutRecord, QueryStatus } from "../../store/store.js";
 import { parseWith, readJson, sendJson } from "../http.js";
 import type { Route } from "../route.js";
 import { deadlineOf } from "./agents.js";
 import { MAX_BODY_BYTES, type ApiServices } from "../services.js";
 import { resumePoint, type SseStream } from "../sse.js";
-import { auditView, fanoutView, targetView } from "../views.js";
+import { auditView, fanoutPageView, fanoutView, targetView } from "../views.js";
 
 const FANOUT_PREFIX = "fan_";
 /** How often a stream of a fan-out collected elsewhere (another replica) reads new results from the store. */
 const STORE_POLL_MS = 250;
 /** How long a cancel waits for the replica collecting the fan-out to record it finished. */
 const REMOTE_CANCEL_WAIT_MS = 10_000;
+/** Ended fan-outs whose counts a paged read keeps in memory. */
+const ENDED_COUNTS_KEPT = 1000;
 
 /**
  * Cancels a running fan-out where it is collected: here, or through the bus on the replica collecting it,
@@ -64,6 +66,19 @@ async function followFromStore(s: ApiServices, id: string, stream: SseStream, de
  * command's record by its correlationId — the authoritative answer when a response was lost on the way.
  */
 export function queryRoutes(s: ApiServices): Route[] {
+  // The counts of ended fan-outs, which no longer change (no pending row is left to finish): a fan-out read
+  // page after page counts its targets once, not once per page. The oldest go first past ENDED_COUNTS_KEPT.
+  const endedCounts = new Map<string, Partial<Record<QueryStatus, number>>>();
+  const countsOf = async (fanout: FanoutRecord): Promise<Partial<Record<QueryStatus, number>>> => {
+    const known = endedCounts.get(fanout.id);
+    if (known !== undefined) return known;
+    const counts = await s.store.countFanoutTargets(fanout.id);
+    if (fanout.finishedAt !== null) {
+      endedCounts.set(fanout.id, counts);
+      if (endedCounts.size > ENDED_COUNTS_KEPT) endedCounts.delete(endedCounts.keys().next().value!);
+    }
+    return counts;
+  };
   return [
     {
       method: "GET",
@@ -97,12 +112,20 @@ export function queryRoutes(s: ApiServices): Route[] {
       method: "GET",
       path: "/api/v1/queries/:id",
       scope: "read",
-      async handle({ res, params }) {
+      async handle({ res, params, query }) {
         const id = params.id!;
         if (id.startsWith(FANOUT_PREFIX)) {
+          const { limit, after } = parseWith(FanoutPageQuery, Object.fromEntries(query), "query");
           const fanout = await s.store.findFanout(id);
           if (fanout === undefined) throw new NotFoundError(`no query ${id}`);
-          sendJson(res, 200, fanoutView(fanout, await s.store.listFanoutTargets(id)));
+          if (limit === undefined) {
+            sendJson(res, 200, fanoutView(fanout, await s.store.listFanoutTargets(id)));
+            return;
+          }
+          // One more than asked: whether a next page exists, so the last page says so (nextAfter null).
+          const [rows, counts] = await Promise.all([s.store.listFanoutTargetPage(id, after ?? null, limit + 1), countsOf(fanout)]);
+          const nextAfter = rows.length > limit ? rows[limit - 1]!.agentId : null;
+          sendJson(res, 200, fanoutPageView(fanout, counts, rows.slice(0, limit), nextAfter) satisfies FanoutPage);
           return;
         }
         const row = (await s.store.findAudit(id)) ?? null;
