@@ -7,7 +7,7 @@ import { inOrderPer, WebhookReceiver, type ReceivedEvent } from "../packages/hub
 import { useHubs, type HubProcess } from "./fixtures/hub-process.js";
 import { uplink } from "./fixtures/process.js";
 import { useRawAgents } from "./fixtures/raw-agent.js";
-import { changingAnswers, owedEvents, runsInOrder, startProducing, stopProducing } from "./fixtures/scheduled-events.js";
+import { changingAnswers, everyEventAccepted, owedEvents, runsInOrder, startProducing, stopProducing } from "./fixtures/scheduled-events.js";
 import { useSseClients } from "./fixtures/sse.js";
 import { waitFor } from "./fixtures/wait.js";
 import type { DestinationList, DestinationView } from "../packages/protocol/dist/index.js";
@@ -127,13 +127,10 @@ describe("Destinations", () => {
     const agents = [await raw.enrolled(hub, "dst-a", { onQuery: changingAnswers() }), await raw.enrolled(hub, "dst-b", { onQuery: changingAnswers() })];
     const producers = await startProducing(hub.api, agents.map((a) => a.agentId), { schedules: ["processes", "listening_ports"], policy: "sshd running" });
     const of = (events: ReceivedEvent[], scheduleId: string) => events.filter((e) => e.data.scheduleId === scheduleId);
-    await waitFor("three runs of each schedule on each agent and two policy changes accepted", () => producers.schedules.every((s) => of(hook.accepted, s.id).length >= 6) && hook.accepted.filter((e) => e.type === "policy.changed").length >= 4, { timeoutMs: 20_000 });
+    const changesOf = (agentId: string) => hook.accepted.filter((e) => e.type === "policy.changed" && e.data.agentId === agentId);
+    await waitFor("three runs of each schedule and three policy changes on each agent accepted", () => producers.schedules.every((s) => of(hook.accepted, s.id).length >= 6) && agents.every((a) => changesOf(a.agentId).length >= 3), { timeoutMs: 20_000 });
     await stopProducing(hub.api, producers);
-    // Every event of the log, accepted once: compared at a moment both agree (a run already claimed may still end).
-    const owed = await waitFor("the receiver holding every event of the log", () => {
-      const events = owedEvents(log);
-      return JSON.stringify(events.map((e) => e.id)) === JSON.stringify(hook.accepted.map((e) => e.id)) && events;
-    });
+    const owed = await everyEventAccepted(log, hook);
 
     expect(hook.accepted).toEqual(owed);
     expect(hook.duplicates).toBe(0);
@@ -153,10 +150,8 @@ describe("Destinations", () => {
         for (const run of runs.slice(1)) expect([run.data.snapshot, (run.data.added as unknown[]).length, (run.data.removed as unknown[]).length]).toEqual([false, 1, 1]);
       }
     }
-    const changes = hook.accepted.filter((e) => e.type === "policy.changed");
     for (const { agentId } of agents) {
-      const mine = changes.filter((e) => e.data.agentId === agentId).map((e) => [e.data.from, e.data.to]);
-      expect(mine.slice(0, 3)).toEqual([
+      expect(changesOf(agentId).slice(0, 3).map((e) => [e.data.from, e.data.to])).toEqual([
         [null, "pass"],
         ["pass", "fail"],
         ["fail", "pass"],
@@ -220,10 +215,7 @@ describe("Destinations", () => {
     log = await sse.open(hub.url, "/api/v1/events?after=0", { token: hub.adminToken });
     await waitFor("new results after the restart accepted", () => hook.accepted.filter((e) => e.id > owedAtStop.at(-1)!.id).length >= 2, { timeoutMs: 20_000 });
     await stopProducing(hub.api, producers);
-    const owed = await waitFor("the receiver holding every event of the log", () => {
-      const events = owedEvents(log);
-      return JSON.stringify(events.map((e) => e.id)) === JSON.stringify(hook.accepted.map((e) => e.id)) && events;
-    });
+    const owed = await everyEventAccepted(log, hook);
     expect(hook.accepted).toEqual(owed);
     expect(hook.accepted.slice(0, owedAtStop.length)).toEqual(owedAtStop);
     expect(runsInOrder(hook.accepted)).toBe(true);
