@@ -2,30 +2,33 @@ import { randomUUID } from "node:crypto";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { WebhookReceiver } from "../packages/hub/test/webhook-receiver.js";
+import { createServer, type Socket } from "node:net";
+import { inOrderPer, WebhookReceiver, type ReceivedEvent } from "../packages/hub/test/webhook-receiver.js";
 import { useHubs, type HubProcess } from "./fixtures/hub-process.js";
 import { uplink } from "./fixtures/process.js";
+import { useRawAgents } from "./fixtures/raw-agent.js";
+import { changingAnswers, everyEventAccepted, owedEvents, runsInOrder, startProducing, stopProducing } from "./fixtures/scheduled-events.js";
+import { useSseClients } from "./fixtures/sse.js";
 import { waitFor } from "./fixtures/wait.js";
 import type { DestinationList, DestinationView } from "../packages/protocol/dist/index.js";
 
 const SECRET = "e2e-webhook-secret-0123456789";
 
-/**
- * Nothing on this branch emits schedule.result or policy.changed yet, so these hubs deliver `query.done`
- * (the test-only UPLINK_TEST_DESTINATION_EVENTS): the delivery path is the product's, the event type a stand-in.
- */
-const TEST_EVENTS = { UPLINK_TEST_DESTINATION_EVENTS: "query.done" };
 const FAST_RETRY = ["--destination-retry-min", "100ms", "--destination-retry-max", "1s"];
 
-/** A fan-out that targets no agent: it finishes at once with one `query.done`. Resolves its id. */
-async function emitQueryDone(hub: HubProcess): Promise<string> {
-  const res = await hub.api.post("/api/v1/queries", { query: "select 1", targets: { labels: { destinations: "none" } } });
-  expect(res.status).toBe(202);
-  return res.body.id as string;
+/**
+ * The events these hubs deliver are the product's: `schedule.result` of differential schedules and
+ * `policy.changed` of a policy, over scripted agents whose answers change at every run
+ * (fixtures/scheduled-events.ts). What a destination must get is read from the hub's own event log.
+ */
+async function destinationOf(hub: HubProcess, id: string): Promise<DestinationView> {
+  return (await hub.api.get<DestinationView>(`/api/v1/destinations/${id}`)).body;
 }
 
 describe("Destinations", () => {
   const hubs = useHubs();
+  const raw = useRawAgents();
+  const sse = useSseClients();
   const receivers: WebhookReceiver[] = [];
   afterEach(async () => {
     for (const r of receivers.splice(0)) await r.close();
@@ -116,79 +119,142 @@ describe("Destinations", () => {
     expect(json.destinations.map((d) => d.kind)).toEqual(["file"]);
   });
 
-  it("a webhook that fails at first (500s, then a dropped connection) gets every event exactly once by Idempotency-Key, in order, signed", async () => {
-    const hub = await hubs.start({ env: TEST_EVENTS, args: FAST_RETRY });
+  it("a webhook that fails at first (500s, then a dropped connection) gets every schedule.result and policy.changed exactly once by Idempotency-Key, signed, in order per schedule", async () => {
+    const hub = await hubs.start({ args: FAST_RETRY });
     const hook = await receiver([500, 500, 502, "drop"]);
     const dest = (await hub.api.post<DestinationView>("/api/v1/destinations", { kind: "webhook", url: hook.url, secret: SECRET })).body;
-    const fanouts: string[] = [];
-    for (let i = 0; i < 8; i++) fanouts.push(await emitQueryDone(hub));
-    await waitFor("every event accepted", () => hook.accepted.length >= fanouts.length, { timeoutMs: 20_000 });
+    const log = await sse.open(hub.url, "/api/v1/events?after=0", { token: hub.adminToken });
+    const agents = [await raw.enrolled(hub, "dst-a", { onQuery: changingAnswers() }), await raw.enrolled(hub, "dst-b", { onQuery: changingAnswers() })];
+    const producers = await startProducing(hub.api, agents.map((a) => a.agentId), { schedules: ["processes", "listening_ports"], policy: "sshd running" });
+    const of = (events: ReceivedEvent[], scheduleId: string) => events.filter((e) => e.data.scheduleId === scheduleId);
+    const changesOf = (agentId: string) => hook.accepted.filter((e) => e.type === "policy.changed" && e.data.agentId === agentId);
+    await waitFor("three runs of each schedule and three policy changes on each agent accepted", () => producers.schedules.every((s) => of(hook.accepted, s.id).length >= 6) && agents.every((a) => changesOf(a.agentId).length >= 3), { timeoutMs: 20_000 });
+    await stopProducing(hub.api, producers);
+    const owed = await everyEventAccepted(log, hook);
 
-    expect(new Set(hook.accepted.map((e) => e.data.fanoutId))).toEqual(new Set(fanouts));
-    expect(hook.accepted).toHaveLength(fanouts.length);
-    expect(hook.accepted.every((e) => e.type === "query.done")).toBe(true);
-    const ids = hook.accepted.map((e) => e.id);
-    expect(ids).toEqual([...ids].sort((a, b) => a - b));
-    expect(hook.requests.every((r) => r.signed && r.contentType === "application/json")).toBe(true);
-    expect(hook.requests.every((r) => r.key === `${dest.id}.${r.event.id}`)).toBe(true);
+    expect(hook.accepted).toEqual(owed);
+    expect(hook.duplicates).toBe(0);
+    expect(hook.requests.every((r) => r.signed && r.contentType === "application/json" && r.key === `${dest.id}.${r.event.id}`)).toBe(true);
     // The failed attempts were all the first event's, retried under its one key until accepted.
-    expect(hook.requests.slice(0, 5).map((r) => [r.event.id, r.answer])).toEqual([ids[0], ids[0], ids[0], ids[0], ids[0]].map((id, i) => [id, [500, 500, 502, "drop", 200][i]]));
+    expect(hook.requests.slice(0, 5).map((r) => [r.key, r.answer])).toEqual([500, 500, 502, "drop", 200].map((answer) => [`${dest.id}.${owed[0]!.id}`, answer]));
+    // In order: by seq overall, so per schedule; per schedule and agent, in the order of the runs.
+    expect(hook.accepted.map((e) => e.id)).toEqual(owed.map((e) => e.id).sort((a, b) => a - b));
+    expect(inOrderPer(hook.accepted, "scheduleId")).toBe(true);
+    expect(runsInOrder(hook.accepted)).toBe(true);
+    for (const s of producers.schedules) {
+      const results = of(hook.accepted, s.id);
+      for (const { agentId } of agents) {
+        const runs = results.filter((e) => e.data.agentId === agentId);
+        // The first run a snapshot, each later one exactly the row that changed.
+        expect(runs[0]!.data).toMatchObject({ scheduleName: s.name, mode: "differential", status: "ok", snapshot: true, removed: [] });
+        for (const run of runs.slice(1)) expect([run.data.snapshot, (run.data.added as unknown[]).length, (run.data.removed as unknown[]).length]).toEqual([false, 1, 1]);
+      }
+    }
+    for (const { agentId } of agents) {
+      expect(changesOf(agentId).slice(0, 3).map((e) => [e.data.from, e.data.to])).toEqual([
+        [null, "pass"],
+        ["pass", "fail"],
+        ["fail", "pass"],
+      ]);
+    }
 
-    await waitFor("the destination caught up", async () => (await hub.api.get<DestinationView>(`/api/v1/destinations/${dest.id}`)).body.deliveredSeq === ids.at(-1));
-    expect((await hub.api.get<DestinationView>(`/api/v1/destinations/${dest.id}`)).body.lastError).toBeNull();
-    expect(await hub.api.metric("uplink_destination_deliveries_total", { kind: "webhook" })).toBe(hook.requests.filter((r) => r.answer === 200).length);
+    await waitFor("the destination caught up", async () => (await destinationOf(hub, dest.id)).deliveredSeq === owed.at(-1)!.id);
+    expect((await destinationOf(hub, dest.id)).lastError).toBeNull();
+    expect(await hub.api.metric("uplink_destination_deliveries_total", { kind: "webhook" })).toBe(owed.length);
     expect(await hub.api.metric("uplink_destination_failures_total", { kind: "webhook" })).toBe(4);
     expect(await hub.api.metric("uplink_destination_backlog", { kind: "webhook" })).toBe(0);
   });
 
-  it("a file destination gets NDJSON lines, rotated by size, keeping the newest files", async () => {
-    const hub = await hubs.start({ env: TEST_EVENTS, args: ["--destination-file-max-bytes", "2048", "--destination-file-keep", "2"] });
+  it("a file destination gets the schedule's results as NDJSON lines, rotated by size, keeping the newest files", async () => {
+    const hub = await hubs.start({ args: ["--destination-file-max-bytes", "1024", "--destination-file-keep", "2"] });
     const dir = await hubs.tempDir();
     const path = join(dir, "uplink.ndjson");
     const dest = (await hub.api.post<DestinationView>("/api/v1/destinations", { kind: "file", path })).body;
-    const fanouts: string[] = [];
-    for (let i = 0; i < 40; i++) fanouts.push(await emitQueryDone(hub));
-    await waitFor("every event on disk", async () => (await hub.api.metric("uplink_destination_deliveries_total", { kind: "file" })) >= fanouts.length, { timeoutMs: 20_000 });
-    await waitFor("the cursor past them", async () => (await hub.api.metric("uplink_destination_backlog", { kind: "file" })) === 0);
+    const log = await sse.open(hub.url, "/api/v1/events?after=0", { token: hub.adminToken });
+    const agents = [await raw.enrolled(hub, "file-a", { onQuery: changingAnswers() }), await raw.enrolled(hub, "file-b", { onQuery: changingAnswers() })];
+    const producers = await startProducing(hub.api, agents.map((a) => a.agentId), { schedules: ["processes"] });
+    await log.waitForCount(12, "schedule.result", 20_000);
+    await stopProducing(hub.api, producers);
+    await waitFor("every result on disk", async () => (await destinationOf(hub, dest.id)).deliveredSeq >= owedEvents(log)[11]!.id);
 
     expect((await readdir(dir)).sort()).toEqual(["uplink.ndjson", "uplink.ndjson.1", "uplink.ndjson.2"]);
     const read = async (name: string) => {
       const text = await readFile(join(dir, name), "utf8");
-      expect(text.length).toBeLessThanOrEqual(2048);
+      expect(text.length).toBeLessThanOrEqual(1024);
       expect(text.endsWith("\n")).toBe(true);
-      return text.trimEnd().split("\n").map((line) => JSON.parse(line) as { id: number; type: string; data: { fanoutId: string } });
+      return text.trimEnd().split("\n").map((line) => JSON.parse(line) as ReceivedEvent);
     };
     const kept = [...(await read("uplink.ndjson.2")), ...(await read("uplink.ndjson.1")), ...(await read("uplink.ndjson"))];
-    // The newest events, consecutive and in order (this hub's log holds only these events): the oldest went
-    // with the oldest rotated file.
-    const last = (await hub.api.get<DestinationView>(`/api/v1/destinations/${dest.id}`)).body.deliveredSeq;
-    expect(kept.length).toBeGreaterThan(10);
-    expect(kept.length).toBeLessThan(fanouts.length);
-    expect(kept.map((l) => l.id)).toEqual(Array.from({ length: kept.length }, (_, i) => last - kept.length + 1 + i));
-    expect(new Set(kept.map((l) => l.data.fanoutId)).size).toBe(kept.length);
-    expect(kept.every((l) => l.type === "query.done" && fanouts.includes(l.data.fanoutId))).toBe(true);
+    // The newest results, consecutive in the log and in order: the oldest went with the oldest rotated file.
+    const owed = owedEvents(log).filter((e) => e.id <= kept.at(-1)!.id);
+    expect(kept.length).toBeGreaterThanOrEqual(3);
+    expect(kept.length).toBeLessThan(owed.length);
+    expect(kept).toEqual(owed.slice(-kept.length));
+    expect(kept.every((l) => l.type === "schedule.result" && l.data.scheduleId === producers.schedules[0]!.id)).toBe(true);
   });
 
-  it("resumes after a restart from its cursor: what was owed when the hub stopped arrives, nothing is lost", async () => {
+  it("resumes after a restart from its cursor: the results owed when the hub stopped arrive, then the new ones, nothing lost", async () => {
     const dataDir = await hubs.tempDir();
-    let hub = await hubs.start({ dataDir, env: TEST_EVENTS, args: FAST_RETRY });
+    let hub = await hubs.start({ dataDir, args: FAST_RETRY });
     const hook = await receiver(Array.from({ length: 10_000 }, () => 503));
     const dest = (await hub.api.post<DestinationView>("/api/v1/destinations", { kind: "webhook", url: hook.url, secret: SECRET })).body;
-    const fanouts: string[] = [];
-    for (let i = 0; i < 5; i++) fanouts.push(await emitQueryDone(hub));
-    await waitFor("a failed attempt recorded", async () => (await hub.api.get<DestinationView>(`/api/v1/destinations/${dest.id}`)).body.lastError === "answered 503");
-    await waitFor("all five owed", async () => (await hub.api.metric("uplink_destination_backlog", { kind: "webhook" })) === 5);
+    const answers = changingAnswers();
+    const { agentId, agentKey } = await raw.enrolled(hub, "resume-a", { onQuery: answers });
+    const producers = await startProducing(hub.api, [agentId], { schedules: ["processes"] });
+    let log = await sse.open(hub.url, "/api/v1/events?after=0", { token: hub.adminToken });
+    await waitFor("a failed attempt recorded", async () => (await destinationOf(hub, dest.id)).lastError === "answered 503");
+    await log.waitForCount(3, "schedule.result");
     expect((await hubs.stop(hub)).code).toBe(0);
+    // What the hub owed when it stopped: every result it stored (the receiver accepted none).
+    const owedAtStop = owedEvents(log);
+    expect(hook.accepted).toEqual([]);
 
     hook.script = [];
-    hub = await hubs.start({ dataDir, env: TEST_EVENTS, args: FAST_RETRY });
-    for (let i = 0; i < 3; i++) fanouts.push(await emitQueryDone(hub));
-    await waitFor("every event accepted", () => hook.accepted.length >= fanouts.length, { timeoutMs: 20_000 });
-    expect(hook.accepted.map((e) => e.data.fanoutId).sort()).toEqual([...fanouts].sort());
-    const ids = hook.accepted.map((e) => e.id);
-    expect(ids).toEqual([...ids].sort((a, b) => a - b));
-    expect(hook.accepted.slice(0, 5).map((e) => e.data.fanoutId).sort()).toEqual(fanouts.slice(0, 5).sort());
-    const listed = (await hub.api.get<DestinationList>("/api/v1/destinations")).body.destinations;
-    expect(listed.map((d) => d.id)).toEqual([dest.id]);
+    hub = await hubs.start({ dataDir, args: FAST_RETRY });
+    await raw.connect(hub.agentUrl, { hostname: "resume-a", agentKey, onQuery: answers });
+    log = await sse.open(hub.url, "/api/v1/events?after=0", { token: hub.adminToken });
+    await waitFor("new results after the restart accepted", () => hook.accepted.filter((e) => e.id > owedAtStop.at(-1)!.id).length >= 2, { timeoutMs: 20_000 });
+    await stopProducing(hub.api, producers);
+    const owed = await everyEventAccepted(log, hook);
+    expect(hook.accepted).toEqual(owed);
+    expect(hook.accepted.slice(0, owedAtStop.length)).toEqual(owedAtStop);
+    expect(runsInOrder(hook.accepted)).toBe(true);
+    expect(hook.duplicates).toBe(0);
+    expect((await hub.api.get<DestinationList>("/api/v1/destinations")).body.destinations.map((d) => d.id)).toEqual([dest.id]);
+  });
+
+  it("a webhook at the hub itself, at a closed port or at a server that never answers fails with its reason and is retried, within the timeout, the hub unharmed", async () => {
+    const hub = await hubs.start({ args: ["--destination-timeout", "1s", "--destination-retry-min", "100ms", "--destination-retry-max", "500ms"] });
+    // A server that accepts connections and never answers.
+    const sockets = new Set<Socket>();
+    const silent = createServer((socket) => sockets.add(socket));
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const silentUrl = `http://127.0.0.1:${(silent.address() as { port: number }).port}/hook`;
+    try {
+      const create = async (url: string) => (await hub.api.post<DestinationView>("/api/v1/destinations", { kind: "webhook", url, secret: SECRET })).body.id;
+      const itself = await create(`${hub.url}/api/v1/destinations`);
+      // A port nothing listens on: one taken, then let go.
+      const gone = createServer();
+      await new Promise<void>((resolve) => gone.listen(0, "127.0.0.1", resolve));
+      const gonePort = (gone.address() as { port: number }).port;
+      await new Promise<void>((resolve) => gone.close(() => resolve()));
+      const closed = await create(`http://127.0.0.1:${gonePort}/hook`);
+      const mute = await create(silentUrl);
+      const { agentId } = await raw.enrolled(hub, "nowhere-a", { onQuery: changingAnswers() });
+      await startProducing(hub.api, [agentId], { schedules: ["processes"] });
+      const errors = await waitFor("each failing", async () => {
+        const errors = await Promise.all([itself, closed, mute].map(async (id) => (await destinationOf(hub, id)).lastError));
+        return errors.every((e) => e !== null) && errors;
+      });
+      expect(errors).toEqual(["answered 401", expect.stringMatching(/^request failed: ECONNREFUSED/), "no answer within 1000 ms"]);
+      // Retried: the silent server is asked again after each timeout.
+      await waitFor("the silent server asked again", () => sockets.size >= 2, { timeoutMs: 10_000 });
+      await waitFor("failures counted", async () => (await hub.api.metric("uplink_destination_failures_total", { kind: "webhook" })) >= 6);
+      expect((await hub.api.get("/api/v1/agents")).status).toBe(200);
+      expect(await hub.api.metric("uplink_destination_backlog", { kind: "webhook" })).toBeGreaterThan(0);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+    }
   });
 });

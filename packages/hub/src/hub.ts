@@ -57,11 +57,6 @@ export interface HubDeps {
   /** Cluster mode: the bus shared with the other replicas (Redis) (its replicaId is this hub's id). */
   bus?: ClusterBus;
   hubId?: string;
-  /**
-   * The event types pushed to destinations; by default those of scheduled queries and policies
-   * (DESTINATION_EVENT_TYPES). Tests of the delivery on a hub where nothing emits those yet name others.
-   */
-  destinationEventTypes?: readonly HubEventType[];
 }
 
 export interface Hub {
@@ -106,7 +101,7 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
   const log = deps.log.child({ hubId });
   const store = deps.store ?? new SqliteStore(join(config.dataDir, "uplink.db"));
   const metrics = new HubMetrics();
-  const events = new EventLog({ store, log, metrics, maxEvents: config.eventMaxRows, outboxTypes: deps.destinationEventTypes });
+  const events = new EventLog({ store, log, metrics, maxEvents: config.eventMaxRows });
   const destinations = new DestinationDelivery({
     store,
     events,

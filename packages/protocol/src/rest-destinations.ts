@@ -67,7 +67,8 @@ export type DestinationList = z.infer<typeof DestinationList>;
 
 /**
  * What a destination receives per event: the webhook's JSON body, the file's NDJSON line. `id` is the
- * event's seq (its id on `GET /api/v1/events`), unique and increasing.
+ * event's seq (its id on `GET /api/v1/events`), unique and increasing; `data` is the event's data as that stream
+ * sends it, `at` included.
  */
 export const DeliveredEvent = z.object({ id: z.number().int(), type: z.enum(DESTINATION_EVENT_TYPES), data: z.record(z.string(), z.unknown()) });
 export type DeliveredEvent = z.infer<typeof DeliveredEvent>;

@@ -33,7 +33,7 @@ describe("WebhookSink", () => {
       });
     });
     await sink(url).deliver([event], new AbortController().signal);
-    expect(JSON.parse(seen!.body.toString("utf8"))).toEqual({ id: 42, type: "schedule.result", data: event.data });
+    expect(JSON.parse(seen!.body.toString("utf8"))).toEqual({ id: 42, type: "schedule.result", data: { ...event.data, at: "1970-01-01T00:00:00.001Z" } });
     expect(seen!.headers["uplink-signature"]).toBe(`sha256=${createHmac("sha256", "0123456789abcdef").update(seen!.body).digest("hex")}`);
     expect(seen!.headers["uplink-signature"]).toBe(signBody(seen!.body, "0123456789abcdef"));
     expect(seen!.headers["idempotency-key"]).toBe(deliveryKey("dst_1", 42));

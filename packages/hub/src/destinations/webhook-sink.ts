@@ -18,9 +18,12 @@ export function deliveryKey(destinationId: string, seq: number): string {
   return `${destinationId}.${seq}`;
 }
 
-/** The bytes a destination receives for one event (the webhook's body, the file's line without its newline): a DeliveredEvent (protocol). */
+/**
+ * The bytes a destination receives for one event (the webhook's body, the file's line without its newline): a
+ * DeliveredEvent (protocol), its data exactly as `GET /api/v1/events` streams it (`at` the time it was stored).
+ */
 export function deliveredBody(event: HubEventRecord): Buffer {
-  return Buffer.from(JSON.stringify({ id: event.seq, type: event.type, data: event.data }));
+  return Buffer.from(JSON.stringify({ id: event.seq, type: event.type, data: { ...event.data, at: new Date(event.createdAt).toISOString() } }));
 }
 
 /**

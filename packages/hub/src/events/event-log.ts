@@ -23,15 +23,15 @@ export class EventLog {
   #relay: ((events: HubEventRecord[]) => void) | undefined;
 
   readonly #metrics: HubMetrics;
-  /** The types also written to the destinations' outbox, in the same transaction (destinations/). */
+  /** The types also written to the destinations' outbox, in the same transaction (destinations/): schedule.result and policy.changed. */
   readonly outboxTypes: readonly HubEventType[];
 
-  constructor(deps: { store: Store; log: Logger; metrics: HubMetrics; maxEvents?: number; outboxTypes?: readonly HubEventType[] }) {
+  constructor(deps: { store: Store; log: Logger; metrics: HubMetrics; maxEvents?: number }) {
     this.#store = deps.store;
     this.#log = deps.log;
     this.#metrics = deps.metrics;
     this.#maxEvents = deps.maxEvents ?? DEFAULT_EVENT_MAX_ROWS;
-    this.outboxTypes = deps.outboxTypes ?? DESTINATION_EVENT_TYPES;
+    this.outboxTypes = DESTINATION_EVENT_TYPES;
   }
 
   /** The number of events the log keeps for replay (the pruner, store/pruner.ts, enforces it; 0 is no bound). */

@@ -1,7 +1,6 @@
 import { Option, type Command } from "commander";
 import { buildHub, newHubId, type Hub } from "../hub.js";
-import { ConfigError, HUB_SETTINGS, parseHubConfig } from "../config.js";
-import { HUB_EVENT_TYPES, type HubEventType } from "../store/store.js";
+import { HUB_SETTINGS, parseHubConfig } from "../config.js";
 import { createLogger, type Logger } from "../logger.js";
 
 /** `uplink-hub serve`: every setting as a flag, each with its environment variable. */
@@ -28,9 +27,8 @@ export function registerServe(program: Command, onStarted: (hub: Hub, log: Logge
 export async function startHub(flags: Record<string, unknown>): Promise<{ hub: Hub; log: Logger }> {
   const config = parseHubConfig(flags, process.env);
   const log = createLogger(config.logLevel);
-  const destinationEventTypes = testDestinationEvents(process.env[TEST_DESTINATION_EVENTS_ENV], log);
   if (config.databaseUrl === undefined || config.redisUrl === undefined) {
-    const hub = buildHub(config, { log, destinationEventTypes });
+    const hub = buildHub(config, { log });
     await hub.listen();
     return { hub, log };
   }
@@ -42,23 +40,7 @@ export async function startHub(flags: Record<string, unknown>): Promise<{ hub: H
     await store.close();
     throw err;
   });
-  const hub = buildHub(config, { log, store, bus, destinationEventTypes });
+  const hub = buildHub(config, { log, store, bus });
   await hub.listen();
   return { hub, log };
-}
-
-/**
- * Test-only, not a setting: the hub event types pushed to destinations instead of the product's
- * (schedule.result, policy.changed), a comma-separated list, so end-to-end tests can prove delivery with
- * events a hub emits today (`query.done`). Unset in production.
- */
-export const TEST_DESTINATION_EVENTS_ENV = "UPLINK_TEST_DESTINATION_EVENTS";
-
-function testDestinationEvents(value: string | undefined, log: Logger): HubEventType[] | undefined {
-  if (value === undefined || value === "") return undefined;
-  const types = value.split(",").map((t) => t.trim());
-  const unknown = types.find((t) => !(HUB_EVENT_TYPES as readonly string[]).includes(t));
-  if (unknown !== undefined) throw new ConfigError(`invalid ${TEST_DESTINATION_EVENTS_ENV}: no hub event type ${JSON.stringify(unknown)}`);
-  log.warn({ types }, `${TEST_DESTINATION_EVENTS_ENV} is set: destinations get these event types (a test configuration)`);
-  return types as HubEventType[];
 }
