@@ -132,6 +132,9 @@ describe("Correlation over one agent socket", () => {
       // Shrinking replays whole rounds against real processes: report the first counterexample instead.
       { numRuns: 25, endOnFailure: true },
     );
-    expect(await hub.api.metric("uplink_orphan_replies_total")).toBe(0);
+    // No query's reply was dropped as an orphan. A health poll's reply may be, on a machine loaded enough to
+    // answer a 100 ms poll after its deadline: that is the hub refusing a late answer, not a crossed reply.
+    const orphans = hub.logsMatching("orphan reply dropped").filter((line) => line.sessionId !== "uplink-health");
+    expect(orphans).toEqual([]);
   }, 60_000);
 });
