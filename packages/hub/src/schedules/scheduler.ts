@@ -152,6 +152,7 @@ export class Scheduler {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#leaseTimer);
+    if (this.#running) this.#log.info({ runsInFlight: this.#inflight.size }, "scheduler stopping");
     this.#halt();
     await Promise.allSettled([...this.#inflight]);
     if (this.#deps.lease !== undefined) await this.#deps.lease.release().catch(() => undefined);
