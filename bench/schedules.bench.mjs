@@ -9,10 +9,15 @@
 //   - the store's growth: bytes of the SQLite files (database + WAL) and runs stored, per hour;
 //   - a live query's latency (POST /api/v1/agents/:id/query to a stub agent, one caller at a time) on the
 //     idle hub and during the ticks: p50/p99 and the ratio of the p99s.
+//   - SIGTERM to the hub alone while its schedules run: its exit code and how long it took (the hub's own
+//     deadline is 5 s, past which it exits 1).
 // Target: a live query's p99 during ticks ≤ 1.25 × its idle p99. Figures are printed, not asserted.
 //
 //   node bench/schedules.bench.mjs        (or: node bench/run.mjs schedules)
 //   env: BENCH_AGENTS (10000) · BENCH_SCHEDULES (20) · BENCH_INTERVAL_S (60) · BENCH_SWARMS (8)
+//   · BENCH_CPU_PROF (a directory: the hub runs with --cpu-prof there; read it with bench/cpuprofile-top.mjs)
+//   · BENCH_SHUTDOWN_LOG (1: print the hub's log lines from its shutdown, with their times)
+import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { cpus } from "node:os";
 import { join, resolve } from "node:path";
@@ -79,7 +84,8 @@ export async function run() {
     const adminToken = await tokenOnDisk(tmp, "--kind", "api", "--scope", "admin", "--name", "bench");
     const enrollToken = await tokenOnDisk(tmp, "--kind", "enroll", "--name", "bench-fleet");
     // Health polls rare, so that the schedules' work is what the figures show.
-    const hub = await startHub(group, tmp, { extra: ["--health-interval", "5m"] });
+    const profDir = process.env.BENCH_CPU_PROF;
+    const hub = await startHub(group, tmp, { extra: ["--health-interval", "5m"], nodeArgs: profDir ? ["--cpu-prof", "--cpu-prof-dir", profDir] : [] });
     const [stubKey] = await enrollAgents(hub.port, enrollToken, 1);
     await startStubAgent(group, hub.port, stubKey);
     const path = `/api/v1/agents/${stubKey.split(".")[0]}/query`;
@@ -112,6 +118,23 @@ export async function run() {
     const runs = (await metric(hub.metricsPort, "uplink_schedule_runs_total")) - runs0;
     const grownBytes = storeBytes(tmp) - bytes0;
 
+    // SIGTERM to the hub alone, its schedules still running and its agents connected: exit code and time.
+    progress("SIGTERM to the hub while the schedules run");
+    const shutdown = await stopHub(hub.child);
+    if (process.env.BENCH_SHUTDOWN_LOG) {
+      const lines = readFileSync(hub.logFile, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l));
+      const from = lines.findIndex((l) => l.msg === "hub shutting down");
+      const counts = new Map();
+      for (const l of lines.slice(from)) if (l.step !== undefined) progress(`  ${l.time} ${l.step}`);
+      for (const l of lines.slice(from)) {
+        const c = counts.get(l.msg) ?? { n: 0, first: l.time, last: l.time };
+        c.n++;
+        c.last = l.time;
+        counts.set(l.msg, c);
+      }
+      for (const [msg, c] of counts) progress(`  ${c.first} … ${c.last} ×${c.n} ${msg}`);
+    }
+
     const perHour = 3_600_000 / tickCpu.windowMs;
     const p99Ratio = round(tickQuery.p99 / idleQuery.p99, 3);
     return {
@@ -126,6 +149,7 @@ export async function run() {
       },
       store: { growthMiBPerHour: round((grownBytes * perHour) / 1_048_576), runsPerHour: Math.round(runs * perHour), bytesPerRun: runs > 0 ? Math.round(grownBytes / runs) : null, note: "SQLite pages in use; bounded by --schedule-result-retention / --schedule-result-max-rows" },
       liveQuery: { idle: idleQuery, ticking: tickQuery, p99Ratio },
+      shutdown,
       targets: { ...TARGETS },
       pass: p99Ratio <= TARGETS.p99Ratio,
       machine: { cpus: cpus().length, node: process.version },
@@ -133,6 +157,19 @@ export async function run() {
   } finally {
     await group.stop();
   }
+}
+
+/** SIGTERM; resolves with the exit code and how long the hub took (its own deadline is 5 s, then it exits 1). */
+function stopHub(child) {
+  const t0 = Date.now();
+  return new Promise((resolve) => {
+    const kill = setTimeout(() => child.kill("SIGKILL"), 20_000);
+    child.once("exit", (code, signal) => {
+      clearTimeout(kill);
+      resolve({ code, signal, ms: Date.now() - t0 });
+    });
+    child.kill("SIGTERM");
+  });
 }
 
 /** The readable table of a figures object. */
@@ -147,6 +184,7 @@ export function formatTable(f) {
     q("idle", f.liveQuery.idle),
     q("ticking", f.liveQuery.ticking),
     `a live query's p99 ticking/idle ${f.liveQuery.p99Ratio} (target ≤ ${f.targets.p99Ratio}) → ${f.pass ? "PASS" : "FAIL"}`,
+    `SIGTERM  exit ${f.shutdown.code ?? f.shutdown.signal} after ${f.shutdown.ms} ms (the hub's deadline: 5,000 ms, then exit 1)`,
   ].join("\n");
 }
 

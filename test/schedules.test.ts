@@ -28,6 +28,20 @@ async function runsOf(hub: HubProcess, scheduleId: string, agentId: string): Pro
   return [...(res.body as ScheduleResults).results].reverse();
 }
 
+/** Every stored run of a schedule (all agents), oldest first, page after page. */
+async function allRuns(hub: HubProcess, scheduleId: string): Promise<ScheduleRun[]> {
+  const out: ScheduleRun[] = [];
+  for (let before: number | null = null; ; ) {
+    const res = await hub.api.get(`/api/v1/schedules/${scheduleId}/results?limit=500${before === null ? "" : `&before=${before}`}`);
+    if (res.status !== 200) throw new Error(`results: ${res.status} ${res.text}`);
+    const page = res.body as ScheduleResults;
+    out.push(...page.results);
+    if (page.nextBefore === null) break;
+    before = page.nextBefore;
+  }
+  return out.reverse();
+}
+
 const names = (rows: Row[] | null) => (rows ?? []).map((r) => r.name).sort();
 
 describe("Scheduled queries", () => {
@@ -184,6 +198,49 @@ describe("Scheduled queries", () => {
     const sent = back.queries.length;
     await sleep(2_500);
     expect(back.queries.length - sent).toBeLessThanOrEqual(1);
+  });
+
+  it("SIGTERM while schedules run on 300 agents: exits 0 within the hub's deadline, runs in flight end, and a restart doubles none", async () => {
+    const AGENTS = 300;
+    const first = await hubs.start({ healthInterval: "30s", pingInterval: "10s", logLevel: "info", args: ["--enroll-rate", "1000000"] });
+    const ids = await enrollMany(first.api, AGENTS, "stop", 32);
+    const keys = ids.map((i) => i.agentKey);
+    const fleet = await swarms.start({ url: first.agentUrl, keys, baseMs: 500, capMs: 2_000, stableMs: 60_000 }, 2);
+    await swarms.until(fleet, `${AGENTS} connected`, (t) => t.connected === AGENTS, 60_000);
+    const diff = await createSchedule(first, { name: "stop-diff", query: "select 1", interval: "1s", targets: { all: true }, mode: "differential" });
+    const snap = await createSchedule(first, { name: "stop-snap", query: "select 2", interval: "1s", targets: { all: true } });
+    const scheduleIds = [diff.id, snap.id];
+    // Runs land on every agent, each second, then the hub is stopped in the middle of its ticks.
+    await waitFor("a run landed on every agent of both schedules", async () => {
+      for (const id of scheduleIds) if (new Set((await allRuns(first, id)).filter((r) => r.status === "ok").map((r) => r.agentId)).size < AGENTS) return false;
+      return true;
+    }, { timeoutMs: 60_000 });
+    // The hub's own deadline (5 s) is the only bound: past it, the hub exits 1.
+    expect((await hubs.stop(first, 20_000)).code).toBe(0);
+
+    // The same agents come back to the restarted hub, which goes on from each agent's last claimed slot.
+    const hub = await hubs.start({ dataDir: first.dataDir, port: first.port, healthInterval: "30s", pingInterval: "10s", logLevel: "info", args: ["--enroll-rate", "1000000"] });
+    await swarms.until(fleet, `${AGENTS} connected again`, (t) => t.connected === AGENTS, 60_000);
+    const atStart = new Map(await Promise.all(scheduleIds.map(async (id) => [id, (await allRuns(hub, id)).length] as const)));
+    await waitFor("two seconds of runs after the restart", async () => {
+      for (const id of scheduleIds) if ((await allRuns(hub, id)).length < atStart.get(id)! + 2 * AGENTS) return false;
+      return true;
+    }, { timeoutMs: 60_000 });
+    for (const id of scheduleIds) expect((await hub.api.request("PATCH", `/api/v1/schedules/${id}`, { json: { enabled: false } })).status).toBe(200);
+    // Runs in flight when the schedules stopped land; nothing either hub claimed stays pending.
+    await waitFor("no run pending", async () => {
+      for (const id of scheduleIds) if ((await allRuns(hub, id)).some((r) => r.status === "pending")) return false;
+      return true;
+    }, { timeoutMs: 30_000 });
+    for (const id of scheduleIds) {
+      const runs = await allRuns(hub, id);
+      // No slot of an agent recorded twice, and no run sent twice (one correlationId each).
+      const keysOf = runs.map((r) => `${r.agentId}:${r.slot}`);
+      expect(new Set(keysOf).size).toBe(runs.length);
+      expect(new Set(runs.map((r) => r.correlationId)).size).toBe(runs.length);
+      // Differential: one first snapshot per agent, the restart made none.
+      if (id === diff.id) expect(runs.filter((r) => r.snapshot).length).toBe(AGENTS);
+    }
   });
 
   it("spreads 1,000 agents × a 1 s schedule evenly: no second sends more than 2× the mean", async () => {

@@ -122,6 +122,32 @@ describe("Scheduler", () => {
     expect(announced.filter((e) => e.data.agentId === "agt_a").map((e) => e.data.snapshot)).toEqual([true, false]);
   });
 
+  it("keeps each agent's differential base in memory: read from the store once, written through, and dropped when a change resets it", async () => {
+    const deps = await setup(["agt_a"]);
+    const router = new FakeRouter();
+    router.rows.set("agt_a", ["sshd"]);
+    const reads: string[] = [];
+    const baseRows = deps.store.schedules.baseRows.bind(deps.store.schedules);
+    deps.store.schedules.baseRows = (scheduleId, agentId) => (reads.push(agentId), baseRows(scheduleId, agentId));
+    await deps.store.schedules.createSchedule({ id: "sch_1", kind: "schedule", name: "n", query: "select 1", collector: "host", intervalMs: 1000, targets: { agentIds: ["agt_a"] }, mode: "differential", timeoutMs: null, enabled: true, createdAt: 1, updatedAt: 1 });
+    const s = scheduler(deps, router, "hub_1");
+    const ok = async () => (await deps.store.schedules.listRuns("sch_1", { limit: 100 })).filter((r) => r.status === "ok").reverse();
+    await until("a first run", async () => (await ok()).length >= 1);
+    router.rows.set("agt_a", ["sshd", "cron"]);
+    await until("a change stored", async () => (await ok()).some((r) => !r.snapshot && r.added!.length > 0));
+    await until("a run after the change", async () => (await ok()).length >= 3);
+    expect(reads).toEqual(["agt_a"]);
+    const before = await ok();
+    expect(before.filter((r) => r.snapshot).length).toBe(1);
+    expect(before.filter((r) => !r.snapshot && r.added!.length + r.removed!.length > 0).map((r) => r.added)).toEqual([[{ name: "cron" }]]);
+
+    // Another question: the store drops the bases and so does the scheduler; the next run is a snapshot again.
+    expect(await deps.store.schedules.updateSchedule("sch_1", { query: "select 2", updatedAt: 2 })).toMatchObject({ query: "select 2" });
+    s.changed("sch_1");
+    await until("a snapshot of the new query", async () => (await ok()).filter((r) => r.snapshot).length === 2);
+    expect(reads.length).toBe(2);
+  });
+
   it("on start, runs again the runs a dead hub left pending, and ends as hub_restarted those it cannot run", async () => {
     const deps = await setup(["agt_a"]);
     const router = new FakeRouter();

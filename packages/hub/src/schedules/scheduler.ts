@@ -1,11 +1,12 @@
 import { randomUUID } from "node:crypto";
 import type { PolicyState } from "@uplink/protocol";
+import { ConnectionLostError } from "../errors.js";
 import type { EventLog } from "../events/event-log.js";
 import type { Logger } from "../logger.js";
 import type { HubMetrics } from "../metrics.js";
 import { runCommand, type CommandOutcome } from "../queries/command-outcome.js";
 import type { CommandRouter } from "../queries/command-router.js";
-import { emptyCounts, type ResultRow, type ScheduleRecord } from "../store/schedule-store.js";
+import { emptyCounts, resetsBase, type ResultRow, type ScheduleRecord } from "../store/schedule-store.js";
 import type { AgentRecord, Store } from "../store/store.js";
 import { DueQueue } from "./due-queue.js";
 import { diffRows, rowsOf } from "./row-diff.js";
@@ -19,6 +20,11 @@ export const TARGETS_REFRESH_MS = 10_000;
 export const CATCH_UP_MS = 30_000;
 /** The longest wait of the tick timer: the reload runs at least this often. */
 const MAX_TICK_MS = 1_000;
+/**
+ * Runs started per turn of the event loop: a tick with more due (a hub behind, a takeover catching up)
+ * goes on at the next turn, so live queries, replies and signals are served in between.
+ */
+export const TICK_BATCH = 256;
 /** Pending runs of a dead hub resumed per store read. */
 const OPEN_RUNS_PAGE = 1_000;
 
@@ -98,6 +104,13 @@ export class Scheduler {
   #reloading: Promise<void> | undefined;
   #reloadAgain = false;
   readonly #inflight = new Set<Promise<unknown>>();
+  /**
+   * The differential base per schedule per agent (null: none, the next run is a snapshot), as this hub
+   * last wrote or read it: written through to the store, read from it only when missing here (after a
+   * start or a lease takeover), so a run costs no read. Dropped whenever this hub stops running a
+   * schedule, and for a schedule whose change resets the bases.
+   */
+  readonly #bases = new Map<string, Map<string, ResultRow[] | null>>();
 
   constructor(deps: SchedulerDeps) {
     this.#deps = deps;
@@ -139,6 +152,7 @@ export class Scheduler {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#leaseTimer);
+    if (this.#running) this.#log.info({ runsInFlight: this.#inflight.size }, "scheduler stopping");
     this.#halt();
     await Promise.allSettled([...this.#inflight]);
     if (this.#deps.lease !== undefined) await this.#deps.lease.release().catch(() => undefined);
@@ -184,6 +198,7 @@ export class Scheduler {
     this.#timer = undefined;
     for (const active of this.#active.values()) for (const e of active.entries.values()) e.live = false;
     this.#active.clear();
+    this.#bases.clear();
     this.#queue.clear();
   }
 
@@ -192,6 +207,7 @@ export class Scheduler {
     clearTimeout(this.#timer);
     const next = this.#queue.peek();
     const wait = next === undefined ? MAX_TICK_MS : Math.min(MAX_TICK_MS, Math.max(0, next - Date.now()));
+    // More due now (the last tick took a bounded batch): the next batch after the I/O waiting in this turn.
     this.#timer = setTimeout(() => void this.#tick(), wait);
   }
 
@@ -201,7 +217,7 @@ export class Scheduler {
     if (now - this.#lastReload >= SCHEDULES_RELOAD_MS) await this.#reload(now - this.#lastTargets >= TARGETS_REFRESH_MS).catch((err: unknown) => this.#log.error({ err }, "reading the schedules failed"));
     if (!this.#running) return;
     const due: Entry[] = [];
-    for (let entry = this.#queue.popDue(now); entry !== undefined; entry = this.#queue.popDue(now)) due.push(entry);
+    for (let entry = this.#queue.popDue(now); entry !== undefined; entry = due.length < TICK_BATCH ? this.#queue.popDue(now) : undefined) due.push(entry);
     for (const entry of due) {
       if (!entry.live) continue;
       const active = this.#active.get(entry.scheduleId);
@@ -254,6 +270,7 @@ export class Scheduler {
       const active = this.#active.get(record.id);
       // Interval or targets changed: the entries are rebuilt (new phases), from each agent's cursor.
       const rebuild = active === undefined || active.record.intervalMs !== record.intervalMs || JSON.stringify(active.record.targets) !== JSON.stringify(record.targets);
+      if (active !== undefined && resetsBase(active.record, record)) this.#bases.delete(record.id);
       if (!rebuild && !refreshTargets) {
         active!.record = record;
         continue;
@@ -290,6 +307,7 @@ export class Scheduler {
   #forget(active: Active): void {
     for (const entry of active.entries.values()) entry.live = false;
     this.#active.delete(active.record.id);
+    this.#bases.delete(active.record.id);
   }
 
   /**
@@ -335,6 +353,8 @@ export class Scheduler {
     const claim = store.schedules.claimRun({ scheduleId: record.id, agentId: entry.agentId, slot, correlationId, owner: hubId, createdAt: Date.now() }, takeOver);
     const outcome = (async (): Promise<CommandOutcome | undefined> => {
       if (!(await claim)) return undefined;
+      // Claimed as the hub began to stop: ended like every command shutdown fails, never sent.
+      if (this.#stopped) return { status: "error", error: new ConnectionLostError("hub_shutting_down", "the hub is shutting down"), durationMs: 0 };
       return runCommand(router, entry.agentId, {
         correlationId,
         sessionId: record.id,
@@ -347,24 +367,28 @@ export class Scheduler {
     })();
     const landed = (entry.landing = entry.landing.then(async () => {
       const o = await outcome;
-      if (o !== undefined) await this.#land(record, entry.agentId, slot, correlationId, o);
+      if (o !== undefined) await this.#land(record, entry, slot, correlationId, o);
     }).catch((err: unknown) => log.error({ err }, "a scheduled run failed to land")));
     this.#inflight.add(landed);
     void landed.finally(() => this.#inflight.delete(landed));
     return claim.catch(() => false);
   }
 
-  async #land(record: ScheduleRecord, agentId: string, slot: number, correlationId: string, outcome: CommandOutcome): Promise<void> {
+  async #land(record: ScheduleRecord, entry: Entry, slot: number, correlationId: string, outcome: CommandOutcome): Promise<void> {
     const { store, metrics } = this.#deps;
+    const { agentId } = entry;
     metrics.scheduleRuns.inc({ kind: record.kind, status: outcome.status });
     const finishedAt = Date.now();
     const error = outcome.status === "ok" ? null : { code: outcome.error.code, message: outcome.error.message };
     const failed = { errorCode: error?.code ?? null, errorMessage: error?.message ?? null };
+    // The hub stopping is no news about the host: the run is ended, no event, a policy keeps its state.
+    const hubStopping = error?.code === "hub_shutting_down";
     const runId = `${record.id}:${agentId}:${slot}`;
     const at = new Date(finishedAt).toISOString();
     if (record.kind === "policy") {
       const rows = outcome.status === "ok" ? rowsOf(outcome.result) : null;
       await store.schedules.finishRun(record.id, correlationId, { status: outcome.status, snapshot: false, added: null, removed: null, rows, ...failed, finishedAt });
+      if (hubStopping) return;
       const state: PolicyState = rows === null ? "unknown" : rows.length > 0 ? "pass" : "fail";
       const reason = state === "pass" ? null : state === "fail" ? "the query returned no rows" : `${error!.code}: ${error!.message}`;
       const change = await store.schedules.setPolicyHost({ policyId: record.id, agentId, state, reason, checkedAt: finishedAt });
@@ -381,11 +405,11 @@ export class Scheduler {
     if (outcome.status !== "ok") {
       const stored = await store.schedules.finishRun(record.id, correlationId, { status: outcome.status, snapshot: false, added: null, removed: null, rows: null, ...failed, finishedAt });
       // An offline agent is news on the agent events already; it catches up at its next run.
-      if (stored && outcome.status !== "offline") this.#deps.events.publish("schedule.result", { ...base, snapshot: false, error: error! });
+      if (stored && outcome.status !== "offline" && !hubStopping) this.#deps.events.publish("schedule.result", { ...base, snapshot: false, error: error! });
       return;
     }
     const rows = rowsOf(outcome.result);
-    const previous = await store.schedules.baseRows(record.id, agentId);
+    const previous = await this.#baseOf(record.id, entry);
     const snapshot = previous === null;
     // The base is written only when it changes: snapshot mode keeps an empty one (it only marks that the
     // agent had its first run), a differential run without a change leaves it as it is.
@@ -397,11 +421,31 @@ export class Scheduler {
       finish = { ...diff, rows: null, base: diff.added.length + diff.removed.length > 0 ? rows : undefined };
     }
     const stored = await store.schedules.finishRun(record.id, correlationId, { status: "ok", snapshot, ...finish, errorCode: null, errorMessage: null, finishedAt });
-    if (!stored) return;
+    // Not stored: the run was ended or claimed again elsewhere, so what the store holds is read next time.
+    if (!stored) {
+      this.#bases.get(record.id)?.delete(agentId);
+      return;
+    }
+    if (finish.base !== undefined && entry.live) this.#basesOf(record.id).set(agentId, finish.base);
     if (mode === "snapshot") this.#deps.events.publish("schedule.result", { ...base, snapshot, rows });
     else if (snapshot || finish.added!.length > 0 || finish.removed!.length > 0) {
       this.#deps.events.publish("schedule.result", { ...base, snapshot, added: finish.added, removed: finish.removed });
     }
+  }
+
+  /** The agent's base: this hub's copy, or the store's (kept while the entry is still run here). */
+  async #baseOf(scheduleId: string, entry: Entry): Promise<ResultRow[] | null> {
+    const known = this.#bases.get(scheduleId)?.get(entry.agentId);
+    if (known !== undefined) return known;
+    const read = await this.#deps.store.schedules.baseRows(scheduleId, entry.agentId);
+    if (entry.live) this.#basesOf(scheduleId).set(entry.agentId, read);
+    return read;
+  }
+
+  #basesOf(scheduleId: string): Map<string, ResultRow[] | null> {
+    let bases = this.#bases.get(scheduleId);
+    if (bases === undefined) this.#bases.set(scheduleId, (bases = new Map()));
+    return bases;
   }
 
   async #refreshCounts(): Promise<void> {

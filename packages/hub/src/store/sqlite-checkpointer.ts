@@ -5,6 +5,8 @@ const driver = createRequire(import.meta.url).resolve("better-sqlite3");
 
 /** How often the background thread folds the write-ahead log back into the database file. */
 export const CHECKPOINT_EVERY_MS = 1_000;
+/** The longest a closing store waits for the last checkpoint. */
+export const CLOSE_WAIT_MS = 250;
 
 /**
  * Checkpoints a WAL-mode SQLite file from a worker thread with its own connection, so the fsyncs of a
@@ -38,10 +40,22 @@ export class SqliteCheckpointer {
     this.#worker.unref();
   }
 
-  /** Runs a last checkpoint and stops the thread. */
+  /**
+   * Runs a last checkpoint and stops the thread; waits for it at most {@link CLOSE_WAIT_MS}. A WAL grown
+   * large (a busy hub: schedules write thousands of runs a second) can take seconds to copy back, more than
+   * a shutdown has: the process may then exit during it, which SQLite survives as it survives a crash (the
+   * WAL stays valid and the next start's checkpoints carry on).
+   */
   close(): Promise<void> {
     return new Promise((resolve) => {
-      this.#worker.once("exit", () => resolve());
+      const late = setTimeout(() => {
+        this.#worker.unref();
+        resolve();
+      }, CLOSE_WAIT_MS);
+      this.#worker.once("exit", () => {
+        clearTimeout(late);
+        resolve();
+      });
       // Held by the thread until it has finished, or a process with nothing else to do would exit first.
       this.#worker.ref();
       this.#worker.postMessage("close");
