@@ -16,7 +16,9 @@ const answer = (command: HubCommand, agent: RawAgent) => agent.later(900, () => 
 async function runsOf(replica: ReplicaProcess, scheduleId: string, agentId: string): Promise<ScheduleRun[]> {
   const res = await replica.api.get(`/api/v1/schedules/${scheduleId}/results?agentId=${agentId}&limit=500`);
   if (res.status !== 200) throw new Error(`results: ${res.status} ${res.text}`);
-  return [...(res.body as ScheduleResults).results].reverse();
+  // In slot order: after a takeover the late slots are claimed one per tick over several store connections,
+  // so their rows' seq (the listing's order) may come out of slot order.
+  return [...(res.body as ScheduleResults).results].sort((a, b) => a.slot - b.slot);
 }
 
 /** The replicas that logged taking the schedules over, in order. */
