@@ -33,16 +33,12 @@ import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { percentile } from "./load.mjs";
-import { client, enrollAgents, HUB_BIN, childEnv, metric, rssKiB, startHub, startStubAgent, startSwarms, until } from "./lib/fleet.mjs";
+import { client, enrollAgents, HUB_BIN, childEnv, metric, rssKiB, startHub, startStubAgent, startSwarms, until, num } from "./lib/fleet.mjs";
 import { cpuMsOf, ProcessGroup } from "./lib/procs.mjs";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const hubRequire = createRequire(join(ROOT, "packages/hub/package.json"));
 const exec = promisify(execFile);
-const num = (name, fallback) => {
-  const v = Number(process.env[name]);
-  return Number.isFinite(v) && v > 0 ? v : fallback;
-};
 const round = (x, digits = 2) => (x === null || !Number.isFinite(x) ? null : Math.round(x * 10 ** digits) / 10 ** digits);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const progress = (text) => process.stderr.write(`[cluster-scale] ${text}\n`);

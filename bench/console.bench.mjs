@@ -25,7 +25,7 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { ProcessGroup } from "./lib/procs.mjs";
-import { enrollAgents, hardFdLimit, metric, startHub, startSwarms, tokenOnDisk, until } from "./lib/fleet.mjs";
+import { enrollAgents, hardFdLimit, metric, startHub, startSwarms, tokenOnDisk, until, num } from "./lib/fleet.mjs";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 // 60 fps is a frame every 16.7 ms; the headless compositor's own clock gives an empty page p95 16.8 (the floor).
@@ -35,10 +35,6 @@ const CHROMIUM = process.env.BENCH_CHROMIUM ?? "/usr/bin/chromium";
 /** The console's page size (packages/console/src/lib/fleet-store.ts, PAGE_SIZE). */
 const PAGE_SIZE = 200;
 
-const num = (name, fallback) => {
-  const v = Number(process.env[name]);
-  return Number.isFinite(v) && v > 0 ? v : fallback;
-};
 const progress = (text) => process.stderr.write(`[console] ${text}\n`);
 const round = (v, digits = 1) => Math.round(v * 10 ** digits) / 10 ** digits;
 const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];

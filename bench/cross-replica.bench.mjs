@@ -24,6 +24,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { load, percentile } from "./load.mjs";
 import { cpuMsOf, firstJsonLine, ProcessGroup, waitForLogLine } from "./lib/procs.mjs";
+import { num } from "./lib/fleet.mjs";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const HUB_BIN = join(ROOT, "packages/hub/bin/uplink-hub.js");
@@ -33,10 +34,6 @@ const QUERY_BODY = JSON.stringify({ query: "select 1" });
 // pg and ioredis are the hub's dependencies: used here only to remove what the bench created.
 const hubRequire = createRequire(join(ROOT, "packages/hub/package.json"));
 
-const num = (name, fallback) => {
-  const v = Number(process.env[name]);
-  return Number.isFinite(v) && v > 0 ? v : fallback;
-};
 const round = (x, digits = 3) => Math.round(x * 10 ** digits) / 10 ** digits;
 
 function progress(text) {

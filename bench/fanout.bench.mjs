@@ -33,7 +33,7 @@ import { request } from "node:http";
 import { cpus, loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { enrollAgents, fdLimitOf, rssKiB, spawnWithFds, startHub, tokenOnDisk } from "./lib/fleet.mjs";
+import { enrollAgents, fdLimitOf, rssKiB, spawnWithFds, startHub, tokenOnDisk, num } from "./lib/fleet.mjs";
 import { cpuMsOf, firstJsonLine, ProcessGroup } from "./lib/procs.mjs";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -46,10 +46,6 @@ const ACCEPT_TARGET_MS = 100;
 const PAGE_TARGET_CPU_MS = 5;
 const PAGE_SIZE = 500;
 
-const num = (name, fallback) => {
-  const v = Number(process.env[name]);
-  return Number.isFinite(v) && v > 0 ? v : fallback;
-};
 
 function progress(text) {
   process.stderr.write(`[fanout] ${text}\n`);

@@ -16,15 +16,11 @@ import { cpus } from "node:os";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ProcessGroup } from "./lib/procs.mjs";
-import { enrollAgents, hardFdLimit, metric, startHub, startSwarms, swarmTotals, tokenOnDisk, until } from "./lib/fleet.mjs";
+import { enrollAgents, hardFdLimit, metric, startHub, startSwarms, swarmTotals, tokenOnDisk, until, num } from "./lib/fleet.mjs";
 
 const TARGETS = { allOnlineS: 30 };
 const HUB_FD_RESERVE = 150;
 
-const num = (name, fallback) => {
-  const v = Number(process.env[name]);
-  return Number.isFinite(v) && v > 0 ? v : fallback;
-};
 const progress = (text) => process.stderr.write(`[restart-storm] ${text}\n`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 

@@ -16,7 +16,7 @@ import { cpus } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { load } from "./load.mjs";
-import { childEnv, startHub as startHub_, startStubAgent, tokenOnDisk } from "./lib/fleet.mjs";
+import { childEnv, startHub as startHub_, startStubAgent, tokenOnDisk, num } from "./lib/fleet.mjs";
 import { cpuMsOf, firstJsonLine, ProcessGroup } from "./lib/procs.mjs";
 
 export { childEnv };
@@ -27,10 +27,6 @@ const STUB = join(ROOT, "bench/stub-agent.mjs");
 const TARGETS = { ratio: 0.8, p99Ms: 10 };
 const QUERY_BODY = JSON.stringify({ query: "select 1" });
 
-const num = (name, fallback) => {
-  const v = Number(process.env[name]);
-  return Number.isFinite(v) && v > 0 ? v : fallback;
-};
 
 function progress(text) {
   process.stderr.write(`[round-trip] ${text}\n`);

@@ -20,16 +20,12 @@ import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { load } from "./load.mjs";
 import { cpuMsOf, ProcessGroup } from "./lib/procs.mjs";
-import { client, enrollAgents, fdLimitOf, hardFdLimit, metric, rssKiB, startHub, startStubAgent, startSwarms, swarmTotals, tokenOnDisk, until } from "./lib/fleet.mjs";
+import { client, enrollAgents, fdLimitOf, hardFdLimit, metric, rssKiB, startHub, startStubAgent, startSwarms, swarmTotals, tokenOnDisk, until, num } from "./lib/fleet.mjs";
 
 const TARGETS = { kibPerAgent: 16, p99Ratio: 1.25 };
 /** Descriptors a hub needs besides its agents' sockets (store, logs, listeners, REST clients). */
 const HUB_FD_RESERVE = 150;
 
-const num = (name, fallback) => {
-  const v = Number(process.env[name]);
-  return Number.isFinite(v) && v > 0 ? v : fallback;
-};
 const progress = (text) => process.stderr.write(`[scale] ${text}\n`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 

@@ -24,16 +24,12 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { load } from "./load.mjs";
 import { cpuMsOf, ProcessGroup } from "./lib/procs.mjs";
-import { client, enrollAgents, hardFdLimit, metric, startHub, startStubAgent, startSwarms, tokenOnDisk, until } from "./lib/fleet.mjs";
+import { client, enrollAgents, hardFdLimit, metric, startHub, startStubAgent, startSwarms, tokenOnDisk, until, num } from "./lib/fleet.mjs";
 
 const TARGETS = { p99Ratio: 1.25 };
 /** Descriptors a hub needs besides its agents' sockets. */
 const HUB_FD_RESERVE = 150;
 
-const num = (name, fallback) => {
-  const v = Number(process.env[name]);
-  return Number.isFinite(v) && v > 0 ? v : fallback;
-};
 const progress = (text) => process.stderr.write(`[schedules] ${text}\n`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const round = (n, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;

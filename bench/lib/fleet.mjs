@@ -17,6 +17,12 @@ const SWARM = join(ROOT, "bench/lib/swarm.mjs");
 const STUB = join(ROOT, "bench/stub-agent.mjs");
 
 /** The bench children's environment: ours without any Uplink setting. */
+/** A positive number from the environment (a bench's size), else `fallback`. */
+export const num = (name, fallback) => {
+  const v = Number(process.env[name]);
+  return Number.isFinite(v) && v > 0 ? v : fallback;
+};
+
 export function childEnv() {
   const env = { ...process.env };
   for (const k of Object.keys(env)) if (k.startsWith("UPLINK_") || k === "WS_MAX_CLIENTS" || k === "NODE_OPTIONS") delete env[k];
