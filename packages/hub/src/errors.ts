@@ -98,7 +98,7 @@ export class CommandCancelledError extends HubError {
   }
 
   /** The error a command aborted by `signal` fails with: the signal's own reason when it is one of these. */
-  static fromSignal(signal: AbortSignal): CommandCancelledError {
+  static fromSignal(signal: { readonly reason: unknown }): CommandCancelledError {
     return signal.reason instanceof CommandCancelledError ? signal.reason : new CommandCancelledError();
   }
 }

@@ -21,7 +21,7 @@ import type { Logger } from "../logger.js";
 import type { HubMetrics } from "../metrics.js";
 import { RateBudget, SlidingBudget } from "./frame-budgets.js";
 import { LegacySessions } from "./legacy-sessions.js";
-import { PendingCommands, type CommandReply, type CommandRequest, type PendingCommand } from "./pending-commands.js";
+import { PendingCommands, type CancelSignal, type CommandReply, type CommandRequest, type PendingCommand } from "./pending-commands.js";
 
 /**
  * A connection's life:
@@ -164,7 +164,7 @@ export class AgentConnection {
    * stop (`cancel`, as at a deadline), and the caller gets `cancelled`. A legacy agent cannot be told
    * (it has no correlationId); its session stays held until the late reply, as after a timeout.
    */
-  #cancelOnAbort(entry: PendingCommand, signal: AbortSignal): void {
+  #cancelOnAbort(entry: PendingCommand, signal: CancelSignal): void {
     const onAbort = (): void => {
       if (this.#pending.take(entry.request.correlationId) !== entry) return;
       this.#opts.metrics.commandsCompleted.inc({ kind: entry.request.kind, outcome: "cancelled" });
@@ -224,7 +224,8 @@ export class AgentConnection {
     this.#ws.send(buildCommand(this.protocol, request));
     if (this.#overHardLimit()) return;
     this.#opts.metrics.commandsSent.inc({ kind: request.kind });
-    request.log.debug({ sessionId: request.sessionId, kind: request.kind }, "command sent");
+    // The connection's logger, not the command's: a query's child logger is made only when a line needs it.
+    this.#log.debug({ correlationId: request.correlationId, sessionId: request.sessionId, kind: request.kind }, "command sent");
   }
 
   /**

@@ -8,7 +8,19 @@ export interface CommandRequest extends CommandFields {
   /** A child logger carrying the correlationId. */
   log: Logger;
   /** Aborted when the caller gives up (a REST caller disconnected): the command is cancelled on the agent. */
-  signal?: AbortSignal | undefined;
+  signal?: CancelSignal | undefined;
+}
+
+/**
+ * The part of an AbortSignal the hub reads to cancel a command: an AbortSignal is one (fan-outs, a peer
+ * replica's command), and so is the cheaper signal of a REST caller (api/caller-signal.ts).
+ */
+export interface CancelSignal {
+  readonly aborted: boolean;
+  /** Passed on when it is a CommandCancelledError (a cancelled fan-out says who cancelled it). */
+  readonly reason: unknown;
+  addEventListener(type: "abort", listener: () => void, options?: { once: true }): void;
+  removeEventListener(type: "abort", listener: () => void): void;
 }
 
 /** An agent's answer, routed to the caller that asked (also what an owner replica relays to the requester). */

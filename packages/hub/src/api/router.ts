@@ -39,23 +39,38 @@ export function createRequestListener(
   async function run(route: Route, req: IncomingMessage, res: ServerResponse, params: Record<string, string | undefined>): Promise<void> {
     const header = req.headers["x-request-id"];
     const requestId = typeof header === "string" && header.length > 0 && header.length <= REQUEST_ID_MAX ? header : null;
-    const log = requestId === null ? deps.log : deps.log.child({ requestId });
-    const url = req.url ?? "/";
-    const q = url.indexOf("?");
-    const ctx: RouteContext = { req, res, params, query: new URLSearchParams(q < 0 ? "" : url.slice(q + 1)), principal: null, requestId, log };
+    // The query string and the request's logger are made on first use: the single-query hot path reads
+    // neither, and a child logger per request costs more than a log line (issue 15).
+    let query: URLSearchParams | undefined;
+    let requestLog: Logger | undefined;
+    const ctx: RouteContext = {
+      req,
+      res,
+      params,
+      get query() {
+        const url = req.url ?? "/";
+        const q = url.indexOf("?");
+        return (query ??= new URLSearchParams(q < 0 ? "" : url.slice(q + 1)));
+      },
+      principal: null,
+      requestId,
+      get log() {
+        return (requestLog ??= requestId === null ? deps.log : deps.log.child({ requestId }));
+      },
+    };
     try {
       if (route.scope !== null) ctx.principal = await deps.auth.authenticate(req, route.scope);
       await route.handle(ctx);
     } catch (err) {
       if (err instanceof HubError) {
-        if (err.status >= 500) log.error({ err, route: route.path }, "request failed");
+        if (err.status >= 500) ctx.log.error({ err, route: route.path }, "request failed");
         sendError(res, err);
       } else if (deps.ready !== undefined && !(await deps.ready().catch(() => false))) {
         // The store (or the bus) is down: say so, as a retryable 503, rather than an opaque 500.
-        log.error({ err, route: route.path }, "request failed: the hub is not ready");
+        ctx.log.error({ err, route: route.path }, "request failed: the hub is not ready");
         sendError(res, new NotReadyError("the hub's store or cluster bus is unreachable; retry shortly", { cause: err }));
       } else {
-        log.error({ err, route: route.path }, "unexpected failure");
+        ctx.log.error({ err, route: route.path }, "unexpected failure");
         sendError(res, HubError.of("internal", "internal error"));
       }
     }

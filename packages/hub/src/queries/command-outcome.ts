@@ -7,7 +7,8 @@ import type { CommandRouter } from "./command-router.js";
 
 /** How one query command to one agent ended. */
 export type CommandOutcome =
-  | { status: "ok"; result: QueryResult; durationMs: number }
+  // The result's JSON is made once, here: the audit stores it and the REST answer and the fan-out's stream send it.
+  | { status: "ok"; result: QueryResult; resultJson: string; durationMs: number }
   | { status: Exclude<QueryStatus, "ok" | "pending">; error: HubError; durationMs: number };
 
 /**
@@ -25,7 +26,7 @@ export async function runCommand(router: CommandRouter, agentId: string, request
     if (!parsed.success) {
       return failed(new AgentAnsweredError("bad_response", `agent answered with a malformed query result: ${describeIssues(parsed.error)}`), durationMs);
     }
-    return { status: "ok", result: parsed.data, durationMs };
+    return { status: "ok", result: parsed.data, resultJson: JSON.stringify(parsed.data), durationMs };
   } catch (err) {
     const error = err instanceof HubError ? err : HubError.of("internal", (err as Error).message, { cause: err });
     return failed(error, round(performance.now() - t0));
@@ -50,9 +51,8 @@ export function auditFinishOf(outcome: CommandOutcome, resultMaxBytes: number): 
   if (outcome.status !== "ok") {
     return { ...base, errorCode: outcome.error.code, errorMessage: outcome.error.message, resultJson: null, resultTruncated: false };
   }
-  const json = JSON.stringify(outcome.result);
-  const tooBig = json.length > resultMaxBytes;
-  return { ...base, errorCode: null, errorMessage: null, resultJson: tooBig ? null : json, resultTruncated: tooBig };
+  const tooBig = outcome.resultJson.length > resultMaxBytes;
+  return { ...base, errorCode: null, errorMessage: null, resultJson: tooBig ? null : outcome.resultJson, resultTruncated: tooBig };
 }
 
 function failed(error: HubError, durationMs: number): CommandOutcome {

@@ -1,7 +1,9 @@
 import { randomUUID } from "node:crypto";
-import { AgentListQuery, AgentPatchRequest, AgentQueryRequest, MAX_HEALTH_SAMPLES, MAX_TIMEOUT_MS, type AgentHealthHistory, type AgentList, type QueryAnswer } from "@uplink/protocol";
+import { AgentListQuery, AgentPatchRequest, AgentQueryRequest, MAX_HEALTH_SAMPLES, MAX_TIMEOUT_MS, type AgentHealthHistory, type AgentList } from "@uplink/protocol";
 import { BadRequestError, HubError, NotFoundError } from "../../errors.js";
-import { parseWith, readJson, sendError, sendJson } from "../http.js";
+import { answerJson } from "../../queries/query-service.js";
+import { CallerSignal } from "../caller-signal.js";
+import { parseWith, readJson, sendError, sendJson, sendJsonText } from "../http.js";
 import type { Route } from "../route.js";
 import type { AgentKey, AgentRecord } from "../../store/store.js";
 import { MAX_BODY_BYTES, type ApiServices } from "../services.js";
@@ -148,12 +150,6 @@ export function agentRoutes(s: ApiServices): Route[] {
         const timeoutMs = deadlineOf(s, body.timeoutMs);
         const correlationId = randomUUID();
         const headers = { "X-Correlation-Id": correlationId };
-        // A caller that disconnects before its answer gives up the command: the hub cancels it on the agent.
-        const abandoned = new AbortController();
-        const onClose = (): void => {
-          if (!res.writableFinished) abandoned.abort();
-        };
-        res.once("close", onClose);
         try {
           const answer = await s.queries.run({
             correlationId,
@@ -164,14 +160,13 @@ export function agentRoutes(s: ApiServices): Route[] {
             sessionId: body.sessionId ?? `api-${randomUUID()}`,
             requester: principal!.name,
             requestId,
-            signal: abandoned.signal,
+            // A caller that disconnects before its answer gives up the command: the hub cancels it on the agent.
+            signal: new CallerSignal(res),
           });
-          sendJson(res, 200, answer satisfies QueryAnswer, headers);
+          sendJsonText(res, 200, answerJson(answer), headers);
         } catch (err) {
           if (!(err instanceof HubError)) throw err;
           sendError(res, err, headers);
-        } finally {
-          res.off("close", onClose);
         }
       },
     },
