@@ -43,7 +43,9 @@ export function checkFrameShape(text: string, maxDepth = MAX_FRAME_DEPTH, maxKey
   let keys = 0;
   let key: string | undefined;
   let expectValue = false;
-  const fields: Record<string, string> = {};
+  // Where the named fields' strings are: decoded only for a refusal, so a frame that passes (nearly
+  // every one) is not parsed twice.
+  let spans: Array<[name: string, open: number, close: number]> | undefined;
   const n = text.length;
   let p = 0;
   while (p < n) {
@@ -69,10 +71,7 @@ export function checkFrameShape(text: string, maxDepth = MAX_FRAME_DEPTH, maxKey
     const end = closingQuote(text, quote);
     if (depth === 1) {
       if (expectValue) {
-        if (key !== undefined && NAMED.has(key) && end - quote <= MAX_KEPT_CHARS) {
-          const value = decodeString(text.slice(quote, end + 1));
-          if (value !== undefined) fields[key] = value;
-        }
+        if (key !== undefined && NAMED.has(key) && end - quote <= MAX_KEPT_CHARS) (spans ??= []).push([key, quote, end]);
         expectValue = false;
         key = undefined;
       } else {
@@ -84,9 +83,19 @@ export function checkFrameShape(text: string, maxDepth = MAX_FRAME_DEPTH, maxKey
     }
     p = end + 1;
   }
-  if (exceeded) return { error: `nests deeper than ${maxDepth} levels`, fields };
-  if (keys > maxKeys) return { error: `has ${keys} object keys, more than ${maxKeys}`, fields };
+  if (exceeded) return { error: `nests deeper than ${maxDepth} levels`, fields: decodeFields(text, spans) };
+  if (keys > maxKeys) return { error: `has ${keys} object keys, more than ${maxKeys}`, fields: decodeFields(text, spans) };
   return undefined;
+}
+
+/** The named fields' values from their string literals' spans (a later one of a name wins, as in JSON.parse). */
+function decodeFields(text: string, spans: Array<[name: string, open: number, close: number]> = []): ShallowFields {
+  const fields: Record<string, string> = {};
+  for (const [name, open, close] of spans) {
+    const value = decodeString(text.slice(open, close + 1));
+    if (value !== undefined) fields[name] = value;
+  }
+  return fields;
 }
 
 /** The index of the quote closing the string that opens at `open` (an unclosed string runs to the end). */
