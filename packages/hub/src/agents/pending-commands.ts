@@ -71,14 +71,20 @@ export class PendingCommands {
    * `onDeadline` runs once if nothing removed the entry by `deadlineMs` (default: the command's timeout).
    */
   add(request: CommandRequest, onDeadline: (entry: PendingCommand) => void, deadlineMs = request.timeoutMs): PendingCommand {
-    let settle!: Pick<PendingCommand, "resolve" | "reject">;
-    const promise = new Promise<CommandReply>((resolve, reject) => (settle = { resolve, reject }));
+    let resolve!: PendingCommand["resolve"];
+    let reject!: PendingCommand["reject"];
+    const promise = new Promise<CommandReply>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    // Fields listed, not spread: a spread followed by more fields is a slow object copy in V8 (µs, issue 15).
     const entry: PendingCommand = {
       request,
       promise,
       sentAt: performance.now(),
       sent: false,
-      ...settle,
+      resolve,
+      reject,
       timer: setTimeout(() => {
         if (this.#byId.get(request.correlationId) === entry) {
           this.#byId.delete(request.correlationId);

@@ -47,12 +47,15 @@ export function errorOfReply(code: string | undefined, message = "agent answered
 
 /** The audit update for an outcome; a result larger than `resultMaxBytes` is left out and flagged. */
 export function auditFinishOf(outcome: CommandOutcome, resultMaxBytes: number): AuditFinish {
-  const base = { status: outcome.status, finishedAt: Date.now(), durationMs: outcome.durationMs };
-  if (outcome.status !== "ok") {
-    return { ...base, errorCode: outcome.error.code, errorMessage: outcome.error.message, resultJson: null, resultTruncated: false };
+  // Written out rather than spread from a common base: a spread followed by more fields is a slow object
+  // copy in V8, microseconds on every query (issue 15).
+  const { status, durationMs } = outcome;
+  const finishedAt = Date.now();
+  if (status !== "ok") {
+    return { status, finishedAt, durationMs, errorCode: outcome.error.code, errorMessage: outcome.error.message, resultJson: null, resultTruncated: false };
   }
   const tooBig = outcome.resultJson.length > resultMaxBytes;
-  return { ...base, errorCode: null, errorMessage: null, resultJson: tooBig ? null : outcome.resultJson, resultTruncated: tooBig };
+  return { status, finishedAt, durationMs, errorCode: null, errorMessage: null, resultJson: tooBig ? null : outcome.resultJson, resultTruncated: tooBig };
 }
 
 function failed(error: HubError, durationMs: number): CommandOutcome {
