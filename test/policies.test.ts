@@ -52,7 +52,8 @@ describe("Policies", () => {
     // b goes offline: unknown, with the reason.
     await b.agent.close();
     await waitFor("b unknown", async () => (await gauge("unknown")) === 1);
-    const unknown = events.named("policy.changed").map((e) => e.json).at(-1);
+    // The event is appended (committed) then streamed: it may reach this client after the gauge moved.
+    const unknown = await waitFor("b's change announced", () => events.named("policy.changed").map((e) => e.json).find((c) => c.agentId === b.agentId && c.to === "unknown"));
     expect(unknown).toMatchObject({ agentId: b.agentId, from: "pass", to: "unknown" });
     expect(unknown.reason).toMatch(/^agent_offline: /);
 
