@@ -10,11 +10,14 @@
 //                libraries' pages it shares with the daemon are not added by it)   target ≤ 30 MB
 //   idle CPU     the daemon's CPU over the last 60 s                       target ≤ 0.5 %
 // Floor: a bare `node` that loaded nothing (RSS), measured in the same run: no Node process goes below it.
+// Where each idle daemon's RSS lies (the profile of what is over target): pages of its executable (the
+// Node binary, or the packaged one), anonymous memory (the V8 heap and everything else it allocated),
+// shared libraries; the floor's the same way.
 //
 //   node bench/agent-idle.bench.mjs        (or: node bench/run.mjs agent-idle)
 //   env: BENCH_IDLE_SECONDS (180), BENCH_IDLE_PACKAGED=0 skips the packaged agent (and `pnpm package`)
 import { execFileSync, spawn } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { bareNodeMemory, childrenOf, memoryOf } from "./lib/memory.mjs";
@@ -27,6 +30,27 @@ const AGENT_BIN = join(ROOT, "packages/agent/bin/uplink-agent.js");
 export const TARGETS = { idleRssMb: 45, workerUssMb: 30, cpuPercent: 0.5 };
 const QUERIES = 20;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** A process's resident MB by what its pages belong to: its executable, anonymous memory, shared libraries, the rest. */
+function residentByKind(pid) {
+  const exe = readlinkSync(`/proc/${pid}/exe`);
+  const kb = { executable: 0, anonymous: 0, libraries: 0, other: 0 };
+  let kind = "other";
+  try {
+    for (const line of readFileSync(`/proc/${pid}/smaps`, "utf8").split("\n")) {
+      const mapping = /^[0-9a-f]+-[0-9a-f]+ \S+ \S+ \S+ \S+\s*(.*)$/.exec(line);
+      if (mapping !== null) {
+        const name = mapping[1];
+        kind = name === exe ? "executable" : name === "" || name === "[heap]" || name === "[stack]" ? "anonymous" : /\.so(\.|$)/.test(name) ? "libraries" : "other";
+      } else if (line.startsWith("Rss:")) {
+        kb[kind] += Number(line.split(/\s+/)[1]);
+      }
+    }
+  } catch {
+    return null;
+  }
+  return Object.fromEntries(Object.entries(kb).map(([k, v]) => [k, Math.round((v / 1024) * 10) / 10]));
+}
 
 /** The packaged executable, unpacked from its tarball as install.sh would (built first when stale). */
 function packagedExecutable(tmp) {
@@ -72,6 +96,17 @@ async function startAgent(group, hub, tmp, label, file, args, env) {
   return { label, child, workers: [...first, ...workerAfter(QUERIES)] };
 }
 
+/** The floor's profile (residentByKind) after the same settling time as bareNodeMemory's. */
+async function bareNodeProfile() {
+  const child = spawn(process.execPath, ["-e", "setInterval(() => {}, 1 << 30)"], { stdio: "ignore" });
+  try {
+    await sleep(2_000);
+    return residentByKind(child.pid);
+  } finally {
+    child.kill("SIGKILL");
+  }
+}
+
 export async function run() {
   const idleMs = Math.max(75, Number(process.env.BENCH_IDLE_SECONDS) || 180) * 1000;
   const group = new ProcessGroup();
@@ -80,6 +115,7 @@ export async function run() {
     const tmp = group.tempDir("uplink-bench-idle-");
     const exe = process.env.BENCH_IDLE_PACKAGED === "0" ? undefined : packagedExecutable(tmp);
     const floor = await bareNodeMemory();
+    const floorProfile = await bareNodeProfile();
     const hub = await startHub(group, tmp);
     const agents = [await startAgent(group, hub, tmp, "workspace", process.execPath, [AGENT_BIN], env)];
     if (exe !== undefined) {
@@ -94,12 +130,13 @@ export async function run() {
       const cpu1 = cpuMsOf(a.child.pid);
       figures[a.label] = {
         idle: memoryOf(a.child.pid),
+        idleProfile: residentByKind(a.child.pid),
         workersLeft: childrenOf(a.child.pid).length,
         cpuPercent: cpu0[i] === null || cpu1 === null ? null : Math.round(((cpu1 - cpu0[i]) / 60_000) * 100 * 100) / 100,
         liveWorker: a.workers,
       };
     }
-    return { bench: "agent-idle", idleSeconds: idleMs / 1000, floor, agents: figures, targets: TARGETS };
+    return { bench: "agent-idle", idleSeconds: idleMs / 1000, floor, floorProfile, agents: figures, targets: TARGETS };
   } finally {
     await group.stop();
   }
@@ -115,6 +152,9 @@ export function formatTable(f) {
     lines.push(`${label.padEnd(10)}  ${name.padEnd(44)}  ${String(value).padStart(8)}  ${target.padStart(8)}  ${String(floor).padStart(8)}  ${ok}`);
   for (const [label, a] of Object.entries(f.agents)) {
     row(label, `idle RSS MB (${a.workersLeft} worker left)`, a.idle?.rssMb, `≤ ${f.targets.idleRssMb}`, f.floor?.rssMb, verdict(a.idle?.rssMb, f.targets.idleRssMb));
+    for (const kind of ["executable", "anonymous", "libraries", "other"]) {
+      row("", `  of it ${kind} MB`, a.idleProfile?.[kind], "", f.floorProfile?.[kind] ?? "", "");
+    }
     for (const w of a.liveWorker) {
       row("", `worker after ${w.queries} quer${w.queries === 1 ? "y" : "ies"}: adds MB (USS)`, w.ussMb, `≤ ${f.targets.workerUssMb}`, f.floor?.ussMb, verdict(w.ussMb, f.targets.workerUssMb));
       row("", `  its RSS MB (PSS ${w.pssMb})`, w.rssMb, "", f.floor?.rssMb, "");

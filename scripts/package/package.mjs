@@ -63,8 +63,31 @@ function buildKey() {
   return hash.digest("hex");
 }
 
+/** The compiled @uplink/protocol: where its modules resolve to. */
+const PROTOCOL_DIST = join(ROOT, "packages", "protocol", "dist");
+
+/**
+ * Marks every module of @uplink/protocol free of import-time effects, as it is (zod schemas and constants;
+ * the `.meta()` descriptions only feed the hub's OpenAPI document), so that esbuild leaves out the modules
+ * a bundle never uses. The agent uses the wire messages, the constants and the response builder: without
+ * this its bundle also builds every REST schema at start (hundreds of zod schemas, ~3 MB of the idle
+ * daemon's resident memory; bench/README.md, "Agent footprint").
+ */
+const protocolWithoutSideEffects = {
+  name: "protocol-without-side-effects",
+  setup(b) {
+    b.onResolve({ filter: /^(@uplink\/protocol|\.{1,2}\/.*)$/ }, async (args) => {
+      if (args.pluginData === "resolving" || (args.path.startsWith(".") && !args.importer.startsWith(PROTOCOL_DIST))) return undefined;
+      // Resolved as esbuild would, marked so that this hook lets the nested resolution through.
+      const { kind, importer, namespace, resolveDir, with: attributes } = args;
+      const resolved = await b.resolve(args.path, { kind, importer, namespace, resolveDir, with: attributes, pluginData: "resolving" });
+      return resolved.path.startsWith(PROTOCOL_DIST) ? { ...resolved, sideEffects: false } : resolved;
+    });
+  },
+};
+
 /** Bundles `entry` into one CommonJS file (SEA runs CommonJS only; `require` there reaches built-ins only). */
-async function bundle(entry, outfile, { defines = {}, replace = {} } = {}) {
+async function bundle(entry, outfile, { defines = {}, replace = {}, plugins = [] } = {}) {
   await build({
     entryPoints: [entry],
     outfile,
@@ -96,6 +119,7 @@ async function bundle(entry, outfile, { defines = {}, replace = {} } = {}) {
           }
         },
       },
+      ...plugins,
     ],
   });
 }
@@ -135,7 +159,11 @@ async function packageAgent() {
   const script = join(WORK, "uplink-agent.cjs");
   const require = createRequire(join(ROOT, "packages", "agent", "package.json"));
   const addon = join(dirname(require.resolve("better-sqlite3/package.json")), "build", "Release", "better_sqlite3.node");
-  const options = { defines: { __UPLINK_AGENT_VERSION__: JSON.stringify(agentVersion) }, replace: { bindings: join(HERE, "sea-native-addon.cjs") } };
+  const options = {
+    defines: { __UPLINK_AGENT_VERSION__: JSON.stringify(agentVersion) },
+    replace: { bindings: join(HERE, "sea-native-addon.cjs") },
+    plugins: [protocolWithoutSideEffects],
+  };
   await bundle(join(ROOT, "packages", "agent", "dist", "sea-main.js"), script, options);
   // The query worker's own bundle (the SQL engine and the tables only), an asset sea-main runs in the
   // worker role: a worker never parses the daemon's code, nor the daemon the worker's.

@@ -13,6 +13,11 @@
  *   answered a few queries (the optimizing compiler's pages of the Node binary stay untouched), but it
  *   masks every frame it sends in JavaScript (ws without its native helper): 40 ms (jitless) or 24 ms
  *   (no-opt) a MiB instead of 2.5.
+ * - GC heuristics changed at run time through `v8.setFlagsFromString` once started (which keeps the packaged
+ *   executable's code cache, unlike NODE_OPTIONS): `--heap-growing-percent=10`, `--compact-on-every-full-gc`
+ *   or `--bytecode-old-age=1` left the idle daemon within ±1 MB of Node's defaults (its bundle under node,
+ *   30 s after start, no hub). An idle daemon holds what it loaded (zod and the schemas built with it, its
+ *   bundle's source: bench/README.md, "Agent footprint"), not garbage V8's defaults leave behind.
  */
 
 /**
