@@ -36,10 +36,15 @@ export const MAX_RUNS_IN_FLIGHT = 256;
 /** Loop time the scheduler's own work (sending a run, landing its result) takes per turn of the loop at most. */
 export const SLICE_MS = 2;
 /**
- * New runs start only while the event loop was busy less than this share of the last {@link LOOP_WINDOW_MS}:
+ * New runs start while the event loop was busy less than this share of the last {@link LOOP_WINDOW_MS}:
  * past it, the hub is not keeping up, and the live path (requests, replies) goes first; due runs wait, late.
  */
-export const LOOP_BUSY_CEILING = 0.75;
+export const LOOP_BUSY_CEILING = 0.8;
+/**
+ * ... except while the scheduler's own slices took less than this share of the window: however busy live
+ * traffic keeps the loop, the schedules keep a floor of it and are never stalled outright.
+ */
+export const SCHEDULED_SHARE_FLOOR = 0.2;
 /** The window the loop's utilization is measured over. */
 export const LOOP_WINDOW_MS = 100;
 /** The wait before the next tick when due runs were held back. */
@@ -105,7 +110,7 @@ export interface SchedulerDeps {
  *
  * Live queries first: the scheduler's work is background work. A tick starts runs only while fewer than
  * {@link MAX_RUNS_IN_FLIGHT} are in flight and the event loop was busy less than {@link LOOP_BUSY_CEILING}
- * lately; sending a run and landing its result are done in slices of at most {@link SLICE_MS} of loop time
+ * lately (or the scheduler's own share of it was under {@link SCHEDULED_SHARE_FLOOR}); sending a run and landing its result are done in slices of at most {@link SLICE_MS} of loop time
  * per turn (WorkSlices), so a live query's request and reply are never queued behind a long batch. A hub
  * that cannot carry its schedules' rate runs them late, every slot in order (the lag is the gauge
  * `uplink_schedule_lag_seconds`, and a run's `createdAt` past its slot), never skipping one.
@@ -133,7 +138,7 @@ export class Scheduler {
   #reloadAgain = false;
   readonly #inflight = new Set<Promise<unknown>>();
   readonly #slices = new WorkSlices(SLICE_MS);
-  readonly #loop = new LoopLoad(LOOP_WINDOW_MS);
+  readonly #loop = new LoopLoad(LOOP_WINDOW_MS, () => this.#slices.busyMs);
   /**
    * The differential base per schedule per agent (null: none, the next run is a snapshot), as this hub
    * last wrote or read it: written through to the store, read from it only when missing here (after a
@@ -248,9 +253,11 @@ export class Scheduler {
     const now = Date.now();
     if (now - this.#lastReload >= SCHEDULES_RELOAD_MS) await this.#reload(now - this.#lastTargets >= TARGETS_REFRESH_MS).catch((err: unknown) => this.#log.error({ err }, "reading the schedules failed"));
     if (!this.#running) return;
-    // The live path first: no new run while the loop is near full or enough runs are in flight; what is
-    // due waits (late) for the next tick.
-    const room = this.#loop.utilization() >= LOOP_BUSY_CEILING ? 0 : Math.min(TICK_BATCH, MAX_RUNS_IN_FLIGHT - this.#inflight.size);
+    // The live path first: no new run while the loop is near full (beyond the schedules' floor) or enough
+    // runs are in flight; what is due waits (late) for the next tick.
+    const { loop, own } = this.#loop.shares();
+    const keepingUp = loop < LOOP_BUSY_CEILING || own < SCHEDULED_SHARE_FLOOR;
+    const room = keepingUp ? Math.min(TICK_BATCH, MAX_RUNS_IN_FLIGHT - this.#inflight.size) : 0;
     const due: Entry[] = [];
     for (let entry = room > 0 ? this.#queue.popDue(now) : undefined; entry !== undefined; entry = due.length < room ? this.#queue.popDue(now) : undefined) {
       if (entry.live && this.#active.has(entry.scheduleId)) due.push(entry);

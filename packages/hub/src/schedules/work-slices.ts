@@ -17,9 +17,15 @@ export class WorkSlices {
   #jobs: Job[] = [];
   #head = 0;
   #pump: NodeJS.Immediate | undefined;
+  #busyMs = 0;
 
   constructor(sliceMs: number) {
     this.#sliceMs = sliceMs;
+  }
+
+  /** Loop time spent in slices so far (ms): the share of the loop this background work takes. */
+  get busyMs(): number {
+    return this.#busyMs;
   }
 
   /** Jobs waiting for a slice. */
@@ -40,7 +46,8 @@ export class WorkSlices {
 
   #slice(): void {
     this.#pump = undefined;
-    const end = performance.now() + this.#sliceMs;
+    const start = performance.now();
+    const end = start + this.#sliceMs;
     while (this.#head < this.#jobs.length) {
       const job = this.#jobs[this.#head]!;
       this.#jobs[this.#head++] = undefined as unknown as Job;
@@ -51,6 +58,7 @@ export class WorkSlices {
       }
       if (performance.now() >= end) break;
     }
+    this.#busyMs += performance.now() - start;
     if (this.#head < this.#jobs.length) {
       // Compacted once the consumed half is large, so the queue's memory follows its backlog.
       if (this.#head > 1024 && this.#head * 2 > this.#jobs.length) {
