@@ -190,6 +190,8 @@ export class Scheduler {
     clearTimeout(this.#leaseTimer);
     if (this.#running) this.#log.info({ runsInFlight: this.#inflight.size }, "scheduler stopping");
     this.#halt();
+    // No live query to give way to any more: the runs in flight end (fail, mostly) in as few turns as can be.
+    this.#slices.unbound();
     await Promise.allSettled([...this.#inflight]);
     if (this.#deps.lease !== undefined) await this.#deps.lease.release().catch(() => undefined);
   }

@@ -32,4 +32,16 @@ describe("WorkSlices", () => {
     await turn();
     expect(slices.waiting).toBe(0);
   });
+
+  it("runs every waiting job in the next turn once unbound", async () => {
+    const slices = new WorkSlices(0);
+    const seen: string[] = [];
+    const jobs = ["a", "b", "c"].map((name) => slices.run(() => seen.push(name)));
+    slices.unbound();
+    // Queued after the slice: it runs after all three.
+    setImmediate(() => seen.push("loop"));
+    await Promise.all(jobs);
+    await turn();
+    expect(seen).toEqual(["a", "b", "c", "loop"]);
+  });
 });

@@ -13,7 +13,7 @@ interface Job {
  * slice at most, never after the whole backlog.
  */
 export class WorkSlices {
-  readonly #sliceMs: number;
+  #sliceMs: number;
   #jobs: Job[] = [];
   #head = 0;
   #pump: NodeJS.Immediate | undefined;
@@ -31,6 +31,14 @@ export class WorkSlices {
   /** Jobs waiting for a slice. */
   get waiting(): number {
     return this.#jobs.length - this.#head;
+  }
+
+  /**
+   * From now on every job runs in the next turn, however many wait: for a process shutting down, whose
+   * loop is busy closing connections in long turns, so that its remaining jobs are not spread over many.
+   */
+  unbound(): void {
+    this.#sliceMs = Infinity;
   }
 
   /**
