@@ -70,6 +70,30 @@ export function scheduleCases(current: () => Store): void {
     expect(await s.listCursors("sch_1")).toEqual(new Map([["agt_1", 2000]]));
   });
 
+  it("decides claims made together each on its own: a slot once, a disabled schedule's none, the cursor at the latest", async () => {
+    const s = current().schedules;
+    await s.createSchedule(schedule("sch_1"));
+    await s.createSchedule(schedule("sch_2", { enabled: false }));
+    const agents = Array.from({ length: 150 }, (_, i) => `agt_${i}`);
+    const claims = await Promise.all([
+      ...agents.map((agentId) => s.claimRun(run(1000, "hub_a", { agentId, correlationId: `a-${agentId}` }))),
+      s.claimRun(run(1000, "hub_b", { agentId: "agt_7", correlationId: "b-agt_7" })),
+      s.claimRun(run(3000, "hub_a", { agentId: "agt_7", correlationId: "a-agt_7-3000" })),
+      s.claimRun(run(2000, "hub_a", { agentId: "agt_7", correlationId: "a-agt_7-2000" })),
+      s.claimRun(run(1000, "hub_a", { scheduleId: "sch_2", correlationId: "a-sch_2" })),
+    ]);
+    // One of the two claims of agt_7's slot 1000 is refused, whichever came second.
+    expect(claims.filter((c) => !c).length).toBe(2);
+    expect(claims.at(-1)).toBe(false);
+    expect(claims.slice(-3, -1)).toEqual([true, true]);
+    const cursors = await s.listCursors("sch_1");
+    expect(cursors.size).toBe(150);
+    expect(cursors.get("agt_7")).toBe(3000);
+    expect(cursors.get("agt_149")).toBe(1000);
+    expect(await s.listCursors("sch_2")).toEqual(new Map());
+    expect((await s.listRuns("sch_1", { agentId: "agt_7", limit: 10 })).map((r) => r.slot).sort()).toEqual([1000, 2000, 3000]);
+  });
+
   it("refuses claims of a schedule that is disabled or deleted", async () => {
     const s = current().schedules;
     await s.createSchedule(schedule("sch_1"));

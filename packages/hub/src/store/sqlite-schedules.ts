@@ -25,6 +25,9 @@ const CHANGE_COLUMNS: Record<keyof ScheduleChange, string> = {
   name: "name", query: "query", collector: "collector", intervalMs: "interval_ms", targets: "targets", mode: "mode", timeoutMs: "timeout_ms", enabled: "enabled", updatedAt: "updated_at",
 };
 
+/** Claims per multi-row statement at most (6 parameters each). */
+const CLAIM_CHUNK = 64;
+
 const json = (text: unknown): ResultRow[] | null => (text === null ? null : (JSON.parse(text as string) as ResultRow[]));
 const text = (rows: ResultRow[] | null): string | null => (rows === null ? null : JSON.stringify(rows));
 
@@ -69,11 +72,18 @@ function toHost(r: Row): PolicyHostRecord {
   return { policyId: r.policy_id as string, agentId: r.agent_id as string, state: r.state as PolicyState, reason: (r.reason as string | null) ?? null, since: r.since as number, checkedAt: r.checked_at as number };
 }
 
-/** The embedded store's schedules (see ScheduleStore); run claims and ends share the group commit. */
+/**
+ * The embedded store's schedules (see ScheduleStore); run claims and ends share the group commit. The
+ * claims queued in one group commit are written as multi-row statements, a few for hundreds of runs.
+ */
 export class SqliteSchedules implements ScheduleStore {
   readonly #db: Database.Database;
   readonly #commits: GroupCommit;
   readonly #s;
+  /** The claims waiting for the next group commit, and what it resolves: the correlationIds it claimed. */
+  #claiming: { runs: NewScheduleRun[]; claimed: Promise<Set<string>> } | undefined;
+  /** Multi-row claim and cursor statements by number of rows, prepared once each. */
+  readonly #claimsOf = new Map<number, { claim: Database.Statement; cursor: Database.Statement }>();
 
   constructor(db: Database.Database, commits: GroupCommit) {
     this.#db = db;
@@ -184,11 +194,58 @@ export class SqliteSchedules implements ScheduleStore {
   }
 
   async claimRun(run: NewScheduleRun, takeOver = false): Promise<boolean> {
-    return this.#commits.write(() => {
-      const claimed = this.#s.claim.run(run).changes > 0 || (takeOver && this.#s.takeOver.run(run).changes > 0);
-      if (claimed) this.#s.cursor.run(run);
-      return claimed;
-    });
+    if (takeOver) {
+      return this.#commits.write(() => {
+        const claimed = this.#s.claim.run(run).changes > 0 || this.#s.takeOver.run(run).changes > 0;
+        if (claimed) this.#s.cursor.run(run);
+        return claimed;
+      });
+    }
+    let batch = this.#claiming;
+    if (batch === undefined) {
+      const runs: NewScheduleRun[] = [];
+      const claimed = this.#commits.write(() => {
+        this.#claiming = undefined;
+        return this.#claimAll(runs);
+      });
+      batch = this.#claiming = { runs, claimed };
+    }
+    batch.runs.push(run);
+    return (await batch.claimed).has(run.correlationId);
+  }
+
+  /** Claims the runs (a slot already claimed, or of a schedule gone or disabled, is not) and moves the cursors of those claimed. */
+  #claimAll(runs: NewScheduleRun[]): Set<string> {
+    const out = new Set<string>();
+    for (let i = 0; i < runs.length; i += CLAIM_CHUNK) {
+      const chunk = runs.slice(i, i + CLAIM_CHUNK);
+      const claimed = this.#claimStatements(chunk.length).claim.all(chunk.flatMap((r) => [r.scheduleId, r.agentId, r.slot, r.correlationId, r.owner, r.createdAt])) as Row[];
+      if (claimed.length === 0) continue;
+      this.#claimStatements(claimed.length).cursor.run(claimed.flatMap((r) => [r.schedule_id, r.agent_id, r.slot]));
+      for (const r of claimed) out.add(r.correlation_id as string);
+    }
+    return out;
+  }
+
+  #claimStatements(rows: number): { claim: Database.Statement; cursor: Database.Statement } {
+    let statements = this.#claimsOf.get(rows);
+    if (statements === undefined) {
+      const values = (n: number) => Array.from({ length: rows }, () => `(${Array(n).fill("?").join(", ")})`).join(", ");
+      statements = {
+        claim: this.#db.prepare(
+          `INSERT INTO schedule_runs (schedule_id, agent_id, slot, correlation_id, owner, status, created_at)
+           SELECT column1, column2, column3, column4, column5, 'pending', column6 FROM (VALUES ${values(6)})
+           WHERE EXISTS (SELECT 1 FROM schedules WHERE id = column1 AND enabled = 1)
+           ON CONFLICT (schedule_id, agent_id, slot) DO NOTHING RETURNING schedule_id, agent_id, slot, correlation_id`,
+        ),
+        cursor: this.#db.prepare(
+          `INSERT INTO schedule_agents (schedule_id, agent_id, last_slot) VALUES ${values(3)}
+           ON CONFLICT (schedule_id, agent_id) DO UPDATE SET last_slot = MAX(last_slot, excluded.last_slot)`,
+        ),
+      };
+      this.#claimsOf.set(rows, statements);
+    }
+    return statements;
   }
 
   async openRuns(owner: string, limit: number): Promise<ScheduleRunRecord[]> {
