@@ -94,6 +94,24 @@ export function scheduleCases(current: () => Store): void {
     expect((await s.listRuns("sch_1", { agentId: "agt_7", limit: 10 })).map((r) => r.slot).sort()).toEqual([1000, 2000, 3000]);
   });
 
+  it("ends runs together each on its own: once, only while pending, each with its base", async () => {
+    const s = current().schedules;
+    await s.createSchedule(schedule("sch_1"));
+    const agents = Array.from({ length: 100 }, (_, i) => `agt_${i}`);
+    await Promise.all(agents.map((agentId) => s.claimRun(run(1000, "hub_a", { agentId, correlationId: `a-${agentId}` }))));
+    const ended = await Promise.all([
+      ...agents.map((agentId) => s.finishRun("sch_1", `a-${agentId}`, { ...ok, rows: [{ agentId }], base: [{ agentId }] })),
+      s.finishRun("sch_1", "a-agt_3", ok),
+      s.finishRun("sch_1", "no-such-run", ok),
+      s.finishRun("sch_2", "a-agt_4", ok),
+    ]);
+    // agt_3's run was ended twice: one of the two ends it, whichever came first.
+    expect(ended.filter((e, i) => i !== 3 && i !== 100)).toEqual([...agents.slice(1).map(() => true), false, false]);
+    expect([ended[3], ended[100]].filter(Boolean).length).toBe(1);
+    expect(await s.baseRows("sch_1", "agt_42")).toEqual([{ agentId: "agt_42" }]);
+    expect((await s.listRuns("sch_1", { agentId: "agt_5", limit: 1 }))[0]).toMatchObject({ status: "ok", rows: [{ agentId: "agt_5" }] });
+  });
+
   it("refuses claims of a schedule that is disabled or deleted", async () => {
     const s = current().schedules;
     await s.createSchedule(schedule("sch_1"));
