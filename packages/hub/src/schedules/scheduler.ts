@@ -110,10 +110,11 @@ export interface SchedulerDeps {
  *
  * Live queries first: the scheduler's work is background work. A tick starts runs only while fewer than
  * {@link MAX_RUNS_IN_FLIGHT} are in flight and the event loop was busy less than {@link LOOP_BUSY_CEILING}
- * lately (or the scheduler's own share of it was under {@link SCHEDULED_SHARE_FLOOR}); sending a run and landing its result are done in slices of at most {@link SLICE_MS} of loop time
- * per turn (WorkSlices), so a live query's request and reply are never queued behind a long batch. A hub
- * that cannot carry its schedules' rate runs them late, every slot in order (the lag is the gauge
- * `uplink_schedule_lag_seconds`, and a run's `createdAt` past its slot), never skipping one.
+ * lately (or the scheduler's own share of it was under {@link SCHEDULED_SHARE_FLOOR}); sending a run and
+ * landing its result are done in slices of at most {@link SLICE_MS} of loop time per turn (WorkSlices), so
+ * a live query's request and reply are never queued behind a long batch. A hub that cannot carry its
+ * schedules' rate runs them late, every slot in order (the lag is the gauge `uplink_schedule_lag_seconds`,
+ * and a run's `createdAt` past its slot), never skipping one.
  *
  * Changes made through this hub apply at once ({@link changed}); those made through another replica
  * within {@link SCHEDULES_RELOAD_MS}. A deleted or disabled schedule cannot be claimed any more (the
