@@ -5,7 +5,10 @@
 //
 // Measured over one whole interval of ticks (every (schedule, agent) runs once in it), on this machine:
 //   - the hub's CPU while idle (the fleet connected, no schedule) and while the schedules tick: % of a core
-//     and µs per run;
+//     and µs per run (the ticking CPU less the fleet's own, measured without live queries, and less the
+//     live queries' own, per live query as measured idle: the live queries answered while ticking are
+//     fewer, so subtracting the idle window's whole CPU would understate a run's cost);
+//   - how late the runs are: the hub's uplink_schedule_lag_seconds, sampled every second while ticking;
 //   - the store's growth: bytes of the SQLite files (database + WAL) and runs stored, per hour;
 //   - a live query's latency (POST /api/v1/agents/:id/query to a stub agent, one caller at a time) on the
 //     idle hub and during the ticks: p50/p99 and the ratio of the p99s.
@@ -94,7 +97,9 @@ export async function run() {
     await sleep(3000);
 
     const measureMs = intervalS * 1000;
-    progress(`idle: hub CPU and a live query's latency over ${intervalS} s`);
+    const fleetMs = Math.min(10_000, measureMs);
+    progress(`idle: hub CPU with the fleet alone over ${fleetMs / 1000} s, then with a live query's latency over ${intervalS} s`);
+    const fleetCpu = await cpuOver(hub.child.pid, fleetMs);
     const [idleCpu, idleQuery] = await Promise.all([cpuOver(hub.child.pid, measureMs), liveQuery(hub.port, path, headers, measureMs - 1000)]);
 
     progress(`creating ${schedules} schedules at ${intervalS} s on every agent`);
@@ -110,7 +115,10 @@ export async function run() {
     const runs0 = await metric(hub.metricsPort, "uplink_schedule_runs_total");
     const bytes0 = storeBytes(tmp);
     progress(`ticking: hub CPU, store growth and a live query's latency over ${intervalS} s`);
+    const lags = [];
+    const sampling = setInterval(() => void metric(hub.metricsPort, "uplink_schedule_lag_seconds").then((v) => lags.push(v), () => undefined), 1000);
     const [tickCpu, tickQuery] = await Promise.all([cpuOver(hub.child.pid, measureMs), liveQuery(hub.port, path, headers, measureMs - 1000)]);
+    clearInterval(sampling);
     const runs = (await metric(hub.metricsPort, "uplink_schedule_runs_total")) - runs0;
     const grownBytes = storeBytes(tmp) - bytes0;
 
@@ -132,6 +140,10 @@ export async function run() {
     }
 
     const perHour = 3_600_000 / tickCpu.windowMs;
+    // The fleet's own CPU per ms, and a live query's own (the idle window's CPU above the fleet's, per query).
+    const fleetPerMs = fleetCpu.cpuMs / fleetCpu.windowMs;
+    const perLiveQuery = idleQuery.count > 0 ? Math.max(0, idleCpu.cpuMs - fleetPerMs * idleCpu.windowMs) / idleQuery.count : 0;
+    const runsCpuMs = tickCpu.cpuMs - fleetPerMs * tickCpu.windowMs - perLiveQuery * tickQuery.count;
     const p99Ratio = round(tickQuery.p99 / idleQuery.p99, 3);
     return {
       agents,
@@ -139,10 +151,13 @@ export async function run() {
       intervalS,
       runs: { measured: runs, perSecond: round(runs / (tickCpu.windowMs / 1000)), expectedPerSecond: round((agents * schedules) / intervalS) },
       hubCpu: {
+        fleetPercent: round(fleetPerMs * 100),
         idlePercent: round((idleCpu.cpuMs / idleCpu.windowMs) * 100),
         tickingPercent: round((tickCpu.cpuMs / tickCpu.windowMs) * 100),
-        usPerRun: runs > 0 ? Math.round(((tickCpu.cpuMs - idleCpu.cpuMs * (tickCpu.windowMs / idleCpu.windowMs)) * 1000) / runs) : null,
+        usPerLiveQuery: Math.round(perLiveQuery * 1000),
+        usPerRun: runs > 0 ? Math.round((runsCpuMs * 1000) / runs) : null,
       },
+      lagSeconds: { max: round(Math.max(0, ...lags)), last: round(lags.at(-1) ?? 0) },
       store: { growthMiBPerHour: round((grownBytes * perHour) / 1_048_576), runsPerHour: Math.round(runs * perHour), bytesPerRun: runs > 0 ? Math.round(grownBytes / runs) : null, note: "SQLite pages in use; bounded by --schedule-result-retention / --schedule-result-max-rows" },
       liveQuery: { idle: idleQuery, ticking: tickQuery, p99Ratio },
       shutdown,
@@ -174,7 +189,8 @@ export function formatTable(f) {
   return [
     `schedules: ${f.agents} agents × ${f.schedules} schedules at ${f.intervalS} s, ${f.machine.cpus} CPUs, node ${f.machine.node}`,
     `runs     ${f.runs.measured} in one interval: ${f.runs.perSecond}/s (expected ${f.runs.expectedPerSecond}/s)`,
-    `hub CPU  idle ${f.hubCpu.idlePercent} % of a core, ticking ${f.hubCpu.tickingPercent} % (${f.hubCpu.usPerRun} µs per run)`,
+    `hub CPU  fleet alone ${f.hubCpu.fleetPercent} % of a core, idle with live queries ${f.hubCpu.idlePercent} % (${f.hubCpu.usPerLiveQuery} µs per live query), ticking ${f.hubCpu.tickingPercent} % (${f.hubCpu.usPerRun} µs per run)`,
+    `lag      oldest due run late by ${f.lagSeconds.max} s at most, ${f.lagSeconds.last} s at the end`,
     `store    +${f.store.growthMiBPerHour} MiB/hour, ${f.store.runsPerHour} runs/hour, ${f.store.bytesPerRun} B per run (before retention)`,
     `query    ${"".padEnd(10)}${"req/s".padStart(8)}${"p50 ms".padStart(9)}${"p99 ms".padStart(9)}${"max ms".padStart(9)}${"errors".padStart(8)}`,
     q("idle", f.liveQuery.idle),

@@ -191,6 +191,18 @@ export class HubMetrics {
     });
   }
 
+  /** Registers the gauge of how late the scheduler's oldest due run is, read at scrape time. */
+  observeScheduleLag(lagSeconds: () => number): void {
+    new Gauge({
+      name: "uplink_schedule_lag_seconds",
+      help: "How late the oldest due run of a schedule or policy is on the hub running them (0: none waits); above 0 for long, the hub cannot carry its schedules' rate",
+      registers: [this.registry],
+      collect() {
+        this.set(lagSeconds());
+      },
+    });
+  }
+
   /** Registers gauges read from live state at scrape time. */
   observe(sources: { connectedAgents(): number; pendingCommands(): number }): void {
     new Gauge({

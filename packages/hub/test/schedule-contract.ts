@@ -70,6 +70,48 @@ export function scheduleCases(current: () => Store): void {
     expect(await s.listCursors("sch_1")).toEqual(new Map([["agt_1", 2000]]));
   });
 
+  it("decides claims made together each on its own: a slot once, a disabled schedule's none, the cursor at the latest", async () => {
+    const s = current().schedules;
+    await s.createSchedule(schedule("sch_1"));
+    await s.createSchedule(schedule("sch_2", { enabled: false }));
+    const agents = Array.from({ length: 150 }, (_, i) => `agt_${i}`);
+    const claims = await Promise.all([
+      ...agents.map((agentId) => s.claimRun(run(1000, "hub_a", { agentId, correlationId: `a-${agentId}` }))),
+      s.claimRun(run(1000, "hub_b", { agentId: "agt_7", correlationId: "b-agt_7" })),
+      s.claimRun(run(3000, "hub_a", { agentId: "agt_7", correlationId: "a-agt_7-3000" })),
+      s.claimRun(run(2000, "hub_a", { agentId: "agt_7", correlationId: "a-agt_7-2000" })),
+      s.claimRun(run(1000, "hub_a", { scheduleId: "sch_2", correlationId: "a-sch_2" })),
+    ]);
+    // One of the two claims of agt_7's slot 1000 is refused, whichever came second.
+    expect(claims.filter((c) => !c).length).toBe(2);
+    expect(claims.at(-1)).toBe(false);
+    expect(claims.slice(-3, -1)).toEqual([true, true]);
+    const cursors = await s.listCursors("sch_1");
+    expect(cursors.size).toBe(150);
+    expect(cursors.get("agt_7")).toBe(3000);
+    expect(cursors.get("agt_149")).toBe(1000);
+    expect(await s.listCursors("sch_2")).toEqual(new Map());
+    expect((await s.listRuns("sch_1", { agentId: "agt_7", limit: 10 })).map((r) => r.slot).sort()).toEqual([1000, 2000, 3000]);
+  });
+
+  it("ends runs together each on its own: once, only while pending, each with its base", async () => {
+    const s = current().schedules;
+    await s.createSchedule(schedule("sch_1"));
+    const agents = Array.from({ length: 100 }, (_, i) => `agt_${i}`);
+    await Promise.all(agents.map((agentId) => s.claimRun(run(1000, "hub_a", { agentId, correlationId: `a-${agentId}` }))));
+    const ended = await Promise.all([
+      ...agents.map((agentId) => s.finishRun("sch_1", `a-${agentId}`, { ...ok, rows: [{ agentId }], base: [{ agentId }] })),
+      s.finishRun("sch_1", "a-agt_3", ok),
+      s.finishRun("sch_1", "no-such-run", ok),
+      s.finishRun("sch_2", "a-agt_4", ok),
+    ]);
+    // agt_3's run was ended twice: one of the two ends it, whichever came first.
+    expect(ended.filter((e, i) => i !== 3 && i !== 100)).toEqual([...agents.slice(1).map(() => true), false, false]);
+    expect([ended[3], ended[100]].filter(Boolean).length).toBe(1);
+    expect(await s.baseRows("sch_1", "agt_42")).toEqual([{ agentId: "agt_42" }]);
+    expect((await s.listRuns("sch_1", { agentId: "agt_5", limit: 1 }))[0]).toMatchObject({ status: "ok", rows: [{ agentId: "agt_5" }] });
+  });
+
   it("refuses claims of a schedule that is disabled or deleted", async () => {
     const s = current().schedules;
     await s.createSchedule(schedule("sch_1"));

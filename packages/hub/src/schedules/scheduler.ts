@@ -9,22 +9,46 @@ import type { CommandRouter } from "../queries/command-router.js";
 import { emptyCounts, resetsBase, type ResultRow, type ScheduleRecord } from "../store/schedule-store.js";
 import type { AgentRecord, Store } from "../store/store.js";
 import { DueQueue } from "./due-queue.js";
+import { LoopLoad } from "./loop-load.js";
 import { diffRows, rowsOf } from "./row-diff.js";
 import { nextDueAfter, phaseOf } from "./spread.js";
+import { WorkSlices } from "./work-slices.js";
 
 /** How often the schedules are read again from the store (a change made on another replica shows within this). */
 export const SCHEDULES_RELOAD_MS = 1_000;
 /** How often the agents each schedule targets are resolved again (new agents join within this). */
 export const TARGETS_REFRESH_MS = 10_000;
-/** Slots missed (the hub was down, or the lease moved) are run late when they are at most this old; older ones are skipped. */
+/**
+ * Slots missed while no hub ran the schedules (it was down, or the lease moved) are run late when they are
+ * at most this old; older ones are skipped. A hub that runs them but is behind skips none (see {@link Scheduler}).
+ */
 export const CATCH_UP_MS = 30_000;
 /** The longest wait of the tick timer: the reload runs at least this often. */
 const MAX_TICK_MS = 1_000;
-/**
- * Runs started per turn of the event loop: a tick with more due (a hub behind, a takeover catching up)
- * goes on at the next turn, so live queries, replies and signals are served in between.
- */
+/** Runs started per tick at most: a tick with more due (a hub behind, a takeover catching up) goes on at the next. */
 export const TICK_BATCH = 256;
+/**
+ * Runs claimed and not yet landed at most: past it, due runs wait (late) for runs in flight to land, so a
+ * hub that cannot carry its schedules' rate holds a bounded amount of their work, and a burst of replies
+ * arriving in one turn of the loop is bounded too.
+ */
+export const MAX_RUNS_IN_FLIGHT = 256;
+/** Loop time the scheduler's own work (sending a run, landing its result) takes per turn of the loop at most. */
+export const SLICE_MS = 2;
+/**
+ * New runs start while the event loop was busy less than this share of the last {@link LOOP_WINDOW_MS}:
+ * past it, the hub is not keeping up, and the live path (requests, replies) goes first; due runs wait, late.
+ */
+export const LOOP_BUSY_CEILING = 0.8;
+/**
+ * ... except while the scheduler's own slices took less than this share of the window: however busy live
+ * traffic keeps the loop, the schedules keep a floor of it and are never stalled outright.
+ */
+export const SCHEDULED_SHARE_FLOOR = 0.2;
+/** The window the loop's utilization is measured over. */
+export const LOOP_WINDOW_MS = 100;
+/** The wait before the next tick when due runs were held back. */
+const BACK_OFF_MS = 10;
 /** Pending runs of a dead hub resumed per store read. */
 const OPEN_RUNS_PAGE = 1_000;
 
@@ -40,10 +64,12 @@ interface Entry {
   landing: Promise<void>;
 }
 
-/** A schedule being run: its record as last read, and one entry per targeted agent. */
+/** A schedule being run: its record as last read, one entry per targeted agent, and the log its runs' commands use. */
 interface Active {
   record: ScheduleRecord;
   entries: Map<string, Entry>;
+  /** One child logger per schedule, not per run: its runs are found by correlationId in the store. */
+  log: Logger;
 }
 
 /** What decides who runs the schedules in a cluster: a lease on the cluster bus. */
@@ -82,6 +108,14 @@ export interface SchedulerDeps {
  * agent from the slot after its last claimed one (slots missed within {@link CATCH_UP_MS} run late), and
  * runs another hub claimed but never finished are claimed again and run.
  *
+ * Live queries first: the scheduler's work is background work. A tick starts runs only while fewer than
+ * {@link MAX_RUNS_IN_FLIGHT} are in flight and the event loop was busy less than {@link LOOP_BUSY_CEILING}
+ * lately (or the scheduler's own share of it was under {@link SCHEDULED_SHARE_FLOOR}); sending a run and
+ * landing its result are done in slices of at most {@link SLICE_MS} of loop time per turn (WorkSlices), so
+ * a live query's request and reply are never queued behind a long batch. A hub that cannot carry its
+ * schedules' rate runs them late, every slot in order (the lag is the gauge `uplink_schedule_lag_seconds`,
+ * and a run's `createdAt` past its slot), never skipping one.
+ *
  * Changes made through this hub apply at once ({@link changed}); those made through another replica
  * within {@link SCHEDULES_RELOAD_MS}. A deleted or disabled schedule cannot be claimed any more (the
  * claim checks it), so no run of it starts after the change committed.
@@ -104,6 +138,8 @@ export class Scheduler {
   #reloading: Promise<void> | undefined;
   #reloadAgain = false;
   readonly #inflight = new Set<Promise<unknown>>();
+  readonly #slices = new WorkSlices(SLICE_MS);
+  readonly #loop = new LoopLoad(LOOP_WINDOW_MS, () => this.#slices.busyMs);
   /**
    * The differential base per schedule per agent (null: none, the next run is a snapshot), as this hub
    * last wrote or read it: written through to the store, read from it only when missing here (after a
@@ -116,6 +152,7 @@ export class Scheduler {
     this.#deps = deps;
     this.#log = deps.log.child({ component: "scheduler" });
     deps.metrics.observePolicies(() => this.#gauge());
+    deps.metrics.observeScheduleLag(() => this.#lagSeconds());
   }
 
   /** True while this hub runs the schedules (always, without a lease; in a cluster, while it holds the lease). */
@@ -154,6 +191,8 @@ export class Scheduler {
     clearTimeout(this.#leaseTimer);
     if (this.#running) this.#log.info({ runsInFlight: this.#inflight.size }, "scheduler stopping");
     this.#halt();
+    // No live query to give way to any more: the runs in flight end (fail, mostly) in as few turns as can be.
+    this.#slices.unbound();
     await Promise.allSettled([...this.#inflight]);
     if (this.#deps.lease !== undefined) await this.#deps.lease.release().catch(() => undefined);
   }
@@ -202,11 +241,12 @@ export class Scheduler {
     this.#queue.clear();
   }
 
-  #arm(): void {
+  /** Arms the next tick: when the next slot is due, or after `backOffMs` when due runs had to wait. */
+  #arm(backOffMs = 0): void {
     if (!this.#running || this.#stopped) return;
     clearTimeout(this.#timer);
     const next = this.#queue.peek();
-    const wait = next === undefined ? MAX_TICK_MS : Math.min(MAX_TICK_MS, Math.max(0, next - Date.now()));
+    const wait = next === undefined ? MAX_TICK_MS : Math.min(MAX_TICK_MS, Math.max(backOffMs, next - Date.now()));
     // More due now (the last tick took a bounded batch): the next batch after the I/O waiting in this turn.
     this.#timer = setTimeout(() => void this.#tick(), wait);
   }
@@ -216,21 +256,33 @@ export class Scheduler {
     const now = Date.now();
     if (now - this.#lastReload >= SCHEDULES_RELOAD_MS) await this.#reload(now - this.#lastTargets >= TARGETS_REFRESH_MS).catch((err: unknown) => this.#log.error({ err }, "reading the schedules failed"));
     if (!this.#running) return;
+    // The live path first: no new run while the loop is near full (beyond the schedules' floor) or enough
+    // runs are in flight; what is due waits (late) for the next tick.
+    const { loop, own } = this.#loop.shares();
+    const keepingUp = loop < LOOP_BUSY_CEILING || own < SCHEDULED_SHARE_FLOOR;
+    const room = keepingUp ? Math.min(TICK_BATCH, MAX_RUNS_IN_FLIGHT - this.#inflight.size) : 0;
     const due: Entry[] = [];
-    for (let entry = this.#queue.popDue(now); entry !== undefined; entry = due.length < TICK_BATCH ? this.#queue.popDue(now) : undefined) due.push(entry);
-    for (const entry of due) {
-      if (!entry.live) continue;
-      const active = this.#active.get(entry.scheduleId);
-      if (active === undefined) continue;
-      const slot = entry.due;
-      // One slot per entry per tick: slots missed (a takeover, a restart, a stall) run one after the other on
-      // the following ticks, those older than the catch-up window are skipped; a tick never runs an entry
-      // twice, so a hub behind does not pile work onto itself.
-      entry.due = nextDueAfter(Math.max(slot, now - CATCH_UP_MS), active.record.intervalMs, entry.phase);
-      this.#queue.push(entry);
-      void this.#run(active.record, entry, slot, false);
+    for (let entry = room > 0 ? this.#queue.popDue(now) : undefined; entry !== undefined; entry = due.length < room ? this.#queue.popDue(now) : undefined) {
+      if (entry.live && this.#active.has(entry.scheduleId)) due.push(entry);
     }
-    this.#arm();
+    for (const entry of due) {
+      const active = this.#active.get(entry.scheduleId)!;
+      const slot = entry.due;
+      // Every slot runs, one per entry per tick: slots a hub behind could not start in time run late, one
+      // after the other (the heap gives the oldest first); a tick never runs an entry twice.
+      entry.due = nextDueAfter(slot, active.record.intervalMs, entry.phase);
+      this.#queue.push(entry);
+      void this.#run(active, entry, slot, false);
+    }
+    // Held back (the loop busy, or the runs in flight at their bound): try again shortly, not at once.
+    const heldBack = room < TICK_BATCH && (this.#queue.peek() ?? Infinity) <= now;
+    this.#arm(heldBack ? BACK_OFF_MS : 0);
+  }
+
+  /** How late the oldest due run is (0 when none waits): a hub not carrying its schedules' rate falls behind. */
+  #lagSeconds(): number {
+    const next = this.#queue.peek();
+    return !this.#running || next === undefined ? 0 : Math.max(0, Date.now() - next) / 1000;
   }
 
   /** Reads the schedules again (and, with `targets`, the agents they target); one read at a time. */
@@ -276,7 +328,7 @@ export class Scheduler {
         continue;
       }
       const matched = targetsOf(record, await agentsNow());
-      const next: Active = rebuild ? { record, entries: new Map() } : { ...active!, record };
+      const next: Active = rebuild ? { record, entries: new Map(), log: this.#log.child({ scheduleId: record.id }) } : { ...active!, record };
       // The cursors are read only when agents join the schedule: a steady refresh reads none.
       const joining = [...matched].some((agentId) => !next.entries.has(agentId));
       const cursors = joining ? await store.schedules.listCursors(record.id) : new Map<string, number>();
@@ -328,7 +380,7 @@ export class Scheduler {
           const entry = active?.entries.get(run.agentId);
           if (active !== undefined && entry !== undefined) {
             // Claimed before the next page is read: a run claimed here is no longer another owner's.
-            if (await this.#run(active.record, entry, run.slot, true)) resumed++;
+            if (await this.#run(active, entry, run.slot, true)) resumed++;
             else closed += (await this.#closeLost(run.scheduleId, run.correlationId, code)) ? 1 : 0;
           } else {
             closed += (await this.#closeLost(run.scheduleId, run.correlationId, code)) ? 1 : 0;
@@ -345,30 +397,35 @@ export class Scheduler {
     return this.#deps.store.schedules.finishRun(scheduleId, correlationId, { status: "error", snapshot: false, added: null, removed: null, rows: null, errorCode: code, errorMessage: message, finishedAt: Date.now() });
   }
 
-  /** Claims the slot, sends the command, and lands its result after the entry's previous one. */
-  #run(record: ScheduleRecord, entry: Entry, slot: number, takeOver: boolean): Promise<boolean> {
+  /**
+   * Claims the slot, sends the command, and lands its result after the entry's previous one; the sending
+   * and the landing each in a slice of the loop (WorkSlices).
+   */
+  #run(active: Active, entry: Entry, slot: number, takeOver: boolean): Promise<boolean> {
     const { store, router, hubId } = this.#deps;
+    const { record, log } = active;
     const correlationId = randomUUID();
-    const log = this.#log.child({ scheduleId: record.id, agentId: entry.agentId, correlationId });
     const claim = store.schedules.claimRun({ scheduleId: record.id, agentId: entry.agentId, slot, correlationId, owner: hubId, createdAt: Date.now() }, takeOver);
     const outcome = (async (): Promise<CommandOutcome | undefined> => {
       if (!(await claim)) return undefined;
-      // Claimed as the hub began to stop: ended like every command shutdown fails, never sent.
-      if (this.#stopped) return { status: "error", error: new ConnectionLostError("hub_shutting_down", "the hub is shutting down"), durationMs: 0 };
-      return runCommand(router, entry.agentId, {
-        correlationId,
-        sessionId: record.id,
-        kind: "query",
-        collector: record.collector,
-        query: record.query,
-        timeoutMs: record.timeoutMs ?? this.#deps.defaultTimeoutMs,
-        log,
-      });
+      return this.#slices.run(() =>
+        // Claimed as the hub began to stop: ended like every command shutdown fails, never sent.
+        this.#stopped ? { status: "error", error: new ConnectionLostError("hub_shutting_down", "the hub is shutting down"), durationMs: 0 }
+        : runCommand(router, entry.agentId, {
+            correlationId,
+            sessionId: record.id,
+            kind: "query",
+            collector: record.collector,
+            query: record.query,
+            timeoutMs: record.timeoutMs ?? this.#deps.defaultTimeoutMs,
+            log,
+          }),
+      );
     })();
     const landed = (entry.landing = entry.landing.then(async () => {
       const o = await outcome;
-      if (o !== undefined) await this.#land(record, entry, slot, correlationId, o);
-    }).catch((err: unknown) => log.error({ err }, "a scheduled run failed to land")));
+      if (o !== undefined) await this.#slices.run(() => this.#land(record, entry, slot, correlationId, o));
+    }).catch((err: unknown) => log.error({ err, agentId: entry.agentId, correlationId }, "a scheduled run failed to land")));
     this.#inflight.add(landed);
     void landed.finally(() => this.#inflight.delete(landed));
     return claim.catch(() => false);

@@ -25,8 +25,22 @@ const CHANGE_COLUMNS: Record<keyof ScheduleChange, string> = {
   name: "name", query: "query", collector: "collector", intervalMs: "interval_ms", targets: "targets", mode: "mode", timeoutMs: "timeout_ms", enabled: "enabled", updatedAt: "updated_at",
 };
 
+/** Claims or ends per multi-row statement at most (6 and 10 parameters each). */
+const CHUNK = 64;
+/** The columns of an ended run, in the order of the multi-row end's VALUES. */
+const FINISH_VALUES = ["scheduleId", "correlationId", "status", "snapshot", "added", "removed", "rows", "errorCode", "errorMessage", "finishedAt"] as const;
+
 const json = (text: unknown): ResultRow[] | null => (text === null ? null : (JSON.parse(text as string) as ResultRow[]));
 const text = (rows: ResultRow[] | null): string | null => (rows === null ? null : JSON.stringify(rows));
+
+/** A run's end waiting for the group commit: its columns, and the base to store if it ends. */
+type QueuedEnd = Row & { base?: ResultRow[] | undefined };
+
+/** `(?, …), …`: `rows` groups of `columns` placeholders, the VALUES of a multi-row statement. */
+function placeholders(rows: number, columns: number): string {
+  const row = `(${Array(columns).fill("?").join(", ")})`;
+  return Array(rows).fill(row).join(", ");
+}
 
 function toSchedule(r: Row): ScheduleRecord {
   return {
@@ -69,11 +83,22 @@ function toHost(r: Row): PolicyHostRecord {
   return { policyId: r.policy_id as string, agentId: r.agent_id as string, state: r.state as PolicyState, reason: (r.reason as string | null) ?? null, since: r.since as number, checkedAt: r.checked_at as number };
 }
 
-/** The embedded store's schedules (see ScheduleStore); run claims and ends share the group commit. */
+/**
+ * The embedded store's schedules (see ScheduleStore); run claims and ends share the group commit. The
+ * claims queued in one group commit, and the ends, are written as multi-row statements, a few for hundreds
+ * of runs.
+ */
 export class SqliteSchedules implements ScheduleStore {
   readonly #db: Database.Database;
   readonly #commits: GroupCommit;
   readonly #s;
+  /** The claims waiting for the next group commit, and what it resolves: the correlationIds it claimed. */
+  #claiming: { runs: NewScheduleRun[]; claimed: Promise<Set<string>> } | undefined;
+  /** The ends waiting for the next group commit, and what it resolves: the correlationIds it ended. */
+  #finishing: { runs: Map<string, QueuedEnd>; ended: Promise<Set<string>> } | undefined;
+  /** Multi-row claim, cursor and end statements by number of rows, prepared once each. */
+  readonly #claimsOf = new Map<number, { claim: Database.Statement; cursor: Database.Statement }>();
+  readonly #finishesOf = new Map<number, Database.Statement>();
 
   constructor(db: Database.Database, commits: GroupCommit) {
     this.#db = db;
@@ -103,11 +128,6 @@ export class SqliteSchedules implements ScheduleStore {
       ),
       openRuns: db.prepare(`SELECT ${RUN} FROM schedule_runs WHERE status = 'pending' AND owner <> ? ORDER BY seq LIMIT ?`),
       base: db.prepare("SELECT base_rows FROM schedule_agents WHERE schedule_id = ? AND agent_id = ?"),
-      finish: db.prepare(
-        `UPDATE schedule_runs SET status = @status, snapshot = @snapshot, added = @added, removed = @removed, rows = @rows,
-           error_code = @errorCode, error_message = @errorMessage, finished_at = @finishedAt
-         WHERE correlation_id = @correlationId AND schedule_id = @scheduleId AND status = 'pending' RETURNING agent_id`,
-      ),
       setBase: db.prepare("UPDATE schedule_agents SET base_rows = ? WHERE schedule_id = ? AND agent_id = ?"),
       resetBase: db.prepare("UPDATE schedule_agents SET base_rows = NULL WHERE schedule_id = ?"),
       runs: db.prepare(
@@ -184,11 +204,57 @@ export class SqliteSchedules implements ScheduleStore {
   }
 
   async claimRun(run: NewScheduleRun, takeOver = false): Promise<boolean> {
-    return this.#commits.write(() => {
-      const claimed = this.#s.claim.run(run).changes > 0 || (takeOver && this.#s.takeOver.run(run).changes > 0);
-      if (claimed) this.#s.cursor.run(run);
-      return claimed;
-    });
+    if (takeOver) {
+      return this.#commits.write(() => {
+        const claimed = this.#s.claim.run(run).changes > 0 || this.#s.takeOver.run(run).changes > 0;
+        if (claimed) this.#s.cursor.run(run);
+        return claimed;
+      });
+    }
+    let batch = this.#claiming;
+    if (batch === undefined) {
+      const runs: NewScheduleRun[] = [];
+      const claimed = this.#commits.write(() => {
+        this.#claiming = undefined;
+        return this.#claimAll(runs);
+      });
+      batch = this.#claiming = { runs, claimed };
+    }
+    batch.runs.push(run);
+    return (await batch.claimed).has(run.correlationId);
+  }
+
+  /** Claims the runs (a slot already claimed, or of a schedule gone or disabled, is not) and moves the cursors of those claimed. */
+  #claimAll(runs: NewScheduleRun[]): Set<string> {
+    const out = new Set<string>();
+    for (let i = 0; i < runs.length; i += CHUNK) {
+      const chunk = runs.slice(i, i + CHUNK);
+      const claimed = this.#claimStatements(chunk.length).claim.all(chunk.flatMap((r) => [r.scheduleId, r.agentId, r.slot, r.correlationId, r.owner, r.createdAt])) as Row[];
+      if (claimed.length === 0) continue;
+      this.#claimStatements(claimed.length).cursor.run(claimed.flatMap((r) => [r.schedule_id, r.agent_id, r.slot]));
+      for (const r of claimed) out.add(r.correlation_id as string);
+    }
+    return out;
+  }
+
+  #claimStatements(rows: number): { claim: Database.Statement; cursor: Database.Statement } {
+    let statements = this.#claimsOf.get(rows);
+    if (statements === undefined) {
+      statements = {
+        claim: this.#db.prepare(
+          `INSERT INTO schedule_runs (schedule_id, agent_id, slot, correlation_id, owner, status, created_at)
+           SELECT column1, column2, column3, column4, column5, 'pending', column6 FROM (VALUES ${placeholders(rows, 6)})
+           WHERE EXISTS (SELECT 1 FROM schedules WHERE id = column1 AND enabled = 1)
+           ON CONFLICT (schedule_id, agent_id, slot) DO NOTHING RETURNING schedule_id, agent_id, slot, correlation_id`,
+        ),
+        cursor: this.#db.prepare(
+          `INSERT INTO schedule_agents (schedule_id, agent_id, last_slot) VALUES ${placeholders(rows, 3)}
+           ON CONFLICT (schedule_id, agent_id) DO UPDATE SET last_slot = MAX(last_slot, excluded.last_slot)`,
+        ),
+      };
+      this.#claimsOf.set(rows, statements);
+    }
+    return statements;
   }
 
   async openRuns(owner: string, limit: number): Promise<ScheduleRunRecord[]> {
@@ -202,14 +268,50 @@ export class SqliteSchedules implements ScheduleStore {
   }
 
   async finishRun(scheduleId: string, correlationId: string, f: RunFinish): Promise<boolean> {
-    return this.#commits.write(() => {
-      const values = { ...f, scheduleId, correlationId, snapshot: f.snapshot ? 1 : 0, added: text(f.added), removed: text(f.removed), rows: text(f.rows) };
-      delete (values as Partial<typeof values>).base;
-      const ended = this.#s.finish.get(values) as Row | undefined;
-      if (ended === undefined) return false;
-      if (f.base !== undefined) this.#s.setBase.run(JSON.stringify(f.base), scheduleId, ended.agent_id);
-      return true;
-    });
+    let batch = this.#finishing;
+    if (batch?.runs.has(correlationId)) {
+      // The same run ended twice in one turn: this end comes after the first, which it finds ended.
+      await batch.ended;
+      return this.finishRun(scheduleId, correlationId, f);
+    }
+    if (batch === undefined) {
+      const runs = new Map<string, QueuedEnd>();
+      const ended = this.#commits.write(() => {
+        this.#finishing = undefined;
+        return this.#finishAll([...runs.values()]);
+      });
+      batch = this.#finishing = { runs, ended };
+    }
+    batch.runs.set(correlationId, { ...f, scheduleId, correlationId, snapshot: f.snapshot ? 1 : 0, added: text(f.added), removed: text(f.removed), rows: text(f.rows) });
+    return (await batch.ended).has(correlationId);
+  }
+
+  /** Ends the runs still pending under their correlationIds, and stores the bases of those ended. */
+  #finishAll(runs: QueuedEnd[]): Set<string> {
+    const out = new Set<string>();
+    for (let i = 0; i < runs.length; i += CHUNK) {
+      const chunk = runs.slice(i, i + CHUNK);
+      let statement = this.#finishesOf.get(chunk.length);
+      if (statement === undefined) {
+        // One run's end per row of VALUES, matched by (schedule, correlationId) and only while pending.
+        statement = this.#db.prepare(
+          `UPDATE schedule_runs SET status = v.column3, snapshot = v.column4, added = v.column5, removed = v.column6, rows = v.column7,
+             error_code = v.column8, error_message = v.column9, finished_at = v.column10
+           FROM (VALUES ${placeholders(chunk.length, FINISH_VALUES.length)}) AS v
+           WHERE schedule_runs.schedule_id = v.column1 AND schedule_runs.correlation_id = v.column2 AND schedule_runs.status = 'pending'
+           RETURNING schedule_runs.correlation_id, schedule_runs.agent_id`,
+        );
+        this.#finishesOf.set(chunk.length, statement);
+      }
+      const ended = statement.all(chunk.flatMap((r) => FINISH_VALUES.map((k) => r[k]))) as Row[];
+      const byId = new Map(chunk.map((r) => [r.correlationId as string, r]));
+      for (const e of ended) {
+        const run = byId.get(e.correlation_id as string)!;
+        out.add(e.correlation_id as string);
+        if (run.base !== undefined) this.#s.setBase.run(JSON.stringify(run.base), run.scheduleId, e.agent_id);
+      }
+    }
+    return out;
   }
 
   async listRuns(scheduleId: string, page: RunPage): Promise<ScheduleRunRecord[]> {
