@@ -244,7 +244,8 @@ export class AgentConnection {
   #onDeadline(entry: PendingCommand): void {
     const { request } = entry;
     this.#opts.metrics.commandsCompleted.inc({ kind: request.kind, outcome: "timeout" });
-    request.log.warn({ timeoutMs: request.timeoutMs, sent: entry.sent }, "command timed out");
+    // The connection's logger names the agent; a scheduled run's own logger names only its schedule.
+    this.#log.warn({ correlationId: request.correlationId, sessionId: request.sessionId, kind: request.kind, timeoutMs: request.timeoutMs, sent: entry.sent }, "command timed out");
     if (this.protocol >= 2) {
       if (this.#state === "open") {
         this.#ws.send(buildCancel(request.correlationId));
