@@ -78,6 +78,7 @@ function client(options: Partial<HubClientOptions> = {}): HubClient {
     onFrame: () => undefined,
     reconnectBaseMs: 10,
     reconnectCapMs: 50,
+    restartMs: 10,
     ...options,
   });
   clients.push(c);
@@ -122,17 +123,40 @@ describe("HubClient", () => {
     await waitFor(() => hub.sockets[0]?.messages.length === 2);
   });
 
-  it("reconnects after the hub closes the connection (1001, 4409)", async () => {
+  it("reconnects after the hub closes the connection (1001, 1012, 4409)", async () => {
     hub = await new FakeHub().start();
     const disconnects: number[] = [];
     client({ onDisconnect: () => disconnects.push(Date.now()) });
     await waitFor(() => hub.sockets.length === 1);
     hub.sockets[0]?.ws.close(1001, "hub shutting down");
     await waitFor(() => hub.sockets.length === 2);
-    hub.sockets[1]?.ws.close(4409, "replaced");
-    await waitFor(() => hub.sockets[2]?.messages.length === 1);
-    expect(hub.sockets[2]?.messages[0]).toMatchObject({ type: "hello" });
-    expect(disconnects).toHaveLength(2);
+    hub.sockets[1]?.ws.close(1012, "hub restarting");
+    await waitFor(() => hub.sockets.length === 3);
+    hub.sockets[2]?.ws.close(4409, "replaced");
+    await waitFor(() => hub.sockets[3]?.messages.length === 1);
+    expect(hub.sockets[3]?.messages[0]).toMatchObject({ type: "hello" });
+    expect(disconnects).toHaveLength(3);
+  });
+
+  it("after the hub announces a restart (1012), waits stay short and do not grow until a connection opens", async () => {
+    hub = await new FakeHub().start();
+    const backoffs: Record<string, unknown>[] = [];
+    const log = pino({ level: "info" }, { write: (line: string) => void backoffs.push(JSON.parse(line)) });
+    client({ log, reconnectBaseMs: 1_000, reconnectCapMs: 60_000, restartMs: 40, random: () => 0.5 });
+    await waitFor(() => hub.sockets.length === 1);
+    // The new hub is not there yet for four attempts (a balancer answers for it), then it is.
+    hub.refuse = (n) => (n >= 2 && n <= 5 ? refusal("502 Bad Gateway") : undefined);
+    hub.sockets[0]?.ws.close(1012, "hub restarting");
+    await waitFor(() => hub.sockets.length === 2);
+    const waits = () => backoffs.filter((l) => l.msg === "hub connection backoff");
+    expect(waits().map((l) => [l.delayMs, l.restarting])).toEqual([[20, true], [20, true], [20, true], [20, true], [20, true]]);
+    expect(waits()[0]).toMatchObject({ code: 1012, reason: "hub restarting" });
+
+    // Once connected the restart is over: the next drop starts the exponential backoff from its base.
+    hub.sockets[1]?.ws.close(1011, "internal error");
+    await waitFor(() => waits().length === 6);
+    expect(waits()[5]).toMatchObject({ code: 1011, delayMs: 500 });
+    expect(waits()[5]).not.toHaveProperty("restarting");
   });
 
   it("honours Retry-After on a 503 refusal", async () => {
@@ -200,7 +224,7 @@ describe("HubClient", () => {
     const closeWhen = async (n: number, afterMs: number) => {
       await waitFor(() => hub.sockets.length === n);
       await new Promise((resolve) => setTimeout(resolve, afterMs));
-      hub.sockets[n - 1]?.ws.close(1001);
+      hub.sockets[n - 1]?.ws.close(1011);
     };
     await closeWhen(1, 0); // waits ~100 ms
     await closeWhen(2, 0); // waits ~200 ms
