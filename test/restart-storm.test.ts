@@ -1,4 +1,3 @@
-import { RECONNECT_RESTART_MS } from "@uplink/protocol";
 import { beforeAll, describe, expect, it } from "vitest";
 import { agentBuilt, useAgentProcesses } from "./fixtures/agent-process.js";
 import { enrollMany } from "./fixtures/hardening.js";
@@ -26,8 +25,7 @@ describe("Restart storm", () => {
     const fleet = await swarms.start({ url: first.agentUrl, keys: ids.map((i) => i.agentKey), baseMs: 1_000, capMs: 5_000, stableMs: 2_000 }, PROCESSES);
     await swarms.until(fleet, `${AGENTS} connected`, (t) => t.connected === AGENTS, 60_000);
     await waitFor("the hub counts them all", async () => (await first.api.metric("uplink_agents_connected")) === AGENTS, { timeoutMs: 10_000 });
-    await sleep(2_200); // every connection is now stable
-    const before = totals(fleet);
+    await sleep(2_200); // every connection is now stable: a drop starts the backoff over
 
     const t0 = performance.now();
     const exit = await hubs.stop(first, 6_000);
@@ -40,11 +38,11 @@ describe("Restart storm", () => {
     const allOnlineMs = performance.now() - t0;
     const after = await swarms.until(fleet, "the swarms agree", (t) => t.connected === AGENTS);
 
-    // The first wait after the drop: on the restart schedule, within [0, RECONNECT_RESTART_MS) for everyone,
-    // and spread, not bunched (no 100 ms bucket holds more than a quarter of them).
+    // The first wait after the drop: uniform over [0, 1 s) for everyone — the hub's 1012 starts the backoff
+    // over — and spread, not bunched (no 100 ms bucket holds more than a quarter of them).
     const firstWaits = after.firstRetryMs.reduce((a, b) => a + b, 0);
     expect(firstWaits).toBe(AGENTS);
-    expect(after.firstRetryMaxMs).toBeLessThan(RECONNECT_RESTART_MS);
+    expect(after.firstRetryMaxMs).toBeLessThan(1_000);
     expect(Math.max(...after.firstRetryMs) / firstWaits).toBeLessThan(0.25);
     // Every agent heard the hub's 1012 (a large fleet is cut 300 ms after its close frames, unread replies and all).
     expect(after.closeCodes).toEqual({ "1012": AGENTS });
@@ -53,10 +51,8 @@ describe("Restart storm", () => {
     expect(after.refused["403"] ?? 0).toBe(0);
     expect(after.stopped).toBe(0);
     expect(after.retryAfterViolations).toBe(0);
-    // The hub was down for a while, yet nobody's backoff grew: every wait until it listened again was a
-    // restart wait (at least one each), none an exponential one.
+    // Every agent waited on the restart schedule (its cap 8 s, not 60) while the hub was down.
     expect(after.restartWaits).toBeGreaterThanOrEqual(AGENTS);
-    expect(after.maxAttempt).toBe(before.maxAttempt);
     expect(allOnlineMs - upMs).toBeLessThan(30_000);
 
     const summary = {

@@ -4,12 +4,12 @@
 // correlationId echoed). Each agent reconnects like the real one (DESIGN §2 rule 12): exponential backoff
 // with full jitter (`baseMs`, `capMs`), reset after `stableMs` of stable connection, a 503's Retry-After as
 // the minimum wait, and 401/403 stop that agent for good. A close with 1012 or 1001 (the hub restarts) resets
-// the backoff, and for `restartWindowMs` after it every wait is uniform in [0, `restartMs`) without growing
-// (packages/agent/src/hub-client.ts; RECONNECT_RESTART_* in packages/protocol/src/constants.ts).
+// the backoff, and for `restartWindowMs` after it the backoff grows to `restartCapMs` at most and a 503 counts
+// no attempt (packages/agent/src/hub-client.ts; RECONNECT_RESTART_* in packages/protocol/src/constants.ts).
 //
 //   node bench/lib/swarm.mjs <config.json>
 //   config: {url, keys: ["<agentId>.<secret>", ...], localAddresses?: ["127.0.0.2", ...], baseMs?: 1000,
-//            capMs?: 60000, stableMs?: 30000, restartMs?: 2000, restartWindowMs?: 60000, rampConcurrency?: 200,
+//            capMs?: 60000, stableMs?: 30000, restartCapMs?: 8000, restartWindowMs?: 60000, rampConcurrency?: 200,
 //            reportMs?: 250}
 //
 // stdout: one JSON line per `reportMs` (and on demand): {type: "report", connected, everConnected, attempts,
@@ -26,7 +26,7 @@ const config = JSON.parse(readFileSync(process.argv[2], "utf8"));
 const baseMs = config.baseMs ?? 1000;
 const capMs = config.capMs ?? 60_000;
 const stableMs = config.stableMs ?? 30_000;
-const restartMs = config.restartMs ?? 2_000;
+const restartCapMs = config.restartCapMs ?? 8_000;
 const restartWindowMs = config.restartWindowMs ?? 60_000;
 /** Close codes that announce a hub restart: 1012 service restart, 1001 from hubs that predate it. */
 const RESTART_CODES = new Set([1012, 1001]);
@@ -148,14 +148,14 @@ class SwarmAgent {
       stats.stopped++;
       return;
     }
-    // Full jitter: uniform in [0, min(cap, base * 2^attempt)); while the hub restarts, in [0, restartMs)
-    // without counting the attempt.
-    let jittered;
-    if (Date.now() < this.restartUntil) {
-      jittered = Math.floor(Math.random() * restartMs);
-      stats.restartWaits++;
-    } else {
-      jittered = Math.floor(Math.random() * Math.min(capMs, baseMs * 2 ** this.attempt));
+    // Full jitter: uniform in [0, min(cap, base * 2^attempt)). While the hub restarts the cap is restartCapMs,
+    // and a 503 (the new hub pacing) waits at attempt 0's ceiling (its Retry-After wins) without counting.
+    const restarting = Date.now() < this.restartUntil;
+    const paced = restarting && refusal?.status === 503;
+    const cap = restarting ? Math.min(capMs, restartCapMs) : capMs;
+    const jittered = Math.floor(Math.random() * Math.min(cap, baseMs * 2 ** (paced ? 0 : this.attempt)));
+    if (restarting) stats.restartWaits++;
+    if (!paced) {
       this.attempt++;
       stats.maxAttempt = Math.max(stats.maxAttempt, this.attempt);
     }

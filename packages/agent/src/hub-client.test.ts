@@ -78,7 +78,6 @@ function client(options: Partial<HubClientOptions> = {}): HubClient {
     onFrame: () => undefined,
     reconnectBaseMs: 10,
     reconnectCapMs: 50,
-    restartMs: 10,
     ...options,
   });
   clients.push(c);
@@ -138,25 +137,28 @@ describe("HubClient", () => {
     expect(disconnects).toHaveLength(3);
   });
 
-  it("after the hub announces a restart (1012), waits stay short and do not grow until a connection opens", async () => {
+  it("after the hub announces a restart (1012), the backoff starts over, grows to the restart cap only, and counts no attempt for a 503", async () => {
     hub = await new FakeHub().start();
     const backoffs: Record<string, unknown>[] = [];
     const log = pino({ level: "info" }, { write: (line: string) => void backoffs.push(JSON.parse(line)) });
-    client({ log, reconnectBaseMs: 1_000, reconnectCapMs: 60_000, restartMs: 40, random: () => 0.5 });
+    client({ log, reconnectBaseMs: 100, reconnectCapMs: 60_000, restartCapMs: 1_000, random: () => 0.5 });
     await waitFor(() => hub.sockets.length === 1);
-    // The new hub is not there yet for four attempts (a balancer answers for it), then it is.
-    hub.refuse = (n) => (n >= 2 && n <= 5 ? refusal("502 Bad Gateway") : undefined);
+    // No hub for a while (a balancer answers for it), then the new hub pacing its handshakes, then in.
+    hub.refuse = (n) => (n === 5 ? refusal("503 Service Unavailable", { "Retry-After": "1" }) : n >= 2 && n <= 6 ? refusal("502 Bad Gateway") : undefined);
     hub.sockets[0]?.ws.close(1012, "hub restarting");
     await waitFor(() => hub.sockets.length === 2);
     const waits = () => backoffs.filter((l) => l.msg === "hub connection backoff");
-    expect(waits().map((l) => [l.delayMs, l.restarting])).toEqual([[20, true], [20, true], [20, true], [20, true], [20, true]]);
+    // Half of each ceiling: 100, 200, 400, 800 → capped at 1,000; the 503 waits its Retry-After at attempt 0's
+    // ceiling and counts no attempt, so the next ceiling is still the cap (800 → 1,600 → 1,000), not higher.
+    expect(waits().map((l) => [l.delayMs, l.restarting])).toEqual([[50, true], [100, true], [200, true], [400, true], [1_000, true], [500, true]]);
     expect(waits()[0]).toMatchObject({ code: 1012, reason: "hub restarting" });
+    expect(waits()[4]).toMatchObject({ status: 503, retryAfterMs: 1_000 });
 
-    // Once connected the restart is over: the next drop starts the exponential backoff from its base.
+    // Once connected the restart is over: the next drop waits on the usual backoff, up to its own cap.
     hub.sockets[1]?.ws.close(1011, "internal error");
-    await waitFor(() => waits().length === 6);
-    expect(waits()[5]).toMatchObject({ code: 1011, delayMs: 500 });
-    expect(waits()[5]).not.toHaveProperty("restarting");
+    await waitFor(() => waits().length === 7);
+    expect(waits()[6]).toMatchObject({ code: 1011, delayMs: 1_600 });
+    expect(waits()[6]).not.toHaveProperty("restarting");
   });
 
   it("honours Retry-After on a 503 refusal", async () => {

@@ -12,7 +12,7 @@ import {
   PROTOCOL_VERSION,
   RECONNECT_BASE_MS,
   RECONNECT_CAP_MS,
-  RECONNECT_RESTART_MS,
+  RECONNECT_RESTART_CAP_MS,
   RECONNECT_RESTART_WINDOW_MS,
   RECONNECT_STABLE_MS,
   type Hello,
@@ -21,7 +21,7 @@ import {
 } from "@uplink/protocol";
 import type { Logger } from "pino";
 import { WebSocket, type RawData } from "ws";
-import { Backoff, backoffDelay } from "./backoff.js";
+import { Backoff } from "./backoff.js";
 import { CredentialRejectedError } from "./errors.js";
 import { describeTlsFailure } from "./tls-trust.js";
 
@@ -33,8 +33,8 @@ import { describeTlsFailure } from "./tls-trust.js";
  *                      │      ▼                     │
  *                      └── backoff ◀────────────────┘
  *
- * A close with 1012 (or 1001) means the hub is restarting: the waits of the backoff state that follow are
- * short and do not grow (RECONNECT_RESTART_*) until a connection opens or the restart window passes.
+ * A close with 1012 (or 1001) means the hub is restarting: the backoff starts over and grows to a low cap,
+ * and a 503 counts no attempt (RECONNECT_RESTART_*), until a connection opens or the restart window passes.
  *
  *   any state ──close(), 401/403, close 4401/4403──▶ stopped (final)
  */
@@ -62,8 +62,8 @@ export interface HubClientOptions {
   reconnectCapMs?: number;
   /** An open connection this old resets the backoff. Default 30 s. */
   stableMs?: number;
-  /** After the hub announced a restart (close 1012 or 1001): ceiling of each wait, and how long it applies. */
-  restartMs?: number;
+  /** After the hub announced a restart (close 1012 or 1001): the backoff's cap, and how long it applies. */
+  restartCapMs?: number;
   restartWindowMs?: number;
   maxPayload?: number;
   /** CAs to verify a `wss://` hub against (`loadTrust`); undefined keeps Node's defaults. */
@@ -318,8 +318,13 @@ export class HubClient {
       this.#restartUntil = Date.now() + (this.#options.restartWindowMs ?? RECONNECT_RESTART_WINDOW_MS);
     }
     const restarting = this.#restartUntil !== undefined && Date.now() < this.#restartUntil;
-    // While the hub restarts no attempt counts against the backoff: it would still be grown when the new hub listens.
-    const jittered = restarting ? this.#restartDelay() : this.#backoff.next();
+    // While the hub restarts the backoff grows to a low cap only, and a 503 is the new hub pacing its
+    // handshakes: its Retry-After is the wait, and no failed attempt.
+    const jittered = !restarting
+      ? this.#backoff.next()
+      : refusal?.status === 503
+        ? this.#backoff.first()
+        : this.#backoff.next(this.#options.restartCapMs ?? RECONNECT_RESTART_CAP_MS);
     const delayMs = Math.max(jittered, refusal?.retryAfterMs ?? 0);
     const fields = {
       ...(refusal !== undefined ? { status: refusal.status, retryAfterMs: refusal.retryAfterMs } : { code, reason, error: this.#lastError }),
@@ -333,12 +338,6 @@ export class HubClient {
       this.#reconnectTimer = undefined;
       this.#connect();
     }, delayMs);
-  }
-
-  /** A wait of the restart schedule: uniform in [0, restartMs). */
-  #restartDelay(): number {
-    const ceiling = this.#options.restartMs ?? RECONNECT_RESTART_MS;
-    return backoffDelay(0, ceiling, ceiling, this.#options.random ?? Math.random);
   }
 
   #stop(error?: CredentialRejectedError): void {

@@ -73,12 +73,13 @@ export const RECONNECT_BASE_MS = 1_000;
 export const RECONNECT_CAP_MS = 60_000;
 export const RECONNECT_STABLE_MS = 30_000;
 /**
- * After the hub closed with 1012 (or 1001) the hub is restarting, not failing: for RECONNECT_RESTART_WINDOW_MS
- * every wait is uniform in [0, RECONNECT_RESTART_MS) and does not grow, so the fleet is back within about
- * that long of the new hub listening instead of waiting out backoffs grown while no hub listened. Past the
- * window (the hub did not come back) the exponential backoff takes over from its base; a Retry-After still wins.
+ * After the hub closed with 1012 (or 1001) it is restarting, not failing: for RECONNECT_RESTART_WINDOW_MS the
+ * backoff starts over from its base and grows to RECONNECT_RESTART_CAP_MS at most (not RECONNECT_CAP_MS), so
+ * the fleet is back within about that long of the new hub listening instead of waiting out backoffs grown
+ * while no hub listened; and a 503 (the new hub pacing its handshakes) is no failed attempt: its Retry-After
+ * is the wait. Past the window (the hub did not come back) the usual backoff carries on.
  */
-export const RECONNECT_RESTART_MS = 2_000;
+export const RECONNECT_RESTART_CAP_MS = 8_000;
 export const RECONNECT_RESTART_WINDOW_MS = 60_000;
 /** Upper bounds the schemas enforce on field sizes. */
 export const MAX_QUERY_CHARS = 64 * 1024;
