@@ -206,12 +206,9 @@ export class AgentGateway {
       );
     }
     this.#poller.track(connection);
-    // A protocol-1 agent may never say hello: its handshake ends with the upgrade, and this is its one line
-    // at info. A protocol-2 agent's is "agent hello", which follows at once (one line per agent in a storm).
-    if (protocol < 2) {
-      handshaken(true);
-      log.info({ protocol }, "agent connected");
-    } else log.debug({ protocol }, "agent connected");
+    // A protocol-1 agent may never say hello: its handshake ends with the upgrade.
+    if (protocol < 2) handshaken(true);
+    log.info({ protocol }, "agent connected");
   }
 
   /** Answers a refusal as plain HTTP; a retryable code tells the agent when to come back (`Retry-After`). */
