@@ -72,6 +72,24 @@ describe("Admission cap (WS_MAX_CLIENTS / --max-agents)", () => {
     });
   }
 
+  it("paces handshakes (--max-handshakes): past that many admitted agents yet to say hello, an upgrade gets 503 with a Retry-After of its turn, and a hello makes room", async () => {
+    const hub = await hubs.start({ args: ["--max-handshakes", "3", ...FAST_ENROLL], healthInterval: "60s", logLevel: "info" });
+    const [a, b, c, d] = await enrollMany(hub.api, 4, "paced");
+    const silent = await Promise.all([a!, b!, c!].map((id) => rawAgents.connect(hub.agentUrl, { agentKey: id.agentKey, hello: false, autoHealth: false })));
+
+    const paced = await attempt(hub.agentUrl, d!.agentKey);
+    expect(paced).toBeInstanceOf(UpgradeRefused);
+    expect(paced).toMatchObject({ status: 503, json: { error: { code: "busy", message: "hub is admitting other agents; retry at your turn" } } });
+    // Its turn at the pace the hub admits: within the first second, as hardly anyone waits before it.
+    expect((paced as UpgradeRefused).headers["retry-after"]).toBe("1");
+    expect(await hub.api.metric("uplink_agent_upgrades_paced_total")).toBe(1);
+    expect(await hub.api.metric("uplink_agents_connected")).toBe(3);
+
+    silent[0]!.send({ type: "hello", protocol: 2, agentVersion: "1.0.0", hostname: "paced-0", platform: "linux", arch: "x64", labels: {}, capabilities: ["correlation-id"] });
+    await waitFor("the fourth admitted once a handshake ended", async () => (await attempt(hub.agentUrl, d!.agentKey)) instanceof RawAgent);
+    expect(await hub.api.metric("uplink_agents_connected")).toBe(4);
+  });
+
   it("is unlimited when unset: 300 simultaneous upgrades are all admitted", async () => {
     const hub = await hubs.start({ args: FAST_ENROLL, healthInterval: "30s", logLevel: "info" });
     expect(hub.logsMatching("hub listening")[0]).toMatchObject({ maxAgents: 0 });

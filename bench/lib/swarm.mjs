@@ -3,15 +3,18 @@
 // test: one bare `ws` socket per agent key, answering every health poll and query at once (protocol 2,
 // correlationId echoed). Each agent reconnects like the real one (DESIGN §2 rule 12): exponential backoff
 // with full jitter (`baseMs`, `capMs`), reset after `stableMs` of stable connection, a 503's Retry-After as
-// the minimum wait, and 401/403 stop that agent for good.
+// the minimum wait, and 401/403 stop that agent for good. A close with 1012 or 1001 (the hub restarts) resets
+// the backoff, and for `restartWindowMs` after it the backoff grows to `restartCapMs` at most and a 503 counts
+// no attempt (packages/agent/src/hub-client.ts; RECONNECT_RESTART_* in packages/protocol/src/constants.ts).
 //
 //   node bench/lib/swarm.mjs <config.json>
 //   config: {url, keys: ["<agentId>.<secret>", ...], localAddresses?: ["127.0.0.2", ...], baseMs?: 1000,
-//            capMs?: 60000, stableMs?: 30000, rampConcurrency?: 200, reportMs?: 250}
+//            capMs?: 60000, stableMs?: 30000, restartCapMs?: 8000, restartWindowMs?: 60000, rampConcurrency?: 200,
+//            reportMs?: 250}
 //
 // stdout: one JSON line per `reportMs` (and on demand): {type: "report", connected, everConnected, attempts,
 // refused: {status: n}, errors: {code: n}, closeCodes: {code: n}, stopped, retryAfterViolations, answered,
-// queriesBySecond: {epochSecond: query commands received in it}, maxAttempt, stableResets,
+// queriesBySecond: {epochSecond: query commands received in it}, maxAttempt, stableResets, restartWaits,
 // firstRetryMs: [100-ms bucket counts of the first wait after a drop], firstRetryMaxMs, lastOpenAt, ...}.
 // stdin: JSON lines {"cmd": "report"} · {"cmd": "drop", "n": N} (close N connected agents for good) ·
 // {"cmd": "stop"} (close everything and exit). Exits when stdin closes or on SIGTERM.
@@ -23,6 +26,10 @@ const config = JSON.parse(readFileSync(process.argv[2], "utf8"));
 const baseMs = config.baseMs ?? 1000;
 const capMs = config.capMs ?? 60_000;
 const stableMs = config.stableMs ?? 30_000;
+const restartCapMs = config.restartCapMs ?? 8_000;
+const restartWindowMs = config.restartWindowMs ?? 60_000;
+/** Close codes that announce a hub restart: 1012 service restart, 1001 from hubs that predate it. */
+const RESTART_CODES = new Set([1012, 1001]);
 const addresses = config.localAddresses ?? [];
 const HELLO = JSON.stringify({ type: "hello", protocol: 2, agentVersion: "swarm/1.0", hostname: "swarm", platform: "linux", arch: "x64", labels: {}, capabilities: ["correlation-id"] });
 const QUERY_RESULT = { columns: ["1"], rows: [[1]], rowCount: 1, truncated: false };
@@ -34,7 +41,7 @@ const stats = {
   attempts: 0,
   refused: {},
   errors: {},
-  /** Close codes of connections that had opened (1001: the hub shut down; 1006: cut without a close frame). */
+  /** Close codes of connections that had opened (1012: the hub restarts; 1001: an older hub shut down; 1006: cut without a close frame). */
   closeCodes: {},
   stopped: 0,
   retryAfterViolations: 0,
@@ -43,6 +50,8 @@ const stats = {
   queriesBySecond: {},
   maxAttempt: 0,
   stableResets: 0,
+  /** Waits drawn from the restart schedule (after a 1012 or 1001 close). */
+  restartWaits: 0,
   firstRetryMs: new Array(Math.ceil(capMs / 100)).fill(0),
   firstRetryMaxMs: 0,
   lastOpenAt: 0,
@@ -58,6 +67,8 @@ class SwarmAgent {
     this.ws = undefined;
     this.openedAt = undefined;
     this.notBefore = 0;
+    /** Until when (epoch ms) waits follow the restart schedule. */
+    this.restartUntil = 0;
     this.done = false;
     this.timer = undefined;
     this.everOpen = false;
@@ -78,6 +89,7 @@ class SwarmAgent {
     this.ws = ws;
     ws.on("open", () => {
       this.openedAt = Date.now();
+      this.restartUntil = 0;
       stats.lastOpenAt = this.openedAt;
       stats.connected++;
       if (!this.everOpen) {
@@ -110,11 +122,11 @@ class SwarmAgent {
     ws.on("error", (err) => count(stats.errors, err.code ?? err.message.slice(0, 40)));
     ws.on("close", (code) => {
       if (this.openedAt !== undefined) count(stats.closeCodes, code);
-      this.#closed(refusal);
+      this.#closed(refusal, code);
     });
   }
 
-  #closed(refusal) {
+  #closed(refusal, code) {
     this.ws = undefined;
     const wasOpen = this.openedAt !== undefined;
     if (wasOpen) {
@@ -124,6 +136,10 @@ class SwarmAgent {
         if (this.attempt > 0) stats.stableResets++;
         this.attempt = 0;
       }
+      if (RESTART_CODES.has(code)) {
+        this.attempt = 0;
+        this.restartUntil = Date.now() + restartWindowMs;
+      }
     }
     this.openedAt = undefined;
     if (this.done) return;
@@ -132,10 +148,17 @@ class SwarmAgent {
       stats.stopped++;
       return;
     }
-    // Full jitter: uniform in [0, min(cap, base * 2^attempt)).
-    const jittered = Math.floor(Math.random() * Math.min(capMs, baseMs * 2 ** this.attempt));
-    this.attempt++;
-    stats.maxAttempt = Math.max(stats.maxAttempt, this.attempt);
+    // Full jitter: uniform in [0, min(cap, base * 2^attempt)). While the hub restarts the cap is restartCapMs,
+    // and a 503 (the new hub pacing) waits at attempt 0's ceiling (its Retry-After wins) without counting.
+    const restarting = Date.now() < this.restartUntil;
+    const paced = restarting && refusal?.status === 503;
+    const cap = restarting ? Math.min(capMs, restartCapMs) : capMs;
+    const jittered = Math.floor(Math.random() * Math.min(cap, baseMs * 2 ** (paced ? 0 : this.attempt)));
+    if (restarting) stats.restartWaits++;
+    if (!paced) {
+      this.attempt++;
+      stats.maxAttempt = Math.max(stats.maxAttempt, this.attempt);
+    }
     const retryAfterMs = refusal?.retryAfterMs ?? 0;
     const delay = Math.max(jittered, retryAfterMs);
     this.notBefore = Date.now() + retryAfterMs;

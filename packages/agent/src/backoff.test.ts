@@ -39,6 +39,15 @@ describe("Backoff", () => {
     expect(backoff.next()).toBe(99);
   });
 
+  it("takes a lower cap for one wait (a hub restart), and gives attempt 0's wait without counting it", () => {
+    const backoff = new Backoff(1_000, 60_000, almostOne);
+    const delays = Array.from({ length: 5 }, () => backoff.next(8_000));
+    expect(delays).toEqual([999, 1_999, 3_999, 7_999, 7_999]);
+    expect(backoff.first()).toBe(999);
+    expect(backoff.attempt).toBe(5);
+    expect(backoff.next()).toBe(31_999);
+  });
+
   it("stays within [0, ceiling) with the real random source", () => {
     const backoff = new Backoff(10, 1_000);
     for (let attempt = 0; attempt < 20; attempt += 1) {

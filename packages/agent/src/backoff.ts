@@ -27,11 +27,16 @@ export class Backoff {
     return this.#attempt;
   }
 
-  /** The wait in milliseconds before the next attempt; advances the attempt counter. */
-  next(): number {
-    const delay = backoffDelay(this.#attempt, this.baseMs, this.capMs, this.random);
+  /** The wait in milliseconds before the next attempt, at most `capMs` (this schedule's cap by default); advances the attempt counter. */
+  next(capMs = this.capMs): number {
+    const delay = backoffDelay(this.#attempt, this.baseMs, Math.min(capMs, this.capMs), this.random);
     this.#attempt += 1;
     return delay;
+  }
+
+  /** The wait before the next attempt at attempt 0's ceiling, without counting an attempt. */
+  first(): number {
+    return backoffDelay(0, this.baseMs, this.capMs, this.random);
   }
 
   /** Starts the schedule over from attempt 0. */

@@ -12,6 +12,8 @@ import {
   PROTOCOL_VERSION,
   RECONNECT_BASE_MS,
   RECONNECT_CAP_MS,
+  RECONNECT_RESTART_CAP_MS,
+  RECONNECT_RESTART_WINDOW_MS,
   RECONNECT_STABLE_MS,
   type Hello,
   type SessionResponseFrame,
@@ -27,9 +29,12 @@ import { describeTlsFailure } from "./tls-trust.js";
  * The life of the hub connection:
  *
  *   idle ──start()──▶ connecting ──101 + open──▶ open
- *                      ▲      │ refused / failed    │ closed, 4409, 1001, ping silence
+ *                      ▲      │ refused / failed    │ closed, 4409, 1001/1012, ping silence
  *                      │      ▼                     │
  *                      └── backoff ◀────────────────┘
+ *
+ * A close with 1012 (or 1001) means the hub is restarting: the backoff starts over and grows to a low cap,
+ * and a 503 counts no attempt (RECONNECT_RESTART_*), until a connection opens or the restart window passes.
  *
  *   any state ──close(), 401/403, close 4401/4403──▶ stopped (final)
  */
@@ -57,6 +62,9 @@ export interface HubClientOptions {
   reconnectCapMs?: number;
   /** An open connection this old resets the backoff. Default 30 s. */
   stableMs?: number;
+  /** After the hub announced a restart (close 1012 or 1001): the backoff's cap, and how long it applies. */
+  restartCapMs?: number;
+  restartWindowMs?: number;
   maxPayload?: number;
   /** CAs to verify a `wss://` hub against (`loadTrust`); undefined keeps Node's defaults. */
   ca?: string[] | undefined;
@@ -104,6 +112,8 @@ export class HubClient {
   /** Set when the last attempt failed to verify the hub's certificate: the operator's one-line explanation. */
   #tlsFailure: string | undefined;
   #reconnectTimer: NodeJS.Timeout | undefined;
+  /** Until when (epoch ms) reconnect waits follow the restart schedule: the hub closed with 1012 or 1001. */
+  #restartUntil: number | undefined;
   #pingTimer: NodeJS.Timeout | undefined;
   #welcome: Welcome | undefined;
   #closing: Promise<void> | undefined;
@@ -236,6 +246,7 @@ export class HubClient {
   #onOpen(ws: WebSocket): void {
     if (this.#ws !== ws || this.#state !== "connecting") return;
     this.#openedAt = Date.now();
+    this.#restartUntil = undefined;
     this.#setState("open");
     const { agentVersion, hostname, labels } = this.#options.identity;
     this.send({
@@ -302,12 +313,23 @@ export class HubClient {
       return;
     }
     if (openedAt !== undefined && Date.now() - openedAt >= this.#stableMs) this.#backoff.reset();
-    const jittered = this.#backoff.next();
+    if (openedAt !== undefined && (code === CloseCode.SERVICE_RESTART || code === CloseCode.GOING_AWAY)) {
+      this.#backoff.reset();
+      this.#restartUntil = Date.now() + (this.#options.restartWindowMs ?? RECONNECT_RESTART_WINDOW_MS);
+    }
+    const restarting = this.#restartUntil !== undefined && Date.now() < this.#restartUntil;
+    // While the hub restarts the backoff grows to a low cap only, and a 503 is the new hub pacing its
+    // handshakes: its Retry-After is the wait, and no failed attempt.
+    const jittered = !restarting
+      ? this.#backoff.next()
+      : refusal?.status === 503
+        ? this.#backoff.first()
+        : this.#backoff.next(this.#options.restartCapMs ?? RECONNECT_RESTART_CAP_MS);
     const delayMs = Math.max(jittered, refusal?.retryAfterMs ?? 0);
-    const fields =
-      refusal !== undefined
-        ? { status: refusal.status, retryAfterMs: refusal.retryAfterMs }
-        : { code, reason, error: this.#lastError };
+    const fields = {
+      ...(refusal !== undefined ? { status: refusal.status, retryAfterMs: refusal.retryAfterMs } : { code, reason, error: this.#lastError }),
+      ...(restarting ? { restarting } : {}),
+    };
     if (code === CloseCode.REPLACED) this.#log.warn(fields, "replaced by a newer connection of this agent");
     // A certificate the agent cannot verify needs an operator: say so at warn on every attempt, and keep trying.
     if (this.#tlsFailure !== undefined) this.#log.warn({ url: this.#url, attempt: this.#backoff.attempt, delayMs }, this.#tlsFailure);

@@ -23,6 +23,8 @@ export const DEFAULT_SEND_HIGH_WATER_BYTES = 8 * 1024 * 1024;
 export const DEFAULT_SEND_HARD_LIMIT_BYTES = 64 * 1024 * 1024;
 /** Unsolicited frames (anything but replies to the hub's commands) an agent may send per second. */
 export const DEFAULT_AGENT_FRAME_RATE = 1000;
+/** Agent handshakes in progress past which upgrades are paced (agents/agent-gateway.ts). */
+export const DEFAULT_MAX_HANDSHAKES = 500;
 /** Enrollment attempts allowed per client address per minute. */
 export const DEFAULT_ENROLL_RATE = 30;
 /** How long the response of a request made with an Idempotency-Key is kept for replay (24 h, as Stripe). */
@@ -109,6 +111,8 @@ export const HubConfigSchema = z.object({
   dataDir: z.string().min(1).default(DEFAULT_DATA_DIR),
   /** Admission cap (WS_MAX_CLIENTS): 0 is unlimited, a negative value counts as 0. */
   maxAgents: Int.transform((n) => Math.max(0, n)).default(0),
+  /** Handshakes in progress past which upgrades get 503 and a short Retry-After; 0 paces nothing. */
+  maxHandshakes: Int.min(0).default(DEFAULT_MAX_HANDSHAKES),
   healthIntervalMs: positiveDuration().default(DEFAULT_HEALTH_INTERVAL_MS),
   presenceFlushMs: positiveDuration(24 * 3_600_000).default(DEFAULT_PRESENCE_FLUSH_MS),
   queryTimeoutMs: positiveDuration(MAX_TIMEOUT_MS).default(DEFAULT_QUERY_TIMEOUT_MS),
@@ -175,6 +179,7 @@ export const HUB_SETTINGS: readonly { key: keyof HubConfig; flag: string; env: s
   { key: "host", flag: "--host <host>", env: "UPLINK_HOST", description: "address to bind" },
   { key: "dataDir", flag: "--data-dir <dir>", env: "UPLINK_DATA_DIR", description: "directory of the embedded SQLite store" },
   { key: "maxAgents", flag: "--max-agents <n>", env: "WS_MAX_CLIENTS", description: "admission cap on agent sockets; 0 is unlimited" },
+  { key: "maxHandshakes", flag: "--max-handshakes <n>", env: "UPLINK_MAX_HANDSHAKES", description: "agent handshakes in progress past which upgrades are paced (503, Retry-After: the agent's turn); 0 paces nothing" },
   { key: "healthIntervalMs", flag: "--health-interval <duration>", env: "UPLINK_HEALTH_INTERVAL", description: "health poll interval per agent (jittered)" },
   { key: "presenceFlushMs", flag: "--presence-flush <duration>", env: "UPLINK_PRESENCE_FLUSH", description: "how often the lastSeenAt and health of agents whose status did not change are written, in one batch" },
   { key: "queryTimeoutMs", flag: "--query-timeout <duration>", env: "UPLINK_QUERY_TIMEOUT", description: "default deadline of a query" },

@@ -50,6 +50,11 @@ export class HubMetrics {
     help: "Agent sockets accepted",
     registers: [this.registry],
   });
+  readonly upgradesPaced = new Counter({
+    name: "uplink_agent_upgrades_paced_total",
+    help: "Agent upgrade attempts refused (503, a short random Retry-After) because too many handshakes were in progress",
+    registers: [this.registry],
+  });
   readonly upgradesRefused = new Counter({
     name: "uplink_agent_upgrades_refused_total",
     help: "Agent upgrade attempts refused before the upgrade, by HTTP status",

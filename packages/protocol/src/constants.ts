@@ -38,12 +38,14 @@ export const RESERVED_SESSION_PREFIXES = ["uplink-", "fan_", "sch_", "pol_"] as 
 
 /** WebSocket close codes. 4xxx mirror HTTP statuses. */
 export const CloseCode = {
-  /** Hub shutting down. */
+  /** Hub shutting down (what hubs before 1012 sent on every shutdown; an agent treats it as {@link CloseCode.SERVICE_RESTART}). */
   GOING_AWAY: 1001,
   /** Protocol violation budget exceeded. */
   POLICY_VIOLATION: 1008,
   /** Frame larger than maxPayload. */
   TOO_BIG: 1009,
+  /** Hub shutting down to restart (SIGTERM): the agent retries on the short restart schedule (RECONNECT_RESTART_*). */
+  SERVICE_RESTART: 1012,
   /** Credential missing or wrong. */
   UNAUTHORIZED: 4401,
   /** Agent revoked. */
@@ -70,6 +72,15 @@ export const VIOLATION_WINDOW_MS = 60_000;
 export const RECONNECT_BASE_MS = 1_000;
 export const RECONNECT_CAP_MS = 60_000;
 export const RECONNECT_STABLE_MS = 30_000;
+/**
+ * After the hub closed with 1012 (or 1001) it is restarting, not failing: for RECONNECT_RESTART_WINDOW_MS the
+ * backoff starts over from its base and grows to RECONNECT_RESTART_CAP_MS at most (not RECONNECT_CAP_MS), so
+ * the fleet is back within about that long of the new hub listening instead of waiting out backoffs grown
+ * while no hub listened; and a 503 (the new hub pacing its handshakes) is no failed attempt: its Retry-After
+ * is the wait. Past the window (the hub did not come back) the usual backoff carries on.
+ */
+export const RECONNECT_RESTART_CAP_MS = 8_000;
+export const RECONNECT_RESTART_WINDOW_MS = 60_000;
 /** Upper bounds the schemas enforce on field sizes. */
 export const MAX_QUERY_CHARS = 64 * 1024;
 export const MAX_ID_CHARS = 256;

@@ -18,12 +18,15 @@ import { bearer, parseCredential, secretMatches } from "../security/credentials.
 import type { Store } from "../store/store.js";
 import { AgentConnection, type ConnectionLimits } from "./agent-connection.js";
 import type { AgentRegistry } from "./agent-registry.js";
+import { HANDSHAKE_MAX_MS, HandshakePacer } from "./handshake-pacer.js";
 import type { HealthPoller } from "./health-poller.js";
 
 export interface AgentGatewayOptions {
   hubId: string;
   /** Admission cap; 0 is unlimited. */
   maxAgents: number;
+  /** Handshakes in progress past which upgrades are paced (HandshakePacer); 0 paces nothing. */
+  maxHandshakes: number;
   maxPayloadBytes: number;
   maxInflight: number;
   healthIntervalMs: number;
@@ -39,6 +42,8 @@ interface Refusal {
   message?: string;
   status?: number;
   headers?: Record<string, string>;
+  /** `Retry-After` of a retryable code; the gateway's `retryAfterS` when absent. */
+  retryAfterS?: number;
 }
 
 /**
@@ -48,6 +53,8 @@ interface Refusal {
  *            path?            no  → 404
  *            protocol 1..2?   no  → 426
  *            slot free?       no  → 503 + Retry-After   (nothing reserved)
+ *            room for one more
+ *            handshake?       no  → 503 + Retry-After: its turn (HandshakePacer; nothing reserved)
  *            reserve slot
  *            credential ok?   no  → 401 / 403           (slot released)
  *   agent ◀── 101 Switching Protocols, then `welcome` ── hub
@@ -63,6 +70,7 @@ export class AgentGateway {
   readonly #metrics: HubMetrics;
   readonly #log: Logger;
   #slots = 0;
+  readonly #pacer: HandshakePacer;
   #accepting = true;
   #whenEmpty: (() => void)[] = [];
 
@@ -73,6 +81,7 @@ export class AgentGateway {
     this.#poller = deps.poller;
     this.#metrics = deps.metrics;
     this.#log = deps.log;
+    this.#pacer = new HandshakePacer(opts.maxHandshakes);
     this.#wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxPayloadBytes, clientTracking: false });
   }
 
@@ -99,11 +108,25 @@ export class AgentGateway {
     if (this.#opts.maxAgents > 0 && this.#slots >= this.#opts.maxAgents) {
       return this.#refuse(socket, { code: "busy", message: `hub is at its cap of ${this.#opts.maxAgents} agents` });
     }
+    if (!this.#pacer.tryStart()) {
+      this.#metrics.upgradesPaced.inc();
+      return this.#refuse(socket, { code: "busy", message: "hub is admitting other agents; retry at your turn", retryAfterS: this.#pacer.retryAfterS() });
+    }
     this.#slots++;
+    // The handshake ends with the agent's hello (completed), or its silence, or its socket's close.
+    let handshaking = true;
+    const handshaken = (completed: boolean): void => {
+      if (!handshaking) return;
+      handshaking = false;
+      clearTimeout(silent);
+      this.#pacer.end(completed);
+    };
+    const silent = setTimeout(() => handshaken(false), HANDSHAKE_MAX_MS);
     let released = false;
     const release = (): void => {
       if (released) return;
       released = true;
+      handshaken(false);
       this.#slots--;
       if (this.#slots === 0) for (const resolve of this.#whenEmpty.splice(0)) resolve();
     };
@@ -121,7 +144,11 @@ export class AgentGateway {
           release();
           return this.#refuse(socket, outcome);
         }
-        this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, outcome.agentId, protocol, release));
+        // The 101 and the welcome leave in one write, not two: in a reconnect storm the hub's largest cost is
+        // its syscalls per agent. ws completes an upgrade synchronously (no verifyClient), so uncork follows it.
+        socket.cork();
+        this.#wss.handleUpgrade(req, socket, head, (ws) => this.#accept(ws, outcome.agentId, protocol, release, handshaken));
+        socket.uncork();
       })
       .catch((err: unknown) => {
         release();
@@ -142,7 +169,7 @@ export class AgentGateway {
     return { agentId: agent.id };
   }
 
-  #accept(ws: WebSocket, agentId: string, protocol: number, release: () => void): void {
+  #accept(ws: WebSocket, agentId: string, protocol: number, release: () => void, handshaken: (completed: boolean) => void): void {
     const log = this.#log.child({ agentId });
     const connection = new AgentConnection(ws, {
       agentId,
@@ -151,6 +178,7 @@ export class AgentGateway {
       metrics: this.#metrics,
       limits: this.#opts.limits,
       onHello: (c, hello) => {
+        handshaken(true);
         log.info({ hostname: hello.hostname, agentVersion: hello.agentVersion, protocol: hello.protocol }, "agent hello");
         this.#registry.recordHello(c, hello);
       },
@@ -178,6 +206,8 @@ export class AgentGateway {
       );
     }
     this.#poller.track(connection);
+    // A protocol-1 agent may never say hello: its handshake ends with the upgrade.
+    if (protocol < 2) handshaken(true);
     log.info({ protocol }, "agent connected");
   }
 
@@ -192,7 +222,7 @@ export class AgentGateway {
       "Content-Type": "application/json",
       "Content-Length": String(Buffer.byteLength(body)),
       Connection: "close",
-      ...(spec.retryable ? { "Retry-After": String(this.#opts.retryAfterS) } : {}),
+      ...(spec.retryable ? { "Retry-After": String(refusal.retryAfterS ?? this.#opts.retryAfterS) } : {}),
       ...refusal.headers,
     };
     const head = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join("");

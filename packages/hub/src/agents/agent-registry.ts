@@ -27,6 +27,8 @@ export class AgentRegistry {
   readonly #events: EventLog;
   readonly #presence: PresenceWriter;
   readonly #observers: RegistryObserver[] = [];
+  /** Connections closeAll() recorded as gone already: their removal writes nothing more. */
+  readonly #departed = new WeakSet<AgentConnection>();
 
   constructor(deps: { store: Store; events: EventLog; presence: PresenceWriter; log: Logger; replicaId: string }) {
     this.#store = deps.store;
@@ -86,6 +88,7 @@ export class AgentRegistry {
     if (this.#byId.get(connection.agentId) !== connection) return;
     this.#byId.delete(connection.agentId);
     this.#status.delete(connection.agentId);
+    if (this.#departed.has(connection)) return;
     this.#persist(connection.agentId, { ...this.#presence.settle(connection.agentId), status: "offline", lastSeenAt: connection.lastSeenAt });
     this.#presence.forget(connection.agentId);
     this.#events.publish("agent.disconnected", { agentId: connection.agentId, replicaId: this.#replicaId });
@@ -149,9 +152,25 @@ export class AgentRegistry {
     this.#persist(connection.agentId, { ...this.#presence.settle(connection.agentId), status });
   }
 
-  /** Closes every connection with `code`, failing their pending commands with `error`. */
-  closeAll(code: number, reason: string, error: HubError): void {
-    for (const connection of [...this.#byId.values()]) connection.close(code, reason, error);
+  /**
+   * Shutdown: closes every connection with `code`, failing their pending commands with `error`, and records
+   * every agent offline together — their last contact in one presence write per batch and one status update
+   * for this replica (PresenceWriter.recordOffline) — instead of one write per agent as each socket closes
+   * (remove() then only forgets it; until then a command to it fails with `error`, as it is closing). Their
+   * `agent.disconnected` events are published at once, so the event log stores them in one batch. Resolves
+   * once the store has the agents offline.
+   */
+  closeAll(code: number, reason: string, error: HubError): Promise<void> {
+    const connections = [...this.#byId.values()];
+    for (const connection of connections) {
+      this.#departed.add(connection);
+      connection.close(code, reason, error);
+      this.#events.publish("agent.disconnected", { agentId: connection.agentId, replicaId: this.#replicaId });
+      for (const o of this.#observers) o.removed(connection.agentId, connection);
+    }
+    return this.#presence
+      .recordOffline(connections.map((c) => ({ id: c.agentId, lastSeenAt: c.lastSeenAt, lastHealth: null })))
+      .catch((err: unknown) => this.#log.error({ err, agents: connections.length }, "recording agents offline failed"));
   }
 
   #persist(agentId: string, patch: Parameters<Store["updateAgent"]>[1]): void {

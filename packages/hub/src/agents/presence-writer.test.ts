@@ -119,6 +119,29 @@ describe("PresenceWriter with the AgentRegistry", () => {
     expect(await store.findAgent("agt_b")).toMatchObject({ status: "online", lastSeenAt: 160, lastHealth: health(2) });
   });
 
+  it("records a whole fleet offline on shutdown in a few statements, not one write per agent, keeping what waited for the flush", async () => {
+    const [a, b, c] = await connect(["agt_a", "agt_b", "agt_c"], 100);
+    a!.lastSeenAt = 150;
+    registry.recordHealth(a!, health(1));
+    b!.lastSeenAt = 170; // a pong, say: newer than any poll
+    const updates = vi.spyOn(store, "updateAgent");
+    const batches = vi.spyOn(store, "recordPresence");
+    const offline = vi.spyOn(store, "markOffline");
+    await registry.closeAll(1012, "hub restarting", new Error("stopping") as never);
+    expect(batches).toHaveBeenCalledTimes(1);
+    expect(offline).toHaveBeenCalledExactlyOnceWith(REPLICA);
+    // The sockets closing afterwards find their agents recorded already: no write of their own.
+    for (const conn of [a!, b!, c!]) registry.remove(conn);
+    expect(registry.size).toBe(0);
+    expect(updates).not.toHaveBeenCalled();
+    await presence.stop();
+    await events.drain();
+    expect(await store.findAgent("agt_a")).toMatchObject({ status: "offline", lastSeenAt: 150, lastHealth: health(1) });
+    expect(await store.findAgent("agt_b")).toMatchObject({ status: "offline", lastSeenAt: 170, lastHealth: null });
+    expect(await store.findAgent("agt_c")).toMatchObject({ status: "offline", lastSeenAt: 100 });
+    expect((await store.listEvents(0, 100)).filter((e) => e.type === "agent.disconnected")).toHaveLength(3);
+  });
+
   it("keeps a batch the store refused for the next flush, and forgets an agent handed over to another replica", async () => {
     const [a, b] = await connect(["agt_a", "agt_b"], 100);
     a!.lastSeenAt = 120;

@@ -85,6 +85,19 @@ export class PresenceWriter {
     });
   }
 
+  /**
+   * Shutdown: the agents of `rows` (their last contact, no new health) left this replica together. Written
+   * as one presence statement per {@link PRESENCE_BATCH_ROWS} (lastSeenAt never moves back, lastHealth
+   * stays) and one status update of every agent recorded as held here; what waits for the flush is still
+   * written by stop(), whatever the order.
+   */
+  async recordOffline(rows: PresenceRow[]): Promise<void> {
+    for (let i = 0; i < rows.length; i += PRESENCE_BATCH_ROWS) {
+      await this.#store.recordPresence(this.#replicaId, rows.slice(i, i + PRESENCE_BATCH_ROWS));
+    }
+    await this.#store.markOffline(this.#replicaId);
+  }
+
   /** Writes every agent whose presence changed since the last flush: one statement per {@link PRESENCE_BATCH_ROWS}. */
   flush(): Promise<void> {
     this.#flushing = this.#flushing.then(() => this.#write());
