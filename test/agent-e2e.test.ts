@@ -93,7 +93,7 @@ describe("A real hub with a real agent", () => {
 
     const exit = await hubs.stop(first);
     expect(exit.code).toBe(0);
-    await agent.waitForLog((l) => l.msg === "hub connection backoff" && l.code === 1012 && l.restarting === true);
+    await agent.waitForLog((l) => l.msg === "hub connection backoff" && l.code === 1001 && l.restarting === true);
 
     const restartedAt = Date.now();
     const second = await startHub({ dataDir: first.dataDir, port: first.port });
@@ -132,6 +132,6 @@ describe("A real hub with a real agent", () => {
       expect(res.correlationId).toMatch(/^[0-9a-f-]{36}$/);
     }
     expect(elapsed).toBeLessThan(5_000);
-    expect((await agent.closed).code).toBe(1012);
+    expect((await agent.closed).code).toBe(1001);
   });
 });

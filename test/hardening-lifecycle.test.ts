@@ -93,7 +93,7 @@ describe("Leak-free lifecycle (in-process hub and agent)", () => {
     expect(await leakedSince(baseline)).toEqual({});
   });
 
-  it("closes a hub with idle and busy agents: in-flight commands fail at once, agents get 1012, nothing is left", async () => {
+  it("closes a hub with idle and busy agents: in-flight commands fail at once, agents get 1001, nothing is left", async () => {
     const baseline = await settledResources();
     const h = await startInProcessHub();
     const ids = await Promise.all(["idle", "busy-1", "busy-2"].map((name) => enroll(h, name)));
@@ -114,7 +114,7 @@ describe("Leak-free lifecycle (in-process hub and agent)", () => {
 
     for (const res of answers) expect(res).toMatchObject({ status: 503, body: { error: { code: "hub_shutting_down" } } });
     expect(failedAfterMs).toBeLessThan(1_500);
-    for (const agent of [idle, ...busy]) expect((await agent!.closed).code).toBe(1012);
+    for (const agent of [idle, ...busy]) expect((await agent!.closed).code).toBe(1001);
     expect(await leakedSince(baseline)).toEqual({});
 
     // The store has every agent offline, with its last contact, written on the way out.
@@ -179,7 +179,7 @@ describe("SIGTERM under load (real hub process)", () => {
   const hubs = useHubs();
   const rawAgents = useRawAgents();
 
-  it("stops accepting, closes agents with 1012, fails pending commands, keeps every answer in the store and its logs, and exits 0 within 5 s", async () => {
+  it("stops accepting, closes agents with 1001, fails pending commands, keeps every answer in the store and its logs, and exits 0 within 5 s", async () => {
     const hub = await hubs.start({ queryTimeout: "20s", healthInterval: "300ms", logLevel: "info", args: ["--enroll-rate", "1000"] });
     const ids = await enrollMany(hub.api, 16, "sigterm");
     // Half answer every query after 20 ms, half never answer.
@@ -223,7 +223,7 @@ describe("SIGTERM under load (real hub process)", () => {
     await Promise.all([...callers, ...pending]);
 
     expect([503, "connection refused"]).toContain(late);
-    for (const agent of agents) expect((await agent.closed).code).toBe(1012);
+    for (const agent of agents) expect((await agent.closed).code).toBe(1001);
     const failed = seen.filter((s) => s.status !== 200);
     expect(failed.length).toBeGreaterThanOrEqual(silentIds.length * 2);
     for (const s of failed) expect(s, JSON.stringify(s)).toMatchObject({ status: 503, code: "hub_shutting_down" });

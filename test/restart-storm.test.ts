@@ -19,7 +19,7 @@ describe("Restart storm", () => {
     if (!agentBuilt()) throw new Error("packages/agent is not built: run `pnpm build`");
   });
 
-  it(`brings ${AGENTS} real sockets back after a hub restart on the same port and data dir: told 1012, retrying on the short restart schedule spread by jitter, none refused wrongly`, async () => {
+  it(`brings ${AGENTS} real sockets back after a hub restart on the same port and data dir: told 1001, retrying on the short restart schedule spread by jitter, none refused wrongly`, async () => {
     const first = await hubs.start(HUB);
     const ids = await enrollMany(first.api, AGENTS, "storm", 32);
     const fleet = await swarms.start({ url: first.agentUrl, keys: ids.map((i) => i.agentKey), baseMs: 1_000, capMs: 5_000, stableMs: 2_000 }, PROCESSES);
@@ -38,14 +38,14 @@ describe("Restart storm", () => {
     const allOnlineMs = performance.now() - t0;
     const after = await swarms.until(fleet, "the swarms agree", (t) => t.connected === AGENTS);
 
-    // The first wait after the drop: uniform over [0, 1 s) for everyone — the hub's 1012 starts the backoff
+    // The first wait after the drop: uniform over [0, 1 s) for everyone — the hub's 1001 starts the backoff
     // over — and spread, not bunched (no 100 ms bucket holds more than a quarter of them).
     const firstWaits = after.firstRetryMs.reduce((a, b) => a + b, 0);
     expect(firstWaits).toBe(AGENTS);
     expect(after.firstRetryMaxMs).toBeLessThan(1_000);
     expect(Math.max(...after.firstRetryMs) / firstWaits).toBeLessThan(0.25);
-    // Every agent heard the hub's 1012 (a large fleet is cut 300 ms after its close frames, unread replies and all).
-    expect(after.closeCodes).toEqual({ "1012": AGENTS });
+    // Every agent heard the hub's 1001 (a large fleet is cut 300 ms after its close frames, unread replies and all).
+    expect(after.closeCodes).toEqual({ "1001": AGENTS });
     // None refused wrongly: no 401/403 (a 503 while the old hub was stopping is a right answer), nobody gave up.
     expect(after.refused["401"] ?? 0).toBe(0);
     expect(after.refused["403"] ?? 0).toBe(0);

@@ -3,7 +3,7 @@
 // test: one bare `ws` socket per agent key, answering every health poll and query at once (protocol 2,
 // correlationId echoed). Each agent reconnects like the real one (DESIGN §2 rule 12): exponential backoff
 // with full jitter (`baseMs`, `capMs`), reset after `stableMs` of stable connection, a 503's Retry-After as
-// the minimum wait, and 401/403 stop that agent for good. A close with 1012 or 1001 (the hub restarts) resets
+// the minimum wait, and 401/403 stop that agent for good. A close with 1001 or 1012 (the hub restarts) resets
 // the backoff, and for `restartWindowMs` after it the backoff grows to `restartCapMs` at most and a 503 counts
 // no attempt (packages/agent/src/hub-client.ts; RECONNECT_RESTART_* in packages/protocol/src/constants.ts).
 //
@@ -28,7 +28,7 @@ const capMs = config.capMs ?? 60_000;
 const stableMs = config.stableMs ?? 30_000;
 const restartCapMs = config.restartCapMs ?? 8_000;
 const restartWindowMs = config.restartWindowMs ?? 60_000;
-/** Close codes that announce a hub restart: 1012 service restart, 1001 from hubs that predate it. */
+/** Close codes that announce a hub restart: 1001 going away (the hub shuts down), 1012 service restart (from a proxy). */
 const RESTART_CODES = new Set([1012, 1001]);
 const addresses = config.localAddresses ?? [];
 const HELLO = JSON.stringify({ type: "hello", protocol: 2, agentVersion: "swarm/1.0", hostname: "swarm", platform: "linux", arch: "x64", labels: {}, capabilities: ["correlation-id"] });
@@ -41,7 +41,7 @@ const stats = {
   attempts: 0,
   refused: {},
   errors: {},
-  /** Close codes of connections that had opened (1012: the hub restarts; 1001: an older hub shut down; 1006: cut without a close frame). */
+  /** Close codes of connections that had opened (1001: the hub shut down; 1012: a proxy restarted; 1006: cut without a close frame). */
   closeCodes: {},
   stopped: 0,
   retryAfterViolations: 0,
@@ -50,7 +50,7 @@ const stats = {
   queriesBySecond: {},
   maxAttempt: 0,
   stableResets: 0,
-  /** Waits drawn from the restart schedule (after a 1012 or 1001 close). */
+  /** Waits drawn from the restart schedule (after a 1001 or 1012 close). */
   restartWaits: 0,
   firstRetryMs: new Array(Math.ceil(capMs / 100)).fill(0),
   firstRetryMaxMs: 0,

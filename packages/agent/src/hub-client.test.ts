@@ -129,7 +129,7 @@ describe("HubClient", () => {
     await waitFor(() => hub.sockets.length === 1);
     hub.sockets[0]?.ws.close(1001, "hub shutting down");
     await waitFor(() => hub.sockets.length === 2);
-    hub.sockets[1]?.ws.close(1012, "hub restarting");
+    hub.sockets[1]?.ws.close(1012, "service restart");
     await waitFor(() => hub.sockets.length === 3);
     hub.sockets[2]?.ws.close(4409, "replaced");
     await waitFor(() => hub.sockets[3]?.messages.length === 1);
@@ -137,7 +137,7 @@ describe("HubClient", () => {
     expect(disconnects).toHaveLength(3);
   });
 
-  it("after the hub announces a restart (1012), the backoff starts over, grows to the restart cap only, and counts no attempt for a 503", async () => {
+  it("after the hub announces a restart (1001), the backoff starts over, grows to the restart cap only, and counts no attempt for a 503", async () => {
     hub = await new FakeHub().start();
     const backoffs: Record<string, unknown>[] = [];
     const log = pino({ level: "info" }, { write: (line: string) => void backoffs.push(JSON.parse(line)) });
@@ -145,13 +145,13 @@ describe("HubClient", () => {
     await waitFor(() => hub.sockets.length === 1);
     // No hub for a while (a balancer answers for it), then the new hub pacing its handshakes, then in.
     hub.refuse = (n) => (n === 5 ? refusal("503 Service Unavailable", { "Retry-After": "1" }) : n >= 2 && n <= 6 ? refusal("502 Bad Gateway") : undefined);
-    hub.sockets[0]?.ws.close(1012, "hub restarting");
+    hub.sockets[0]?.ws.close(1001, "hub shutting down");
     await waitFor(() => hub.sockets.length === 2);
     const waits = () => backoffs.filter((l) => l.msg === "hub connection backoff");
     // Half of each ceiling: 100, 200, 400, 800 → capped at 1,000; the 503 waits its Retry-After at attempt 0's
     // ceiling and counts no attempt, so the next ceiling is still the cap (800 → 1,600 → 1,000), not higher.
     expect(waits().map((l) => [l.delayMs, l.restarting])).toEqual([[50, true], [100, true], [200, true], [400, true], [1_000, true], [500, true]]);
-    expect(waits()[0]).toMatchObject({ code: 1012, reason: "hub restarting" });
+    expect(waits()[0]).toMatchObject({ code: 1001, reason: "hub shutting down" });
     expect(waits()[4]).toMatchObject({ status: 503, retryAfterMs: 1_000 });
 
     // Once connected the restart is over: the next drop waits on the usual backoff, up to its own cap.

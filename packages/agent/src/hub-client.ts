@@ -33,7 +33,7 @@ import { describeTlsFailure } from "./tls-trust.js";
  *                      │      ▼                     │
  *                      └── backoff ◀────────────────┘
  *
- * A close with 1012 (or 1001) means the hub is restarting: the backoff starts over and grows to a low cap,
+ * A close with 1001 (or 1012, from a proxy) means the hub is restarting: the backoff starts over and grows to a low cap,
  * and a 503 counts no attempt (RECONNECT_RESTART_*), until a connection opens or the restart window passes.
  *
  *   any state ──close(), 401/403, close 4401/4403──▶ stopped (final)
@@ -62,7 +62,7 @@ export interface HubClientOptions {
   reconnectCapMs?: number;
   /** An open connection this old resets the backoff. Default 30 s. */
   stableMs?: number;
-  /** After the hub announced a restart (close 1012 or 1001): the backoff's cap, and how long it applies. */
+  /** After the hub announced a restart (close 1001 or 1012): the backoff's cap, and how long it applies. */
   restartCapMs?: number;
   restartWindowMs?: number;
   maxPayload?: number;
@@ -112,7 +112,7 @@ export class HubClient {
   /** Set when the last attempt failed to verify the hub's certificate: the operator's one-line explanation. */
   #tlsFailure: string | undefined;
   #reconnectTimer: NodeJS.Timeout | undefined;
-  /** Until when (epoch ms) reconnect waits follow the restart schedule: the hub closed with 1012 or 1001. */
+  /** Until when (epoch ms) reconnect waits follow the restart schedule: the hub closed with 1001 or 1012. */
   #restartUntil: number | undefined;
   #pingTimer: NodeJS.Timeout | undefined;
   #welcome: Welcome | undefined;

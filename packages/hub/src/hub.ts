@@ -76,7 +76,7 @@ export interface Hub {
   /** Where `/metrics` is served once listening; undefined with `--metrics-port off`. */
   readonly metricsAddress: AddressInfo | undefined;
   /**
-   * Stops: refuses new agents, closes agent sockets with 1012 "service restart" (failing their pending
+   * Stops: refuses new agents, closes agent sockets with 1001 "going away" (failing their pending
    * commands at once; the agents retry on their short restart schedule), lets in-flight requests answer,
    * closes the store. Idempotent.
    */
@@ -245,13 +245,13 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
     await metricsListener?.close();
     const connections = [...registry.connections()];
     // The agents are recorded offline in a few statements, not one write each (AgentRegistry.closeAll).
-    const offline = registry.closeAll(CloseCode.SERVICE_RESTART, "hub restarting", new ConnectionLostError("hub_shutting_down", "the hub is shutting down"));
+    const offline = registry.closeAll(CloseCode.GOING_AWAY, "hub shutting down", new ConnectionLostError("hub_shutting_down", "the hub is shutting down"));
     log.info({ agents: connections.length, ms: elapsedMs() }, "close frames sent");
     if (connections.length > LARGE_FLEET) {
       // Every agent's half of the closing handshake costs the event loop some 100–250 µs: for tens of
       // thousands that is seconds of saturated loop in which no timer fires (the shutdown deadline
       // included). The close frames are out and every pending command has failed, so the hub stops
-      // reading, gives the agents a moment to read their 1012, and cuts the sockets.
+      // reading, gives the agents a moment to read their 1001, and cuts the sockets.
       for (const connection of connections) connection.stopReading();
       await new Promise((resolve) => setTimeout(resolve, LARGE_FLEET_CLOSE_GRACE_MS));
       for (const connection of connections) connection.destroy();

@@ -38,13 +38,13 @@ export const RESERVED_SESSION_PREFIXES = ["uplink-", "fan_", "sch_", "pol_"] as 
 
 /** WebSocket close codes. 4xxx mirror HTTP statuses. */
 export const CloseCode = {
-  /** Hub shutting down (what hubs before 1012 sent on every shutdown; an agent treats it as {@link CloseCode.SERVICE_RESTART}). */
+  /** Hub shutting down (SIGTERM): it is expected back, so the agent retries on the short restart schedule (RECONNECT_RESTART_*). */
   GOING_AWAY: 1001,
   /** Protocol violation budget exceeded. */
   POLICY_VIOLATION: 1008,
   /** Frame larger than maxPayload. */
   TOO_BIG: 1009,
-  /** Hub shutting down to restart (SIGTERM): the agent retries on the short restart schedule (RECONNECT_RESTART_*). */
+  /** Service restart, as a proxy in front of the hub may send it: the agent treats it as {@link CloseCode.GOING_AWAY}. */
   SERVICE_RESTART: 1012,
   /** Credential missing or wrong. */
   UNAUTHORIZED: 4401,
@@ -73,7 +73,7 @@ export const RECONNECT_BASE_MS = 1_000;
 export const RECONNECT_CAP_MS = 60_000;
 export const RECONNECT_STABLE_MS = 30_000;
 /**
- * After the hub closed with 1012 (or 1001) it is restarting, not failing: for RECONNECT_RESTART_WINDOW_MS the
+ * After the hub closed with 1001 (or 1012) it is restarting, not failing: for RECONNECT_RESTART_WINDOW_MS the
  * backoff starts over from its base and grows to RECONNECT_RESTART_CAP_MS at most (not RECONNECT_CAP_MS), so
  * the fleet is back within about that long of the new hub listening instead of waiting out backoffs grown
  * while no hub listened; and a 503 (the new hub pacing its handshakes) is no failed attempt: its Retry-After

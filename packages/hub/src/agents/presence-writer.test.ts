@@ -127,7 +127,7 @@ describe("PresenceWriter with the AgentRegistry", () => {
     const updates = vi.spyOn(store, "updateAgent");
     const batches = vi.spyOn(store, "recordPresence");
     const offline = vi.spyOn(store, "markOffline");
-    await registry.closeAll(1012, "hub restarting", new Error("stopping") as never);
+    await registry.closeAll(1001, "hub shutting down", new Error("stopping") as never);
     expect(batches).toHaveBeenCalledTimes(1);
     expect(offline).toHaveBeenCalledExactlyOnceWith(REPLICA);
     // The sockets closing afterwards find their agents recorded already: no write of their own.
