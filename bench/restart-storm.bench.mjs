@@ -14,6 +14,7 @@
 //
 //   node bench/restart-storm.bench.mjs        (or: node bench/run.mjs restart-storm)
 //   env: BENCH_AGENTS (20000) · BENCH_SWARMS (8) · BENCH_STABLE_S (32: wait before the restart)
+//   · BENCH_CPU_PROF (a directory: the old hub runs with --cpu-prof there, its profile written as it exits)
 import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { resolve } from "node:path";
@@ -59,7 +60,8 @@ export async function run() {
     const agents = Math.min(wanted, hard - HUB_FD_RESERVE);
     if (agents < wanted) progress(`open-files hard limit is ${hard}: running ${agents} agents instead of ${wanted}`);
     const enrollToken = await tokenOnDisk(tmp, "--kind", "enroll", "--name", "bench-fleet");
-    let hub = await startHub(group, tmp);
+    const profileDir = process.env.BENCH_CPU_PROF;
+    let hub = await startHub(group, tmp, { nodeArgs: profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [] });
     const port = hub.port;
     progress(`enrolling ${agents} agents`);
     const keys = await enrollAgents(port, enrollToken, agents, { progress });
