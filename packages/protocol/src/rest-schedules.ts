@@ -94,7 +94,7 @@ export const ScheduleRun = z.object({
   runId: z.string(),
   scheduleId: z.string(),
   agentId: z.string(),
-  /** The interval slot the run belongs to (its due time is slot × interval + the agent's phase). */
+  /** The slot the run belongs to: its due time (epoch ms), on the grid of the schedule's interval and the agent's phase; the same for every attempt at it. */
   slot: z.number().int(),
   correlationId: z.string(),
   mode: ScheduleMode,
