@@ -25,12 +25,11 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 import { ProcessGroup } from "./lib/procs.mjs";
-import { enrollAgents, hardFdLimit, metric, startHub, startSwarms, tokenOnDisk, until, num } from "./lib/fleet.mjs";
+import { enrollAgents, fleetSize, metric, startHub, startSwarms, tokenOnDisk, until, num } from "./lib/fleet.mjs";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 // 60 fps is a frame every 16.7 ms; the headless compositor's own clock gives an empty page p95 16.8 (the floor).
 const TARGETS = { interactiveMs: 1000, firstLoadKB: 150, frameP95Ms: 17.5 };
-const HUB_FD_RESERVE = 150;
 const CHROMIUM = process.env.BENCH_CHROMIUM ?? "/usr/bin/chromium";
 /** The console's page size (packages/console/src/lib/fleet-store.ts, PAGE_SIZE). */
 const PAGE_SIZE = 200;
@@ -173,9 +172,7 @@ export async function run() {
   const tmp = group.tempDir("uplink-bench-console-");
   let browser;
   try {
-    const hard = await hardFdLimit();
-    const agents = Math.min(wanted, hard - HUB_FD_RESERVE);
-    if (agents < wanted) progress(`open-files hard limit is ${hard}: running ${agents} agents instead of ${wanted}`);
+    const { agents } = await fleetSize(wanted, progress);
     const adminToken = await tokenOnDisk(tmp, "--kind", "api", "--scope", "admin", "--name", "bench-console");
     const enrollToken = await tokenOnDisk(tmp, "--kind", "enroll", "--name", "bench-fleet");
     const hub = await startHub(group, tmp);

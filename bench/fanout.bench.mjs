@@ -33,7 +33,7 @@ import { request } from "node:http";
 import { cpus, loadavg } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { enrollAgents, fdLimitOf, rssKiB, spawnWithFds, startHub, tokenOnDisk, num } from "./lib/fleet.mjs";
+import { cpuProfileArgs, enrollAgents, fdLimitOf, rssKiB, spawnWithFds, startHub, tokenOnDisk, num } from "./lib/fleet.mjs";
 import { cpuMsOf, firstJsonLine, ProcessGroup } from "./lib/procs.mjs";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -222,7 +222,7 @@ export async function run() {
     mkdirSync(dataDir);
     const apiToken = await tokenOnDisk(dataDir, "--kind", "api", "--scope", "query", "--name", "bench");
     const enrollToken = await tokenOnDisk(dataDir, "--kind", "enroll", "--name", "bench-enroll");
-    const nodeArgs = process.env.BENCH_CPU_PROF ? ["--cpu-prof", `--cpu-prof-dir=${resolve(process.env.BENCH_CPU_PROF)}`] : [];
+    const nodeArgs = cpuProfileArgs();
     const { child: hub, port, metricsPort, logFile } = await startHub(group, dataDir, { nodeArgs, extra: ["--health-interval", "60s"] });
     const base = `http://127.0.0.1:${port}`;
     const limits = fdLimitOf(hub.pid);

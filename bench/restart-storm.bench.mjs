@@ -20,10 +20,9 @@ import { cpus } from "node:os";
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ProcessGroup } from "./lib/procs.mjs";
-import { enrollAgents, hardFdLimit, metric, startHub, startSwarms, swarmTotals, tokenOnDisk, until, num } from "./lib/fleet.mjs";
+import { cpuProfileArgs, enrollAgents, fleetSize, metric, startHub, startSwarms, swarmTotals, tokenOnDisk, until, num } from "./lib/fleet.mjs";
 
 const TARGETS = { stopS: 5, allOnlineS: 30 };
-const HUB_FD_RESERVE = 150;
 
 const progress = (text) => process.stderr.write(`[restart-storm] ${text}\n`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -56,12 +55,9 @@ export async function run() {
   const group = new ProcessGroup();
   const tmp = group.tempDir("uplink-bench-storm-");
   try {
-    const hard = await hardFdLimit();
-    const agents = Math.min(wanted, hard - HUB_FD_RESERVE);
-    if (agents < wanted) progress(`open-files hard limit is ${hard}: running ${agents} agents instead of ${wanted}`);
+    const { agents, hard } = await fleetSize(wanted, progress);
     const enrollToken = await tokenOnDisk(tmp, "--kind", "enroll", "--name", "bench-fleet");
-    const profileDir = process.env.BENCH_CPU_PROF;
-    let hub = await startHub(group, tmp, { nodeArgs: profileDir ? ["--cpu-prof", `--cpu-prof-dir=${profileDir}`] : [] });
+    let hub = await startHub(group, tmp, { nodeArgs: cpuProfileArgs() });
     const port = hub.port;
     progress(`enrolling ${agents} agents`);
     const keys = await enrollAgents(port, enrollToken, agents, { progress });

@@ -20,11 +20,9 @@ import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { load } from "./load.mjs";
 import { cpuMsOf, ProcessGroup } from "./lib/procs.mjs";
-import { client, enrollAgents, fdLimitOf, hardFdLimit, metric, rssKiB, startHub, startStubAgent, startSwarms, swarmTotals, tokenOnDisk, until, num } from "./lib/fleet.mjs";
+import { client, enrollAgents, fdLimitOf, fleetSize, metric, rssKiB, startHub, startStubAgent, startSwarms, swarmTotals, tokenOnDisk, until, num } from "./lib/fleet.mjs";
 
 const TARGETS = { kibPerAgent: 16, p99Ratio: 1.25 };
-/** Descriptors a hub needs besides its agents' sockets (store, logs, listeners, REST clients). */
-const HUB_FD_RESERVE = 150;
 
 const progress = (text) => process.stderr.write(`[scale] ${text}\n`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -54,9 +52,7 @@ export async function run() {
   const group = new ProcessGroup();
   const tmp = group.tempDir("uplink-bench-scale-");
   try {
-    const hard = await hardFdLimit();
-    const agents = Math.min(wanted, hard - HUB_FD_RESERVE);
-    if (agents < wanted) progress(`open-files hard limit is ${hard}: running ${agents} agents instead of ${wanted}`);
+    const { agents, hard } = await fleetSize(wanted, progress);
 
     const adminToken = await tokenOnDisk(tmp, "--kind", "api", "--scope", "admin", "--name", "bench");
     const enrollToken = await tokenOnDisk(tmp, "--kind", "enroll", "--name", "bench-fleet");

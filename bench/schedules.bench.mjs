@@ -27,11 +27,9 @@ import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { load } from "./load.mjs";
 import { cpuMsOf, ProcessGroup } from "./lib/procs.mjs";
-import { client, enrollAgents, hardFdLimit, metric, startHub, startStubAgent, startSwarms, tokenOnDisk, until, num } from "./lib/fleet.mjs";
+import { client, cpuProfileArgs, enrollAgents, fleetSize, metric, startHub, startStubAgent, startSwarms, tokenOnDisk, until, num } from "./lib/fleet.mjs";
 
 const TARGETS = { p99Ratio: 1.25 };
-/** Descriptors a hub needs besides its agents' sockets. */
-const HUB_FD_RESERVE = 150;
 
 const progress = (text) => process.stderr.write(`[schedules] ${text}\n`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -77,14 +75,11 @@ export async function run() {
   const group = new ProcessGroup();
   const tmp = group.tempDir("uplink-bench-schedules-");
   try {
-    const hard = await hardFdLimit();
-    const agents = Math.min(wanted, hard - HUB_FD_RESERVE);
-    if (agents < wanted) progress(`open-files hard limit is ${hard}: running ${agents} agents instead of ${wanted}`);
+    const { agents } = await fleetSize(wanted, progress);
     const adminToken = await tokenOnDisk(tmp, "--kind", "api", "--scope", "admin", "--name", "bench");
     const enrollToken = await tokenOnDisk(tmp, "--kind", "enroll", "--name", "bench-fleet");
     // Health polls rare, so that the schedules' work is what the figures show.
-    const profDir = process.env.BENCH_CPU_PROF;
-    const hub = await startHub(group, tmp, { extra: ["--health-interval", "5m"], nodeArgs: profDir ? ["--cpu-prof", "--cpu-prof-dir", profDir] : [] });
+    const hub = await startHub(group, tmp, { extra: ["--health-interval", "5m"], nodeArgs: cpuProfileArgs() });
     const [stubKey] = await enrollAgents(hub.port, enrollToken, 1);
     await startStubAgent(group, hub.port, stubKey);
     const path = `/api/v1/agents/${stubKey.split(".")[0]}/query`;

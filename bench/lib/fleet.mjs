@@ -52,10 +52,30 @@ export function rssKiB(pid) {
 }
 
 /** The hub's hard open-files limit as this shell sees it: the ceiling of agents one hub process can hold. */
-export async function hardFdLimit() {
+async function hardFdLimit() {
   const { stdout } = await promisify(execFile)("bash", ["-c", "ulimit -Hn"]);
   const v = stdout.trim();
   return v === "unlimited" ? Infinity : Number(v);
+}
+
+/** Descriptors a hub needs besides its agents' sockets (store, logs, listeners, REST clients). */
+const HUB_FD_RESERVE = 150;
+
+/**
+ * How many of the `wanted` agents one hub process can hold: its hard open-files limit less what it needs
+ * besides them (the limit, `hard`, named in the figures when it cut the fleet, and said through `progress`).
+ */
+export async function fleetSize(wanted, progress) {
+  const hard = await hardFdLimit();
+  const agents = Math.min(wanted, hard - HUB_FD_RESERVE);
+  if (agents < wanted) progress(`open-files hard limit is ${hard}: running ${agents} agents instead of ${wanted}`);
+  return { agents, hard };
+}
+
+/** `node` flags that profile a hub child into the directory BENCH_CPU_PROF names, when it is set. */
+export function cpuProfileArgs() {
+  const dir = process.env.BENCH_CPU_PROF;
+  return dir ? ["--cpu-prof", `--cpu-prof-dir=${resolve(dir)}`] : [];
 }
 
 /** Creates a token straight in the data dir (`uplink-hub token create --json`). */
