@@ -14,6 +14,10 @@
 //     idle hub and during the ticks: p50/p99 and the ratio of the p99s.
 //   - SIGTERM to the hub alone while its schedules run: its exit code and how long it took (the hub's own
 //     deadline is 5 s, past which it exits 1).
+//   - the floor, measured first with the same fleet: the bare floor server (bench/floor-server.mjs: node:http
+//     + ws + a Map of waiters) sending the same rate of query commands to the fleet with none of a run's work
+//     (no claim, no store, no diff, no event), and the same live query's p50/p99 on it idle and while it
+//     sends: what the scheduled traffic alone adds to a live query on this machine.
 // Target: a live query's p99 during ticks ≤ 1.25 × its idle p99. Figures are printed, not asserted.
 //
 //   node bench/schedules.bench.mjs        (or: node bench/run.mjs schedules)
@@ -26,8 +30,8 @@ import { cpus } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { load } from "./load.mjs";
-import { cpuMsOf, ProcessGroup } from "./lib/procs.mjs";
-import { client, cpuProfileArgs, enrollAgents, fleetSize, metric, startHub, startStubAgent, startSwarms, tokenOnDisk, until, num } from "./lib/fleet.mjs";
+import { cpuMsOf, firstJsonLine, ProcessGroup } from "./lib/procs.mjs";
+import { client, cpuProfileArgs, enrollAgents, fleetSize, metric, spawnWithFds, startHub, startStubAgent, startSwarms, swarmTotals, tokenOnDisk, until, num } from "./lib/fleet.mjs";
 
 const TARGETS = { p99Ratio: 1.25 };
 
@@ -66,6 +70,38 @@ async function cpuOver(pid, ms) {
   return { cpuMs: cpuMsOf(pid) - cpu0, windowMs: Date.now() - t0 };
 }
 
+const FLOOR = fileURLToPath(new URL("./floor-server.mjs", import.meta.url));
+const STUB = fileURLToPath(new URL("./stub-agent.mjs", import.meta.url));
+
+/**
+ * The floor: the bare floor server holding the same fleet (the swarms connect with the same keys; it takes
+ * any), a live query's latency on it idle and while it sends the schedules' rate of commands. Its fleet
+ * and stub agent are stopped before it resolves.
+ */
+async function floorRun(group, dir, keys, { rate, measureMs, processes }) {
+  const server = spawnWithFds(group, [FLOOR, "--port", "0", "--host", "127.0.0.1"], { name: "floor server" });
+  const { port } = await firstJsonLine(server, (v) => typeof v.port === "number");
+  const stub = group.spawnNode([STUB, "--url", `ws://127.0.0.1:${port}/v1/agent`], { name: "floor stub agent" });
+  await firstJsonLine(stub, (v) => v.ready === true);
+  const swarms = startSwarms(group, dir, { url: `ws://127.0.0.1:${port}/v1/agent`, keys, processes, rampConcurrency: 100 });
+  try {
+    await until(`${keys.length} agents connected to the floor`, async () => swarmTotals(swarms).connected >= keys.length, { timeoutMs: 600_000, everyMs: 1000 });
+    await sleep(3000);
+    const path = "/api/v1/agents/floor-agent/query";
+    const idle = await liveQuery(port, path, {}, measureMs);
+    const res = await fetch(`http://127.0.0.1:${port}/floor/fleet`, { method: "POST", body: JSON.stringify({ rate }) });
+    if (res.status !== 200) throw new Error(`floor fleet: HTTP ${res.status}`);
+    await sleep(2000);
+    const ticking = await liveQuery(port, path, {}, measureMs);
+    const answered = swarmTotals(swarms).answered;
+    return { idle, ticking, commandsPerSecond: rate, answered, p99Ratio: round(ticking.p99 / idle.p99, 3), addedP99Ms: round(ticking.p99 - idle.p99, 2) };
+  } finally {
+    for (const s of swarms) s.send({ cmd: "stop" });
+    await Promise.all([...swarms.map((s) => new Promise((r) => (s.child.exitCode !== null ? r() : s.child.once("exit", r)))), new Promise((r) => (stub.exitCode !== null ? r() : (stub.once("exit", r), stub.kill("SIGTERM"))))]);
+    server.kill("SIGTERM");
+  }
+}
+
 /** Runs the bench; resolves with its figures. */
 export async function run() {
   const wanted = Math.round(num("BENCH_AGENTS", 10_000));
@@ -85,8 +121,12 @@ export async function run() {
     const path = `/api/v1/agents/${stubKey.split(".")[0]}/query`;
     const headers = { Authorization: `Bearer ${adminToken}` };
 
-    progress(`enrolling and connecting ${agents} agents`);
+    progress(`enrolling ${agents} agents`);
     const keys = await enrollAgents(hub.port, enrollToken, agents, { progress });
+    const floorMs = Math.min(30_000, intervalS * 1000);
+    progress(`floor: the same fleet on the bare floor server, a live query idle then while it sends ${Math.round((agents * schedules) / intervalS)} commands/s, ${floorMs / 1000} s each`);
+    const floor = await floorRun(group, tmp, keys, { rate: (agents * schedules) / intervalS, measureMs: floorMs, processes });
+    progress(`connecting ${agents} agents to the hub`);
     startSwarms(group, tmp, { url: `ws://127.0.0.1:${hub.port}/v1/agent`, keys, processes, rampConcurrency: 100 });
     await until(`${agents} agents connected`, async () => (await metric(hub.metricsPort, "uplink_agents_connected")) >= agents + 1, { timeoutMs: 600_000, everyMs: 1000 });
     await sleep(3000);
@@ -154,7 +194,8 @@ export async function run() {
       },
       lagSeconds: { max: round(Math.max(0, ...lags)), last: round(lags.at(-1) ?? 0) },
       store: { growthMiBPerHour: round((grownBytes * perHour) / 1_048_576), runsPerHour: Math.round(runs * perHour), bytesPerRun: runs > 0 ? Math.round(grownBytes / runs) : null, note: "SQLite pages in use; bounded by --schedule-result-retention / --schedule-result-max-rows" },
-      liveQuery: { idle: idleQuery, ticking: tickQuery, p99Ratio },
+      liveQuery: { idle: idleQuery, ticking: tickQuery, p99Ratio, addedP99Ms: round(tickQuery.p99 - idleQuery.p99, 2) },
+      floor,
       shutdown,
       targets: { ...TARGETS },
       pass: p99Ratio <= TARGETS.p99Ratio,
@@ -190,7 +231,10 @@ export function formatTable(f) {
     `query    ${"".padEnd(10)}${"req/s".padStart(8)}${"p50 ms".padStart(9)}${"p99 ms".padStart(9)}${"max ms".padStart(9)}${"errors".padStart(8)}`,
     q("idle", f.liveQuery.idle),
     q("ticking", f.liveQuery.ticking),
-    `a live query's p99 ticking/idle ${f.liveQuery.p99Ratio} (target ≤ ${f.targets.p99Ratio}) → ${f.pass ? "PASS" : "FAIL"}`,
+    q("floor idle", f.floor.idle),
+    q("floor tick", f.floor.ticking),
+    `a live query's p99 ticking/idle ${f.liveQuery.p99Ratio}, +${f.liveQuery.addedP99Ms} ms (target ≤ ${f.targets.p99Ratio}) → ${f.pass ? "PASS" : "FAIL"}`,
+    `floor     the same fleet on the bare floor server sending ${Math.round(f.floor.commandsPerSecond)} commands/s (${f.floor.answered} answered): p99 ticking/idle ${f.floor.p99Ratio}, +${f.floor.addedP99Ms} ms`,
     `SIGTERM  exit ${f.shutdown.code ?? f.shutdown.signal} after ${f.shutdown.ms} ms (the hub's deadline: 5,000 ms, then exit 1)`,
   ].join("\n");
 }
