@@ -9,6 +9,7 @@ import { AgentGateway } from "./agents/agent-gateway.js";
 import { AgentRegistry } from "./agents/agent-registry.js";
 import { HealthPoller } from "./agents/health-poller.js";
 import { PresenceWriter } from "./agents/presence-writer.js";
+import { PingSweep } from "./agents/ping-sweep.js";
 import { Authenticator } from "./api/auth.js";
 import { consoleRoutes } from "./api/console-files.js";
 import { Idempotency } from "./api/idempotency.js";
@@ -186,7 +187,7 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
 
   const metricsListener = config.metricsPort === "off" ? undefined : new MetricsListener(metrics, config.metricsHost, config.metricsPort);
   let metricsAddress: AddressInfo | undefined;
-  let pingTimer: NodeJS.Timeout | undefined;
+  const pings = new PingSweep(() => registry.connections(), config.pingIntervalMs);
   let sweeper: LostReplicaSweeper | undefined;
   let closing: Promise<void> | undefined;
 
@@ -217,9 +218,7 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
       const why = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
       throw new ConfigError(`invalid --metrics-port / UPLINK_METRICS_PORT: cannot listen on ${config.metricsHost}:${config.metricsPort} (${why}); choose another port, or off`);
     }
-    pingTimer = setInterval(() => {
-      for (const connection of registry.connections()) connection.sweep();
-    }, config.pingIntervalMs);
+    pings.start();
     const address = server.address() as AddressInfo;
     log.info(
       { host: address.address, port: address.port, tls: config.tlsCert !== undefined, maxAgents: config.maxAgents, metricsHost: metricsAddress?.address, metricsPort: metricsAddress?.port },
@@ -234,7 +233,7 @@ export function buildHub(config: HubConfig, deps: HubDeps): Hub {
     const started = performance.now();
     const elapsedMs = () => Math.round(performance.now() - started);
     gateway.stopAccepting();
-    clearInterval(pingTimer);
+    pings.stop();
     idempotency.stop();
     const scheduled = scheduler.stop();
     const pruned = pruner.stop();
