@@ -7,7 +7,7 @@ import { expect, it } from "vitest";
 import { createLogger } from "../src/logger.js";
 import { HubMetrics } from "../src/metrics.js";
 import { Pruner, type Retention } from "../src/store/pruner.js";
-import type { NewScheduleRun, ScheduleRecord } from "../src/store/schedule-store.js";
+import type { NewScheduleRun, RunKey, ScheduleRecord } from "../src/store/schedule-store.js";
 import type { Store } from "../src/store/store.js";
 
 const OFF: Retention = { maxAgeMs: 0, maxCount: 0 };
@@ -29,6 +29,7 @@ export function scheduleCases(current: () => Store): void {
     ...over,
   });
   const run = (slot: number, owner = "hub_a", over: Partial<NewScheduleRun> = {}): NewScheduleRun => ({ scheduleId: "sch_1", agentId: "agt_1", slot, correlationId: `c-${owner}-${slot}`, owner, createdAt: slot, ...over });
+  const key = ({ scheduleId, agentId, slot, correlationId }: NewScheduleRun): RunKey => ({ scheduleId, agentId, slot, correlationId });
   const ok = { status: "ok" as const, snapshot: false, added: null, removed: null, rows: null, errorCode: null, errorMessage: null, finishedAt: 5 };
 
   it("creates, lists, changes and deletes schedules and policies, names unique within their kind", async () => {
@@ -56,18 +57,18 @@ export function scheduleCases(current: () => Store): void {
     expect(await s.claimRun(run(1000))).toBe(true);
     expect(await s.claimRun(run(1000, "hub_b"))).toBe(false);
     expect(await s.claimRun(run(2000))).toBe(true);
-    expect(await s.listCursors("sch_1")).toEqual(new Map([["agt_1", 2000]]));
+    expect(await s.listCursors("sch_1", 0)).toEqual(new Map([["agt_1", 2000]]));
     // hub_a died with both open: hub_b sees them and takes one over with a new correlationId.
     expect((await s.openRuns("hub_b", 10)).map((r) => r.slot)).toEqual([1000, 2000]);
     expect(await s.openRuns("hub_a", 10)).toEqual([]);
     expect(await s.claimRun(run(1000, "hub_b"), true)).toBe(true);
     // The old owner's answer no longer lands; the new one's does.
-    expect(await s.finishRun("sch_1", "c-hub_a-1000", ok)).toBe(false);
-    expect(await s.finishRun("sch_1", "c-hub_b-1000", ok)).toBe(true);
-    expect(await s.finishRun("sch_1", "c-hub_b-1000", ok)).toBe(false);
+    expect(await s.finishRun(key(run(1000)), ok)).toBe(false);
+    expect(await s.finishRun(key(run(1000, "hub_b")), ok)).toBe(true);
+    expect(await s.finishRun(key(run(1000, "hub_b")), ok)).toBe(false);
     expect(await s.claimRun(run(1000, "hub_c"), true)).toBe(false);
     // The cursor never moves back.
-    expect(await s.listCursors("sch_1")).toEqual(new Map([["agt_1", 2000]]));
+    expect(await s.listCursors("sch_1", 0)).toEqual(new Map([["agt_1", 2000]]));
   });
 
   it("decides claims made together each on its own: a slot once, a disabled schedule's none, the cursor at the latest", async () => {
@@ -86,11 +87,13 @@ export function scheduleCases(current: () => Store): void {
     expect(claims.filter((c) => !c).length).toBe(2);
     expect(claims.at(-1)).toBe(false);
     expect(claims.slice(-3, -1)).toEqual([true, true]);
-    const cursors = await s.listCursors("sch_1");
+    const cursors = await s.listCursors("sch_1", 0);
     expect(cursors.size).toBe(150);
     expect(cursors.get("agt_7")).toBe(3000);
     expect(cursors.get("agt_149")).toBe(1000);
-    expect(await s.listCursors("sch_2")).toEqual(new Map());
+    // Only the cursors at or after a slot: those older do not change where an agent resumes.
+    expect(await s.listCursors("sch_1", 2000)).toEqual(new Map([["agt_7", 3000]]));
+    expect(await s.listCursors("sch_2", 0)).toEqual(new Map());
     expect((await s.listRuns("sch_1", { agentId: "agt_7", limit: 10 })).map((r) => r.slot).sort()).toEqual([1000, 2000, 3000]);
   });
 
@@ -100,10 +103,10 @@ export function scheduleCases(current: () => Store): void {
     const agents = Array.from({ length: 100 }, (_, i) => `agt_${i}`);
     await Promise.all(agents.map((agentId) => s.claimRun(run(1000, "hub_a", { agentId, correlationId: `a-${agentId}` }))));
     const ended = await Promise.all([
-      ...agents.map((agentId) => s.finishRun("sch_1", `a-${agentId}`, { ...ok, rows: [{ agentId }], base: [{ agentId }] })),
-      s.finishRun("sch_1", "a-agt_3", ok),
-      s.finishRun("sch_1", "no-such-run", ok),
-      s.finishRun("sch_2", "a-agt_4", ok),
+      ...agents.map((agentId) => s.finishRun(key(run(1000, "hub_a", { agentId, correlationId: `a-${agentId}` })), { ...ok, rows: [{ agentId }], base: [{ agentId }] })),
+      s.finishRun(key(run(1000, "hub_a", { agentId: "agt_3", correlationId: "a-agt_3" })), ok),
+      s.finishRun(key(run(1000, "hub_a", { agentId: "agt_5", correlationId: "no-such-run" })), ok),
+      s.finishRun(key(run(1000, "hub_a", { scheduleId: "sch_2", agentId: "agt_4", correlationId: "a-agt_4" })), ok),
     ]);
     // agt_3's run was ended twice: one of the two ends it, whichever came first.
     expect(ended.filter((e, i) => i !== 3 && i !== 100)).toEqual([...agents.slice(1).map(() => true), false, false]);
@@ -121,7 +124,7 @@ export function scheduleCases(current: () => Store): void {
     expect(await s.claimRun(run(1000))).toBe(true);
     await s.deleteSchedule("sch_1");
     expect(await s.claimRun(run(2000))).toBe(false);
-    expect(await s.listCursors("sch_1")).toEqual(new Map());
+    expect(await s.listCursors("sch_1", 0)).toEqual(new Map());
   });
 
   it("stores a run's rows, diff and error, and the agent's base for the next diff", async () => {
@@ -130,10 +133,10 @@ export function scheduleCases(current: () => Store): void {
     expect(await s.baseRows("sch_1", "agt_1")).toBeNull();
     await s.claimRun(run(1000));
     const rows = [{ name: "sshd", pid: 1 }, { name: "cron", pid: null }];
-    await s.finishRun("sch_1", "c-hub_a-1000", { ...ok, snapshot: true, added: rows, removed: [], rows, base: rows });
+    await s.finishRun(key(run(1000)), { ...ok, snapshot: true, added: rows, removed: [], rows, base: rows });
     expect(await s.baseRows("sch_1", "agt_1")).toEqual(rows);
     await s.claimRun(run(2000));
-    await s.finishRun("sch_1", "c-hub_a-2000", { ...ok, status: "timeout", errorCode: "timeout", errorMessage: "no answer" });
+    await s.finishRun(key(run(2000)), { ...ok, status: "timeout", errorCode: "timeout", errorMessage: "no answer" });
     const [late, first] = await s.listRuns("sch_1", { limit: 10 });
     expect(first).toMatchObject({ slot: 1000, status: "ok", snapshot: true, added: rows, removed: [], rows, owner: "hub_a", finishedAt: 5 });
     expect(late).toMatchObject({ slot: 2000, status: "timeout", errorCode: "timeout", errorMessage: "no answer", added: null, rows: null });
@@ -171,10 +174,10 @@ export function scheduleCases(current: () => Store): void {
     await s.createSchedule(schedule("sch_2", { name: "other" }));
     for (const slot of [100, 200, 300, 400, 500]) {
       await s.claimRun(run(slot));
-      if (slot !== 200) await s.finishRun("sch_1", `c-hub_a-${slot}`, ok);
+      if (slot !== 200) await s.finishRun(key(run(slot)), ok);
     }
     await s.claimRun(run(100, "hub_a", { scheduleId: "sch_2", correlationId: "other-100", createdAt: 900 }));
-    await s.finishRun("sch_2", "other-100", ok);
+    await s.finishRun(key(run(100, "hub_a", { scheduleId: "sch_2", correlationId: "other-100" })), ok);
     const prune = (scheduleRuns: Retention) =>
       new Pruner({ store: current(), metrics: new HubMetrics(), log: createLogger("silent"), settings: { audit: OFF, fanouts: OFF, events: OFF, scheduleRuns, intervalMs: 60_000, batchRows: 2 }, now: () => 1_000, markStep: 2 }).prune();
     // The 3 newest runs are kept (sch_2's among them); 100 and 300 go, 200 is open and stays.

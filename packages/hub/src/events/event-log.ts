@@ -16,10 +16,16 @@ export class EventLog {
   readonly #log: Logger;
   readonly #maxEvents: number;
   readonly #listeners = new Set<EventListener>();
+  /** Events queued this turn: the live ones, and the background ones (the scheduler's). */
   #queue: NewHubEvent[] = [];
+  #backgroundQueue: NewHubEvent[] = [];
   #scheduled: NodeJS.Immediate | undefined;
-  /** The flush in progress; flushes run one at a time so listeners see seq order. */
+  /**
+   * The flushes in progress, one chain each for live and background events: within a chain they run one
+   * at a time, and as both commit on the store's one connection, listeners see seq order.
+   */
   #flushing: Promise<void> = Promise.resolve();
+  #backgroundFlushing: Promise<void> = Promise.resolve();
   #relay: ((events: HubEventRecord[]) => void) | undefined;
 
   readonly #metrics: HubMetrics;
@@ -39,14 +45,24 @@ export class EventLog {
     return this.#maxEvents;
   }
 
-  /** Queues an event; it is stored and delivered within this turn of the event loop. */
-  publish(type: HubEventType, data: Record<string, unknown>): void {
-    this.#queue.push({ type, data, createdAt: Date.now() });
+  /**
+   * Queues an event; it is stored and delivered within this turn of the event loop. A `background` one
+   * (the scheduler's) is stored with the store's background writes, a few milliseconds later at most.
+   */
+  publish(type: HubEventType, data: Record<string, unknown>, { background = false } = {}): void {
+    (background ? this.#backgroundQueue : this.#queue).push({ type, data, createdAt: Date.now() });
     this.#metrics.eventsPublished.inc({ type });
-    this.#scheduled ??= setImmediate(() => {
-      this.#scheduled = undefined;
-      this.#flushing = this.#flushing.then(() => this.#flush());
-    });
+    this.#scheduled ??= setImmediate(() => this.#flushQueued());
+  }
+
+  #flushQueued(): void {
+    this.#scheduled = undefined;
+    const batch = this.#queue;
+    const background = this.#backgroundQueue;
+    this.#queue = [];
+    this.#backgroundQueue = [];
+    if (batch.length > 0) this.#flushing = this.#flushing.then(() => this.#flush(batch, false));
+    if (background.length > 0) this.#backgroundFlushing = this.#backgroundFlushing.then(() => this.#flush(background, true));
   }
 
   /** Called with every batch this log stored (cluster mode relays it to the other replicas). */
@@ -74,10 +90,9 @@ export class EventLog {
   async drain(): Promise<void> {
     if (this.#scheduled !== undefined) {
       clearImmediate(this.#scheduled);
-      this.#scheduled = undefined;
-      this.#flushing = this.#flushing.then(() => this.#flush());
+      this.#flushQueued();
     }
-    await this.#flushing;
+    await Promise.all([this.#flushing, this.#backgroundFlushing]);
   }
 
   #notify(events: HubEventRecord[]): void {
@@ -92,13 +107,10 @@ export class EventLog {
     }
   }
 
-  async #flush(): Promise<void> {
-    const batch = this.#queue;
-    this.#queue = [];
-    if (batch.length === 0) return;
+  async #flush(batch: NewHubEvent[], background: boolean): Promise<void> {
     let stored: HubEventRecord[];
     try {
-      stored = await this.#store.appendEvents(batch, this.outboxTypes);
+      stored = await this.#store.appendEvents(batch, this.outboxTypes, background);
     } catch (err) {
       this.#log.error({ err, lost: batch.length }, "storing hub events failed");
       return;

@@ -6,7 +6,7 @@ import type { Logger } from "../logger.js";
 import type { HubMetrics } from "../metrics.js";
 import { runCommand, type CommandOutcome } from "../queries/command-outcome.js";
 import type { CommandRouter } from "../queries/command-router.js";
-import { emptyCounts, resetsBase, type ResultRow, type ScheduleRecord } from "../store/schedule-store.js";
+import { emptyCounts, resetsBase, type ResultRow, type RunKey, type ScheduleRecord } from "../store/schedule-store.js";
 import type { AgentRecord, Store } from "../store/store.js";
 import { DueQueue } from "./due-queue.js";
 import { LoopLoad } from "./loop-load.js";
@@ -47,6 +47,8 @@ export const LOOP_BUSY_CEILING = 0.8;
 export const SCHEDULED_SHARE_FLOOR = 0.2;
 /** The window the loop's utilization is measured over. */
 export const LOOP_WINDOW_MS = 100;
+/** The scheduler's events are background work: stored with its runs' writes (EventLog.publish). */
+const BACKGROUND = { background: true } as const;
 /** The wait before the next tick when due runs were held back. */
 const BACK_OFF_MS = 10;
 /** Pending runs of a dead hub resumed per store read. */
@@ -317,6 +319,8 @@ export class Scheduler {
     const seen = new Set<string>();
     let agents: AgentRecord[] | undefined;
     const agentsNow = async (): Promise<AgentRecord[]> => (agents ??= await store.listAgents({}));
+    // Schedules with the same targets (often all of them: `all`) match the same agents: resolved once.
+    const matchedBy = new Map<string, Set<string>>();
     for (const record of records) {
       seen.add(record.id);
       const active = this.#active.get(record.id);
@@ -327,11 +331,13 @@ export class Scheduler {
         active!.record = record;
         continue;
       }
-      const matched = targetsOf(record, await agentsNow());
+      const targetsKey = JSON.stringify(record.targets);
+      let matched = matchedBy.get(targetsKey);
+      if (matched === undefined) matchedBy.set(targetsKey, (matched = targetsOf(record, await agentsNow())));
       const next: Active = rebuild ? { record, entries: new Map(), log: this.#log.child({ scheduleId: record.id }) } : { ...active!, record };
       // The cursors are read only when agents join the schedule: a steady refresh reads none.
       const joining = [...matched].some((agentId) => !next.entries.has(agentId));
-      const cursors = joining ? await store.schedules.listCursors(record.id) : new Map<string, number>();
+      const cursors = joining ? await store.schedules.listCursors(record.id, now - CATCH_UP_MS - record.intervalMs) : new Map<string, number>();
       if (!this.#running) return;
       if (rebuild && active !== undefined) this.#forget(active);
       for (const [agentId, entry] of next.entries) {
@@ -351,6 +357,9 @@ export class Scheduler {
         this.#queue.push(entry);
       }
       this.#active.set(record.id, next);
+      // A schedule's targets over thousands of agents take milliseconds: the live path goes between two.
+      await new Promise((resolve) => setImmediate(resolve));
+      if (!this.#running) return;
     }
     if (refreshTargets) this.#lastTargets = now;
     for (const active of [...this.#active.values()]) if (!seen.has(active.record.id)) this.#forget(active);
@@ -381,9 +390,9 @@ export class Scheduler {
           if (active !== undefined && entry !== undefined) {
             // Claimed before the next page is read: a run claimed here is no longer another owner's.
             if (await this.#run(active, entry, run.slot, true)) resumed++;
-            else closed += (await this.#closeLost(run.scheduleId, run.correlationId, code)) ? 1 : 0;
+            else closed += (await this.#closeLost(run, code)) ? 1 : 0;
           } else {
-            closed += (await this.#closeLost(run.scheduleId, run.correlationId, code)) ? 1 : 0;
+            closed += (await this.#closeLost(run, code)) ? 1 : 0;
           }
         }),
       );
@@ -392,9 +401,9 @@ export class Scheduler {
     if (resumed + closed > 0) this.#log.info({ runs: resumed, closed }, "resumed runs a previous scheduler left open");
   }
 
-  #closeLost(scheduleId: string, correlationId: string, code: "hub_restarted" | "replica_lost"): Promise<boolean> {
+  #closeLost(run: RunKey, code: "hub_restarted" | "replica_lost"): Promise<boolean> {
     const message = "the hub running the schedules stopped before this run ended, and it cannot be run again here";
-    return this.#deps.store.schedules.finishRun(scheduleId, correlationId, { status: "error", snapshot: false, added: null, removed: null, rows: null, errorCode: code, errorMessage: message, finishedAt: Date.now() });
+    return this.#deps.store.schedules.finishRun(run, { status: "error", snapshot: false, added: null, removed: null, rows: null, errorCode: code, errorMessage: message, finishedAt: Date.now() });
   }
 
   /**
@@ -441,10 +450,11 @@ export class Scheduler {
     // The hub stopping is no news about the host: the run is ended, no event, a policy keeps its state.
     const hubStopping = error?.code === "hub_shutting_down";
     const runId = `${record.id}:${agentId}:${slot}`;
+    const key = { scheduleId: record.id, agentId, slot, correlationId };
     const at = new Date(finishedAt).toISOString();
     if (record.kind === "policy") {
       const rows = outcome.status === "ok" ? rowsOf(outcome.result) : null;
-      await store.schedules.finishRun(record.id, correlationId, { status: outcome.status, snapshot: false, added: null, removed: null, rows, ...failed, finishedAt });
+      await store.schedules.finishRun(key, { status: outcome.status, snapshot: false, added: null, removed: null, rows, ...failed, finishedAt });
       if (hubStopping) return;
       const state: PolicyState = rows === null ? "unknown" : rows.length > 0 ? "pass" : "fail";
       const reason = state === "pass" ? null : state === "fail" ? "the query returned no rows" : `${error!.code}: ${error!.message}`;
@@ -454,15 +464,15 @@ export class Scheduler {
       if (change.from !== null) counts[change.from] = Math.max(0, counts[change.from] - 1);
       counts[state]++;
       this.#policyCounts.set(record.id, counts);
-      this.#deps.events.publish("policy.changed", { at, policyId: record.id, policyName: record.name, agentId, from: change.from, to: state, ...(reason === null ? {} : { reason }) });
+      this.#deps.events.publish("policy.changed", { at, policyId: record.id, policyName: record.name, agentId, from: change.from, to: state, ...(reason === null ? {} : { reason }) }, BACKGROUND);
       return;
     }
     const mode = record.mode ?? "snapshot";
     const base = { at, scheduleId: record.id, scheduleName: record.name, agentId, runId, correlationId, mode, status: outcome.status };
     if (outcome.status !== "ok") {
-      const stored = await store.schedules.finishRun(record.id, correlationId, { status: outcome.status, snapshot: false, added: null, removed: null, rows: null, ...failed, finishedAt });
+      const stored = await store.schedules.finishRun(key, { status: outcome.status, snapshot: false, added: null, removed: null, rows: null, ...failed, finishedAt });
       // An offline agent is news on the agent events already; it catches up at its next run.
-      if (stored && outcome.status !== "offline" && !hubStopping) this.#deps.events.publish("schedule.result", { ...base, snapshot: false, error: error! });
+      if (stored && outcome.status !== "offline" && !hubStopping) this.#deps.events.publish("schedule.result", { ...base, snapshot: false, error: error! }, BACKGROUND);
       return;
     }
     const rows = rowsOf(outcome.result);
@@ -477,16 +487,16 @@ export class Scheduler {
       const diff = diffRows(previous, rows);
       finish = { ...diff, rows: null, base: diff.added.length + diff.removed.length > 0 ? rows : undefined };
     }
-    const stored = await store.schedules.finishRun(record.id, correlationId, { status: "ok", snapshot, ...finish, errorCode: null, errorMessage: null, finishedAt });
+    const stored = await store.schedules.finishRun(key, { status: "ok", snapshot, ...finish, errorCode: null, errorMessage: null, finishedAt });
     // Not stored: the run was ended or claimed again elsewhere, so what the store holds is read next time.
     if (!stored) {
       this.#bases.get(record.id)?.delete(agentId);
       return;
     }
     if (finish.base !== undefined && entry.live) this.#basesOf(record.id).set(agentId, finish.base);
-    if (mode === "snapshot") this.#deps.events.publish("schedule.result", { ...base, snapshot, rows });
+    if (mode === "snapshot") this.#deps.events.publish("schedule.result", { ...base, snapshot, rows }, BACKGROUND);
     else if (snapshot || finish.added!.length > 0 || finish.removed!.length > 0) {
-      this.#deps.events.publish("schedule.result", { ...base, snapshot, added: finish.added, removed: finish.removed });
+      this.#deps.events.publish("schedule.result", { ...base, snapshot, added: finish.added, removed: finish.removed }, BACKGROUND);
     }
   }
 

@@ -9,6 +9,7 @@ import {
   type PolicyHostRecord,
   type ResultRow,
   type RunFinish,
+  type RunKey,
   type RunPage,
   type ScheduleChange,
   type ScheduleKind,
@@ -85,8 +86,8 @@ export class PostgresSchedules implements ScheduleStore {
     return (await this.pool.query<ScheduleRecord>(text, [kind ?? null])).rows;
   }
 
-  async listCursors(scheduleId: string): Promise<Map<string, number>> {
-    const { rows } = await this.pool.query<{ agentId: string; slot: number }>(`SELECT agent_id AS "agentId", last_slot AS slot FROM schedule_agents WHERE schedule_id = $1`, [scheduleId]);
+  async listCursors(scheduleId: string, sinceSlot: number): Promise<Map<string, number>> {
+    const { rows } = await this.pool.query<{ agentId: string; slot: number }>(`SELECT agent_id AS "agentId", last_slot AS slot FROM schedule_agents WHERE schedule_id = $1 AND last_slot >= $2`, [scheduleId, sinceSlot]);
     return new Map(rows.map((r) => [r.agentId, r.slot]));
   }
 
@@ -122,7 +123,7 @@ export class PostgresSchedules implements ScheduleStore {
     return rows[0]?.base ?? null;
   }
 
-  async finishRun(scheduleId: string, correlationId: string, f: RunFinish): Promise<boolean> {
+  async finishRun({ scheduleId, correlationId }: RunKey, f: RunFinish): Promise<boolean> {
     const { rows } = await this.pool.query<{ ended: boolean }>(
       `WITH ended AS (
          UPDATE schedule_runs SET status = $3, snapshot = $4, added = $5::json, removed = $6::json, rows = $7::json, error_code = $8, error_message = $9, finished_at = $10

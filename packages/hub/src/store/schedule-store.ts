@@ -50,6 +50,8 @@ export interface ScheduleRunRecord {
 }
 
 export type NewScheduleRun = Pick<ScheduleRunRecord, "scheduleId" | "agentId" | "slot" | "correlationId" | "owner" | "createdAt">;
+/** A claimed run: its slot, and the correlationId it was claimed with. */
+export type RunKey = Pick<ScheduleRunRecord, "scheduleId" | "agentId" | "slot" | "correlationId">;
 
 /** How a run ended; `base` (ok runs of differential schedules) becomes the agent's state the next run is compared with. */
 export type RunFinish = Pick<ScheduleRunRecord, "status" | "snapshot" | "added" | "removed" | "rows" | "errorCode" | "errorMessage" | "finishedAt"> & {
@@ -103,8 +105,11 @@ export interface ScheduleStore {
   /** Every schedule of the kind (both when omitted), by name. */
   listSchedules(kind?: ScheduleKind): Promise<ScheduleRecord[]>;
 
-  /** The last slot claimed per agent of a schedule. */
-  listCursors(scheduleId: string): Promise<Map<string, number>>;
+  /**
+   * The last slot claimed per agent of a schedule, for the agents whose last slot is at or after
+   * `sinceSlot` (older cursors do not change where an agent resumes: see CATCH_UP_MS).
+   */
+  listCursors(scheduleId: string, sinceSlot: number): Promise<Map<string, number>>;
   /**
    * Claims a slot: records the run pending under `owner` and moves the agent's cursor to it. True when
    * claimed; false when the schedule is gone or disabled (a delete stops runs at once, on every replica),
@@ -116,8 +121,8 @@ export interface ScheduleStore {
   openRuns(owner: string, limit: number): Promise<ScheduleRunRecord[]>;
   /** The rows of the agent's last successful differential run; null when it has none (its next run is a snapshot). */
   baseRows(scheduleId: string, agentId: string): Promise<ResultRow[] | null>;
-  /** Ends a pending run claimed with `correlationId` (and stores `base`); false when it was not (ended, or claimed again). */
-  finishRun(scheduleId: string, correlationId: string, finish: RunFinish): Promise<boolean>;
+  /** Ends the run if still pending under its `correlationId` (and stores `base`); false when it was not (ended, or claimed again). */
+  finishRun(run: RunKey, finish: RunFinish): Promise<boolean>;
   /** Runs of a schedule, newest first. */
   listRuns(scheduleId: string, page: RunPage): Promise<ScheduleRunRecord[]>;
 

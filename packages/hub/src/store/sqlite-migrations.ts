@@ -267,4 +267,37 @@ export const SQLITE_MIGRATIONS: readonly string[] = [
   `
   CREATE INDEX query_audit_fanout_agent ON query_audit (fanout_id, agent_id, status) WHERE fanout_id IS NOT NULL;
   `,
+  // 13: scheduled runs keyed by (schedule, slot, agent): the runs claimed together are neighbours in the
+  //     key (slots near now), where (schedule, agent, slot) put each on a page of its own. A run is ended
+  //     by that key, and an agent's cursor is its latest claimed slot read off it: the random
+  //     correlationId's index, and the cursor moved in schedule_agents on every claim, each cost the
+  //     write of a page chosen at random per run. schedule_agents.last_slot is no longer written (0 for
+  //     new rows). SQLite changes a table's UNIQUE constraint only by copying the table.
+  `
+  CREATE TABLE schedule_runs_keyed (
+    seq            INTEGER PRIMARY KEY,
+    schedule_id    TEXT NOT NULL,
+    agent_id       TEXT NOT NULL,
+    slot           INTEGER NOT NULL,
+    correlation_id TEXT NOT NULL,
+    owner          TEXT NOT NULL,
+    status         TEXT NOT NULL,
+    snapshot       INTEGER NOT NULL DEFAULT 0,
+    added          TEXT,
+    removed        TEXT,
+    rows           TEXT,
+    error_code     TEXT,
+    error_message  TEXT,
+    created_at     INTEGER NOT NULL,
+    finished_at    INTEGER,
+    UNIQUE (schedule_id, slot, agent_id)
+  );
+  INSERT INTO schedule_runs_keyed SELECT seq, schedule_id, agent_id, slot, correlation_id, owner, status, snapshot, added, removed, rows,
+    error_code, error_message, created_at, finished_at FROM schedule_runs;
+  DROP TABLE schedule_runs;
+  ALTER TABLE schedule_runs_keyed RENAME TO schedule_runs;
+  CREATE INDEX schedule_runs_schedule ON schedule_runs (schedule_id, seq);
+  CREATE INDEX schedule_runs_age ON schedule_runs (created_at);
+  CREATE INDEX schedule_runs_open ON schedule_runs (owner) WHERE status = 'pending';
+  `,
 ];

@@ -10,6 +10,7 @@ import {
   type PolicyHostRecord,
   type ResultRow,
   type RunFinish,
+  type RunKey,
   type RunPage,
   type ScheduleChange,
   type ScheduleKind,
@@ -25,10 +26,10 @@ const CHANGE_COLUMNS: Record<keyof ScheduleChange, string> = {
   name: "name", query: "query", collector: "collector", intervalMs: "interval_ms", targets: "targets", mode: "mode", timeoutMs: "timeout_ms", enabled: "enabled", updatedAt: "updated_at",
 };
 
-/** Claims or ends per multi-row statement at most (6 and 10 parameters each). */
+/** Claims or ends per multi-row statement at most (6 and 12 parameters each). */
 const CHUNK = 64;
-/** The columns of an ended run, in the order of the multi-row end's VALUES. */
-const FINISH_VALUES = ["scheduleId", "correlationId", "status", "snapshot", "added", "removed", "rows", "errorCode", "errorMessage", "finishedAt"] as const;
+/** The columns of an ended run, in the order of the multi-row end's VALUES: its key first. */
+const FINISH_VALUES = ["scheduleId", "agentId", "slot", "correlationId", "status", "snapshot", "added", "removed", "rows", "errorCode", "errorMessage", "finishedAt"] as const;
 
 const json = (text: unknown): ResultRow[] | null => (text === null ? null : (JSON.parse(text as string) as ResultRow[]));
 const text = (rows: ResultRow[] | null): string | null => (rows === null ? null : JSON.stringify(rows));
@@ -96,8 +97,8 @@ export class SqliteSchedules implements ScheduleStore {
   #claiming: { runs: NewScheduleRun[]; claimed: Promise<Set<string>> } | undefined;
   /** The ends waiting for the next group commit, and what it resolves: the correlationIds it ended. */
   #finishing: { runs: Map<string, QueuedEnd>; ended: Promise<Set<string>> } | undefined;
-  /** Multi-row claim, cursor and end statements by number of rows, prepared once each. */
-  readonly #claimsOf = new Map<number, { claim: Database.Statement; cursor: Database.Statement }>();
+  /** Multi-row claim and end statements by number of rows, prepared once each. */
+  readonly #claimsOf = new Map<number, Database.Statement>();
   readonly #finishesOf = new Map<number, Database.Statement>();
 
   constructor(db: Database.Database, commits: GroupCommit) {
@@ -111,24 +112,28 @@ export class SqliteSchedules implements ScheduleStore {
       delete: db.prepare("DELETE FROM schedules WHERE id = ?"),
       deleteAgents: db.prepare("DELETE FROM schedule_agents WHERE schedule_id = ?"),
       deleteHosts: db.prepare("DELETE FROM policy_hosts WHERE policy_id = ?"),
-      cursors: db.prepare("SELECT agent_id, last_slot FROM schedule_agents WHERE schedule_id = ?"),
+      // The cursor is the agent's latest claimed slot, read off the runs' (schedule, slot, agent) key: the
+      // recent slots' range of it.
+      cursors: db.prepare(
+        `SELECT agent_id, MAX(slot) AS last_slot FROM schedule_runs
+         WHERE schedule_id = @scheduleId AND slot >= @sinceSlot AND EXISTS (SELECT 1 FROM schedules WHERE id = @scheduleId) GROUP BY agent_id`,
+      ),
       claim: db.prepare(
         `INSERT INTO schedule_runs (schedule_id, agent_id, slot, correlation_id, owner, status, created_at)
          SELECT @scheduleId, @agentId, @slot, @correlationId, @owner, 'pending', @createdAt WHERE EXISTS (SELECT 1 FROM schedules WHERE id = @scheduleId AND enabled = 1)
-         ON CONFLICT (schedule_id, agent_id, slot) DO NOTHING`,
+         ON CONFLICT (schedule_id, slot, agent_id) DO NOTHING`,
       ),
       takeOver: db.prepare(
         `UPDATE schedule_runs SET correlation_id = @correlationId, owner = @owner
          WHERE schedule_id = @scheduleId AND agent_id = @agentId AND slot = @slot AND status = 'pending' AND owner <> @owner
            AND EXISTS (SELECT 1 FROM schedules WHERE id = @scheduleId AND enabled = 1)`,
       ),
-      cursor: db.prepare(
-        `INSERT INTO schedule_agents (schedule_id, agent_id, last_slot) VALUES (@scheduleId, @agentId, @slot)
-         ON CONFLICT (schedule_id, agent_id) DO UPDATE SET last_slot = MAX(last_slot, excluded.last_slot)`,
-      ),
       openRuns: db.prepare(`SELECT ${RUN} FROM schedule_runs WHERE status = 'pending' AND owner <> ? ORDER BY seq LIMIT ?`),
       base: db.prepare("SELECT base_rows FROM schedule_agents WHERE schedule_id = ? AND agent_id = ?"),
-      setBase: db.prepare("UPDATE schedule_agents SET base_rows = ? WHERE schedule_id = ? AND agent_id = ?"),
+      setBase: db.prepare(
+        `INSERT INTO schedule_agents (schedule_id, agent_id, last_slot, base_rows) VALUES (@scheduleId, @agentId, 0, @base)
+         ON CONFLICT (schedule_id, agent_id) DO UPDATE SET base_rows = excluded.base_rows`,
+      ),
       resetBase: db.prepare("UPDATE schedule_agents SET base_rows = NULL WHERE schedule_id = ?"),
       runs: db.prepare(
         `SELECT ${RUN} FROM schedule_runs WHERE schedule_id = @scheduleId AND (@agentId IS NULL OR agent_id = @agentId)
@@ -199,62 +204,51 @@ export class SqliteSchedules implements ScheduleStore {
     return (this.#s.list.all({ kind: kind ?? null }) as Row[]).map(toSchedule);
   }
 
-  async listCursors(scheduleId: string): Promise<Map<string, number>> {
-    return new Map((this.#s.cursors.all(scheduleId) as Row[]).map((r) => [r.agent_id as string, r.last_slot as number]));
+  async listCursors(scheduleId: string, sinceSlot: number): Promise<Map<string, number>> {
+    return new Map((this.#s.cursors.all({ scheduleId, sinceSlot }) as Row[]).map((r) => [r.agent_id as string, r.last_slot as number]));
   }
 
   async claimRun(run: NewScheduleRun, takeOver = false): Promise<boolean> {
     if (takeOver) {
-      return this.#commits.write(() => {
-        const claimed = this.#s.claim.run(run).changes > 0 || this.#s.takeOver.run(run).changes > 0;
-        if (claimed) this.#s.cursor.run(run);
-        return claimed;
-      });
+      return this.#commits.write(() => this.#s.claim.run(run).changes > 0 || this.#s.takeOver.run(run).changes > 0, true);
     }
     let batch = this.#claiming;
-    if (batch === undefined) {
+    // A batch is one write of the background commit, which is done in slices: a batch is a statement's worth.
+    if (batch === undefined || batch.runs.length >= CHUNK) {
       const runs: NewScheduleRun[] = [];
       const claimed = this.#commits.write(() => {
-        this.#claiming = undefined;
+        if (this.#claiming?.runs === runs) this.#claiming = undefined;
         return this.#claimAll(runs);
-      });
+      }, true);
       batch = this.#claiming = { runs, claimed };
     }
     batch.runs.push(run);
     return (await batch.claimed).has(run.correlationId);
   }
 
-  /** Claims the runs (a slot already claimed, or of a schedule gone or disabled, is not) and moves the cursors of those claimed. */
+  /** Claims the runs: a slot already claimed, or of a schedule gone or disabled, is not. */
   #claimAll(runs: NewScheduleRun[]): Set<string> {
     const out = new Set<string>();
     for (let i = 0; i < runs.length; i += CHUNK) {
       const chunk = runs.slice(i, i + CHUNK);
-      const claimed = this.#claimStatements(chunk.length).claim.all(chunk.flatMap((r) => [r.scheduleId, r.agentId, r.slot, r.correlationId, r.owner, r.createdAt])) as Row[];
-      if (claimed.length === 0) continue;
-      this.#claimStatements(claimed.length).cursor.run(claimed.flatMap((r) => [r.schedule_id, r.agent_id, r.slot]));
+      const claimed = this.#claimStatement(chunk.length).all(chunk.flatMap((r) => [r.scheduleId, r.agentId, r.slot, r.correlationId, r.owner, r.createdAt])) as Row[];
       for (const r of claimed) out.add(r.correlation_id as string);
     }
     return out;
   }
 
-  #claimStatements(rows: number): { claim: Database.Statement; cursor: Database.Statement } {
-    let statements = this.#claimsOf.get(rows);
-    if (statements === undefined) {
-      statements = {
-        claim: this.#db.prepare(
-          `INSERT INTO schedule_runs (schedule_id, agent_id, slot, correlation_id, owner, status, created_at)
-           SELECT column1, column2, column3, column4, column5, 'pending', column6 FROM (VALUES ${placeholders(rows, 6)})
-           WHERE EXISTS (SELECT 1 FROM schedules WHERE id = column1 AND enabled = 1)
-           ON CONFLICT (schedule_id, agent_id, slot) DO NOTHING RETURNING schedule_id, agent_id, slot, correlation_id`,
-        ),
-        cursor: this.#db.prepare(
-          `INSERT INTO schedule_agents (schedule_id, agent_id, last_slot) VALUES ${placeholders(rows, 3)}
-           ON CONFLICT (schedule_id, agent_id) DO UPDATE SET last_slot = MAX(last_slot, excluded.last_slot)`,
-        ),
-      };
-      this.#claimsOf.set(rows, statements);
+  #claimStatement(rows: number): Database.Statement {
+    let statement = this.#claimsOf.get(rows);
+    if (statement === undefined) {
+      statement = this.#db.prepare(
+        `INSERT INTO schedule_runs (schedule_id, agent_id, slot, correlation_id, owner, status, created_at)
+         SELECT column1, column2, column3, column4, column5, 'pending', column6 FROM (VALUES ${placeholders(rows, 6)})
+         WHERE EXISTS (SELECT 1 FROM schedules WHERE id = column1 AND enabled = 1)
+         ON CONFLICT (schedule_id, slot, agent_id) DO NOTHING RETURNING correlation_id`,
+      );
+      this.#claimsOf.set(rows, statement);
     }
-    return statements;
+    return statement;
   }
 
   async openRuns(owner: string, limit: number): Promise<ScheduleRunRecord[]> {
@@ -267,39 +261,44 @@ export class SqliteSchedules implements ScheduleStore {
     return row === undefined ? null : json(row.base_rows);
   }
 
-  async finishRun(scheduleId: string, correlationId: string, f: RunFinish): Promise<boolean> {
+  async finishRun(run: RunKey, f: RunFinish): Promise<boolean> {
+    const { scheduleId, agentId, slot, correlationId } = run;
     let batch = this.#finishing;
     if (batch?.runs.has(correlationId)) {
-      // The same run ended twice in one turn: this end comes after the first, which it finds ended.
+      // The same run ended twice in one batch: this end comes after the first, which it finds ended.
       await batch.ended;
-      return this.finishRun(scheduleId, correlationId, f);
+      return this.finishRun(run, f);
     }
-    if (batch === undefined) {
+    if (batch === undefined || batch.runs.size >= CHUNK) {
       const runs = new Map<string, QueuedEnd>();
       const ended = this.#commits.write(() => {
-        this.#finishing = undefined;
+        if (this.#finishing?.runs === runs) this.#finishing = undefined;
         return this.#finishAll([...runs.values()]);
-      });
+      }, true);
       batch = this.#finishing = { runs, ended };
     }
-    batch.runs.set(correlationId, { ...f, scheduleId, correlationId, snapshot: f.snapshot ? 1 : 0, added: text(f.added), removed: text(f.removed), rows: text(f.rows) });
+    batch.runs.set(correlationId, { ...f, scheduleId, agentId, slot, correlationId, snapshot: f.snapshot ? 1 : 0, added: text(f.added), removed: text(f.removed), rows: text(f.rows) });
     return (await batch.ended).has(correlationId);
   }
 
-  /** Ends the runs still pending under their correlationIds, and stores the bases of those ended. */
+  /**
+   * Ends the runs still pending under their correlationIds, found by their (schedule, agent, slot) key, and
+   * stores the bases of those ended.
+   */
   #finishAll(runs: QueuedEnd[]): Set<string> {
     const out = new Set<string>();
     for (let i = 0; i < runs.length; i += CHUNK) {
       const chunk = runs.slice(i, i + CHUNK);
       let statement = this.#finishesOf.get(chunk.length);
       if (statement === undefined) {
-        // One run's end per row of VALUES, matched by (schedule, correlationId) and only while pending.
+        // One run's end per row of VALUES, matched by its key and correlationId, and only while pending.
         statement = this.#db.prepare(
-          `UPDATE schedule_runs SET status = v.column3, snapshot = v.column4, added = v.column5, removed = v.column6, rows = v.column7,
-             error_code = v.column8, error_message = v.column9, finished_at = v.column10
+          `UPDATE schedule_runs SET status = v.column5, snapshot = v.column6, added = v.column7, removed = v.column8, rows = v.column9,
+             error_code = v.column10, error_message = v.column11, finished_at = v.column12
            FROM (VALUES ${placeholders(chunk.length, FINISH_VALUES.length)}) AS v
-           WHERE schedule_runs.schedule_id = v.column1 AND schedule_runs.correlation_id = v.column2 AND schedule_runs.status = 'pending'
-           RETURNING schedule_runs.correlation_id, schedule_runs.agent_id`,
+           WHERE schedule_runs.schedule_id = v.column1 AND schedule_runs.agent_id = v.column2 AND schedule_runs.slot = v.column3
+             AND schedule_runs.correlation_id = v.column4 AND schedule_runs.status = 'pending'
+           RETURNING schedule_runs.correlation_id`,
         );
         this.#finishesOf.set(chunk.length, statement);
       }
@@ -308,7 +307,7 @@ export class SqliteSchedules implements ScheduleStore {
       for (const e of ended) {
         const run = byId.get(e.correlation_id as string)!;
         out.add(e.correlation_id as string);
-        if (run.base !== undefined) this.#s.setBase.run(JSON.stringify(run.base), run.scheduleId, e.agent_id);
+        if (run.base !== undefined) this.#s.setBase.run({ scheduleId: run.scheduleId, agentId: run.agentId, base: JSON.stringify(run.base) });
       }
     }
     return out;
@@ -329,7 +328,7 @@ export class SqliteSchedules implements ScheduleStore {
       this.#s.upsertHost.run(h);
       this.#s.change.run(h.policyId, h.agentId, from, h.state, h.reason, h.checkedAt);
       return { from };
-    });
+    }, true);
   }
 
   async listPolicyHosts(policyId: string, state?: PolicyState): Promise<PolicyHostRecord[]> {

@@ -280,14 +280,16 @@ export class SqliteStore implements Store {
   }
 
   /** The event and its outbox copy go in the same group-commit transaction. */
-  async appendEvents(events: NewHubEvent[], outboxTypes: readonly HubEventType[] = []): Promise<HubEventRecord[]> {
-    return this.#commits.write(() =>
-      events.map((e) => {
-        const data = JSON.stringify(e.data);
-        const seq = Number(this.#stmt.insertEvent.run(e.type, data, e.createdAt).lastInsertRowid);
-        if (outboxTypes.includes(e.type)) this.#stmt.insertOutbox.run(seq, e.type, data, e.createdAt);
-        return { ...e, seq };
-      }),
+  async appendEvents(events: NewHubEvent[], outboxTypes: readonly HubEventType[] = [], background = false): Promise<HubEventRecord[]> {
+    return this.#commits.write(
+      () =>
+        events.map((e) => {
+          const data = JSON.stringify(e.data);
+          const seq = Number(this.#stmt.insertEvent.run(e.type, data, e.createdAt).lastInsertRowid);
+          if (outboxTypes.includes(e.type)) this.#stmt.insertOutbox.run(seq, e.type, data, e.createdAt);
+          return { ...e, seq };
+        }),
+      background,
     );
   }
 

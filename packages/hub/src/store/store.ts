@@ -339,8 +339,10 @@ export interface Store {
   /**
    * Appends events in order and returns them with their seq. Those of a type in `outboxTypes` are also
    * written to the destinations' outbox, in the same transaction: an event is in both or in neither.
+   * `background` (the scheduler's events): the store may hold the write a few milliseconds to commit it
+   * with other background work.
    */
-  appendEvents(events: NewHubEvent[], outboxTypes?: readonly HubEventType[]): Promise<HubEventRecord[]>;
+  appendEvents(events: NewHubEvent[], outboxTypes?: readonly HubEventType[], background?: boolean): Promise<HubEventRecord[]>;
   /** Events with seq above `afterSeq`, oldest first. */
   listEvents(afterSeq: number, limit: number): Promise<HubEventRecord[]>;
 
