@@ -18,7 +18,7 @@ export const BACKGROUND_COMMIT_MS = 10;
  * Loop time one background commit's writes take at most (a write already begun runs to its end): what is
  * left is committed in the next turn, so a live query's request or reply waits for one slice at most.
  */
-export const BACKGROUND_SLICE_MS = 2;
+export const BACKGROUND_SLICE_MS = 1;
 
 /**
  * The embedded store's group commit: every write queued during one turn of the event loop runs in one
