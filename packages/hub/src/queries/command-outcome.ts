@@ -6,10 +6,26 @@ import type { AuditFinish, QueryStatus } from "../store/store.js";
 import type { CommandRouter } from "./command-router.js";
 
 /** How one query command to one agent ended. */
-export type CommandOutcome =
-  // The result's JSON is made once, here: the audit stores it and the REST answer and the fan-out's stream send it.
-  | { status: "ok"; result: QueryResult; resultJson: string; durationMs: number }
-  | { status: Exclude<QueryStatus, "ok" | "pending">; error: HubError; durationMs: number };
+export type CommandOutcome = QueryAnswered | { status: Exclude<QueryStatus, "ok" | "pending">; error: HubError; durationMs: number };
+
+/**
+ * An agent's result. Its JSON is made once, when first read: the audit stores it and the REST answer sends
+ * it; a scheduled run, which stores rows of its own, never makes it. A class, not an object literal with a
+ * getter: V8 makes such a literal the slow way.
+ */
+class QueryAnswered {
+  readonly status = "ok" as const;
+  #json: string | undefined;
+
+  constructor(
+    readonly result: QueryResult,
+    readonly durationMs: number,
+  ) {}
+
+  get resultJson(): string {
+    return (this.#json ??= JSON.stringify(this.result));
+  }
+}
 
 /**
  * Dispatches one query command and folds every way it can end into an outcome: the agent's result,
@@ -26,7 +42,7 @@ export async function runCommand(router: CommandRouter, agentId: string, request
     if (!parsed.success) {
       return failed(new AgentAnsweredError("bad_response", `agent answered with a malformed query result: ${describeIssues(parsed.error)}`), durationMs);
     }
-    return { status: "ok", result: parsed.data, resultJson: JSON.stringify(parsed.data), durationMs };
+    return new QueryAnswered(parsed.data, durationMs);
   } catch (err) {
     const error = err instanceof HubError ? err : HubError.of("internal", (err as Error).message, { cause: err });
     return failed(error, round(performance.now() - t0));

@@ -1,4 +1,5 @@
 import { randomUUID } from "node:crypto";
+import { setImmediate as nextTurn } from "node:timers/promises";
 import type { PolicyState } from "@uplink/protocol";
 import { ConnectionLostError } from "../errors.js";
 import type { EventLog } from "../events/event-log.js";
@@ -358,7 +359,7 @@ export class Scheduler {
       }
       this.#active.set(record.id, next);
       // A schedule's targets over thousands of agents take milliseconds: the live path goes between two.
-      await new Promise((resolve) => setImmediate(resolve));
+      await nextTurn();
       if (!this.#running) return;
     }
     if (refreshTargets) this.#lastTargets = now;
